@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Deployment statuses.
+const (
+	StatusBuilding = "building"
+	StatusReady    = "ready"
+	StatusFailed   = "failed"
+)
+
+// Limits are the resources of one run. Zero values mean "operator default".
+type Limits struct {
+	MemoryMB int     `json:"memory_mb"`
+	CPUs     float64 `json:"cpus"`
+	TimeoutS int     `json:"timeout_s"`
+}
+
+// Deployment is the record of a tenant's deployment. Version is the newest requested version and
+// Status/Error/BuildLog describe its build; ReadyVersion and Image name the newest version that
+// built successfully, which is the one runs use. The context is stored apart and never part of it.
+type Deployment struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Version      int       `json:"version"`
+	Status       string    `json:"status"`
+	Error        string    `json:"error,omitempty"`
+	BuildLog     string    `json:"build_log,omitempty"`
+	ReadyVersion int       `json:"ready_version"`
+	Image        string    `json:"image,omitempty"`
+	Limits       Limits    `json:"limits"`
+	ContextKeys  []string  `json:"context_keys"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Source is what a build needs: the code and requirements of one version.
+type Source struct {
+	Code         string
+	Requirements string
+}
+
+// DeploymentSpec is a validated create-or-update request.
+type DeploymentSpec struct {
+	Name   string
+	Source Source
+	// Context is the deployment's secret context as a JSON object (nil for none).
+	Context map[string]any
+	Limits  Limits
+}
+
+// BuildOutcome is the result of building one version.
+type BuildOutcome struct {
+	Image string // set when the build succeeded
+	Log   string
+	Error string // set when it failed: a message meant for the user
+}
+
+// PutDeployment records a new version of the named deployment (creating it when new) and queues
+// its build, all in one transaction: when it returns nil the build is durably queued.
+func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSpec) (Deployment, error) {
+	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
+	if err != nil {
+		return Deployment{}, fmt.Errorf("encode context: %w", err)
+	}
+	key := s.k.dep(tid, spec.Name)
+	var out Deployment
+	err = s.watch(ctx, key, func(tx *redis.Tx) error {
+		d, err := s.getDeployment(ctx, tx, key)
+		now := s.now().UTC()
+		switch {
+		case errors.Is(err, ErrNotFound):
+			d = Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
+		case err != nil:
+			return err
+		}
+		d.Version++
+		d.Status, d.Error, d.BuildLog = StatusBuilding, "", ""
+		d.Limits = spec.Limits
+		d.ContextKeys = sortedKeys(spec.Context)
+		d.UpdatedAt = now
+		rec, _ := json.Marshal(d)
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, rec, 0)
+			p.SAdd(ctx, s.k.deps(tid), spec.Name)
+			p.HSet(ctx, s.k.src(tid, spec.Name, d.Version), "code", spec.Source.Code, "requirements", spec.Source.Requirements)
+			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), ctxJSON, 0)
+			p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.builds(), Values: []any{
+				"tenant", tid, "name", spec.Name, "version", d.Version, "at", now.UnixMilli()}})
+			return nil
+		})
+		out = d
+		return err
+	})
+	return out, err
+}
+
+// GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
+func (s *Store) GetDeployment(ctx context.Context, tid, name string) (Deployment, error) {
+	return s.getDeployment(ctx, s.rdb, s.k.dep(tid, name))
+}
+
+// ListDeployments returns the tenant's deployments sorted by name.
+func (s *Store) ListDeployments(ctx context.Context, tid string) ([]Deployment, error) {
+	names, err := s.rdb.SMembers(ctx, s.k.deps(tid)).Result()
+	if err != nil {
+		return nil, unavailable("list deployments", err)
+	}
+	sort.Strings(names)
+	out := make([]Deployment, 0, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	ks := make([]string, len(names))
+	for i, n := range names {
+		ks[i] = s.k.dep(tid, n)
+	}
+	vals, err := s.rdb.MGet(ctx, ks...).Result()
+	if err != nil {
+		return nil, unavailable("list deployments", err)
+	}
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var d Deployment
+		if json.Unmarshal([]byte(str), &d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// DeleteDeployment removes the deployment with its sources and contexts and returns the record
+// it removed, so the caller can remove its images. ErrNotFound when absent.
+func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deployment, error) {
+	key := s.k.dep(tid, name)
+	var out Deployment
+	err := s.watch(ctx, key, func(tx *redis.Tx) error {
+		d, err := s.getDeployment(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, key)
+			p.SRem(ctx, s.k.deps(tid), name)
+			for v := d.ReadyVersion; v <= d.Version; v++ {
+				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
+			}
+			return nil
+		})
+		out = d
+		return err
+	})
+	return out, err
+}
+
+// LoadSource returns the code and requirements of one version. ErrNotFound once built or deleted.
+func (s *Store) LoadSource(ctx context.Context, tid, name string, version int) (Source, error) {
+	m, err := s.rdb.HGetAll(ctx, s.k.src(tid, name, version)).Result()
+	if err != nil {
+		return Source{}, unavailable("load source", err)
+	}
+	if len(m) == 0 {
+		return Source{}, fmt.Errorf("source of %s v%d: %w", name, version, ErrNotFound)
+	}
+	return Source{Code: m["code"], Requirements: m["requirements"]}, nil
+}
+
+// LoadContext returns the context of one version as a JSON object.
+func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error) {
+	b, err := s.rdb.Get(ctx, s.k.ctx(tid, name, version)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("context of %s v%d: %w", name, version, ErrNotFound)
+	}
+	if err != nil {
+		return nil, unavailable("load context", err)
+	}
+	return b, nil
+}
+
+// FinishBuild records the outcome of building one version, acknowledges the build job, drops the
+// version's source and the contexts no run can use any more, and wakes waiters. A successful
+// build of a version newer than the ready one becomes the ready version; the status changes only
+// when the version is still the newest requested. ErrNotFound when the deployment was deleted
+// meanwhile (the job is acknowledged anyway).
+func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Deployment, error) {
+	tid, name, v := job.Tenant, job.Name, job.Version
+	key := s.k.dep(tid, name)
+	var res Deployment
+	err := s.watch(ctx, key, func(tx *redis.Tx) error {
+		d, err := s.getDeployment(ctx, tx, key)
+		if errors.Is(err, ErrNotFound) {
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				s.ack(ctx, p, job)
+				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("deployment %s: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var drop []string
+		if out.Error == "" && v > d.ReadyVersion {
+			if d.ReadyVersion > 0 {
+				drop = append(drop, s.k.ctx(tid, name, d.ReadyVersion))
+			}
+			d.ReadyVersion, d.Image = v, out.Image
+		} else if out.Error != "" {
+			drop = append(drop, s.k.ctx(tid, name, v))
+		}
+		if v == d.Version {
+			d.Status, d.Error, d.BuildLog = StatusReady, "", out.Log
+			if out.Error != "" {
+				d.Status, d.Error = StatusFailed, out.Error
+			}
+			d.UpdatedAt = s.now().UTC()
+		}
+		rec, _ := json.Marshal(d)
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, rec, 0)
+			p.Del(ctx, append(drop, s.k.src(tid, name, v))...)
+			s.ack(ctx, p, job)
+			p.RPush(ctx, s.k.built(tid, name, v), 1)
+			p.Expire(ctx, s.k.built(tid, name, v), notifyTTL)
+			return nil
+		})
+		res = d
+		return err
+	})
+	return res, err
+}
+
+// WaitBuilt blocks until the build of the version has ended or the timeout passes; it reports
+// whether the build ended. It is woken by FinishBuild, never by polling.
+func (s *Store) WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error) {
+	return s.waitKey(ctx, s.k.built(tid, name, version), timeout)
+}
+
+func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) (Deployment, error) {
+	b, err := c.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Deployment{}, ErrNotFound
+	}
+	if err != nil {
+		return Deployment{}, unavailable("load deployment", err)
+	}
+	var d Deployment
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Deployment{}, fmt.Errorf("decode deployment %s: %w", key, err)
+	}
+	return d, nil
+}
+
+// watch runs fn in an optimistic transaction on key, retrying when another writer got there first.
+func (s *Store) watch(ctx context.Context, key string, fn func(tx *redis.Tx) error) error {
+	for range 16 {
+		err := s.rdb.Watch(ctx, fn, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) &&
+			!isDecodeError(err) {
+			return unavailable("transaction", err)
+		}
+		return err
+	}
+	return unavailable("transaction", errors.New("too much contention on "+key))
+}
+
+func isDecodeError(err error) bool {
+	var se *json.SyntaxError
+	var ue *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &ue)
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Execution statuses.
+const (
+	ExecQueued    = "queued"
+	ExecRunning   = "running"
+	ExecCompleted = "completed"
+	ExecFailed    = "failed"
+	ExecTimeout   = "timeout"
+)
+
+// notifyTTL bounds how long an unconsumed wake-up notification lives.
+const notifyTTL = 10 * time.Minute
+
+// ExecError describes why an execution failed.
+type ExecError struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+// Execution is the record of one run, as the API returns it.
+type Execution struct {
+	ID              string          `json:"id"`
+	Deployment      string          `json:"deployment"`
+	Version         int             `json:"version"`
+	Status          string          `json:"status"`
+	Args            json.RawMessage `json:"args"`
+	Result          json.RawMessage `json:"result"`
+	Error           *ExecError      `json:"error"`
+	Stdout          string          `json:"stdout"`
+	Stderr          string          `json:"stderr"`
+	StdoutTruncated bool            `json:"stdout_truncated"`
+	StderrTruncated bool            `json:"stderr_truncated"`
+	CreatedAt       time.Time       `json:"created_at"`
+	StartedAt       *time.Time      `json:"started_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	QueueMS         float64         `json:"queue_ms"`
+	DurationMS      float64         `json:"duration_ms"`
+	ColdStart       bool            `json:"cold_start"`
+	ExitCode        *int            `json:"exit_code"`
+	OOMKilled       bool            `json:"oom_killed"`
+}
+
+// Terminal reports whether the status is final.
+func (e *Execution) Terminal() bool {
+	switch e.Status {
+	case ExecCompleted, ExecFailed, ExecTimeout:
+		return true
+	}
+	return false
+}
+
+// EnqueueRun stores the queued execution, indexes it and queues the run in one transaction: when
+// it returns nil the run is durably queued.
+func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution) error {
+	rec, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL)
+		p.ZAdd(ctx, s.k.execs(tid), redis.Z{Score: float64(e.CreatedAt.UnixMilli()), Member: e.ID})
+		p.ZRemRangeByRank(ctx, s.k.execs(tid), 0, -s.ExecutionsKept-1)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.runs(), Values: []any{"tenant", tid, "id", e.ID}})
+		return nil
+	})
+	if err != nil {
+		return unavailable("enqueue run", err)
+	}
+	return nil
+}
+
+// GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
+func (s *Store) GetExecution(ctx context.Context, tid, id string) (Execution, error) {
+	b, err := s.rdb.Get(ctx, s.k.exec(tid, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Execution{}, ErrNotFound
+	}
+	if err != nil {
+		return Execution{}, unavailable("load execution", err)
+	}
+	var e Execution
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Execution{}, fmt.Errorf("decode execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// ListExecutions returns up to limit of the tenant's most recent executions, newest first,
+// restricted to one deployment when deployment is not empty.
+func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]Execution, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.k.execs(tid), 0, s.ExecutionsKept-1).Result()
+	if err != nil {
+		return nil, unavailable("list executions", err)
+	}
+	out := []Execution{}
+	for start := 0; start < len(ids) && len(out) < limit; start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		ks := make([]string, len(batch))
+		for i, id := range batch {
+			ks[i] = s.k.exec(tid, id)
+		}
+		vals, err := s.rdb.MGet(ctx, ks...).Result()
+		if err != nil {
+			return nil, unavailable("list executions", err)
+		}
+		for _, v := range vals {
+			str, ok := v.(string)
+			var e Execution
+			if !ok || json.Unmarshal([]byte(str), &e) != nil {
+				continue
+			}
+			if deployment == "" || e.Deployment == deployment {
+				out = append(out, e)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// MarkRunning records that the execution started.
+func (s *Store) MarkRunning(ctx context.Context, tid string, e Execution) error {
+	rec, _ := json.Marshal(e)
+	if err := s.rdb.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL).Err(); err != nil {
+		return unavailable("mark running", err)
+	}
+	return nil
+}
+
+// FinishRun writes the terminal record, acknowledges the run job and wakes the waiter, in one
+// transaction: the job is never acknowledged before its terminal record is stored.
+func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
+	rec, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	tid := job.Tenant
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL)
+		s.ack(ctx, p, job)
+		p.RPush(ctx, s.k.done(tid, e.ID), 1)
+		p.Expire(ctx, s.k.done(tid, e.ID), notifyTTL)
+		return nil
+	})
+	if err != nil {
+		return unavailable("finish run", err)
+	}
+	return nil
+}
+
+// WaitExecution blocks until the execution is terminal or the timeout passes and reports whether
+// it ended. It is woken by FinishRun (BLPOP), never by polling.
+func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (bool, error) {
+	return s.waitKey(ctx, s.k.done(tid, id), timeout)
+}
+
+func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration) (bool, error) {
+	if timeout < time.Second {
+		timeout = time.Second
+	}
+	_, err := s.rdb.BLPop(ctx, timeout, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable("wait", err)
+	}
+	return true, nil
+}

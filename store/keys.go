@@ -1,0 +1,38 @@
+package store
+
+// keys renders the Redis key layout. Tenant-owned keys always start with the tenant's id:
+//
+//	{p}tenant:{tid}                      hash   tenant record
+//	{p}tenants                           hash   tenant name -> tid
+//	{p}token:{sha256(token)}             string tid (tokens are never stored in clear)
+//	{p}t:{tid}:dep:{name}                string deployment record (JSON)
+//	{p}t:{tid}:deps                      set    deployment names
+//	{p}t:{tid}:src:{name}:{version}      hash   code, requirements of one version (until built)
+//	{p}t:{tid}:ctx:{name}:{version}      string the version's context (JSON), never returned by the API
+//	{p}t:{tid}:exec:{id}                 string execution record (JSON), TTL once terminal
+//	{p}t:{tid}:execs                     zset   recent execution ids by creation time
+//	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
+//	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
+//	{p}q:builds, {p}q:runs               stream work queues, consumer group "workers"
+type keys struct{ p string }
+
+func (k keys) tenant(tid string) string    { return k.p + "tenant:" + tid }
+func (k keys) tenantNames() string         { return k.p + "tenants" }
+func (k keys) token(hash string) string    { return k.p + "token:" + hash }
+func (k keys) t(tid string) string         { return k.p + "t:" + tid + ":" }
+func (k keys) dep(tid, name string) string { return k.t(tid) + "dep:" + name }
+func (k keys) deps(tid string) string      { return k.t(tid) + "deps" }
+func (k keys) src(tid, name string, v int) string {
+	return k.t(tid) + "src:" + name + ":" + itoa(v)
+}
+func (k keys) ctx(tid, name string, v int) string {
+	return k.t(tid) + "ctx:" + name + ":" + itoa(v)
+}
+func (k keys) exec(tid, id string) string { return k.t(tid) + "exec:" + id }
+func (k keys) execs(tid string) string    { return k.t(tid) + "execs" }
+func (k keys) done(tid, id string) string { return k.t(tid) + "done:" + id }
+func (k keys) built(tid, name string, v int) string {
+	return k.t(tid) + "built:" + name + ":" + itoa(v)
+}
+func (k keys) builds() string { return k.p + "q:builds" }
+func (k keys) runs() string   { return k.p + "q:runs" }

@@ -1,0 +1,74 @@
+// Package store keeps faaspot's records and queues in Redis: tenants and their tokens,
+// deployments with their sources and contexts, execution records, the build and run streams and
+// the notifications that wake synchronous callers. Every tenant-owned key carries the tenant's id,
+// so a lookup made for one tenant can never reach another tenant's data.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by the store. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the record does not exist for the calling tenant (it may exist for another).
+	ErrNotFound = errors.New("not found")
+	// ErrExists means a record with that unique name exists already.
+	ErrExists = errors.New("already exists")
+	// ErrUnavailable wraps failures to reach Redis.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Store is the Redis-backed store. It is safe for concurrent use.
+type Store struct {
+	rdb *redis.Client
+	k   keys
+	// ResultTTL is how long terminal execution records are kept.
+	ResultTTL time.Duration
+	// ExecutionsKept bounds the per-tenant index of recent executions.
+	ExecutionsKept int64
+	now            func() time.Time
+}
+
+// Options configure a Store.
+type Options struct {
+	// Prefix is put in front of every key (default "fs:"); tests use it to share one Redis.
+	Prefix         string
+	ResultTTL      time.Duration
+	ExecutionsKept int64
+}
+
+// New returns a Store over an existing client. The caller owns the client.
+func New(rdb *redis.Client, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = "fs:"
+	}
+	if opts.ResultTTL <= 0 {
+		opts.ResultTTL = 7 * 24 * time.Hour
+	}
+	if opts.ExecutionsKept <= 0 {
+		opts.ExecutionsKept = 1000
+	}
+	return &Store{rdb: rdb, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
+		ExecutionsKept: opts.ExecutionsKept, now: time.Now}
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// unavailable wraps a Redis failure so that callers can map it to 503.
+func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
