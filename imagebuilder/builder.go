@@ -1,0 +1,173 @@
+// Package imagebuilder turns a deployment's code and requirements into a Docker image through the
+// Engine API: it renders the Dockerfile itself, streams a build context, validates at build time
+// that the code defines main(args, context), and keeps the build log.
+package imagebuilder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+// Labels put on every image the builder makes.
+const (
+	LabelManaged    = "io.faaspot.managed"
+	LabelTenant     = "io.faaspot.tenant"
+	LabelDeployment = "io.faaspot.deployment"
+)
+
+var (
+	// ErrInvalidFunction means the code does not define a usable main(args, context) or does not parse.
+	ErrInvalidFunction = errors.New("invalid function")
+	// ErrBuildFailed means the image build failed for another reason (e.g. pip could not install).
+	ErrBuildFailed = errors.New("build failed")
+)
+
+// BuildError carries the message meant for the user and the build log of a failed build.
+// It wraps ErrInvalidFunction or ErrBuildFailed.
+type BuildError struct {
+	Kind    error
+	Message string
+	Log     string
+}
+
+func (e *BuildError) Error() string { return e.Message }
+func (e *BuildError) Unwrap() error { return e.Kind }
+
+// Config is the operator's build settings.
+type Config struct {
+	// BaseImage must provide python3 (with pip when requirements are used).
+	BaseImage string
+	// PipIndexURL, when set, is the index pip installs from.
+	PipIndexURL string
+	// Network is the network mode of build containers ("" for the engine's default, "host", …).
+	Network string
+	// LogLimit bounds the kept build log (its tail), in bytes.
+	LogLimit int
+}
+
+// Spec is one deployment version to build.
+type Spec struct {
+	TenantID     string
+	DeploymentID string
+	Code         string
+	Requirements string
+}
+
+// dockerAPI holds the Engine calls the builder makes; *client.Client satisfies it.
+type dockerAPI interface {
+	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+}
+
+// Builder builds deployment images. It is safe for concurrent use.
+type Builder struct {
+	docker dockerAPI
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns a Builder.
+func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
+	if cfg.LogLimit <= 0 {
+		cfg.LogLimit = 64 << 10
+	}
+	return &Builder{docker: docker, cfg: cfg, log: log.With("component", "imagebuilder")}
+}
+
+// Build builds the image of spec and returns its tag and log. An image with the same content
+// address is reused without building. A failure of the user's making returns a *BuildError;
+// other errors (engine unreachable) are returned wrapped.
+func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, err error) {
+	if err := ValidateRequirements(spec.Requirements); err != nil {
+		return "", "", &BuildError{Kind: ErrBuildFailed, Message: err.Error()}
+	}
+	tag = imageTag(spec, b.cfg)
+	if _, err := b.docker.ImageInspect(ctx, tag); err == nil {
+		return tag, "image " + tag + " is up to date\n", nil
+	}
+	hasReq := strings.TrimSpace(spec.Requirements) != ""
+	df := renderDockerfile(dockerfileSpec{BaseImage: b.cfg.BaseImage, HasRequirements: hasReq,
+		PipIndex: b.cfg.PipIndexURL != ""})
+	files := map[string]string{"Dockerfile": df, "runner.py": Runner, "main.py": spec.Code}
+	if hasReq {
+		files["requirements.txt"] = spec.Requirements
+	}
+	tarball, err := tarFiles(files)
+	if err != nil {
+		return "", "", fmt.Errorf("build context: %w", err)
+	}
+	opts := build.ImageBuildOptions{
+		Tags:        []string{tag},
+		Remove:      true,
+		ForceRemove: true,
+		NetworkMode: b.cfg.Network,
+		Version:     build.BuilderV1,
+		Labels: map[string]string{LabelManaged: "true", LabelTenant: spec.TenantID,
+			LabelDeployment: spec.DeploymentID},
+	}
+	if b.cfg.PipIndexURL != "" {
+		u := b.cfg.PipIndexURL
+		opts.BuildArgs = map[string]*string{"PIP_INDEX_URL": &u}
+	}
+	resp, err := b.docker.ImageBuild(ctx, tarball, opts)
+	if err != nil {
+		return "", "", fmt.Errorf("build image %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	buildLog, buildErr, err := readBuildStream(resp.Body, b.cfg.LogLimit)
+	if err != nil {
+		return "", buildLog, fmt.Errorf("read build output of %s: %w", tag, err)
+	}
+	if buildErr != "" {
+		return "", buildLog, classify(buildErr, buildLog)
+	}
+	b.log.Info("image built", "tenant", spec.TenantID, "deployment", spec.DeploymentID, "image", tag)
+	return tag, buildLog, nil
+}
+
+// classify turns a failed build into the message a user can act on.
+func classify(buildErr, buildLog string) *BuildError {
+	var pipErrors []string
+	for _, line := range strings.Split(buildLog, "\n") {
+		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), CheckPrefix); ok {
+			return &BuildError{Kind: ErrInvalidFunction, Message: msg, Log: buildLog}
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "ERROR:") {
+			pipErrors = append(pipErrors, strings.TrimSpace(line))
+		}
+	}
+	if len(pipErrors) > 0 {
+		return &BuildError{Kind: ErrBuildFailed, Log: buildLog,
+			Message: "installing the requirements failed: " + strings.Join(pipErrors, " ")}
+	}
+	return &BuildError{Kind: ErrBuildFailed, Message: "image build failed: " + buildErr, Log: buildLog}
+}
+
+// Remove deletes every image of the deployment (by label). Images still used by a running
+// container are skipped; they go when the deployment's last run ends and Remove is called again.
+func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"),
+		filters.Arg("label", LabelTenant+"="+tenantID), filters.Arg("label", LabelDeployment+"="+deploymentID))
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list images of %s: %w", deploymentID, err)
+	}
+	var errs []error
+	for _, img := range imgs {
+		if _, err := b.docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove image %s: %w", img.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}

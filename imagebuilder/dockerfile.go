@@ -1,0 +1,71 @@
+package imagebuilder
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"strings"
+	"text/template"
+)
+
+// Runner is the runner script baked into every image (see runner/runner.py for its protocol).
+//
+//go:embed runner/runner.py
+var Runner string
+
+// Paths inside every image.
+const (
+	RunnerPath   = "/opt/faaspot/runner.py"
+	FunctionPath = "/opt/faaspot/function/main.py"
+	SiteDir      = "/opt/faaspot/site"
+	// SandboxUser is the unprivileged uid:gid runs use (nobody on Debian-based images).
+	SandboxUser = "65534:65534"
+	// CheckPrefix starts the line the runner prints when the code fails validation.
+	CheckPrefix = "FAASPOT-CHECK: "
+)
+
+// dockerfileSpec is what the rendered Dockerfile depends on.
+type dockerfileSpec struct {
+	BaseImage       string
+	HasRequirements bool
+	PipIndex        bool
+}
+
+var dockerfileTmpl = template.Must(template.New("Dockerfile").Parse(`FROM {{.BaseImage}}
+{{- if .HasRequirements}}
+{{- if .PipIndex}}
+ARG PIP_INDEX_URL
+{{- end}}
+COPY requirements.txt /opt/faaspot/requirements.txt
+RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-input \
+    --no-warn-script-location --target ` + SiteDir + ` -r /opt/faaspot/requirements.txt
+{{- end}}
+COPY runner.py ` + RunnerPath + `
+COPY main.py ` + FunctionPath + `
+RUN python3 -I ` + RunnerPath + ` --check ` + FunctionPath + ` \
+ && python3 -I -m compileall -q ` + RunnerPath + ` /opt/faaspot/function
+USER ` + SandboxUser + `
+WORKDIR /tmp
+ENTRYPOINT ["python3", "-I", "` + RunnerPath + `"]
+`))
+
+// renderDockerfile returns the Dockerfile for a deployment. It never contains user text: code and
+// requirements enter the build context as files, the context never enters at all.
+func renderDockerfile(s dockerfileSpec) string {
+	var b strings.Builder
+	if err := dockerfileTmpl.Execute(&b, s); err != nil {
+		panic(err) // the template is static; a failure is a programming error
+	}
+	return b.String()
+}
+
+// imageTag is content-addressed: the repository is made of server-side ids, the tag of a hash of
+// everything the image is built from.
+func imageTag(s Spec, cfg Config) string {
+	h := sha256.New()
+	for _, part := range []string{cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements, s.Code} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "faaspot/t-" + s.TenantID + "/d-" + s.DeploymentID + ":" + hex.EncodeToString(h.Sum(nil))[:20]
+}

@@ -1,0 +1,90 @@
+// Package metrics defines faaspot's Prometheus collectors. They are registered on an injected
+// Registerer, never the global one, and carry no tenant- or user-supplied label values.
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// latencyBuckets span 0.5 ms to about a minute.
+var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 18)
+
+// Metrics holds every collector the daemon observes through.
+type Metrics struct {
+	BuildDuration    *prometheus.HistogramVec // label result: ready|failed
+	QueueWait        *prometheus.HistogramVec // label queue: builds|runs
+	RunDuration      *prometheus.HistogramVec // label status
+	SyncLatency      *prometheus.HistogramVec // label status
+	ContainerAcquire *prometheus.HistogramVec // label mode: cold|warm
+	Executions       *prometheus.CounterVec   // label status
+	ColdStarts       prometheus.Counter
+	HTTPRequests     *prometheus.CounterVec   // labels route, method, code
+	HTTPDuration     *prometheus.HistogramVec // labels route, method
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		BuildDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_build_duration_seconds", Help: "Time to build a deployment image.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"result"}),
+		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_queue_wait_seconds", Help: "Time a job waited in its queue before a worker took it.",
+			Buckets: latencyBuckets}, []string{"queue"}),
+		RunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_run_duration_seconds", Help: "Time from container start to the end of a run.",
+			Buckets: latencyBuckets}, []string{"status"}),
+		SyncLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_sync_latency_seconds", Help: "End-to-end latency of synchronous runs, request to answer.",
+			Buckets: latencyBuckets}, []string{"status"}),
+		ContainerAcquire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_container_acquire_seconds", Help: "Time to get a container ready for a run.",
+			Buckets: latencyBuckets}, []string{"mode"}),
+		Executions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_executions_total", Help: "Executions that reached a terminal status."}, []string{"status"}),
+		ColdStarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "faaspot_cold_starts_total", Help: "Runs that started a fresh container."}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_http_requests_total", Help: "HTTP requests by route template, method and status code."},
+			[]string{"route", "method", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faaspot_http_request_duration_seconds", Help: "HTTP request latency by route template.",
+			Buckets: latencyBuckets}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.BuildDuration, m.QueueWait, m.RunDuration, m.SyncLatency, m.ContainerAcquire,
+		m.Executions, m.ColdStarts, m.HTTPRequests, m.HTTPDuration)
+	return m
+}
+
+// DepthFunc reports how many jobs wait in the named queue.
+type DepthFunc func(ctx context.Context, queue string) (int64, error)
+
+// queueDepth is a collector that asks the store at scrape time, so the gauge is never stale.
+type queueDepth struct {
+	desc   *prometheus.Desc
+	queues []string
+	depth  DepthFunc
+}
+
+// RegisterQueueDepth registers faaspot_queue_depth{queue}, read through depth at each scrape.
+func RegisterQueueDepth(reg prometheus.Registerer, depth DepthFunc, queues ...string) {
+	reg.MustRegister(&queueDepth{
+		desc:   prometheus.NewDesc("faaspot_queue_depth", "Jobs waiting in a queue, not yet taken by a worker.", []string{"queue"}, nil),
+		queues: queues, depth: depth,
+	})
+}
+
+func (q *queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q *queueDepth) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, name := range q.queues {
+		if n, err := q.depth(ctx, name); err == nil {
+			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(n), name)
+		}
+	}
+}

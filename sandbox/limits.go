@@ -1,0 +1,90 @@
+package sandbox
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Labels put on every sandbox container.
+const (
+	LabelManaged   = "io.faaspot.managed"
+	LabelRole      = "io.faaspot.role"
+	LabelTenant    = "io.faaspot.tenant"
+	LabelExecution = "io.faaspot.execution"
+	roleSandbox    = "sandbox"
+)
+
+// Limits are the resources of one run, already defaulted and capped by the caller.
+type Limits struct {
+	MemoryBytes int64
+	NanoCPUs    int64
+	Timeout     time.Duration
+	// OutputBytes caps each of stdout and stderr; ResultBytes caps the JSON return value.
+	OutputBytes int
+	ResultBytes int
+}
+
+// Config is the operator's sandbox settings, the same for every run.
+type Config struct {
+	// Network is the container network mode: "none" (default) or an operator-allowed network.
+	Network string
+	// Runtime is an optional OCI runtime (e.g. "runsc"); empty uses the engine's default.
+	Runtime string
+	// User is the uid:gid runs use; it must be non-root.
+	User string
+	// PidsLimit caps processes and threads in a container.
+	PidsLimit int64
+	// NoFile caps open file descriptors per process.
+	NoFile int64
+	// TmpfsBytes sizes the writable /tmp.
+	TmpfsBytes int64
+}
+
+// DefaultConfig is the hardened default.
+func DefaultConfig() Config {
+	return Config{Network: "none", User: "65534:65534", PidsLimit: 128, NoFile: 1024, TmpfsBytes: 64 << 20}
+}
+
+// hostConfig renders the hardened host configuration of a run's container.
+func hostConfig(cfg Config, l Limits) *container.HostConfig {
+	pids := cfg.PidsLimit
+	network := cfg.Network
+	if network == "" {
+		network = "none"
+	}
+	return &container.HostConfig{
+		NetworkMode:    container.NetworkMode(network),
+		ReadonlyRootfs: true,
+		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,mode=1777,size=%d", cfg.TmpfsBytes)},
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		Runtime:        cfg.Runtime,
+		LogConfig:      container.LogConfig{Type: "none"},
+		Resources: container.Resources{
+			Memory:     l.MemoryBytes,
+			MemorySwap: l.MemoryBytes, // memory+swap == memory: no swap
+			NanoCPUs:   l.NanoCPUs,
+			PidsLimit:  &pids,
+			Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: cfg.NoFile, Hard: cfg.NoFile}},
+		},
+	}
+}
+
+// containerConfig renders the container configuration: the image's runner as entrypoint, stdin
+// open for the one JSON document, no environment beyond the image's.
+func containerConfig(cfg Config, req Request) *container.Config {
+	return &container.Config{
+		Image:        req.Image,
+		User:         cfg.User,
+		WorkingDir:   "/tmp",
+		OpenStdin:    true,
+		StdinOnce:    true,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		Labels: map[string]string{LabelManaged: "true", LabelRole: roleSandbox,
+			LabelTenant: req.TenantID, LabelExecution: req.ExecutionID},
+	}
+}
