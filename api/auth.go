@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+type tenantKey struct{}
+
+// tenantOf returns the tenant that authenticate put in the request's context.
+func tenantOf(r *http.Request) store.Tenant {
+	t, _ := r.Context().Value(tenantKey{}).(store.Tenant)
+	return t
+}
+
+// bearer extracts the token of "Authorization: Token T" (also accepted: "Bearer T").
+func bearer(r *http.Request) string {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	for _, scheme := range []string{"Token ", "Bearer "} {
+		if len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) {
+			return strings.TrimSpace(h[len(scheme):])
+		}
+	}
+	return ""
+}
+
+// authenticate resolves the caller's tenant from its token; every tenant route sits behind it.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token == "" {
+			writeError(w, r, s.log, errUnauthorized)
+			return
+		}
+		t, err := s.store.TenantByToken(r.Context(), token)
+		if errors.Is(err, store.ErrNotFound) {
+			err = errUnauthorized
+		}
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
+	})
+}
+
+// adminOnly lets through requests carrying the operator's admin token, compared in constant time.
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminToken == "" {
+			writeError(w, r, s.log, &Error{Status: http.StatusForbidden, Code: "forbidden",
+				Message: "the admin API is disabled: set FAASPOT_ADMIN_TOKEN"})
+			return
+		}
+		token := bearer(r)
+		if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+			writeError(w, r, s.log, errUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

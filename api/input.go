@@ -1,0 +1,197 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+const namePattern = `^[a-z0-9][a-z0-9_-]{0,62}$`
+
+var nameRE = regexp.MustCompile(namePattern)
+
+func validName(s string) bool { return nameRE.MatchString(s) }
+
+// decodeBody decodes a JSON object body into v, refusing unknown fields, trailing data and bodies
+// over limit. Errors are *Error values naming the field when the decoder knows it.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return tooLarge("", limit)
+		}
+		return invalid("", "cannot read the request body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return invalid("", "the request body must hold one JSON object")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a 400 naming the field where possible.
+func jsonError(err error) *Error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return invalid(te.Field, "%s must be a %s, not a JSON %s", orBody(te.Field), jsonKind(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &se):
+		return invalid("", "malformed JSON at byte %d: %v", se.Offset, err)
+	case errors.Is(err, io.EOF):
+		return invalid("", "the request body is empty; a JSON object is required")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalid(f, "unknown field %q", f)
+	}
+	return invalid("", "malformed JSON: %v", err)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "map", "struct":
+		return "JSON object"
+	case "float64", "int", "int64":
+		return "number"
+	}
+	return k
+}
+
+// maybeUnquote undoes the percent-encoding the FaaSpot docs suggest for code, requirements and
+// context (Python's quote()): a text with no raw space or newline but with %XX escapes that decode
+// to UTF-8 is taken as encoded. Plain text is returned unchanged.
+func maybeUnquote(s string) string {
+	if !strings.Contains(s, "%") || strings.ContainsAny(s, " \n\t") {
+		return s
+	}
+	dec, err := url.PathUnescape(s)
+	if err != nil || !utf8.ValidString(dec) {
+		return s
+	}
+	return dec
+}
+
+// parseContext accepts the context as a JSON object, a string holding a JSON object, or a string
+// in the FaaSpot context-file format (TOML: key = "value" lines). It returns nil for no context.
+func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if int64(len(raw)) > limit {
+		return nil, tooLarge("context", limit)
+	}
+	var text string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return nil, invalid("context", "context is not a valid JSON string: %v", err)
+		}
+		text = strings.TrimSpace(maybeUnquote(text))
+		if text == "" {
+			return nil, nil
+		}
+		if !strings.HasPrefix(text, "{") {
+			return parseContextFile(text)
+		}
+		raw = []byte(text)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, invalid("context", `context must be a JSON object or context-file text (key = "value" lines)`)
+	}
+	return m, checkContextKeys(m)
+}
+
+// parseContextFile parses the context-file format: TOML, typically key = "value" lines.
+func parseContextFile(text string) (map[string]any, error) {
+	m := map[string]any{}
+	if _, err := toml.Decode(text, &m); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, invalid("context", "context file line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return nil, invalid("context", "context file: %v", err)
+	}
+	return m, checkContextKeys(m)
+}
+
+func checkContextKeys(m map[string]any) error {
+	for k := range m {
+		if k == "" || len(k) > 256 {
+			return invalid("context", "context keys must be 1 to 256 characters")
+		}
+	}
+	return nil
+}
+
+// resolveLimits fills unset limits from the defaults and refuses values outside (0, max].
+func resolveLimits(in *store.Limits, def, max store.Limits) (store.Limits, error) {
+	out := def
+	if in == nil {
+		return out, nil
+	}
+	if in.MemoryMB != 0 {
+		if in.MemoryMB < 16 || in.MemoryMB > max.MemoryMB {
+			return out, invalid("limits.memory_mb", "memory_mb must be between 16 and %d", max.MemoryMB)
+		}
+		out.MemoryMB = in.MemoryMB
+	}
+	if in.CPUs != 0 {
+		if in.CPUs < 0.01 || in.CPUs > max.CPUs {
+			return out, invalid("limits.cpus", "cpus must be between 0.01 and %g", max.CPUs)
+		}
+		out.CPUs = in.CPUs
+	}
+	if in.TimeoutS != 0 {
+		if in.TimeoutS < 1 || in.TimeoutS > max.TimeoutS {
+			return out, invalid("limits.timeout_s", "timeout_s must be between 1 and %d", max.TimeoutS)
+		}
+		out.TimeoutS = in.TimeoutS
+	}
+	return out, nil
+}
+
+// parseArgs builds a run's args: query parameters as strings, merged with (and overridden by) a
+// JSON object body. Any other body is refused.
+func parseArgs(w http.ResponseWriter, r *http.Request, limit int64) (json.RawMessage, error) {
+	args := map[string]any{}
+	for k, vs := range r.URL.Query() {
+		args[k] = vs[len(vs)-1]
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, tooLarge("args", limit)
+	}
+	if body = bytes.TrimSpace(body); len(body) > 0 {
+		var extra map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&extra); err != nil || extra == nil || dec.More() {
+			return nil, invalid("args", "the request body must be a JSON object of arguments")
+		}
+		for k, v := range extra {
+			args[k] = v
+		}
+	}
+	out, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode args: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+// HeaderExecutionID carries the execution id on every run answer.
+const HeaderExecutionID = "X-Faaspot-Execution-Id"
+
+// enqueue validates a run request and queues it durably; it answers the error itself and returns
+// ok=false when it could not.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) (store.Execution, bool) {
+	name := mux.Vars(r)["name"]
+	t := tenantOf(r)
+	args, err := parseArgs(w, r, s.cfg.MaxArgsBytes)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return store.Execution{}, false
+	}
+	d, err := s.store.GetDeployment(r.Context(), t.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		err = notFound("deployment", name)
+	}
+	if err == nil && d.ReadyVersion == 0 {
+		if d.Status == store.StatusFailed {
+			err = conflict("deployment %q failed to build: %s", name, d.Error)
+		} else {
+			err = conflict("deployment %q is still building", name)
+		}
+	}
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return store.Execution{}, false
+	}
+	e := store.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
+		Status: store.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
+	if err := s.store.EnqueueRun(r.Context(), t.ID, e); err != nil {
+		writeError(w, r, s.log, err)
+		return store.Execution{}, false
+	}
+	w.Header().Set(HeaderExecutionID, e.ID)
+	return e, true
+}
+
+// runAsync handles /v1/deployments/{name}/rpc/: 202 with the execution id as a JSON string.
+func (s *Server) runAsync(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.enqueue(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusAccepted, e.ID)
+}
+
+// runSync handles /v1/sync/deployments/{name}/rpc/: it queues the run, waits to be woken when the
+// run ends and answers 200 with the function's value, 500 (failed) or 504 (timeout) with the
+// error, or 202 with the execution id when the run outlasts the server's sync wait.
+func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	e, ok := s.enqueue(w, r)
+	if !ok {
+		return
+	}
+	t := tenantOf(r)
+	done, err := s.store.WaitExecution(r.Context(), t.ID, e.ID, s.cfg.SyncWait)
+	if err == nil && done {
+		e, err = s.store.GetExecution(r.Context(), t.ID, e.ID)
+	}
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	status := e.Status
+	if !done || !e.Terminal() {
+		status = "pending"
+	}
+	s.metrics.SyncLatency.WithLabelValues(status).Observe(time.Since(start).Seconds())
+	switch {
+	case status == "pending":
+		writeJSON(w, http.StatusAccepted, map[string]any{"execution_id": e.ID, "status": e.Status})
+	case e.Status == store.ExecCompleted:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(append(json.RawMessage(e.Result), '\n'))
+	default:
+		code := http.StatusInternalServerError
+		if e.Status == store.ExecTimeout {
+			code = http.StatusGatewayTimeout
+		}
+		writeJSON(w, code, map[string]any{"error": e.Error, "execution_id": e.ID, "status": e.Status})
+	}
+}
