@@ -12,17 +12,16 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Labels put on every image the builder makes.
-const (
-	LabelManaged    = "io.faaspot.managed"
-	LabelTenant     = "io.faaspot.tenant"
-	LabelDeployment = "io.faaspot.deployment"
-)
+// LabelManaged marks every image (and so every container) the builder makes.
+const LabelManaged = "io.faaspot.managed"
 
 var (
 	// ErrInvalidFunction means the code does not define a usable main(args, context) or does not parse.
@@ -68,6 +67,11 @@ type dockerAPI interface {
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, container string, options container.StartOptions) error
+	ContainerWait(ctx context.Context, container string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	ContainerLogs(ctx context.Context, container string, options container.LogsOptions) (io.ReadCloser, error)
+	ContainerRemove(ctx context.Context, container string, options container.RemoveOptions) error
 }
 
 // Builder builds deployment images. It is safe for concurrent use.
@@ -113,8 +117,6 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 		ForceRemove: true,
 		NetworkMode: b.cfg.Network,
 		Version:     build.BuilderV1,
-		Labels: map[string]string{LabelManaged: "true", LabelTenant: spec.TenantID,
-			LabelDeployment: spec.DeploymentID},
 	}
 	if b.cfg.PipIndexURL != "" {
 		u := b.cfg.PipIndexURL
@@ -131,6 +133,14 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 	}
 	if buildErr != "" {
 		return "", buildLog, classify(buildErr, buildLog)
+	}
+	if msg, err := b.check(ctx, tag); err != nil || msg != "" {
+		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
+		if err != nil {
+			return "", buildLog, err
+		}
+		buildLog += CheckPrefix + msg + "\n"
+		return "", buildLog, &BuildError{Kind: ErrInvalidFunction, Message: msg, Log: buildLog}
 	}
 	b.log.Info("image built", "tenant", spec.TenantID, "deployment", spec.DeploymentID, "image", tag)
 	return tag, buildLog, nil
@@ -154,19 +164,20 @@ func classify(buildErr, buildLog string) *BuildError {
 	return &BuildError{Kind: ErrBuildFailed, Message: "image build failed: " + buildErr, Log: buildLog}
 }
 
-// Remove deletes every image of the deployment (by label). Images still used by a running
+// Remove deletes every image of the deployment (by repository). Images still used by a running
 // container are skipped; they go when the deployment's last run ends and Remove is called again.
 func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
-	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"),
-		filters.Arg("label", LabelTenant+"="+tenantID), filters.Arg("label", LabelDeployment+"="+deploymentID))
+	f := filters.NewArgs(filters.Arg("reference", repository(tenantID, deploymentID)))
 	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
 	if err != nil {
 		return fmt.Errorf("list images of %s: %w", deploymentID, err)
 	}
 	var errs []error
 	for _, img := range imgs {
-		if _, err := b.docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove image %s: %w", img.ID, err))
+		for _, tag := range img.RepoTags {
+			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+				errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

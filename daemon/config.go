@@ -1,0 +1,178 @@
+// Package daemon wires faaspot together: configuration, the store (Redis or an embedded
+// in-process one), the Docker-backed image builder and sandbox, the HTTP API and the worker loops.
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
+// FAASPOT_* environment variables; cmd/faaspotd overlays flags.
+type Config struct {
+	Listen         string  // FAASPOT_LISTEN
+	RedisURL       string  // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
+	KeyPrefix      string  // FAASPOT_KEY_PREFIX; Redis key prefix
+	AdminToken     string  // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
+	BaseImage      string  // FAASPOT_BASE_IMAGE
+	PipIndexURL    string  // FAASPOT_PIP_INDEX_URL
+	BuildNetwork   string  // FAASPOT_BUILD_NETWORK
+	SandboxNetwork string  // FAASPOT_SANDBOX_NETWORK
+	Runtime        string  // FAASPOT_RUNTIME, e.g. runsc
+	DefaultMemMB   int     // FAASPOT_DEFAULT_MEMORY_MB
+	DefaultTimeout int     // FAASPOT_DEFAULT_TIMEOUT_S
+	DefaultCPUs    float64 // FAASPOT_DEFAULT_CPUS
+	MaxMemMB       int     // FAASPOT_MAX_MEMORY_MB
+	MaxTimeout     int     // FAASPOT_MAX_TIMEOUT_S
+	MaxCPUs        float64 // FAASPOT_MAX_CPUS
+	Workers        int     // FAASPOT_WORKERS: concurrent runs per node
+	BuildWorkers   int     // FAASPOT_BUILD_WORKERS: concurrent builds per node
+	ResultTTL      time.Duration // FAASPOT_RESULT_TTL
+	SyncWait       time.Duration // FAASPOT_SYNC_WAIT
+	Role           string        // FAASPOT_ROLE: all, api or worker
+	SecretKeyFile  string        // FAASPOT_SECRET_KEY_FILE (reserved for context encryption)
+	// DevTenant, when set, is created at start-up (if missing) and its token printed.
+	DevTenant string // FAASPOT_DEV_TENANT
+	// ClientConfig, when set, is a path where the dev tenant's URL and token are written as JSON
+	// (the CLI's ~/.faaspot/config.json).
+	ClientConfig string // FAASPOT_WRITE_CLIENT_CONFIG
+	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
+	ReclaimIdle time.Duration
+}
+
+// DefaultConfig returns the defaults of DESIGN.md §6.
+func DefaultConfig() Config {
+	return Config{
+		Listen:         "127.0.0.1:8080",
+		KeyPrefix:      "fs:",
+		BaseImage:      "python:3.12-slim",
+		SandboxNetwork: "none",
+		DefaultMemMB:   256,
+		DefaultTimeout: 30,
+		DefaultCPUs:    1,
+		MaxMemMB:       2048,
+		MaxTimeout:     900,
+		MaxCPUs:        2,
+		Workers:        8,
+		BuildWorkers:   2,
+		ResultTTL:      7 * 24 * time.Hour,
+		SyncWait:       60 * time.Second,
+		Role:           "all",
+		ReclaimIdle:    60 * time.Second,
+	}
+}
+
+// LoadEnv overlays the FAASPOT_* variables that getenv returns non-empty.
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+			}
+			*dst = n
+		}
+	}
+	float := func(name string, dst *float64) {
+		if v := getenv(name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number", name, v))
+			}
+			*dst = f
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := parseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+			*dst = d
+		}
+	}
+	str("FAASPOT_LISTEN", &c.Listen)
+	str("FAASPOT_REDIS_URL", &c.RedisURL)
+	str("FAASPOT_KEY_PREFIX", &c.KeyPrefix)
+	str("FAASPOT_ADMIN_TOKEN", &c.AdminToken)
+	str("FAASPOT_BASE_IMAGE", &c.BaseImage)
+	str("FAASPOT_PIP_INDEX_URL", &c.PipIndexURL)
+	str("FAASPOT_BUILD_NETWORK", &c.BuildNetwork)
+	str("FAASPOT_SANDBOX_NETWORK", &c.SandboxNetwork)
+	str("FAASPOT_RUNTIME", &c.Runtime)
+	num("FAASPOT_DEFAULT_MEMORY_MB", &c.DefaultMemMB)
+	num("FAASPOT_DEFAULT_TIMEOUT_S", &c.DefaultTimeout)
+	float("FAASPOT_DEFAULT_CPUS", &c.DefaultCPUs)
+	num("FAASPOT_MAX_MEMORY_MB", &c.MaxMemMB)
+	num("FAASPOT_MAX_TIMEOUT_S", &c.MaxTimeout)
+	float("FAASPOT_MAX_CPUS", &c.MaxCPUs)
+	num("FAASPOT_WORKERS", &c.Workers)
+	num("FAASPOT_BUILD_WORKERS", &c.BuildWorkers)
+	dur("FAASPOT_RESULT_TTL", &c.ResultTTL)
+	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
+	str("FAASPOT_ROLE", &c.Role)
+	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
+	str("FAASPOT_DEV_TENANT", &c.DevTenant)
+	str("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig)
+	return errors.Join(errs...)
+}
+
+// parseDuration accepts Go durations ("90s", "168h") and a plain number of seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 90s, 168h)", v)
+	}
+	return d, nil
+}
+
+// Validate reports every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		bad("role must be all, api or worker, not %q", c.Role)
+	}
+	if c.Role != "api" && c.Workers < 1 {
+		bad("workers must be at least 1")
+	}
+	if c.Role != "api" && c.BuildWorkers < 1 {
+		bad("build workers must be at least 1")
+	}
+	if c.Role != "all" && c.RedisURL == "" {
+		bad("role %s needs a shared Redis: set FAASPOT_REDIS_URL", c.Role)
+	}
+	if c.MaxMemMB < 16 || c.DefaultMemMB < 16 || c.DefaultMemMB > c.MaxMemMB {
+		bad("memory limits: need 16 <= default (%d) <= max (%d) MB", c.DefaultMemMB, c.MaxMemMB)
+	}
+	if c.DefaultTimeout < 1 || c.DefaultTimeout > c.MaxTimeout {
+		bad("timeouts: need 1 <= default (%d) <= max (%d) s", c.DefaultTimeout, c.MaxTimeout)
+	}
+	if c.DefaultCPUs <= 0 || c.DefaultCPUs > c.MaxCPUs {
+		bad("cpus: need 0 < default (%g) <= max (%g)", c.DefaultCPUs, c.MaxCPUs)
+	}
+	if c.ResultTTL < time.Minute {
+		bad("result TTL must be at least a minute")
+	}
+	if c.SyncWait < time.Second {
+		bad("sync wait must be at least a second")
+	}
+	if strings.TrimSpace(c.BaseImage) == "" {
+		bad("base image must be set")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/metrics"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// Daemon is one faaspot node: API, workers or both.
+type Daemon struct {
+	cfg Config
+	log *slog.Logger
+
+	// Registry holds every collector of this daemon (not the global registry).
+	Registry *prometheus.Registry
+	metrics  *metrics.Metrics
+
+	mini    *miniredis.Miniredis
+	rdb     *redis.Client
+	store   *store.Store
+	docker  *client.Client
+	builder *imagebuilder.Builder
+	sandbox *sandbox.Sandbox
+
+	listener net.Listener
+	server   *http.Server
+
+	// DevToken is the token of the dev tenant when one was created at start-up.
+	DevToken string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Daemon; nothing starts before Open.
+func New(cfg Config, log *slog.Logger) *Daemon {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Daemon{cfg: cfg, log: log, Registry: reg, metrics: metrics.New(reg)}
+}
+
+// Open connects to Redis and Docker, removes orphaned sandbox containers, starts the workers and
+// starts serving HTTP on cfg.Listen (opened synchronously: Addr is valid when Open returns).
+func (d *Daemon) Open(ctx context.Context) error {
+	if err := d.cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	if err := d.openStore(ctx); err != nil {
+		return err
+	}
+	if err := d.openDocker(ctx); err != nil {
+		d.Close()
+		return err
+	}
+	if err := d.bootstrapTenant(ctx); err != nil {
+		d.Close()
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	if d.cfg.Role != "api" {
+		d.startWorkers(runCtx)
+	}
+	if d.cfg.Role != "worker" || d.cfg.Listen != "" {
+		if err := d.serve(); err != nil {
+			d.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) openStore(ctx context.Context) error {
+	url := d.cfg.RedisURL
+	if url == "" {
+		m, err := miniredis.Run()
+		if err != nil {
+			return fmt.Errorf("start embedded store: %w", err)
+		}
+		d.mini = m
+		url = "redis://" + m.Addr()
+		d.log.Warn("using the embedded in-process store: NOT DURABLE, everything is lost at exit; set FAASPOT_REDIS_URL for production")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
+	}
+	// Sync waiters and workers each hold a connection while blocked (BLPOP, XREADGROUP).
+	opts.PoolSize = max(opts.PoolSize, 256+4*d.cfg.Workers)
+	d.rdb = redis.NewClient(opts)
+	d.store = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL})
+	if err := d.store.Ping(ctx); err != nil {
+		return fmt.Errorf("connect to Redis: %w", err)
+	}
+	if err := d.store.EnsureGroups(ctx); err != nil {
+		return err
+	}
+	metrics.RegisterQueueDepth(d.Registry, func(ctx context.Context, q string) (int64, error) {
+		if q == store.Builds.String() {
+			return d.store.QueueDepth(ctx, store.Builds)
+		}
+		return d.store.QueueDepth(ctx, store.Runs)
+	}, store.Builds.String(), store.Runs.String())
+	return nil
+}
+
+func (d *Daemon) openDocker(ctx context.Context) error {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	d.docker = cli
+	if _, err := cli.Ping(ctx); err != nil {
+		return fmt.Errorf("docker engine does not answer: %w", err)
+	}
+	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
+		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork}, d.log)
+	sc := sandbox.DefaultConfig()
+	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
+	d.sandbox = sandbox.New(cli, sc, d.log)
+	if d.cfg.Role != "api" {
+		if _, err := cli.ImageInspect(ctx, d.cfg.BaseImage); err != nil {
+			d.log.Warn("base image is not on this engine; builds will fail until it is", "image", d.cfg.BaseImage)
+		}
+		n, err := d.sandbox.RemoveOrphans(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			d.log.Info("removed orphaned sandbox containers", "count", n)
+		}
+	}
+	return nil
+}
+
+// bootstrapTenant creates the dev tenant (and an admin token when none is set) for `make run`.
+func (d *Daemon) bootstrapTenant(ctx context.Context) error {
+	if d.cfg.AdminToken == "" && d.mini != nil {
+		d.cfg.AdminToken = "fsadmin_" + randomHex(24)
+		fmt.Fprintf(os.Stderr, "admin token (embedded store only): %s\n", d.cfg.AdminToken)
+	}
+	if d.cfg.DevTenant == "" {
+		return nil
+	}
+	_, token, err := d.store.CreateTenant(ctx, d.cfg.DevTenant)
+	if errors.Is(err, store.ErrExists) {
+		d.log.Info("dev tenant exists already; its token is unchanged", "tenant", d.cfg.DevTenant)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create dev tenant: %w", err)
+	}
+	d.DevToken = token
+	return nil
+}
+
+func (d *Daemon) serve() error {
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
+	}
+	d.listener = ln
+	acfg := api.DefaultConfig()
+	acfg.AdminToken = d.cfg.AdminToken
+	acfg.DefaultLimits = store.Limits{MemoryMB: d.cfg.DefaultMemMB, CPUs: d.cfg.DefaultCPUs, TimeoutS: d.cfg.DefaultTimeout}
+	acfg.MaxLimits = store.Limits{MemoryMB: d.cfg.MaxMemMB, CPUs: d.cfg.MaxCPUs, TimeoutS: d.cfg.MaxTimeout}
+	acfg.SyncWait = d.cfg.SyncWait
+	srv := api.New(acfg, d.store, engine{d}, d.metrics, d.Registry, d.log)
+	d.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server", "err", err)
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	d.log.Info("serving", "url", url, "role", d.cfg.Role)
+	if d.DevToken != "" {
+		d.announceDevTenant(url)
+	}
+	return nil
+}
+
+// announceDevTenant prints the dev tenant's token and writes the client config when asked.
+func (d *Daemon) announceDevTenant(url string) {
+	fmt.Fprintf(os.Stderr, "\nfaaspot is serving on %s\ntenant %q token: %s\n\n  export FAASPOT_URL=%s FAASPOT_TOKEN=%s\n\n",
+		url, d.cfg.DevTenant, d.DevToken, url, d.DevToken)
+	if d.cfg.ClientConfig == "" {
+		return
+	}
+	b, _ := json.MarshalIndent(map[string]string{"url": url, "token": d.DevToken}, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(d.cfg.ClientConfig), 0o700); err == nil {
+		err = os.WriteFile(d.cfg.ClientConfig, append(b, '\n'), 0o600)
+		if err != nil {
+			d.log.Warn("write client config", "path", d.cfg.ClientConfig, "err", err)
+		}
+	}
+}
+
+// Addr is the address the API listens on (useful with port 0).
+func (d *Daemon) Addr() string {
+	if d.listener == nil {
+		return ""
+	}
+	return d.listener.Addr().String()
+}
+
+// Close stops serving, lets in-flight runs finish (up to a grace period) and releases everything.
+func (d *Daemon) Close() error {
+	if d.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = d.server.Shutdown(ctx)
+		cancel()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	var errs []error
+	if d.rdb != nil {
+		errs = append(errs, d.rdb.Close())
+	}
+	if d.mini != nil {
+		d.mini.Close()
+	}
+	if d.docker != nil {
+		errs = append(errs, d.docker.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// engine adapts the Docker client to what the API needs.
+type engine struct{ d *Daemon }
+
+func (e engine) Ping(ctx context.Context) error {
+	_, err := e.d.docker.Ping(ctx)
+	return err
+}
+
+func (e engine) RemoveImages(ctx context.Context, tenantID, deploymentID string) error {
+	return e.d.builder.Remove(ctx, tenantID, deploymentID)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

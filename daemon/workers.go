@@ -1,0 +1,302 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// Run output caps.
+const (
+	outputLimit = 256 << 10
+	resultLimit = 1 << 20
+)
+
+// workers pulls jobs from the queues. Stopping (soft) ends the loops; in-flight jobs get a grace
+// period before their context (hard) is cancelled and they are left pending for another worker.
+type workers struct {
+	d        *Daemon
+	consumer string
+	hard     context.Context
+}
+
+func (d *Daemon) startWorkers(soft context.Context) {
+	hard, hardCancel := context.WithCancel(context.Background())
+	host, _ := os.Hostname()
+	w := &workers{d: d, consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4)), hard: hard}
+	var loops sync.WaitGroup
+	for i := 0; i < d.cfg.Workers; i++ {
+		loops.Add(1)
+		go func() { defer loops.Done(); w.loop(soft, store.Runs) }()
+	}
+	for i := 0; i < d.cfg.BuildWorkers; i++ {
+		loops.Add(1)
+		go func() { defer loops.Done(); w.loop(soft, store.Builds) }()
+	}
+	loops.Add(1)
+	go func() { defer loops.Done(); w.reclaimLoop(soft) }()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		<-soft.Done()
+		grace := time.AfterFunc(20*time.Second, hardCancel)
+		loops.Wait()
+		grace.Stop()
+		hardCancel()
+	}()
+}
+
+// loop takes one job at a time from q until soft is cancelled.
+func (w *workers) loop(soft context.Context, q store.Queue) {
+	for soft.Err() == nil {
+		job, err := w.d.store.NextJob(soft, q, w.consumer, 5*time.Second)
+		if err != nil {
+			if soft.Err() == nil {
+				w.d.log.Warn("read queue", "queue", q, "err", err)
+				sleep(soft, time.Second)
+			}
+			continue
+		}
+		if job != nil {
+			w.handle(*job)
+		}
+	}
+}
+
+// reclaimLoop takes over jobs whose worker died (delivered, never acknowledged, not touched).
+func (w *workers) reclaimLoop(soft context.Context) {
+	for sleep(soft, w.d.cfg.ReclaimIdle/3) {
+		for _, q := range []store.Queue{store.Builds, store.Runs} {
+			jobs, err := w.d.store.Reclaim(soft, q, w.consumer, w.d.cfg.ReclaimIdle, 16)
+			if err != nil {
+				w.d.log.Warn("reclaim", "queue", q, "err", err)
+				continue
+			}
+			for _, j := range jobs {
+				w.d.log.Info("reclaimed job of a dead worker", "job", j.String())
+				w.handle(j)
+			}
+		}
+	}
+}
+
+// handle runs one job, touching it periodically so that no other worker reclaims it meanwhile.
+func (w *workers) handle(job store.Job) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(w.d.cfg.ReclaimIdle / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = w.d.store.Touch(w.hard, job, w.consumer)
+			}
+		}
+	}()
+	if !job.Enqueued.IsZero() {
+		w.d.metrics.QueueWait.WithLabelValues(job.Queue.String()).Observe(time.Since(job.Enqueued).Seconds())
+	}
+	var err error
+	if job.Queue == store.Builds {
+		err = w.build(job)
+	} else {
+		err = w.run(job)
+	}
+	if err != nil && w.hard.Err() == nil {
+		w.d.log.Error("job failed; left pending for retry", "job", job.String(), "err", err)
+	}
+}
+
+// build builds one deployment version and records the outcome.
+func (w *workers) build(job store.Job) error {
+	ctx := w.hard
+	dep, err := w.d.store.GetDeployment(ctx, job.Tenant, job.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return w.d.store.Ack(ctx, job)
+	}
+	if err != nil {
+		return err
+	}
+	if job.Version < dep.Version {
+		_, err := w.d.store.FinishBuild(ctx, job, store.BuildOutcome{Error: fmt.Sprintf("superseded by version %d", dep.Version)})
+		return ignoreNotFound(err)
+	}
+	src, err := w.d.store.LoadSource(ctx, job.Tenant, job.Name, job.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return w.d.store.Ack(ctx, job)
+	}
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	tag, buildLog, err := w.d.builder.Build(ctx, imagebuilder.Spec{TenantID: job.Tenant, DeploymentID: dep.ID,
+		Code: src.Code, Requirements: src.Requirements})
+	out := store.BuildOutcome{Image: tag, Log: buildLog}
+	var be *imagebuilder.BuildError
+	switch {
+	case errors.As(err, &be):
+		out.Error, out.Log = be.Message, be.Log
+	case err != nil && ctx.Err() != nil:
+		return err // shutting down: leave the job for another worker
+	case err != nil:
+		w.d.log.Error("build failed in the engine", "job", job.String(), "err", err)
+		out.Error = "the image build could not run (container engine error); try again"
+	}
+	result := store.StatusReady
+	if out.Error != "" {
+		result = store.StatusFailed
+	}
+	w.d.metrics.BuildDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	_, err = w.d.store.FinishBuild(ctx, job, out)
+	w.d.log.Info("build finished", "job", job.String(), "result", result, "seconds", time.Since(start).Seconds())
+	return ignoreNotFound(err)
+}
+
+// run executes one queued execution and writes its terminal record.
+func (w *workers) run(job store.Job) error {
+	ctx := w.hard
+	e, err := w.d.store.GetExecution(ctx, job.Tenant, job.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return w.d.store.Ack(ctx, job) // expired or never written: nothing to run
+	}
+	if err != nil {
+		return err
+	}
+	if e.Terminal() {
+		return w.d.store.Ack(ctx, job)
+	}
+	now := time.Now().UTC()
+	e.StartedAt, e.QueueMS = &now, ms(now.Sub(e.CreatedAt))
+	dep, err := w.d.store.GetDeployment(ctx, job.Tenant, e.Deployment)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0) {
+		return w.finish(ctx, job, e, failure(store.ExecFailed, "DeploymentNotFound",
+			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
+	}
+	if err != nil {
+		return err
+	}
+	secrets, err := w.d.store.LoadContext(ctx, job.Tenant, dep.Name, dep.ReadyVersion)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	e.Status, e.Version = store.ExecRunning, dep.ReadyVersion
+	if err := w.d.store.MarkRunning(ctx, job.Tenant, e); err != nil {
+		return err
+	}
+	res, err := w.d.sandbox.Run(ctx, sandbox.Request{Image: dep.Image, TenantID: job.Tenant, ExecutionID: e.ID,
+		Args: e.Args, Context: secrets, Limits: runLimits(dep.Limits, w.d.cfg)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err // shutting down: the job stays pending and is reclaimed
+		}
+		w.d.log.Error("run failed in the engine", "job", job.String(), "err", err)
+		return w.finish(ctx, job, e, failure(store.ExecFailed, "EngineError",
+			"the container engine could not run the function; try again"))
+	}
+	applyResult(&e, res)
+	mode := "cold"
+	if !res.ColdStart {
+		mode = "warm"
+	} else {
+		w.d.metrics.ColdStarts.Inc()
+	}
+	w.d.metrics.ContainerAcquire.WithLabelValues(mode).Observe(res.Acquire.Seconds())
+	w.d.metrics.RunDuration.WithLabelValues(e.Status).Observe(res.Duration.Seconds())
+	return w.finish(ctx, job, e, nil)
+}
+
+// finish writes the terminal record (applying f when given) and acknowledges the job.
+func (w *workers) finish(ctx context.Context, job store.Job, e store.Execution, f func(*store.Execution)) error {
+	if f != nil {
+		f(&e)
+	}
+	now := time.Now().UTC()
+	e.FinishedAt = &now
+	if err := w.d.store.FinishRun(ctx, job, e); err != nil {
+		return err
+	}
+	w.d.metrics.Executions.WithLabelValues(e.Status).Inc()
+	return nil
+}
+
+// runLimits turns a deployment's limits into the sandbox's, applying operator defaults and caps.
+func runLimits(l store.Limits, cfg Config) sandbox.Limits {
+	mem, cpus, timeout := l.MemoryMB, l.CPUs, l.TimeoutS
+	if mem <= 0 {
+		mem = cfg.DefaultMemMB
+	}
+	if cpus <= 0 {
+		cpus = cfg.DefaultCPUs
+	}
+	if timeout <= 0 {
+		timeout = cfg.DefaultTimeout
+	}
+	mem, cpus, timeout = min(mem, cfg.MaxMemMB), min(cpus, cfg.MaxCPUs), min(timeout, cfg.MaxTimeout)
+	return sandbox.Limits{
+		MemoryBytes: int64(mem) << 20,
+		NanoCPUs:    int64(cpus * 1e9),
+		Timeout:     time.Duration(timeout) * time.Second,
+		OutputBytes: outputLimit,
+		ResultBytes: resultLimit,
+	}
+}
+
+// applyResult copies a sandbox result into the execution record.
+func applyResult(e *store.Execution, res sandbox.Result) {
+	switch res.Outcome {
+	case sandbox.Completed:
+		e.Status = store.ExecCompleted
+	case sandbox.Timeout:
+		e.Status = store.ExecTimeout
+	default:
+		e.Status = store.ExecFailed
+	}
+	e.Result = res.Value
+	if res.Error != nil {
+		e.Error = &store.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback}
+	}
+	e.Stdout, e.Stderr = res.Stdout, res.Stderr
+	e.StdoutTruncated, e.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
+	e.DurationMS = ms(res.Duration)
+	e.ColdStart, e.OOMKilled = res.ColdStart, res.OOMKilled
+	code := res.ExitCode
+	e.ExitCode = &code
+}
+
+func failure(status, typ, msg string) func(*store.Execution) {
+	return func(e *store.Execution) {
+		e.Status = status
+		e.Error = &store.ExecError{Type: typ, Message: msg}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,64 @@
+package imagebuilder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// checkTimeout bounds the validation run.
+const checkTimeout = 60 * time.Second
+
+// check validates, with the image's own Python, that the code defines main(args, context). It
+// runs the runner's --check mode in a throwaway container (no network, read-only, non-root) and
+// returns the user-facing message when the code fails, "" when it passes. An error means the
+// check could not run.
+func (b *Builder) check(ctx context.Context, tag string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	created, err := b.docker.ContainerCreate(ctx,
+		&container.Config{Image: tag, Cmd: []string{"--check", FunctionPath}, User: SandboxUser,
+			Labels: map[string]string{LabelManaged: "true"}},
+		&container.HostConfig{NetworkMode: "none", ReadonlyRootfs: true, CapDrop: []string{"ALL"},
+			SecurityOpt: []string{"no-new-privileges"}, Resources: container.Resources{Memory: 256 << 20}},
+		nil, nil, "")
+	if err != nil {
+		return "", fmt.Errorf("create check container for %s: %w", tag, err)
+	}
+	defer func() {
+		_ = b.docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	}()
+	waitC, errC := b.docker.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := b.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("start check container for %s: %w", tag, err)
+	}
+	var exit container.WaitResponse
+	select {
+	case exit = <-waitC:
+	case err := <-errC:
+		return "", fmt.Errorf("wait for check of %s: %w", tag, err)
+	}
+	if exit.StatusCode == 0 {
+		return "", nil
+	}
+	logs, err := b.docker.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return "", fmt.Errorf("read check output of %s: %w", tag, err)
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(logs, 64<<10))
+	for _, line := range strings.Split(out.String(), "\n") {
+		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), CheckPrefix); ok {
+			return msg, nil
+		}
+	}
+	return fmt.Sprintf("the code could not be checked: python exited with code %d: %s",
+		exit.StatusCode, strings.TrimSpace(out.String())), nil
+}
