@@ -13,23 +13,23 @@ import (
 // Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
 // FAASPOT_* environment variables; cmd/faaspotd overlays flags.
 type Config struct {
-	Listen         string  // FAASPOT_LISTEN
-	RedisURL       string  // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
-	KeyPrefix      string  // FAASPOT_KEY_PREFIX; Redis key prefix
-	AdminToken     string  // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
-	BaseImage      string  // FAASPOT_BASE_IMAGE
-	PipIndexURL    string  // FAASPOT_PIP_INDEX_URL
-	BuildNetwork   string  // FAASPOT_BUILD_NETWORK
-	SandboxNetwork string  // FAASPOT_SANDBOX_NETWORK
-	Runtime        string  // FAASPOT_RUNTIME, e.g. runsc
-	DefaultMemMB   int     // FAASPOT_DEFAULT_MEMORY_MB
-	DefaultTimeout int     // FAASPOT_DEFAULT_TIMEOUT_S
-	DefaultCPUs    float64 // FAASPOT_DEFAULT_CPUS
-	MaxMemMB       int     // FAASPOT_MAX_MEMORY_MB
-	MaxTimeout     int     // FAASPOT_MAX_TIMEOUT_S
-	MaxCPUs        float64 // FAASPOT_MAX_CPUS
-	Workers        int     // FAASPOT_WORKERS: concurrent runs per node
-	BuildWorkers   int     // FAASPOT_BUILD_WORKERS: concurrent builds per node
+	Listen         string        // FAASPOT_LISTEN
+	RedisURL       string        // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
+	KeyPrefix      string        // FAASPOT_KEY_PREFIX; Redis key prefix
+	AdminToken     string        // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
+	BaseImage      string        // FAASPOT_BASE_IMAGE
+	PipIndexURL    string        // FAASPOT_PIP_INDEX_URL
+	BuildNetwork   string        // FAASPOT_BUILD_NETWORK
+	SandboxNetwork string        // FAASPOT_SANDBOX_NETWORK
+	Runtime        string        // FAASPOT_RUNTIME, e.g. runsc
+	DefaultMemMB   int           // FAASPOT_DEFAULT_MEMORY_MB
+	DefaultTimeout int           // FAASPOT_DEFAULT_TIMEOUT_S
+	DefaultCPUs    float64       // FAASPOT_DEFAULT_CPUS
+	MaxMemMB       int           // FAASPOT_MAX_MEMORY_MB
+	MaxTimeout     int           // FAASPOT_MAX_TIMEOUT_S
+	MaxCPUs        float64       // FAASPOT_MAX_CPUS
+	Workers        int           // FAASPOT_WORKERS: concurrent runs per node
+	BuildWorkers   int           // FAASPOT_BUILD_WORKERS: concurrent builds per node
 	ResultTTL      time.Duration // FAASPOT_RESULT_TTL
 	SyncWait       time.Duration // FAASPOT_SYNC_WAIT
 	Role           string        // FAASPOT_ROLE: all, api or worker
