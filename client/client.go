@@ -1,0 +1,281 @@
+// Package client is the Go client of faaspot's HTTP API, shared by the fas CLI and the tests.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+// Deployment and Execution are the API's records.
+type (
+	Deployment = store.Deployment
+	Execution  = store.Execution
+	Limits     = store.Limits
+)
+
+// APIError is an error answer of the API.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *APIError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s (field %s, HTTP %d)", e.Message, e.Field, e.Status)
+	}
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+// IsStatus reports whether err is an API error with that HTTP status.
+func IsStatus(err error, status int) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+// RunError is a run that ended failed or timed out.
+type RunError struct {
+	ExecutionID string
+	Status      string
+	Type        string
+	Message     string
+	Traceback   string
+}
+
+func (e *RunError) Error() string {
+	return fmt.Sprintf("execution %s %s: %s: %s", e.ExecutionID, e.Status, e.Type, e.Message)
+}
+
+// Client talks to one faaspot server as one tenant (or as the operator, with the admin token).
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// New returns a Client for the server at baseURL using token.
+func New(baseURL, token string) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token,
+		http: &http.Client{Timeout: 15 * time.Minute}}
+}
+
+// DeploymentRequest is a create-or-update request. Context may be a map or context-file text.
+type DeploymentRequest struct {
+	Name         string  `json:"name"`
+	Code         string  `json:"code"`
+	Requirements string  `json:"requirements,omitempty"`
+	Context      any     `json:"context,omitempty"`
+	Limits       *Limits `json:"limits,omitempty"`
+}
+
+// CreateDeployment creates or updates a deployment. With wait it returns once the build ended;
+// a failed build is returned as an *APIError with status 422.
+func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest, wait bool) (Deployment, error) {
+	var d Deployment
+	path := "/v1/deployments"
+	if wait {
+		path += "?wait=true"
+	}
+	_, err := c.do(ctx, http.MethodPost, path, req, &d)
+	return d, err
+}
+
+// GetDeployment returns one deployment.
+func (c *Client) GetDeployment(ctx context.Context, name string) (Deployment, error) {
+	var d Deployment
+	_, err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(name), nil, &d)
+	return d, err
+}
+
+// ListDeployments returns the tenant's deployments.
+func (c *Client) ListDeployments(ctx context.Context) ([]Deployment, error) {
+	var ds []Deployment
+	_, err := c.do(ctx, http.MethodGet, "/v1/deployments", nil, &ds)
+	return ds, err
+}
+
+// DeleteDeployment deletes a deployment.
+func (c *Client) DeleteDeployment(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/deployments/"+url.PathEscape(name), nil, nil)
+	return err
+}
+
+// Run queues a run with typed args and returns its execution id.
+func (c *Client) Run(ctx context.Context, name string, args map[string]any) (string, error) {
+	var id string
+	_, err := c.do(ctx, http.MethodPost, "/v1/deployments/"+url.PathEscape(name)+"/rpc/", orEmpty(args), &id)
+	return id, err
+}
+
+// RunSync runs and waits. It returns the function's value as raw JSON; a failed or timed-out run
+// is a *RunError. When the run outlasts the server's sync wait, it waits for the record.
+func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) (json.RawMessage, string, error) {
+	var raw json.RawMessage
+	hdr, err := c.do(ctx, http.MethodPost, "/v1/sync/deployments/"+url.PathEscape(name)+"/rpc/", orEmpty(args), &raw)
+	id := hdr.Get("X-Faaspot-Execution-Id")
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Code == "" {
+		return nil, id, c.runError(ctx, id)
+	}
+	if err != nil {
+		return nil, id, err
+	}
+	if hdr.Get("X-Faaspot-Status") == "pending" {
+		e, err := c.WaitExecution(ctx, id, time.Hour)
+		if err != nil {
+			return nil, id, err
+		}
+		if e.Status != store.ExecCompleted {
+			return nil, id, runErrorOf(e)
+		}
+		return e.Result, id, nil
+	}
+	return raw, id, nil
+}
+
+func (c *Client) runError(ctx context.Context, id string) error {
+	e, err := c.GetExecution(ctx, id)
+	if err != nil {
+		return err
+	}
+	return runErrorOf(e)
+}
+
+func runErrorOf(e Execution) *RunError {
+	re := &RunError{ExecutionID: e.ID, Status: e.Status}
+	if e.Error != nil {
+		re.Type, re.Message, re.Traceback = e.Error.Type, e.Error.Message, e.Error.Traceback
+	}
+	return re
+}
+
+// GetExecution returns an execution record.
+func (c *Client) GetExecution(ctx context.Context, id string) (Execution, error) {
+	var e Execution
+	_, err := c.do(ctx, http.MethodGet, "/v1/executions/"+url.PathEscape(id), nil, &e)
+	return e, err
+}
+
+// ListExecutions returns recent executions, of one deployment when deployment is not empty.
+func (c *Client) ListExecutions(ctx context.Context, deployment string, limit int) ([]Execution, error) {
+	q := url.Values{}
+	if deployment != "" {
+		q.Set("deployment", deployment)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var es []Execution
+	_, err := c.do(ctx, http.MethodGet, "/v1/executions?"+q.Encode(), nil, &es)
+	return es, err
+}
+
+// WaitExecution polls the record until it is terminal or timeout passes. Clients poll; the server
+// never does.
+func (c *Client) WaitExecution(ctx context.Context, id string, timeout time.Duration) (Execution, error) {
+	deadline := time.Now().Add(timeout)
+	delay := 20 * time.Millisecond
+	for {
+		e, err := c.GetExecution(ctx, id)
+		if err != nil || e.Terminal() {
+			return e, err
+		}
+		if time.Now().After(deadline) {
+			return e, fmt.Errorf("execution %s still %s after %s", id, e.Status, timeout)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return e, ctx.Err()
+		}
+		delay = min(delay*2, time.Second)
+	}
+}
+
+// CreateTenant creates a tenant (admin token) and returns its first token.
+func (c *Client) CreateTenant(ctx context.Context, name string) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	_, err := c.do(ctx, http.MethodPost, "/v1/tenants", map[string]string{"name": name}, &out)
+	return out.Token, err
+}
+
+// do sends a JSON request and decodes a JSON answer into out. Non-2xx answers become *APIError.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Token "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach faaspot at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.Header, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode == http.StatusAccepted && strings.Contains(path, "/sync/") {
+		resp.Header.Set("X-Faaspot-Status", "pending")
+		return resp.Header, nil
+	}
+	if resp.StatusCode >= 300 {
+		return resp.Header, apiError(resp.StatusCode, data)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.Header, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return resp.Header, nil
+}
+
+func apiError(status int, data []byte) *APIError {
+	var env struct {
+		Error json.RawMessage `json:"error"`
+	}
+	ae := &APIError{Status: status}
+	if json.Unmarshal(data, &env) == nil && len(env.Error) > 0 {
+		_ = json.Unmarshal(env.Error, ae)
+	}
+	if ae.Message == "" {
+		ae.Message = strings.TrimSpace(string(data))
+		if ae.Message == "" {
+			ae.Message = http.StatusText(status)
+		}
+	}
+	return ae
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

@@ -1,0 +1,136 @@
+package imagebuilder
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/name, rewriting the file when -update is given.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the rendered text:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestRenderDockerfile(t *testing.T) {
+	tests := []struct {
+		name   string
+		spec   dockerfileSpec
+		golden string
+	}{
+		{name: "code only", spec: dockerfileSpec{BaseImage: "python:3.12-slim"},
+			golden: "dockerfile_code_only.golden"},
+		{name: "code only with pip index", spec: dockerfileSpec{BaseImage: "python:3.12-slim", PipIndex: true},
+			golden: "dockerfile_code_only_pip_index.golden"},
+		{name: "requirements", spec: dockerfileSpec{BaseImage: "python:3.12-slim", HasRequirements: true},
+			golden: "dockerfile_requirements.golden"},
+		{name: "requirements with pip index", spec: dockerfileSpec{BaseImage: "localhost/py:bookworm", HasRequirements: true, PipIndex: true},
+			golden: "dockerfile_requirements_pip_index.golden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := renderDockerfile(tt.spec)
+			golden(t, tt.golden, got)
+
+			// Properties the golden files must keep, whatever they are updated to.
+			if !strings.HasPrefix(got, "FROM "+tt.spec.BaseImage+"\n") {
+				t.Errorf("Dockerfile does not start FROM %s", tt.spec.BaseImage)
+			}
+			if strings.Contains(got, "\nUSER ") {
+				t.Error("Dockerfile sets USER; the sandbox sets the user at container creation")
+			}
+			codeStep := strings.Index(got, "COPY main.py "+FunctionPath)
+			if codeStep < 0 || strings.TrimSpace(got[codeStep:]) != "COPY main.py "+FunctionPath {
+				t.Error("copying the code is not the last step: a code-only redeploy would not reuse the cache")
+			}
+			if pip := strings.Index(got, "pip install"); tt.spec.HasRequirements != (pip >= 0) {
+				t.Errorf("pip install present = %v, want %v", pip >= 0, tt.spec.HasRequirements)
+			} else if pip >= 0 && !strings.Contains(got, "--target "+SiteDir) {
+				t.Error("pip does not install into the target directory")
+			}
+			if arg := strings.Contains(got, "ARG PIP_INDEX_URL"); arg != (tt.spec.HasRequirements && tt.spec.PipIndex) {
+				t.Errorf("ARG PIP_INDEX_URL present = %v", arg)
+			}
+		})
+	}
+}
+
+func TestImageTag(t *testing.T) {
+	cfg := Config{BaseImage: "python:3.12-slim"}
+	base := Spec{TenantID: "0a1b2c3d4e5f6071", DeploymentID: "8899aabbccddeeff",
+		Code: "def main(args, context):\n    return 'SECRET-LOOKING-CODE'\n", Requirements: "six==1.16.0\n"}
+	tag := imageTag(base, cfg)
+
+	t.Run("deterministic", func(t *testing.T) {
+		if again := imageTag(base, cfg); again != tag {
+			t.Errorf("imageTag changed between calls: %q, %q", tag, again)
+		}
+	})
+	t.Run("made of server-side ids only", func(t *testing.T) {
+		// A valid Docker reference: lowercase path components, a tag of hex digits.
+		re := regexp.MustCompile(`^faaspot/t-0a1b2c3d4e5f6071/d-8899aabbccddeeff:[0-9a-f]{20}$`)
+		if !re.MatchString(tag) {
+			t.Errorf("tag %q does not match %s", tag, re)
+		}
+		if strings.Contains(tag, "SECRET") || strings.Contains(tag, "six") {
+			t.Errorf("tag %q carries user text", tag)
+		}
+	})
+
+	differs := []struct {
+		name string
+		spec Spec
+		cfg  Config
+	}{
+		{name: "code", spec: withCode(base, base.Code+"# edited\n"), cfg: cfg},
+		{name: "requirements", spec: withRequirements(base, "six==1.17.0\n"), cfg: cfg},
+		{name: "no requirements", spec: withRequirements(base, ""), cfg: cfg},
+		{name: "base image", spec: base, cfg: Config{BaseImage: "python:3.11-slim"}},
+		{name: "pip index", spec: base, cfg: Config{BaseImage: cfg.BaseImage, PipIndexURL: "http://127.0.0.1:1/simple"}},
+		// The NUL separator keeps moving text from one part to the next from colliding.
+		{name: "text moved between requirements and code", spec: Spec{TenantID: base.TenantID,
+			DeploymentID: base.DeploymentID, Requirements: base.Requirements + "x", Code: base.Code[1:]}, cfg: cfg},
+	}
+	for _, tt := range differs {
+		t.Run("differs by "+tt.name, func(t *testing.T) {
+			other := imageTag(tt.spec, tt.cfg)
+			if other == tag {
+				t.Errorf("tag unchanged (%q) when the %s differs", tag, tt.name)
+			}
+			if !strings.HasPrefix(other, repository(base.TenantID, base.DeploymentID)+":") {
+				t.Errorf("repository changed: %q", other)
+			}
+		})
+	}
+	t.Run("other deployment, other repository", func(t *testing.T) {
+		other := base
+		other.DeploymentID = "ffeeddccbbaa9988"
+		if got := imageTag(other, cfg); strings.Split(got, ":")[0] == strings.Split(tag, ":")[0] {
+			t.Errorf("two deployments share the repository of %q", got)
+		}
+	})
+}
+
+func withCode(s Spec, code string) Spec { s.Code = code; return s }
+
+func withRequirements(s Spec, r string) Spec { s.Requirements = r; return s }

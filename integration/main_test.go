@@ -1,0 +1,180 @@
+// Package integration runs faaspot end to end: a real daemon on a loopback port, a real Docker
+// engine and a real Redis started by testcontainers-go. Run with `make test`.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// env is what every test shares: one Redis, one Docker client, the base image, a package index.
+var env struct {
+	redisURL  string
+	baseImage string
+	docker    *client.Client
+	index     *packageIndex
+}
+
+const adminToken = "it-admin-token"
+
+func TestMain(m *testing.M) {
+	// Both are required on this machine (DESIGN.md §7); default them for `go test` run by hand.
+	setDefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+	setDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	os.Exit(run(m))
+}
+
+func setDefault(k, v string) {
+	if os.Getenv(k) == "" {
+		os.Setenv(k, v)
+	}
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	required := os.Getenv("FAASPOT_INTEGRATION") == "required"
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		_, err = cli.Ping(ctx)
+	}
+	if err != nil {
+		if required {
+			fmt.Fprintln(os.Stderr, "integration: Docker engine unavailable:", err)
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "integration: skipped, no Docker engine:", err)
+		return 0
+	}
+	env.docker = cli
+	env.baseImage = envOr("FAASPOT_TEST_BASE_IMAGE", "faaspot/python:bookworm")
+	redisImage := envOr("FAASPOT_TEST_REDIS_IMAGE", "faaspot/redis:bookworm")
+	for _, img := range []string{env.baseImage, redisImage} {
+		if _, err := cli.ImageInspect(ctx, img); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: image %s missing; run scripts/images.sh all (make test does)\n", img)
+			return 1
+		}
+	}
+	redisC, err := testcontainers.Run(ctx, redisImage,
+		testcontainers.WithExposedPorts("6379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForListeningPort("6379/tcp").WithStartupTimeout(60*time.Second)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: start Redis:", err)
+		return 1
+	}
+	defer func() { _ = testcontainers.TerminateContainer(redisC) }()
+	ep, err := redisC.PortEndpoint(ctx, "6379/tcp", "redis")
+	if err != nil || !strings.HasPrefix(ep, "redis://127.0.0.1:") {
+		fmt.Fprintln(os.Stderr, "integration: Redis endpoint must be on loopback, got", ep, err)
+		return 1
+	}
+	env.redisURL = ep
+	env.index = startPackageIndex()
+	defer env.index.Close()
+	return m.Run()
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// node is a running daemon with a tenant of its own.
+type node struct {
+	d      *daemon.Daemon
+	url    string
+	token  string
+	prefix string
+	c      *fsclient.Client
+	admin  *fsclient.Client
+}
+
+// startNode starts a daemon on 127.0.0.1:0 over the shared Redis with a key prefix of its own,
+// creates a tenant and stops everything when the test ends.
+func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
+	t.Helper()
+	cfg := daemon.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.RedisURL = env.redisURL
+	cfg.KeyPrefix = fmt.Sprintf("it%d:", time.Now().UnixNano())
+	cfg.AdminToken = adminToken
+	cfg.BaseImage = env.baseImage
+	cfg.PipIndexURL = env.index.URL + "/simple"
+	cfg.BuildNetwork = "host" // the build reaches the test's index on 127.0.0.1
+	cfg.Workers = 4
+	cfg.SyncWait = 30 * time.Second
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d := daemon.New(cfg, log)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Open(ctx); err != nil {
+		t.Fatalf("open daemon: %v", err)
+	}
+	n := &node{d: d, url: "http://" + d.Addr(), prefix: cfg.KeyPrefix}
+	t.Cleanup(func() { _ = d.Close() })
+	if cfg.Listen == "" {
+		return n
+	}
+	n.admin = fsclient.New(n.url, adminToken)
+	token, err := n.admin.CreateTenant(ctx, fmt.Sprintf("t%d", time.Now().UnixNano()%1e9))
+	if err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	n.token, n.c = token, fsclient.New(n.url, token)
+	return n
+}
+
+// testWriter sends the daemon's log to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// deploy creates a deployment and waits for its build to end successfully.
+func (n *node) deploy(t testing.TB, req fsclient.DeploymentRequest) store.Deployment {
+	t.Helper()
+	d, err := n.c.CreateDeployment(context.Background(), req, true)
+	if err != nil {
+		t.Fatalf("deploy %s: %v", req.Name, err)
+	}
+	if d.Status != store.StatusReady {
+		t.Fatalf("deploy %s: status %s, error %q", req.Name, d.Status, d.Error)
+	}
+	return d
+}
+
+// sandboxContainers lists the sandbox containers on the engine, running or not.
+func sandboxContainers(t testing.TB) []container.Summary {
+	t.Helper()
+	list, err := env.docker.ContainerList(context.Background(), container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRole+"=sandbox"))})
+	if err != nil {
+		t.Fatalf("list containers: %v", err)
+	}
+	return list
+}
+
+var _ io.Writer = testWriter{}
