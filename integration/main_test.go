@@ -87,7 +87,16 @@ func run(m *testing.M) int {
 	env.redisURL = ep
 	env.index = startPackageIndex()
 	defer env.index.Close()
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		left, err := cli.ContainerList(ctx, container.ListOptions{All: true,
+			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRole+"=sandbox"))})
+		if err != nil || len(left) != 0 {
+			fmt.Fprintf(os.Stderr, "integration: %d sandbox containers left behind (%v)\n", len(left), err)
+			return 1
+		}
+	}
+	return code
 }
 
 func envOr(k, def string) string {
