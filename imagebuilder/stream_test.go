@@ -214,7 +214,7 @@ func TestClassifyRecordedStream(t *testing.T) {
 	if !errors.Is(be, ErrBuildFailed) {
 		t.Fatalf("kind = %v, want ErrBuildFailed", be.Kind)
 	}
-	// BUG(report): imagebuilder/builder.go:154 matches "ERROR:" at the start of a trimmed line,
+	// BUG(report): imagebuilder/builder.go:156 matches "ERROR:" at the start of a trimmed line,
 	// but in a real Engine stream the line starts with "\x1b[91m", so pip failures fall through
 	// to the generic "image build failed: The command … returned a non-zero code: 1" and the
 	// user never sees which requirement failed. Expected: a message starting "installing the

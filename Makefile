@@ -1,0 +1,38 @@
+# faaspot — self-hosted multi-tenant functions-as-a-service.
+SHELL := /bin/bash
+GO    ?= go
+
+# testcontainers-go on this kind of machine: no reaper image, and never dial the default gateway.
+export TESTCONTAINERS_RYUK_DISABLED   := true
+export TESTCONTAINERS_HOST_OVERRIDE   := 127.0.0.1
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/faaspotd
+	$(GO) build -o bin/faaspotd ./cmd/faaspotd
+
+run: build ## start the daemon on the embedded store with a dev tenant (builds the base image if none can be pulled)
+	@base=$$(scripts/images.sh base) && \
+	FAASPOT_BASE_IMAGE=$$base \
+	FAASPOT_DEV_TENANT=$${FAASPOT_DEV_TENANT:-dev} \
+	FAASPOT_WRITE_CLIENT_CONFIG=$${FAASPOT_WRITE_CLIENT_CONFIG:-$$HOME/.faaspot/config.json} \
+	exec ./bin/faaspotd
+
+test: ## run every test: unit, then integration against real Docker and Redis
+	scripts/images.sh all
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
+		$(GO) test -count=1 -timeout 30m ./integration/
+
+bench: build ## measure cold sync runs next to a bare docker run of the same image
+	scripts/images.sh base >/dev/null
+	FAASPOT_BASE_IMAGE=$$(scripts/images.sh base) $(GO) run ./cmd/faaspot-bench
+
+lint: ## gofmt, go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: help build run test bench lint

@@ -1,0 +1,306 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/metrics"
+	"github.com/faaspot/faaspot/store"
+)
+
+const adminToken = "test-admin-token-0123456789"
+
+// fakeEngine is a hand-written api.Engine: it counts calls and fails Ping on demand.
+type fakeEngine struct {
+	mu      sync.Mutex
+	pingErr error
+	pings   int
+	removed []removeCall
+}
+
+type removeCall struct{ tenantID, deploymentID string }
+
+var _ api.Engine = (*fakeEngine)(nil)
+
+func (f *fakeEngine) Ping(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pings++
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f.pingErr
+}
+
+func (f *fakeEngine) RemoveImages(ctx context.Context, tenantID, deploymentID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.removed = append(f.removed, removeCall{tenantID, deploymentID})
+	return nil
+}
+
+func (f *fakeEngine) setPingErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pingErr = err
+}
+
+func (f *fakeEngine) removeCalls() []removeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]removeCall(nil), f.removed...)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// apiEnv is an API server over a real store on an in-process miniredis, with one tenant.
+type apiEnv struct {
+	t      *testing.T
+	cfg    api.Config
+	mr     *miniredis.Miniredis
+	store  *store.Store
+	engine *fakeEngine
+	h      http.Handler
+	logs   *syncBuffer
+
+	tenant store.Tenant
+	token  string
+
+	mu     sync.Mutex
+	bodies []string // every response body, for leak checks
+}
+
+// newEnv starts an API over a fresh store. configure may adjust the config (nil: defaults with a
+// 2 s sync wait and the admin token).
+func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
+	t.Helper()
+	cfg := api.DefaultConfig()
+	cfg.AdminToken = adminToken
+	cfg.SyncWait = 2 * time.Second
+	cfg.BuildWait = 2 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	st := store.New(rdb, store.Options{})
+	if err := st.EnsureGroups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng := &fakeEngine{}
+	srv := api.New(cfg, st, eng, metrics.New(reg), reg, log)
+	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, h: srv.Handler(), logs: logs}
+	e.tenant, e.token = e.newTenant("acme")
+	return e
+}
+
+func (e *apiEnv) newTenant(name string) (store.Tenant, string) {
+	e.t.Helper()
+	tn, token, err := e.store.CreateTenant(context.Background(), name)
+	if err != nil {
+		e.t.Fatalf("CreateTenant(%s): %v", name, err)
+	}
+	return tn, token
+}
+
+// do serves one request. token "" sends no Authorization header.
+func (e *apiEnv) do(method, path, token, body string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	header := ""
+	if token != "" {
+		header = "Token " + token
+	}
+	return e.doHeader(method, path, header, body)
+}
+
+// doHeader serves one request with the given Authorization header ("" for none).
+func (e *apiEnv) doHeader(method, path, authorization, body string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, rec.Body.String())
+	e.mu.Unlock()
+	return rec
+}
+
+// expect checks the status of a response and decodes its JSON body into v (when not nil).
+func expect(t *testing.T, rec *httptest.ResponseRecorder, status int, v any) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body: %s", rec.Code, status, rec.Body)
+	}
+	if v != nil {
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type = %q, want JSON", ct)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			t.Fatalf("body %q: %v", rec.Body, err)
+		}
+	}
+}
+
+// apiError is the JSON error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+// expectError checks an error answer: status, code (when not empty) and field.
+func expectError(t *testing.T, rec *httptest.ResponseRecorder, status int, code, field string) apiError {
+	t.Helper()
+	var body apiError
+	expect(t, rec, status, &body)
+	if code != "" && body.Error.Code != code {
+		t.Errorf("error code = %q, want %q (%s)", body.Error.Code, code, rec.Body)
+	}
+	if body.Error.Field != field {
+		t.Errorf("error field = %q, want %q (%s)", body.Error.Field, field, rec.Body)
+	}
+	if body.Error.Message == "" {
+		t.Error("error without a message")
+	}
+	return body
+}
+
+// deployment is the API's view of a deployment.
+type deployment struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	Version      int          `json:"version"`
+	Status       string       `json:"status"`
+	Error        string       `json:"error"`
+	BuildLog     string       `json:"build_log"`
+	ReadyVersion int          `json:"ready_version"`
+	Limits       store.Limits `json:"limits"`
+	ContextKeys  []string     `json:"context_keys"`
+}
+
+const validCode = "def main(args, context):\n    return args\n"
+
+func deploymentBody(name string) string {
+	b, _ := json.Marshal(map[string]any{"name": name, "code": validCode})
+	return string(b)
+}
+
+// createDeployment creates a deployment through the API and returns its view (status 202).
+func (e *apiEnv) createDeployment(token, body string) deployment {
+	e.t.Helper()
+	var d deployment
+	expect(e.t, e.do(http.MethodPost, "/v1/deployments", token, body), http.StatusAccepted, &d)
+	return d
+}
+
+// finishBuild plays the build worker: it takes the next build job and records out.
+func (e *apiEnv) finishBuild(out store.BuildOutcome) store.Job {
+	e.t.Helper()
+	job, err := e.store.NextJob(context.Background(), store.Builds, "test-builder", time.Second)
+	if err != nil || job == nil {
+		e.t.Fatalf("NextJob(builds) = %v, %v", job, err)
+	}
+	if _, err := e.store.FinishBuild(context.Background(), *job, out); err != nil {
+		e.t.Fatalf("FinishBuild: %v", err)
+	}
+	return *job
+}
+
+// readyDeployment creates a deployment of the env's tenant and builds it successfully.
+func (e *apiEnv) readyDeployment(name string) deployment {
+	e.t.Helper()
+	d := e.createDeployment(e.token, deploymentBody(name))
+	e.finishBuild(store.BuildOutcome{Image: "faaspot/t-x/d-" + d.ID + ":0123", Log: "built\n"})
+	return d
+}
+
+// runWorker plays one run worker in the background: it takes the next run job, lets finish
+// shape the terminal record and writes it. Wait for the returned channel before the test ends.
+func (e *apiEnv) runWorker(finish func(*store.Execution)) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		job, err := e.store.NextJob(ctx, store.Runs, "test-worker", 5*time.Second)
+		if err == nil && job == nil {
+			err = errors.New("no run job arrived")
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		ex, err := e.store.GetExecution(ctx, job.Tenant, job.ID)
+		if err != nil {
+			done <- err
+			return
+		}
+		now := time.Now().UTC()
+		ex.StartedAt, ex.FinishedAt = &now, &now
+		finish(&ex)
+		done <- e.store.FinishRun(ctx, *job, ex)
+	}()
+	return done
+}
+
+// listNames lists the env tenant's deployments through the API.
+func (e *apiEnv) listNames() []string {
+	e.t.Helper()
+	var ds []deployment
+	expect(e.t, e.do(http.MethodGet, "/v1/deployments", e.token, ""), http.StatusOK, &ds)
+	names := []string{}
+	for _, d := range ds {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+// allBodies returns every response body served so far.
+func (e *apiEnv) allBodies() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.bodies, "\n")
+}

@@ -1,0 +1,169 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+// miniredis measures a pending entry's idle time with its own clock (SetTime), the wall clock
+// when none is set; these tests move that clock instead of sleeping.
+
+func TestReclaim(t *testing.T) {
+	const minIdle = time.Second
+	tests := []struct {
+		name      string
+		advance   time.Duration // how long the first consumer stays silent
+		touch     bool          // whether it touches the job just before the reclaim
+		acked     bool          // whether it finished the job
+		reclaimed bool
+	}{
+		{name: "not idle long enough", advance: minIdle / 2},
+		{name: "dead consumer", advance: 2 * minIdle, reclaimed: true},
+		{name: "touched by a live consumer", advance: 2 * minIdle, touch: true},
+		{name: "finished", advance: 2 * minIdle, acked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := mustOpenStore(t, store.Options{})
+			tn, _ := mustCreateTenant(t, s, "acme")
+			now := time.Now()
+			s.mr.SetTime(now)
+			e := mustEnqueue(t, s, tn.ID, queued("fn", now))
+			job := mustNextJob(t, s, store.Runs, "dead")
+
+			s.mr.SetTime(now.Add(tt.advance))
+			if tt.touch {
+				if err := s.Touch(ctx, job, "dead"); err != nil {
+					t.Fatalf("Touch: %v", err)
+				}
+			}
+			if tt.acked {
+				e.Status = store.ExecCompleted
+				if err := s.FinishRun(ctx, job, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			jobs, err := s.Reclaim(ctx, store.Runs, "alive", minIdle, 16)
+			if err != nil {
+				t.Fatalf("Reclaim: %v", err)
+			}
+			if !tt.reclaimed {
+				if len(jobs) != 0 {
+					t.Errorf("Reclaim = %+v, want none", jobs)
+				}
+				return
+			}
+			if len(jobs) != 1 || jobs[0].ID != e.ID || jobs[0].Tenant != tn.ID || jobs[0].EntryID != job.EntryID {
+				t.Fatalf("Reclaim = %+v, want the job %+v", jobs, job)
+			}
+			// Now delivered to "alive": a second reclaim right away finds nothing.
+			if again, _ := s.Reclaim(ctx, store.Runs, "other", minIdle, 16); len(again) != 0 {
+				t.Errorf("second Reclaim = %+v, want none", again)
+			}
+			// The new owner finishes it.
+			e.Status = store.ExecCompleted
+			if err := s.FinishRun(ctx, jobs[0], e); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := s.rdb.XPending(ctx, "fs:q:runs", "workers").Result(); p.Count != 0 {
+				t.Errorf("pending after the reclaimed job finished = %d", p.Count)
+			}
+		})
+	}
+}
+
+func TestReclaimBuilds(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	now := time.Now()
+	s.mr.SetTime(now)
+	mustPut(t, s, tn.ID, spec("fn", "code", nil))
+	job := mustNextJob(t, s, store.Builds, "dead")
+	s.mr.SetTime(now.Add(time.Minute))
+	jobs, err := s.Reclaim(ctx, store.Builds, "alive", 30*time.Second, 16)
+	if err != nil || len(jobs) != 1 || jobs[0].Name != "fn" || jobs[0].Version != 1 || jobs[0].EntryID != job.EntryID {
+		t.Fatalf("Reclaim(builds) = %+v, %v", jobs, err)
+	}
+	if runs, _ := s.Reclaim(ctx, store.Runs, "alive", 30*time.Second, 16); len(runs) != 0 {
+		t.Errorf("Reclaim(runs) = %+v: queues mixed", runs)
+	}
+}
+
+func TestQueueDepth(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	depth := func(q store.Queue) int64 {
+		t.Helper()
+		n, err := s.QueueDepth(ctx, q)
+		if err != nil {
+			t.Fatalf("QueueDepth(%v): %v", q, err)
+		}
+		return n
+	}
+	if n := depth(store.Runs); n != 0 {
+		t.Errorf("empty queue depth = %d", n)
+	}
+	var es []store.Execution
+	for range 3 {
+		es = append(es, mustEnqueue(t, s, tn.ID, queued("fn", time.Now())))
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want int64
+	}{
+		{name: "three queued", do: func() {}, want: 3},
+		{name: "one delivered", do: func() { mustNextJob(t, s, store.Runs, "w1") }, want: 2},
+		{name: "another delivered and finished", do: func() {
+			j := mustNextJob(t, s, store.Runs, "w2")
+			if err := s.FinishRun(ctx, j, es[1]); err != nil {
+				t.Fatal(err)
+			}
+		}, want: 1},
+		{name: "builds are another queue", do: func() { mustPut(t, s, tn.ID, spec("fn", "c", nil)) }, want: 1},
+	}
+	for _, st := range steps {
+		st.do()
+		if n := depth(store.Runs); n != st.want {
+			t.Errorf("%s: run queue depth = %d, want %d", st.name, n, st.want)
+		}
+	}
+	if n := depth(store.Builds); n != 1 {
+		t.Errorf("build queue depth = %d, want 1", n)
+	}
+}
+
+func TestAck(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
+	job := mustNextJob(t, s, store.Runs, "w1")
+	if err := s.Ack(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.rdb.XLen(ctx, "fs:q:runs").Result(); n != 0 {
+		t.Errorf("stream length after Ack = %d, want the entry deleted", n)
+	}
+	if p, _ := s.rdb.XPending(ctx, "fs:q:runs", "workers").Result(); p.Count != 0 {
+		t.Errorf("pending after Ack = %d", p.Count)
+	}
+}
+
+func TestNextJobTimesOut(t *testing.T) {
+	s := mustOpenStore(t, store.Options{})
+	start := time.Now()
+	j, err := s.NextJob(context.Background(), store.Runs, "w1", 50*time.Millisecond)
+	if j != nil || err != nil {
+		t.Errorf("NextJob on an empty queue = %+v, %v; want nil, nil", j, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("NextJob blocked %v", d)
+	}
+}

@@ -1,0 +1,101 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+// testStore is a Store over an in-process miniredis, with the raw pieces for inspection.
+type testStore struct {
+	*store.Store
+	mr  *miniredis.Miniredis
+	rdb *redis.Client
+}
+
+// mustOpenStore returns a store over a fresh miniredis with its consumer groups created.
+func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
+	tb.Helper()
+	mr := miniredis.RunT(tb)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	s := store.New(rdb, opts)
+	if err := s.EnsureGroups(context.Background()); err != nil {
+		tb.Fatalf("EnsureGroups: %v", err)
+	}
+	// A second call must be harmless (every node calls it at start-up).
+	if err := s.EnsureGroups(context.Background()); err != nil {
+		tb.Fatalf("EnsureGroups again: %v", err)
+	}
+	return &testStore{Store: s, mr: mr, rdb: rdb}
+}
+
+func mustCreateTenant(tb testing.TB, s *testStore, name string) (store.Tenant, string) {
+	tb.Helper()
+	t, token, err := s.CreateTenant(context.Background(), name)
+	if err != nil {
+		tb.Fatalf("CreateTenant(%q): %v", name, err)
+	}
+	return t, token
+}
+
+// mustNextJob reads the next job of q, failing when none arrives.
+func mustNextJob(tb testing.TB, s *testStore, q store.Queue, consumer string) store.Job {
+	tb.Helper()
+	j, err := s.NextJob(context.Background(), q, consumer, 100*time.Millisecond)
+	if err != nil || j == nil {
+		tb.Fatalf("NextJob(%v) = %v, %v; want a job", q, j, err)
+	}
+	return *j
+}
+
+// mustNoJob checks that q has no job for consumer.
+func mustNoJob(tb testing.TB, s *testStore, q store.Queue) {
+	tb.Helper()
+	j, err := s.NextJob(context.Background(), q, "probe", 20*time.Millisecond)
+	if err != nil || j != nil {
+		tb.Fatalf("NextJob(%v) = %+v, %v; want none", q, j, err)
+	}
+}
+
+// allText returns every key and value in the Redis, for leak checks.
+func allText(tb testing.TB, mr *miniredis.Miniredis) []string {
+	tb.Helper()
+	var out []string
+	for _, k := range mr.Keys() {
+		out = append(out, k)
+		switch mr.Type(k) {
+		case "string":
+			v, _ := mr.Get(k)
+			out = append(out, v)
+		case "hash":
+			fields, _ := mr.HKeys(k)
+			for _, f := range fields {
+				out = append(out, f, mr.HGet(k, f))
+			}
+		case "set":
+			m, _ := mr.Members(k)
+			out = append(out, m...)
+		case "zset":
+			m, _ := mr.ZMembers(k)
+			out = append(out, m...)
+		case "list":
+			m, _ := mr.List(k)
+			out = append(out, m...)
+		case "stream":
+			entries, _ := mr.Stream(k)
+			for _, e := range entries {
+				out = append(out, e.ID)
+				out = append(out, e.Values...)
+			}
+		default:
+			tb.Fatalf("key %s has unexpected type %s", k, mr.Type(k))
+		}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+func TestTenants(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	acme, token := mustCreateTenant(t, s, "acme")
+	other, otherToken := mustCreateTenant(t, s, "other")
+
+	if acme.ID == "" || acme.Name != "acme" || acme.CreatedAt.IsZero() {
+		t.Errorf("tenant = %+v", acme)
+	}
+	if !strings.HasPrefix(token, "fs_") || len(token) < 32 {
+		t.Errorf("token %q is not a long random fs_ token", token)
+	}
+	if acme.ID == other.ID || token == otherToken {
+		t.Error("two tenants share an id or a token")
+	}
+
+	lookups := []struct {
+		name    string
+		token   string
+		want    store.Tenant
+		wantErr error
+	}{
+		{name: "first tenant", token: token, want: acme},
+		{name: "second tenant", token: otherToken, want: other},
+		{name: "unknown token", token: "fs_" + strings.Repeat("0", 64), wantErr: store.ErrNotFound},
+		{name: "empty token", token: "", wantErr: store.ErrNotFound},
+		{name: "hash of a token used as token", token: store.HashToken(token), wantErr: store.ErrNotFound},
+		{name: "token with a suffix", token: token + "x", wantErr: store.ErrNotFound},
+	}
+	for _, tt := range lookups {
+		t.Run("by token/"+tt.name, func(t *testing.T) {
+			got, err := s.TenantByToken(ctx, tt.token)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("TenantByToken = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (got.ID != tt.want.ID || got.Name != tt.want.Name || !got.CreatedAt.Equal(tt.want.CreatedAt)) {
+				t.Errorf("TenantByToken = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("by name", func(t *testing.T) {
+		got, err := s.TenantByName(ctx, "acme")
+		if err != nil || got.ID != acme.ID {
+			t.Errorf("TenantByName(acme) = %+v, %v", got, err)
+		}
+		if _, err := s.TenantByName(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TenantByName(nobody) = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("duplicate name", func(t *testing.T) {
+		_, tok, err := s.CreateTenant(ctx, "acme")
+		if !errors.Is(err, store.ErrExists) || tok != "" {
+			t.Fatalf("CreateTenant(acme) again = %q, %v; want ErrExists", tok, err)
+		}
+		// The first tenant is untouched.
+		if got, err := s.TenantByToken(ctx, token); err != nil || got.ID != acme.ID {
+			t.Errorf("first tenant after the duplicate: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("tokens are stored only hashed", func(t *testing.T) {
+		for _, tok := range []string{token, otherToken} {
+			secret := strings.TrimPrefix(tok, "fs_")
+			for _, text := range allText(t, s.mr) {
+				if strings.Contains(text, secret) {
+					t.Errorf("the clear token is stored: %q", text)
+				}
+			}
+			if !s.mr.Exists("fs:token:" + store.HashToken(tok)) {
+				t.Errorf("no key for the token's hash")
+			}
+		}
+	})
+}
