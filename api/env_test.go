@@ -115,7 +115,8 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 		configure(&cfg)
 	}
 	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	// No retries: the tests that stop Redis want the failure at once.
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	st := store.New(rdb, store.Options{})
 	if err := st.EnsureGroups(context.Background()); err != nil {

@@ -1,0 +1,233 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/store"
+)
+
+// execution is the API's execution record.
+type execution struct {
+	ID         string          `json:"id"`
+	Deployment string          `json:"deployment"`
+	Version    int             `json:"version"`
+	Status     string          `json:"status"`
+	Args       json.RawMessage `json:"args"`
+	Result     json.RawMessage `json:"result"`
+	Error      *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func TestRunNotRunnable(t *testing.T) {
+	env := newEnv(t, nil)
+	env.createDeployment(env.token, deploymentBody("fn")) // building: its build job is never taken
+	tests := []struct {
+		name   string
+		path   string
+		status int
+		code   string
+	}{
+		{name: "unknown deployment", path: "/v1/deployments/nope/rpc/", status: http.StatusNotFound, code: "not_found"},
+		{name: "unknown deployment, sync", path: "/v1/sync/deployments/nope/rpc/", status: http.StatusNotFound, code: "not_found"},
+		{name: "building", path: "/v1/deployments/fn/rpc/", status: http.StatusConflict, code: "not_ready"},
+		{name: "building, sync", path: "/v1/sync/deployments/fn/rpc", status: http.StatusConflict, code: "not_ready"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+				rec := env.do(method, tt.path, env.token, "")
+				expectError(t, rec, tt.status, tt.code, "")
+				if rec.Header().Get(api.HeaderExecutionID) != "" {
+					t.Errorf("%s: execution id header on a refused run", method)
+				}
+			}
+		})
+	}
+	t.Run("failed build", func(t *testing.T) {
+		env.finishBuild(store.BuildOutcome{Error: "the code defines no main"})
+		body := expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, ""), http.StatusConflict, "not_ready", "")
+		if !strings.Contains(body.Error.Message, "the code defines no main") {
+			t.Errorf("message %q does not say why", body.Error.Message)
+		}
+	})
+	t.Run("nothing queued", func(t *testing.T) {
+		var list []execution
+		expect(t, env.do(http.MethodGet, "/v1/executions", env.token, ""), http.StatusOK, &list)
+		if len(list) != 0 {
+			t.Errorf("executions = %+v", list)
+		}
+	})
+}
+
+func TestRunAsync(t *testing.T) {
+	env := newEnv(t, nil)
+	_, otherToken := env.newTenant("other")
+	env.readyDeployment("fn")
+
+	rec := env.do(http.MethodPost, "/v1/deployments/fn/rpc/?q=1&q=2&s=x", env.token, `{"n": 2, "s": {"deep": true}}`)
+	var id string
+	expect(t, rec, http.StatusAccepted, &id)
+	if id == "" || rec.Header().Get(api.HeaderExecutionID) != id {
+		t.Fatalf("id %q, header %q", id, rec.Header().Get(api.HeaderExecutionID))
+	}
+
+	t.Run("record", func(t *testing.T) {
+		var e execution
+		expect(t, env.do(http.MethodGet, "/v1/executions/"+id, env.token, ""), http.StatusOK, &e)
+		if e.ID != id || e.Deployment != "fn" || e.Version != 1 || e.Status != store.ExecQueued {
+			t.Errorf("execution = %+v", e)
+		}
+		var args map[string]any
+		if err := json.Unmarshal(e.Args, &args); err != nil {
+			t.Fatal(err)
+		}
+		// Query values are strings (the last one wins); the body's typed values override them.
+		if args["q"] != "2" || args["n"] != 2.0 || args["s"].(map[string]any)["deep"] != true {
+			t.Errorf("args = %v", args)
+		}
+	})
+	t.Run("other tenant", func(t *testing.T) {
+		expectError(t, env.do(http.MethodGet, "/v1/executions/"+id, otherToken, ""), http.StatusNotFound, "not_found", "")
+		var list []execution
+		expect(t, env.do(http.MethodGet, "/v1/executions", otherToken, ""), http.StatusOK, &list)
+		if len(list) != 0 {
+			t.Errorf("other tenant sees %+v", list)
+		}
+	})
+	t.Run("list", func(t *testing.T) {
+		var second string
+		expect(t, env.do(http.MethodGet, "/v1/deployments/fn/rpc", env.token, ""), http.StatusAccepted, &second)
+		var list []execution
+		expect(t, env.do(http.MethodGet, "/v1/executions?deployment=fn", env.token, ""), http.StatusOK, &list)
+		if len(list) != 2 || list[0].ID != second || list[1].ID != id {
+			t.Errorf("list = %+v, want [%s %s]", list, second, id)
+		}
+		expect(t, env.do(http.MethodGet, "/v1/executions?deployment=other", env.token, ""), http.StatusOK, &list)
+		if len(list) != 0 {
+			t.Errorf("list of another deployment = %+v", list)
+		}
+		expect(t, env.do(http.MethodGet, "/v1/executions?limit=1", env.token, ""), http.StatusOK, &list)
+		if len(list) != 1 {
+			t.Errorf("limit=1 gave %d", len(list))
+		}
+		expectError(t, env.do(http.MethodGet, "/v1/executions?limit=0", env.token, ""), http.StatusBadRequest, "invalid_argument", "limit")
+		expectError(t, env.do(http.MethodGet, "/v1/executions?deployment=Bad%20Name", env.token, ""), http.StatusBadRequest, "invalid_argument", "deployment")
+	})
+	t.Run("unknown execution", func(t *testing.T) {
+		expectError(t, env.do(http.MethodGet, "/v1/executions/nope", env.token, ""), http.StatusNotFound, "not_found", "")
+	})
+	t.Run("bad args", func(t *testing.T) {
+		for _, body := range []string{`[1, 2]`, `"x"`, `{"a": 1} {"b": 2}`, `{"a":`} {
+			expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, body), http.StatusBadRequest, "invalid_argument", "args")
+		}
+		expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, `{"a":"`+strings.Repeat("x", 256<<10)+`"}`),
+			http.StatusRequestEntityTooLarge, "too_large", "args")
+	})
+}
+
+func TestRunSync(t *testing.T) {
+	tests := []struct {
+		name       string
+		finish     func(e *store.Execution)
+		status     int
+		wantBody   string // exact JSON for 200
+		wantType   string // error.type otherwise
+		wantStatus string
+	}{
+		{
+			name: "completed",
+			finish: func(e *store.Execution) {
+				e.Status, e.Result = store.ExecCompleted, json.RawMessage(`{"x":1}`)
+			},
+			status: http.StatusOK, wantBody: `{"x":1}`,
+		},
+		{
+			name: "completed with a scalar",
+			finish: func(e *store.Execution) {
+				e.Status, e.Result = store.ExecCompleted, json.RawMessage(`"hello"`)
+			},
+			status: http.StatusOK, wantBody: `"hello"`,
+		},
+		{
+			name: "failed",
+			finish: func(e *store.Execution) {
+				e.Status = store.ExecFailed
+				e.Error = &store.ExecError{Type: "ValueError", Message: "boom", Traceback: "Traceback…"}
+			},
+			status: http.StatusInternalServerError, wantType: "ValueError", wantStatus: store.ExecFailed,
+		},
+		{
+			name: "timeout",
+			finish: func(e *store.Execution) {
+				e.Status = store.ExecTimeout
+				e.Error = &store.ExecError{Type: "Timeout", Message: "the function ran longer than 30s"}
+			},
+			status: http.StatusGatewayTimeout, wantType: "Timeout", wantStatus: store.ExecTimeout,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t, nil)
+			env.readyDeployment("fn")
+			worker := env.runWorker(tt.finish)
+			rec := env.do(http.MethodPost, "/v1/sync/deployments/fn/rpc/?a=1", env.token, "")
+			if err := <-worker; err != nil {
+				t.Fatalf("worker: %v", err)
+			}
+			id := rec.Header().Get(api.HeaderExecutionID)
+			if id == "" {
+				t.Error("no execution id header")
+			}
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.status == http.StatusOK {
+				if got := strings.TrimSpace(rec.Body.String()); got != tt.wantBody {
+					t.Errorf("body = %s, want %s", got, tt.wantBody)
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+				return
+			}
+			var body struct {
+				Error struct {
+					Type, Message, Traceback string
+				}
+				ExecutionID string `json:"execution_id"`
+				Status      string
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %s: %v", rec.Body, err)
+			}
+			if body.Error.Type != tt.wantType || body.Error.Message == "" || body.ExecutionID != id || body.Status != tt.wantStatus {
+				t.Errorf("body = %s", rec.Body)
+			}
+		})
+	}
+}
+
+func TestRunSyncStillRunning(t *testing.T) {
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = time.Second })
+	env.readyDeployment("fn")
+	start := time.Now()
+	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("answered after %v, the sync wait is 1s", d)
+	}
+	var body struct {
+		ExecutionID string `json:"execution_id"`
+		Status      string `json:"status"`
+	}
+	expect(t, rec, http.StatusAccepted, &body)
+	if body.ExecutionID == "" || body.ExecutionID != rec.Header().Get(api.HeaderExecutionID) || body.Status != store.ExecQueued {
+		t.Errorf("body = %s", rec.Body)
+	}
+}
