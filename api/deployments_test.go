@@ -243,8 +243,8 @@ func TestPercentEncodedSource(t *testing.T) {
 		wantReqs     string
 	}{
 		{
-			name: "quote() of the code", // urllib.parse.quote of the code below
-			code: "def%20main%28args%2C%20context%29%3A%0A%20%20%20%20return%20%7B%22n%22%3A%20100%7D%0A",
+			name:     "quote() of the code", // urllib.parse.quote of the code below
+			code:     "def%20main%28args%2C%20context%29%3A%0A%20%20%20%20return%20%7B%22n%22%3A%20100%7D%0A",
 			wantCode: "def main(args, context):\n    return {\"n\": 100}\n",
 		},
 		{
