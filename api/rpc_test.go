@@ -95,6 +95,8 @@ func TestRunAsync(t *testing.T) {
 	})
 	t.Run("other tenant", func(t *testing.T) {
 		expectError(t, env.do(http.MethodGet, "/v1/executions/"+id, otherToken, ""), http.StatusNotFound, "not_found", "")
+		expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", otherToken, ""), http.StatusNotFound, "not_found", "")
+		expectError(t, env.do(http.MethodPost, "/v1/sync/deployments/fn/rpc/", otherToken, ""), http.StatusNotFound, "not_found", "")
 		var list []execution
 		expect(t, env.do(http.MethodGet, "/v1/executions", otherToken, ""), http.StatusOK, &list)
 		if len(list) != 0 {

@@ -50,8 +50,10 @@ type Daemon struct {
 	// DevToken is the token of the dev tenant when one was created at start-up.
 	DevToken string
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New returns a Daemon; nothing starts before Open.
@@ -229,7 +231,13 @@ func (d *Daemon) Addr() string {
 }
 
 // Close stops serving, lets in-flight runs finish (up to a grace period) and releases everything.
+// It may be called more than once.
 func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() { d.closeErr = d.close() })
+	return d.closeErr
+}
+
+func (d *Daemon) close() error {
 	if d.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = d.server.Shutdown(ctx)

@@ -157,8 +157,15 @@ func (w *workers) build(job store.Job) error {
 		result = store.StatusFailed
 	}
 	w.d.metrics.BuildDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
-	_, err = w.d.store.FinishBuild(ctx, job, out)
+	after, err := w.d.store.FinishBuild(ctx, job, out)
 	w.d.log.Info("build finished", "job", job.String(), "result", result, "seconds", time.Since(start).Seconds())
+	if err == nil && dep.Image != "" && after.Image != dep.Image {
+		// The previous ready image serves no new run; in-flight runs keep it alive (removal of an
+		// image in use fails and is retried when the deployment is deleted).
+		if err := w.d.builder.RemoveImage(ctx, dep.Image); err != nil {
+			w.d.log.Debug("keep previous image", "image", dep.Image, "err", err)
+		}
+	}
 	return ignoreNotFound(err)
 }
 

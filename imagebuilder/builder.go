@@ -164,6 +164,14 @@ func classify(buildErr, buildLog string) *BuildError {
 	return &BuildError{Kind: ErrBuildFailed, Message: "image build failed: " + buildErr, Log: buildLog}
 }
 
+// RemoveImage removes one image tag, unless a container still uses it.
+func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
+	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return fmt.Errorf("remove image %s: %w", tag, err)
+	}
+	return nil
+}
+
 // Remove deletes every image of the deployment (by repository). Images still used by a running
 // container are skipped; they go when the deployment's last run ends and Remove is called again.
 func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
@@ -175,9 +183,7 @@ func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) err
 	var errs []error
 	for _, img := range imgs {
 		for _, tag := range img.RepoTags {
-			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
-				errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
-			}
+			errs = append(errs, b.RemoveImage(ctx, tag))
 		}
 	}
 	return errors.Join(errs...)

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -287,10 +288,13 @@ func TestBadInput(t *testing.T) {
 func TestRedeployAndDelete(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
-	n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 1\n"})
+	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 1\n"})
 	d := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 2\n"})
-	if d.Version != 2 || d.ReadyVersion != 2 {
+	if d.Version != 2 || d.ReadyVersion != 2 || d.Image == d1.Image {
 		t.Fatalf("redeploy: %+v", d)
+	}
+	if _, err := env.docker.ImageInspect(ctx, d1.Image); err == nil {
+		t.Errorf("the image of version 1 (%s) is kept after version 2 became ready", d1.Image)
 	}
 	v, id, err := n.c.RunSync(ctx, "ver", nil)
 	if err != nil || string(v) != "2" {
@@ -334,4 +338,20 @@ func mustToken(t *testing.T, n *node) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestSyncWaitExpires: a run that outlasts the server's sync wait answers 202 with its execution
+// id, and completes in the background.
+func TestSyncWaitExpires(t *testing.T) {
+	n := startNode(t, func(c *daemon.Config) { c.SyncWait = time.Second })
+	n.deploy(t, fsclient.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'late'\n"})
+	a := n.raw(t, http.MethodPost, "/v1/sync/deployments/slow/rpc/", "")
+	id, _ := a.json(t)["execution_id"].(string)
+	if a.status != http.StatusAccepted || id == "" || a.header.Get("X-Faaspot-Execution-Id") != id {
+		t.Fatalf("want 202 with the execution id, got %d %s", a.status, a.body)
+	}
+	e, err := n.c.WaitExecution(context.Background(), id, time.Minute)
+	if err != nil || e.Status != store.ExecCompleted || string(e.Result) != `"late"` {
+		t.Fatalf("background completion: %+v %v", e, err)
+	}
 }

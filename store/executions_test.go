@@ -132,7 +132,7 @@ func TestWaitExecution(t *testing.T) {
 		elapsed := time.Since(start)
 		// BUG(report): store/executions.go:171 (waitKey) relies on go-redis to abandon BLPOP when
 		// ctx ends, but go-redis v9 never interrupts a blocking read on cancellation (and only
-		// honours deadlines with Options.ContextTimeoutEnabled, which daemon/daemon.go:106 does
+		// honours deadlines with Options.ContextTimeoutEnabled, which daemon/daemon.go:108 does
 		// not set). A sync caller that disconnects keeps a goroutine and a pool connection for
 		// the whole SyncWait. Expected: prompt return with the context's error. Adjusted: record
 		// the current behaviour (returns false, nil after the full timeout).
