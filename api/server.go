@@ -89,13 +89,14 @@ func New(cfg Config, st Store, engine Engine, m *metrics.Metrics, gather prometh
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.Use(s.instrument)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// mux runs middleware for matched routes only: these two are instrumented by hand.
+	r.NotFoundHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	r.MethodNotAllowedHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
 			Message: r.Method + " is not allowed on this route"})
-	})
+	}))
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})).Methods(http.MethodGet)

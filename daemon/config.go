@@ -168,6 +168,9 @@ func (c *Config) Validate() error {
 	if c.ResultTTL < time.Minute {
 		bad("result TTL must be at least a minute")
 	}
+	if c.ReclaimIdle < time.Second {
+		bad("reclaim idle time must be at least a second")
+	}
 	if c.SyncWait < time.Second {
 		bad("sync wait must be at least a second")
 	}

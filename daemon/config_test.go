@@ -196,12 +196,7 @@ func TestValidateReclaimIdle(t *testing.T) {
 	c := DefaultConfig()
 	c.ReclaimIdle = 0
 	err := c.Validate()
-	// BUG(report): daemon/config.go:142 Validate does not check ReclaimIdle; with 0 (a Config
-	// built by hand, as integration tests do) the first job panics in workers.handle
-	// (daemon/workers.go:95, time.NewTicker(ReclaimIdle/4)) and reclaimLoop
-	// (daemon/workers.go:75) spins without sleeping.
-	// Expected an error naming the reclaim idle time; adjusted to record the current behaviour.
-	if err == nil {
-		t.Log("BUG(report): Validate accepts ReclaimIdle = 0")
+	if err == nil || !strings.Contains(err.Error(), "reclaim idle") {
+		t.Errorf("Validate with ReclaimIdle 0 = %v, want an error naming the reclaim idle time", err)
 	}
 }

@@ -141,7 +141,9 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork}, d.log)
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
-	d.sandbox = sandbox.New(cli, sc, d.log)
+	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
+		return err
+	}
 	if d.cfg.Role != "api" {
 		if _, err := cli.ImageInspect(ctx, d.cfg.BaseImage); err != nil {
 			d.log.Warn("base image is not on this engine; builds will fail until it is", "image", d.cfg.BaseImage)

@@ -99,7 +99,10 @@ func (w *workers) handle(job store.Job) {
 			case <-stop:
 				return
 			case <-t.C:
-				_ = w.d.store.Touch(w.hard, job, w.consumer)
+				if err := w.d.store.Touch(w.hard, job, w.consumer); errors.Is(err, store.ErrLost) {
+					w.d.log.Warn("job was reclaimed by another worker while running here", "job", job.String())
+					return
+				}
 			}
 		}
 	}()

@@ -34,7 +34,7 @@ func (e *RequirementError) Error() string {
 // because they would let a tenant reach arbitrary hosts or files at build time. It returns a
 // *RequirementError naming the first refused line.
 func ValidateRequirements(text string) error {
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	if len(lines) > maxRequirementLines {
 		return &RequirementError{Line: maxRequirementLines + 1, Reason: fmt.Sprintf("more than %d lines", maxRequirementLines)}
 	}

@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"regexp"
 	"sort"
 	"time"
 )
+
+// ansiColour matches the colour codes the classic builder wraps around a step's stderr.
+var ansiColour = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 // buildMessage is one JSON message of the Engine's build output stream.
 type buildMessage struct {
@@ -31,7 +35,7 @@ func readBuildStream(r io.Reader, limit int) (buildLog, buildErr string, err err
 		} else if err != nil {
 			return tail.String(), "", err
 		}
-		tail.Write(m.Stream)
+		tail.Write(ansiColour.ReplaceAllString(m.Stream, ""))
 		if m.Error != "" || m.ErrorDetail != nil {
 			buildErr = m.Error
 			if buildErr == "" {

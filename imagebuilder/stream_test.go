@@ -214,14 +214,11 @@ func TestClassifyRecordedStream(t *testing.T) {
 	if !errors.Is(be, ErrBuildFailed) {
 		t.Fatalf("kind = %v, want ErrBuildFailed", be.Kind)
 	}
-	// BUG(report): imagebuilder/builder.go:156 matches "ERROR:" at the start of a trimmed line,
-	// but in a real Engine stream the line starts with "\x1b[91m", so pip failures fall through
-	// to the generic "image build failed: The command … returned a non-zero code: 1" and the
-	// user never sees which requirement failed. Expected: a message starting "installing the
-	// requirements failed" naming nosuchpkg==9.9. Adjusted to assert the current behaviour.
-	if strings.HasPrefix(be.Message, "installing the requirements failed") {
-		t.Log("pip errors are now recognised in coloured output: turn this test back into the expected assertion")
-	} else if !strings.HasPrefix(be.Message, "image build failed: ") {
+	// The Engine wraps the step's stderr in colour codes; they must not hide pip's errors.
+	if !strings.HasPrefix(be.Message, "installing the requirements failed") || !strings.Contains(be.Message, "nosuchpkg==9.9") {
 		t.Errorf("message = %q", be.Message)
+	}
+	if strings.Contains(log, "\x1b[") {
+		t.Error("the kept log still carries colour codes")
 	}
 }

@@ -225,7 +225,8 @@ func TestBuildFailures(t *testing.T) {
 	}
 	a = n.raw(t, http.MethodPost, "/v1/deployments?wait=true", mustJSON(map[string]string{
 		"name": "missingpkg", "code": "def main(args, context):\n    return 1\n", "requirements": "no-such-package==9.9"}))
-	if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.errorField(t, "message"), "requirements") {
+	if msg := a.errorField(t, "message"); a.status != http.StatusUnprocessableEntity ||
+		!strings.HasPrefix(msg, "installing the requirements failed") || !strings.Contains(msg, "no-such-package") {
 		t.Fatalf("missing package: %d %s", a.status, a.body)
 	}
 	// A failed deployment is not runnable: 409.

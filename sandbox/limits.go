@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -45,6 +46,33 @@ type Config struct {
 // DefaultConfig is the hardened default.
 func DefaultConfig() Config {
 	return Config{Network: "none", User: "65534:65534", PidsLimit: 128, NoFile: 1024, TmpfsBytes: 64 << 20}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.Network == "" {
+		c.Network = def.Network
+	}
+	if c.User == "" {
+		c.User = def.User
+	}
+	if c.PidsLimit <= 0 {
+		c.PidsLimit = def.PidsLimit
+	}
+	if c.NoFile <= 0 {
+		c.NoFile = def.NoFile
+	}
+	if c.TmpfsBytes <= 0 {
+		c.TmpfsBytes = def.TmpfsBytes
+	}
+	return c
+}
+
+// isRoot reports whether a "uid[:gid]" user runs as root.
+func isRoot(user string) bool {
+	uid, _, _ := strings.Cut(user, ":")
+	return uid == "0" || uid == "root"
 }
 
 // hostConfig renders the hardened host configuration of a run's container.

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,15 +97,17 @@ func TestHostConfig(t *testing.T) {
 
 // TestHostConfigZeroConfig documents what a Config not built from DefaultConfig gives.
 func TestHostConfigZeroConfig(t *testing.T) {
-	hc := hostConfig(Config{}, Limits{MemoryBytes: 64 << 20, NanoCPUs: 1e9})
-	cc := containerConfig(Config{}, Request{Image: "img"})
-	// BUG(report): sandbox/limits.go:52 and :80 copy the Config as is. A zero Config (e.g. a
-	// caller that builds Config{Network: "none"} instead of starting from DefaultConfig) yields
-	// PidsLimit 0 (unlimited for Docker), tmpfs size=0 (unlimited), nofile 0 and User "" — the
-	// image's default user, root, since the Dockerfile has no USER line. Expected: New fills zero
-	// fields from DefaultConfig and refuses a root or empty User. Adjusted to record the behaviour.
-	if *hc.Resources.PidsLimit != 0 || cc.User != "" {
-		t.Log("zero Config is now defaulted: replace this test with the hardened expectation")
+	s, err := New(nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cfg != DefaultConfig() {
+		t.Errorf("a zero Config gives %+v, want the defaults %+v", s.cfg, DefaultConfig())
+	}
+	for _, user := range []string{"0", "0:0", "root", "root:root"} {
+		if _, err := New(nil, Config{User: user}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+			t.Errorf("New accepted the root user %q", user)
+		}
 	}
 }
 

@@ -198,7 +198,7 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fd := &fakeDocker{t: t, proc: tt.proc, failOn: tt.failOn}
-			s := New(fd, DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s := mustNew(t, fd)
 			l := limits
 			if tt.timeout > 0 {
 				l.Timeout = tt.timeout
@@ -261,7 +261,7 @@ func TestRun(t *testing.T) {
 
 func TestRunCancelled(t *testing.T) {
 	fd := &fakeDocker{t: t, proc: process{hang: true}}
-	s := New(fd, DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := mustNew(t, fd)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := s.Run(ctx, Request{Image: "img", ExecutionID: "e1", Args: json.RawMessage(`{}`),
@@ -277,7 +277,7 @@ func TestRunCancelled(t *testing.T) {
 
 func TestRemoveOrphans(t *testing.T) {
 	fd := &fakeDocker{t: t, orphans: []container.Summary{{ID: "aaaa00000000aaaa"}, {ID: "gone00000000gone"}, {ID: "bbbb00000000bbbb"}}}
-	s := New(fd, DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := mustNew(t, fd)
 	n, err := s.RemoveOrphans(context.Background())
 	if err != nil || n != 2 {
 		t.Errorf("RemoveOrphans = %d, %v; want 2 removed (one was gone already)", n, err)
@@ -294,4 +294,13 @@ func TestRemoveOrphans(t *testing.T) {
 	if calls := strings.Join(fd.callList(), ","); calls != "list,remove aaaa00000000aaaa,remove gone00000000gone,remove bbbb00000000bbbb" {
 		t.Errorf("calls = %s", calls)
 	}
+}
+
+func mustNew(t *testing.T, fd dockerAPI) *Sandbox {
+	t.Helper()
+	s, err := New(fd, DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

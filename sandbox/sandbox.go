@@ -92,9 +92,14 @@ type Sandbox struct {
 	log    *slog.Logger
 }
 
-// New returns a Sandbox.
-func New(docker dockerAPI, cfg Config, log *slog.Logger) *Sandbox {
-	return &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}
+// New returns a Sandbox. Zero fields of cfg take their DefaultConfig value, so a partial Config is
+// never less hardened than the default; a root user is refused.
+func New(docker dockerAPI, cfg Config, log *slog.Logger) (*Sandbox, error) {
+	cfg = cfg.withDefaults()
+	if isRoot(cfg.User) {
+		return nil, fmt.Errorf("sandbox user %q is root: runs must use a non-root uid", cfg.User)
+	}
+	return &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}, nil
 }
 
 // Run executes req in a fresh container and removes it afterwards. The function's failures —

@@ -154,7 +154,7 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deploym
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Del(ctx, key)
 			p.SRem(ctx, s.k.deps(tid), name)
-			for v := d.ReadyVersion; v <= d.Version; v++ {
+			for v := 1; v <= d.Version; v++ {
 				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
 			}
 			return nil
@@ -214,13 +214,14 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 		if err != nil {
 			return err
 		}
+		// Only the ready version's context is ever read; drop every other one this build settles.
 		var drop []string
 		if out.Error == "" && v > d.ReadyVersion {
 			if d.ReadyVersion > 0 {
 				drop = append(drop, s.k.ctx(tid, name, d.ReadyVersion))
 			}
 			d.ReadyVersion, d.Image = v, out.Image
-		} else if out.Error != "" {
+		} else {
 			drop = append(drop, s.k.ctx(tid, name, v))
 		}
 		if v == d.Version {

@@ -162,15 +162,8 @@ func TestFinishBuildOutOfOrder(t *testing.T) {
 		t.Errorf("an older build overrode the newer: %+v", d)
 	}
 	_, err := s.LoadContext(ctx, tn.ID, "fn", 1)
-	// BUG(report): store/deployments.go:218 drops a version's context only when the build
-	// failed or replaced the ready version; a successful build of a version older than the ready
-	// one (v1 finishing after v2) keeps its context forever, and DeleteDeployment (which deletes
-	// versions ReadyVersion..Version) never removes it either: the secrets outlive the
-	// deployment. Expected ErrNotFound; adjusted to the current behaviour.
-	if errors.Is(err, store.ErrNotFound) {
-		t.Log("the stale context is now dropped: restore the ErrNotFound expectation")
-	} else if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("context of v1 after v2 became ready: %v, want ErrNotFound", err)
 	}
 	if _, err := s.DeleteDeployment(ctx, tn.ID, "fn"); err != nil {
 		t.Fatal(err)
@@ -181,8 +174,7 @@ func TestFinishBuildOutOfOrder(t *testing.T) {
 			leftover = append(leftover, k)
 		}
 	}
-	// BUG(report): same as above; expected no context key after the delete.
-	if len(leftover) > 1 || (len(leftover) == 1 && leftover[0] != "fs:t:"+tn.ID+":ctx:fn:1") {
+	if len(leftover) != 0 {
 		t.Errorf("context keys after delete: %v", leftover)
 	}
 }

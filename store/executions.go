@@ -168,16 +168,25 @@ func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.
 	return s.waitKey(ctx, s.k.done(tid, id), timeout)
 }
 
+// waitSlice bounds one blocking pop: go-redis cannot interrupt a blocked read when ctx is
+// cancelled, so a long wait is made of one-second pops with a ctx check between them. A pop
+// returns as soon as the notification is pushed; the slices only bound how long a waiter whose
+// caller went away keeps its connection.
+const waitSlice = time.Second
+
 func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration) (bool, error) {
-	if timeout < time.Second {
-		timeout = time.Second
+	for left := max(timeout, waitSlice); left > 0; left -= waitSlice {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		_, err := s.rdb.BLPop(ctx, waitSlice, key).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return false, unavailable("wait", err)
+		}
+		return true, nil
 	}
-	_, err := s.rdb.BLPop(ctx, timeout, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, unavailable("wait", err)
-	}
-	return true, nil
+	return false, nil
 }

@@ -61,8 +61,8 @@ func (s *Store) EnsureGroups(ctx context.Context) error {
 	return nil
 }
 
-// NextJob blocks up to block for a new job of the queue, delivered to consumer. It returns
-// (nil, nil) when none arrived in time.
+// NextJob blocks up to block (which must be positive: 0 would block forever) for a new job of
+// the queue, delivered to consumer. It returns (nil, nil) when none arrived in time.
 func (s *Store) NextJob(ctx context.Context, q Queue, consumer string, block time.Duration) (*Job, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: group, Consumer: consumer, Streams: []string{s.stream(q), ">"}, Count: 1, Block: block,
@@ -82,14 +82,27 @@ func (s *Store) NextJob(ctx context.Context, q Queue, consumer string, block tim
 	return nil, nil
 }
 
+// touchScript resets a pending entry's idle time only while the consumer still owns it, so a slow
+// worker can never take back a job that another worker has reclaimed.
+var touchScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #p == 0 then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1`)
+
+// ErrLost means the job is no longer this consumer's: another worker reclaimed it.
+var ErrLost = errors.New("job reclaimed by another worker")
+
 // Touch resets the idle time of a job being worked on, so that Reclaim does not hand it to another
-// worker while this one is alive. Workers call it periodically during long jobs.
+// worker while this one is alive. Workers call it periodically during long jobs. ErrLost when
+// the job was reclaimed meanwhile.
 func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
-	err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
-		Stream: s.stream(j.Queue), Group: group, Consumer: consumer, MinIdle: 0, Messages: []string{j.EntryID},
-	}).Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	n, err := touchScript.Run(ctx, s.rdb, []string{s.stream(j.Queue)}, group, j.EntryID, consumer).Int()
+	if err != nil {
 		return unavailable("touch job", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", j, ErrLost)
 	}
 	return nil
 }

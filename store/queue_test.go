@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -59,6 +60,13 @@ func TestReclaim(t *testing.T) {
 			}
 			if len(jobs) != 1 || jobs[0].ID != e.ID || jobs[0].Tenant != tn.ID || jobs[0].EntryID != job.EntryID {
 				t.Fatalf("Reclaim = %+v, want the job %+v", jobs, job)
+			}
+			// The dead consumer, come back, cannot take the job back.
+			if err := s.Touch(ctx, job, "dead"); !errors.Is(err, store.ErrLost) {
+				t.Errorf("Touch by the former owner = %v, want ErrLost", err)
+			}
+			if err := s.Touch(ctx, jobs[0], "alive"); err != nil {
+				t.Errorf("Touch by the new owner = %v", err)
 			}
 			// Now delivered to "alive": a second reclaim right away finds nothing.
 			if again, _ := s.Reclaim(ctx, store.Runs, "other", minIdle, 16); len(again) != 0 {

@@ -100,11 +100,14 @@ class Capture(object):
             return bytes(self.buf).decode("utf-8", "replace"), self.total > self.limit
 
 
-def error_of(exc, tb_skip=1):
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    # Drop the runner's own frames: keep the header line and the function's frames.
-    tb = tb[:1] + tb[1 + tb_skip:]
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(tb)}
+def error_of(exc):
+    """Describe an exception of the function: its frames only, not the runner's or importlib's."""
+    here = os.path.abspath(__file__)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename) != here and not f.filename.startswith("<frozen")]
+    tb = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + \
+        "".join(traceback.format_exception_only(type(exc), exc))
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb}
 
 
 def run():
