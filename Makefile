@@ -11,8 +11,11 @@ export TESTCONTAINERS_HOST_OVERRIDE   := 127.0.0.1
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## build bin/faaspotd
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+build: ## build bin/faaspotd and bin/fas
 	$(GO) build -o bin/faaspotd ./cmd/faaspotd
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/fas ./cmd/fas
 
 run: build ## start the daemon on the embedded store with a dev tenant (builds the base image if none can be pulled)
 	@base=$$(scripts/images.sh base) && \

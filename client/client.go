@@ -29,6 +29,8 @@ type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Body is the raw answer, for callers that need more than the error (e.g. a failed build).
+	Body []byte `json:"-"`
 }
 
 func (e *APIError) Error() string {
@@ -79,8 +81,18 @@ type DeploymentRequest struct {
 	Limits       *Limits `json:"limits,omitempty"`
 }
 
-// CreateDeployment creates or updates a deployment. With wait it returns once the build ended;
-// a failed build is returned as an *APIError with status 422.
+// BuildError is a deployment whose build failed (create with wait).
+type BuildError struct {
+	Deployment Deployment
+	Message    string
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("build of %s version %d failed: %s", e.Deployment.Name, e.Deployment.Version, e.Message)
+}
+
+// CreateDeployment creates or updates a deployment. With wait it returns once the build ended; a
+// failed build is a *BuildError carrying the deployment and its build log.
 func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest, wait bool) (Deployment, error) {
 	var d Deployment
 	path := "/v1/deployments"
@@ -88,6 +100,15 @@ func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest, wa
 		path += "?wait=true"
 	}
 	_, err := c.do(ctx, http.MethodPost, path, req, &d)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
+		var failed struct {
+			Deployment Deployment `json:"deployment"`
+		}
+		if json.Unmarshal(ae.Body, &failed) == nil {
+			return failed.Deployment, &BuildError{Deployment: failed.Deployment, Message: ae.Message}
+		}
+	}
 	return d, err
 }
 
@@ -260,7 +281,7 @@ func apiError(status int, data []byte) *APIError {
 	var env struct {
 		Error json.RawMessage `json:"error"`
 	}
-	ae := &APIError{Status: status}
+	ae := &APIError{Status: status, Body: data}
 	if json.Unmarshal(data, &env) == nil && len(env.Error) > 0 {
 		_ = json.Unmarshal(env.Error, ae)
 	}

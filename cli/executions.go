@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) executionsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "executions", Aliases: []string{"execution", "exec"}, Short: "Show executions and their output"}
+	cmd.AddCommand(a.getExecutionCommand(), a.listExecutionsCommand(), a.logsCommand())
+	return cmd
+}
+
+func (a *app) getExecutionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show an execution record",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.GetExecution(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(e)
+			}
+			rows := [][]string{
+				{"id", e.ID}, {"deployment", e.Deployment}, {"version", fmt.Sprint(e.Version)},
+				{"status", strings.ToUpper(e.Status)}, {"args", compact(e.Args)}, {"result", compact(e.Result)},
+			}
+			if e.Error != nil {
+				rows = append(rows, []string{"error", e.Error.Type + ": " + e.Error.Message})
+			}
+			rows = append(rows,
+				[]string{"created", e.CreatedAt.Format("2006-01-02 15:04:05.000")},
+				[]string{"queue", fmt.Sprintf("%.1f ms", e.QueueMS)},
+				[]string{"duration", fmt.Sprintf("%.1f ms", e.DurationMS)},
+				[]string{"cold start", fmt.Sprint(e.ColdStart)},
+				[]string{"output", fmt.Sprintf("%d bytes stdout, %d bytes stderr (fas executions logs %s)", len(e.Stdout), len(e.Stderr), e.ID)})
+			return a.printTable(rows)
+		},
+	}
+}
+
+func (a *app) listExecutionsCommand() *cobra.Command {
+	var deployment string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [--deployment NAME]",
+		Short: "List recent executions, newest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			es, err := c.ListExecutions(cmd.Context(), deployment, limit)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(es)
+			}
+			rows := [][]string{{"ID", "DEPLOYMENT", "STATUS", "CREATED", "DURATION"}}
+			for _, e := range es {
+				rows = append(rows, []string{e.ID, e.Deployment, e.Status, e.CreatedAt.Format("2006-01-02 15:04:05"), fmt.Sprintf("%.1f ms", e.DurationMS)})
+			}
+			return a.printTable(rows)
+		},
+	}
+	cmd.Flags().StringVar(&deployment, "deployment", "", "only executions of this deployment")
+	cmd.Flags().IntVar(&limit, "limit", 50, "how many at most")
+	return cmd
+}
+
+func (a *app) logsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print what a run printed: its stdout to stdout, its stderr to stderr",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.GetExecution(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(map[string]any{"stdout": e.Stdout, "stderr": e.Stderr,
+					"stdout_truncated": e.StdoutTruncated, "stderr_truncated": e.StderrTruncated})
+			}
+			fmt.Fprint(a.env.Stdout, e.Stdout)
+			fmt.Fprint(a.env.Stderr, e.Stderr)
+			if e.StdoutTruncated || e.StderrTruncated {
+				fmt.Fprintln(a.env.Stderr, "fas: the run's output was longer than the limit and was truncated")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,109 @@
+"""faaspot.deployments: create (or update), list, show, delete and run deployments."""
+
+import os
+
+from . import errors
+from .executions import RUN_WAIT_TIMEOUT, outcome
+from .transport import segment
+
+_PATH_TYPES = (str, bytes, os.PathLike)
+
+
+class Deployments(object):
+    """The tenant's deployments: a function's code, its requirements and its secret context."""
+
+    def __init__(self, transport, executions):
+        self._transport = transport
+        self._executions = executions
+
+    def __call__(self):
+        return self
+
+    def create(self, name, file=None, requirements_file=None, context_file=None, wait=False,
+               code=None, requirements=None, context=None, limits=None):
+        """Creates the deployment name, or updates it to a new version, and returns its record.
+
+        The function comes from file (a path to a Python script defining main(args, context)) or
+        code (its text); the pip requirements from requirements_file or requirements (text); the
+        context from context_file (context-file text, key = "value" lines) or context (that text
+        or a dict). limits is a dict of memory_mb, cpus and timeout_s. Files are read as UTF-8.
+
+        With wait=True it returns once the image is built (status "ready") and raises
+        BuildFailed when the build failed; without, it returns at once with status "building".
+        """
+        code = _one_of("code", code, "file", file)
+        requirements = _one_of("requirements", requirements, "requirements_file", requirements_file)
+        context = _one_of("context", context, "context_file", context_file)
+        if code is None:
+            raise ValueError("create needs file= (the path of the function's script) or code= (its text)")
+        if context is not None and not isinstance(context, (str, dict)):
+            raise TypeError("context must be context-file text or a dict, not %s" % type(context).__name__)
+        body = {"name": name, "code": code, "requirements": requirements or "", "context": context}
+        if limits is not None:
+            body["limits"] = dict(limits)
+        return self._transport.request("POST", "/v1/deployments", body=body,
+                                       query={"wait": "true"} if wait else None).json()
+
+    def list(self):
+        """The tenant's deployments."""
+        return self._transport.request("GET", "/v1/deployments").json()
+
+    def get(self, name):
+        """One deployment: status (building, ready or failed), version, ready_version, error,
+        build_log, limits and context_keys (never the context's values)."""
+        return self._transport.request("GET", "/v1/deployments/" + segment(name)).json()
+
+    def delete(self, name):
+        """Deletes the deployment and its images."""
+        self._transport.request("DELETE", "/v1/deployments/" + segment(name))
+
+    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT):
+        """Runs the deployment with params (a dict; they reach main as args, JSON-typed).
+
+        With wait=True it returns the function's return value, or raises ExecutionFailed
+        (ExecutionTimeout for a run over its time limit) with the error's type, message and
+        traceback. When the run outlasts the server's sync wait, it polls the execution record,
+        for timeout seconds at most. Without wait it returns the execution id at once; see
+        executions.get(id) and executions.wait(id).
+        """
+        if params is None:
+            params = {}
+        elif not isinstance(params, dict):
+            try:
+                params = dict(params)
+            except (TypeError, ValueError):
+                raise TypeError("params must be a dict of arguments, not %s" % type(params).__name__)
+        if not wait:
+            return self._transport.request("POST", "/v1/deployments/%s/rpc/" % segment(name), body=params).json()
+        answer = self._transport.request("POST", "/v1/sync/deployments/%s/rpc/" % segment(name), body=params,
+                                         answer_statuses=(500, 504))
+        if answer.status in (500, 504):
+            body = errors.decode(answer.data)
+            if not errors.is_run_error(body):
+                raise errors.from_answer(answer.status, answer.data)
+            raise errors.execution_failed(body.get("error"), body.get("execution_id"), body.get("status"),
+                                          http_status=answer.status, body=body)
+        body = answer.json()
+        if answer.status == 202:
+            # The run outlasted the server's sync wait: wait for its record.
+            execution_id = (body or {}).get("execution_id") or answer.headers.get("X-Faaspot-Execution-Id")
+            if not execution_id:
+                raise errors.FaaspotError("the server answered 202 without an execution id", status=202, body=body)
+            return outcome(self._executions.wait(execution_id, timeout=timeout))
+        return body
+
+
+def _one_of(text_name, text, path_name, path):
+    """The text given directly or read from the file at path (UTF-8); not both."""
+    if text is not None and path is not None:
+        raise ValueError("give %s= or %s=, not both" % (text_name, path_name))
+    if path is None:
+        return text
+    if not isinstance(path, _PATH_TYPES):
+        raise TypeError("%s must be a path, not %s" % (path_name, type(path).__name__))
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError("%s %s is not UTF-8 text: %s" % (path_name, os.fsdecode(path), e))

@@ -1,0 +1,65 @@
+"""faaspot.executions: execution records, and waiting for a run to end."""
+
+import time
+
+from . import errors
+from .transport import segment
+
+TERMINAL = ("completed", "failed", "timeout")
+
+# How long a run(wait=True) polls after the server's own sync wait expired (as the Go client).
+RUN_WAIT_TIMEOUT = 3600.0
+
+
+class Executions(object):
+    """The tenant's execution records. Calling the object returns it, so the FaaSpot docs'
+    faaspot.executions().get(execution_id) works as well as faaspot.executions.get(...)."""
+
+    def __init__(self, transport, sleep=time.sleep, clock=time.monotonic):
+        self._transport = transport
+        self._sleep = sleep
+        self._clock = clock
+
+    def __call__(self):
+        return self
+
+    def get(self, execution_id):
+        """The execution record: id, deployment, version, status (queued, running, completed,
+        failed or timeout), args, result, error {type, message, traceback}, stdout, stderr,
+        timestamps and durations."""
+        return self._transport.request("GET", "/v1/executions/" + segment(execution_id, "execution id")).json()
+
+    def list(self, deployment=None, limit=None):
+        """Recent executions, newest first; of one deployment when deployment is given; at most
+        limit of them (the server's default is 50, its maximum 1000)."""
+        query = {}
+        if deployment:
+            query["deployment"] = deployment
+        if limit is not None:
+            query["limit"] = int(limit)
+        return self._transport.request("GET", "/v1/executions", query=query).json()
+
+    def wait(self, execution_id, timeout=RUN_WAIT_TIMEOUT):
+        """Polls the record (every 20 ms, doubling up to 1 s) until the execution has ended and
+        returns it, whatever its outcome. timeout is in seconds (None waits forever); when it
+        passes first, WaitTimeout is raised with the last record."""
+        deadline = None if timeout is None else self._clock() + timeout
+        delay = 0.02
+        while True:
+            record = self.get(execution_id)
+            if record.get("status") in TERMINAL:
+                return record
+            if deadline is not None and self._clock() >= deadline:
+                raise errors.WaitTimeout("execution %s still %s after %gs" % (
+                    execution_id, record.get("status"), timeout), record=record)
+            self._sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def outcome(record):
+    """The function's return value of a terminal record; ExecutionFailed (or ExecutionTimeout)
+    when the run failed or timed out."""
+    if record.get("status") == "completed":
+        return record.get("result")
+    raise errors.execution_failed(record.get("error"), record.get("id"), record.get("status"),
+                                  body=record)

@@ -1,0 +1,116 @@
+"""HTTP to the faaspot API: JSON in, JSON out, the token on every request, API errors raised as
+FaaspotError subclasses and network failures as Unreachable."""
+
+import http.client
+import ipaddress
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from . import errors
+from .errors import FaaspotError, Unreachable
+
+# The Go client's timeout: create with wait=True may wait for a build (up to 10 minutes).
+DEFAULT_TIMEOUT = 15 * 60.0
+
+
+class Answer(object):
+    """A 2xx answer: status, headers and the raw body."""
+
+    def __init__(self, status, headers, data):
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+    def json(self):
+        """The body decoded as JSON (None for an empty body)."""
+        if not self.data.strip():
+            return None
+        try:
+            return json.loads(self.data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise FaaspotError("the server's answer is not JSON (%s): %r" % (e, self.data[:200]),
+                               status=self.status)
+
+
+class Transport(object):
+    """Sends requests to one faaspot server as one tenant."""
+
+    def __init__(self, url, token, timeout=DEFAULT_TIMEOUT, user_agent="faaspot-python"):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FaaspotError("the faaspot URL must look like http://host:port, got %r" % url,
+                               code="not_configured")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.user_agent = user_agent
+        # Like Go's ProxyFromEnvironment: a loopback server is never reached through a proxy.
+        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(parts.hostname) else []
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def request(self, method, path, body=None, query=None, answer_statuses=()):
+        """Sends method path (with query, a dict, and body, encoded as JSON unless None) and
+        returns the Answer when it is 2xx or its status is in answer_statuses; other answers
+        raise the matching FaaspotError."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode([(k, v) for k, v in query.items() if v is not None])
+        data = None
+        headers = {"Authorization": "Token " + self.token, "Accept": "application/json",
+                   "User-Agent": self.user_agent}
+        if body is not None:
+            data = _encode(body)
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                return Answer(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as e:
+            try:
+                payload = e.read()
+            except (OSError, http.client.HTTPException):
+                payload = b""
+            finally:
+                e.close()
+            if e.code in answer_statuses:
+                return Answer(e.code, e.headers, payload)
+            raise errors.from_answer(e.code, payload)
+        except urllib.error.URLError as e:
+            raise self._unreachable(e.reason)
+        except socket.timeout:
+            raise Unreachable("no answer from faaspot at %s within %gs" % (self.url, self.timeout))
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable(e)
+
+    def _unreachable(self, reason):
+        if isinstance(reason, socket.timeout):
+            return Unreachable("no answer from faaspot at %s within %gs" % (self.url, self.timeout))
+        return Unreachable("cannot reach faaspot at %s: %s" % (self.url, reason or "unknown error"))
+
+
+def _encode(body):
+    """body as JSON in UTF-8 (non-ASCII text unescaped; escaped only if it cannot be UTF-8)."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body).encode("ascii")
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def segment(value, what="name"):
+    """value (a deployment name or an execution id) percent-encoded as one path segment, so that
+    no character of it can change the route."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("the %s must be a non-empty string, not %r" % (what, value))
+    return urllib.parse.quote(value, safe="")

@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var fasBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// fasDir builds bin/fas once into a temporary directory and returns that directory.
+func fasDir(t *testing.T) string {
+	t.Helper()
+	fasBuild.once.Do(func() {
+		fasBuild.dir, fasBuild.err = os.MkdirTemp("", "fas-bin-")
+		if fasBuild.err != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", filepath.Join(fasBuild.dir, "fas"), "./cmd/fas")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fasBuild.err = &exec.ExitError{Stderr: out}
+		}
+	})
+	if fasBuild.err != nil {
+		t.Fatalf("build fas: %v", fasBuild.err)
+	}
+	return fasBuild.dir
+}
+
+// shell runs a bash script with fas on the PATH in dir, as a user would type it.
+func shell(t *testing.T, dir string, envv []string, script string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + fasDir(t) + ":" + os.Getenv("PATH"), "HOME=" + dir}, envv...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %q: %v", script, err)
+	}
+	if strings.Contains(e.String(), "goroutine ") || strings.Contains(e.String(), "panic:") {
+		t.Errorf("fas printed a Go stack trace: %s", e.String())
+	}
+	return o.String(), e.String(), code
+}
+
+// TestCLIDocExamples runs the CLI examples of the FaaSpot docs verbatim (names filled in).
+func TestCLIDocExamples(t *testing.T) {
+	n := startNode(t)
+	dir := t.TempDir()
+	write(t, dir, "hello.py", "import faaspot_testpkg\ndef main(args, context):\n    print('hi', args['name'])\n    return {'greeting': 'hello ' + args['name'], 'key': context.get('access_key_is'), 'pkg': faaspot_testpkg.hello()}\n")
+	write(t, dir, "requirements.txt", testPkg+"=="+testVersion+"\n")
+	write(t, dir, "context.txt", seedContext)
+	envv := []string{"FAASPOT_URL=" + n.url, "FAASPOT_TOKEN=" + n.token}
+
+	out, errOut, code := shell(t, dir, envv, `fas deployments create hello --file hello.py --requirements-file requirements.txt --context-file context.txt --wait`)
+	if code != 0 || !strings.Contains(out, "ready") {
+		t.Fatalf("create --wait: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code = shell(t, dir, envv, `fas deployments run hello --parameters "name=user1" --wait`)
+	if code != 0 || !strings.Contains(out, `"greeting": "hello user1"`) || !strings.Contains(out, `"key": "XYZ"`) ||
+		!strings.Contains(out, "hello from a wheel") {
+		t.Fatalf("run --wait: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code = shell(t, dir, envv, "UUID=`fas deployments run hello --parameters \"name=user1\"`\necho \"id=$UUID\"\nfas executions get $UUID")
+	if code != 0 || !strings.Contains(out, "id=") || strings.Count(out, "\n") < 3 {
+		t.Fatalf("run + executions get: %d %s %s", code, out, errOut)
+	}
+	id := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(out, "id="), "\n", 2)[0])
+	if len(id) != 32 || strings.ContainsAny(id, `" `) {
+		t.Fatalf("run without --wait must print only the execution id, got %q", id)
+	}
+	if !strings.Contains(out, "status") {
+		t.Errorf("executions get does not show the status: %s", out)
+	}
+	// The run goes on in the background: wait for it, then its logs and record as JSON.
+	out, _, code = shell(t, dir, envv, `for i in $(seq 1 100); do fas executions get `+id+` -o json | grep -q '"status": "completed"' && break; sleep 0.1; done; fas executions logs `+id)
+	if code != 0 || out != "hi user1\n" {
+		t.Errorf("executions logs: %d %q", code, out)
+	}
+	// The docs' create without --wait returns once the build is queued.
+	write(t, dir, "two.py", "def main(args, context):\n    return 2\n")
+	out, errOut, code = shell(t, dir, envv, `fas deployments create two --file two.py`)
+	if code != 0 || !strings.Contains(out, "queued") {
+		t.Errorf("create without --wait: %d %s %s", code, out, errOut)
+	}
+	out, _, code = shell(t, dir, envv, `fas deployments list; fas executions list --deployment hello -o json`)
+	if code != 0 || !strings.Contains(out, "hello") || !strings.Contains(out, `"deployment": "hello"`) {
+		t.Errorf("list: %d %s", code, out)
+	}
+	out, _, code = shell(t, dir, envv, `fas deployments get hello; fas deployments get hello -o json`)
+	if code != 0 || !strings.Contains(out, "access_key_is") || strings.Contains(out, "XYZ") {
+		t.Errorf("get must show context keys, never values: %d %s", code, out)
+	}
+}
+
+// TestCLIFailures: every failure is one line on stderr and a non-zero exit.
+func TestCLIFailures(t *testing.T) {
+	n := startNode(t)
+	dir := t.TempDir()
+	write(t, dir, "nomain.py", "def handler(event):\n    return 1\n")
+	write(t, dir, "boom.py", "def main(args, context):\n    raise ValueError('boom')\n")
+	ok := []string{"FAASPOT_URL=" + n.url, "FAASPOT_TOKEN=" + n.token}
+	if _, e, c := shell(t, dir, ok, `fas deployments create boom --file boom.py --wait`); c != 0 {
+		t.Fatalf("create boom: %s", e)
+	}
+	for _, tc := range []struct {
+		name, script string
+		env          []string
+		want         string
+	}{
+		{"build without main", `fas deployments create nomain --file nomain.py --wait`, ok, "main(args, context)"},
+		{"function exception", `fas deployments run boom --wait`, ok, "ValueError: boom"},
+		{"unknown deployment", `fas deployments run nope --wait`, ok, `deployment "nope" not found`},
+		{"unknown execution", `fas executions get 0123456789abcdef`, ok, "not found"},
+		{"missing file", `fas deployments create x --file missing.py`, ok, "missing.py"},
+		{"bad token", `fas deployments list`, []string{"FAASPOT_URL=" + n.url, "FAASPOT_TOKEN=wrong"}, "unauthorized"},
+		{"unreachable server", `fas deployments list`, []string{"FAASPOT_URL=http://127.0.0.1:9", "FAASPOT_TOKEN=x"}, "cannot reach faaspot"},
+		{"no configuration", `fas deployments list`, nil, "fas login"},
+		{"bad parameters", `fas deployments run boom --parameters "novalue"`, ok, "key=value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := shell(t, dir, tc.env, tc.script)
+			if code == 0 {
+				t.Fatalf("exit 0, want non-zero; stdout %q", out)
+			}
+			last := strings.TrimSpace(errOut)
+			if i := strings.LastIndexByte(last, '\n'); i >= 0 {
+				last = last[i+1:]
+			}
+			if !strings.HasPrefix(last, "fas: ") || !strings.Contains(last, tc.want) {
+				t.Errorf("stderr %q, want a last line 'fas: …%s…'", errOut, tc.want)
+			}
+		})
+	}
+}
+
+// TestCLILogin: fas login writes ~/.faaspot/config.json, then fas works without variables.
+func TestCLILogin(t *testing.T) {
+	n := startNode(t)
+	dir := t.TempDir()
+	_, errOut, code := shell(t, dir, nil, "fas login --url "+n.url+" --token "+n.token)
+	if code != 0 {
+		t.Fatalf("login: %s", errOut)
+	}
+	info, err := os.Stat(filepath.Join(dir, ".faaspot", "config.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v %v", info, err)
+	}
+	if out, errOut, code := shell(t, dir, nil, "fas deployments list -o json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("list after login: %d %q %s", code, out, errOut)
+	}
+	if _, errOut, code := shell(t, dir, nil, "fas login --url "+n.url+" --token wrong"); code == 0 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("login with a bad token must fail: %d %s", code, errOut)
+	}
+}
+
+func write(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
