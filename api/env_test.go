@@ -118,7 +118,10 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	// No retries: the tests that stop Redis want the failure at once.
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	st := store.New(rdb, store.Options{})
+	st, err := store.New(rdb, store.Options{SecretKey: make([]byte, store.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := st.EnsureGroups(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +35,8 @@ type Config struct {
 	ResultTTL      time.Duration // FAASPOT_RESULT_TTL
 	SyncWait       time.Duration // FAASPOT_SYNC_WAIT
 	Role           string        // FAASPOT_ROLE: all, api or worker
-	SecretKeyFile  string        // FAASPOT_SECRET_KEY_FILE (reserved for context encryption)
+	SecretKeyFile  string        // FAASPOT_SECRET_KEY_FILE: key encrypting contexts at rest
+	DataDir        string        // FAASPOT_DATA_DIR: where a generated secret key is kept
 	// DevTenant, when set, is created at start-up (if missing) and its token printed.
 	DevTenant string // FAASPOT_DEV_TENANT
 	// ClientConfig, when set, is a path where the dev tenant's URL and token are written as JSON
@@ -62,7 +65,16 @@ func DefaultConfig() Config {
 		SyncWait:       60 * time.Second,
 		Role:           "all",
 		ReclaimIdle:    60 * time.Second,
+		DataDir:        defaultDataDir(),
 	}
+}
+
+// defaultDataDir is ~/.faaspot/data, or /var/lib/faaspot when there is no home.
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".faaspot", "data")
+	}
+	return "/var/lib/faaspot"
 }
 
 // LoadEnv overlays the FAASPOT_* variables that getenv returns non-empty.
@@ -121,6 +133,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
 	str("FAASPOT_ROLE", &c.Role)
 	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
+	str("FAASPOT_DATA_DIR", &c.DataDir)
 	str("FAASPOT_DEV_TENANT", &c.DevTenant)
 	str("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig)
 	return errors.Join(errs...)

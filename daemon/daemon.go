@@ -112,7 +112,13 @@ func (d *Daemon) openStore(ctx context.Context) error {
 	// Sync waiters and workers each hold a connection while blocked (BLPOP, XREADGROUP).
 	opts.PoolSize = max(opts.PoolSize, 256+4*d.cfg.Workers)
 	d.rdb = redis.NewClient(opts)
-	d.store = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL})
+	key, err := d.secretKey()
+	if err != nil {
+		return err
+	}
+	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key}); err != nil {
+		return err
+	}
 	if err := d.store.Ping(ctx); err != nil {
 		return fmt.Errorf("connect to Redis: %w", err)
 	}

@@ -196,6 +196,11 @@ func (w *workers) run(job store.Job) error {
 		return err
 	}
 	secrets, err := w.d.store.LoadContext(ctx, job.Tenant, dep.Name, dep.ReadyVersion)
+	if errors.Is(err, store.ErrSecretKey) {
+		w.d.log.Error("context cannot be decrypted: was the secret key changed?", "job", job.String())
+		return w.finish(ctx, job, e, failure(store.ExecFailed, "ContextUnavailable",
+			"the deployment's context cannot be decrypted on this server; redeploy it or ask the operator"))
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

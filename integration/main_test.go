@@ -3,12 +3,14 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +32,11 @@ var env struct {
 	baseImage string
 	docker    *client.Client
 	index     *packageIndex
+	keyFile   string // one secret key for every node, as nodes sharing a Redis must have
 }
+
+// testSecretKey is the key in env.keyFile.
+var testSecretKey = []byte("0123456789abcdef0123456789abcdef")
 
 const adminToken = "it-admin-token"
 
@@ -86,6 +92,17 @@ func run(m *testing.M) int {
 	}
 	env.redisURL = ep
 	env.index = startPackageIndex()
+	keyDir, err := os.MkdirTemp("", "faaspot-key-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer os.RemoveAll(keyDir)
+	env.keyFile = keyDir + "/secret.key"
+	if err := os.WriteFile(env.keyFile, []byte(hex.EncodeToString(testSecretKey)+"\n"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
 	defer env.index.Close()
 	code := m.Run()
 	if code == 0 {
@@ -114,6 +131,26 @@ type node struct {
 	prefix string
 	c      *fsclient.Client
 	admin  *fsclient.Client
+	// logs holds everything the daemon logged, at debug level.
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startNode starts a daemon on 127.0.0.1:0 over the shared Redis with a key prefix of its own,
@@ -125,6 +162,7 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	cfg.RedisURL = env.redisURL
 	cfg.KeyPrefix = fmt.Sprintf("it%d:", time.Now().UnixNano())
 	cfg.AdminToken = adminToken
+	cfg.SecretKeyFile = env.keyFile
 	cfg.BaseImage = env.baseImage
 	cfg.PipIndexURL = env.index.URL + "/simple"
 	cfg.BuildNetwork = "host" // the build reaches the test's index on 127.0.0.1
@@ -133,15 +171,21 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	for _, f := range mutate {
 		f(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := daemon.New(cfg, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := d.Open(ctx); err != nil {
 		t.Fatalf("open daemon: %v", err)
 	}
-	n := &node{d: d, url: "http://" + d.Addr(), prefix: cfg.KeyPrefix}
-	t.Cleanup(func() { _ = d.Close() })
+	n := &node{d: d, url: "http://" + d.Addr(), prefix: cfg.KeyPrefix, logs: logs}
+	t.Cleanup(func() {
+		_ = d.Close()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
 	if cfg.Listen == "" {
 		return n
 	}
@@ -152,14 +196,6 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	}
 	n.token, n.c = token, fsclient.New(n.url, token)
 	return n
-}
-
-// testWriter sends the daemon's log to the test log.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // deploy creates a deployment and waits for its build to end successfully.
@@ -185,5 +221,3 @@ func sandboxContainers(t testing.TB) []container.Summary {
 	}
 	return list
 }
-
-var _ io.Writer = testWriter{}

@@ -34,7 +34,10 @@ func TestReclaimFromDeadWorker(t *testing.T) {
 	opts, _ := redis.ParseURL(env.redisURL)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	st := store.New(rdb, store.Options{Prefix: builder.prefix})
+	st, err := store.New(rdb, store.Options{Prefix: builder.prefix, SecretKey: testSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	job, err := st.NextJob(ctx, store.Runs, "dead-worker", 5*time.Second)
 	if err != nil || job == nil || job.ID != id {
 		t.Fatalf("dead worker did not get the job: %+v %v", job, err)

@@ -93,7 +93,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 			p.Set(ctx, key, rec, 0)
 			p.SAdd(ctx, s.k.deps(tid), spec.Name)
 			p.HSet(ctx, s.k.src(tid, spec.Name, d.Version), "code", spec.Source.Code, "requirements", spec.Source.Requirements)
-			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), ctxJSON, 0)
+			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), 0)
 			p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.builds(), Values: []any{
 				"tenant", tid, "name", spec.Name, "version", d.Version, "at", now.UnixMilli()}})
 			return nil
@@ -177,7 +177,8 @@ func (s *Store) LoadSource(ctx context.Context, tid, name string, version int) (
 	return Source{Code: m["code"], Requirements: m["requirements"]}, nil
 }
 
-// LoadContext returns the context of one version as a JSON object.
+// LoadContext returns the context of one version as a JSON object, decrypted. ErrSecretKey when
+// it was sealed under another key or belongs to another record.
 func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error) {
 	b, err := s.rdb.Get(ctx, s.k.ctx(tid, name, version)).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -186,7 +187,11 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 	if err != nil {
 		return nil, unavailable("load context", err)
 	}
-	return b, nil
+	plain, err := s.secrets.open(b, contextAD(tid, name, version))
+	if err != nil {
+		return nil, fmt.Errorf("context of %s v%d: %w", name, version, err)
+	}
+	return plain, nil
 }
 
 // FinishBuild records the outcome of building one version, acknowledges the build job, drops the

@@ -31,6 +31,7 @@ type Store struct {
 	ResultTTL time.Duration
 	// ExecutionsKept bounds the per-tenant index of recent executions.
 	ExecutionsKept int64
+	secrets        sealer
 	now            func() time.Time
 }
 
@@ -40,10 +41,18 @@ type Options struct {
 	Prefix         string
 	ResultTTL      time.Duration
 	ExecutionsKept int64
+	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
+	// same key.
+	SecretKey []byte
 }
 
-// New returns a Store over an existing client. The caller owns the client.
-func New(rdb *redis.Client, opts Options) *Store {
+// New returns a Store over an existing client. The caller owns the client. It fails only on a
+// secret key of the wrong size.
+func New(rdb *redis.Client, opts Options) (*Store, error) {
+	sec, err := newSealer(opts.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Prefix == "" {
 		opts.Prefix = "fs:"
 	}
@@ -54,7 +63,7 @@ func New(rdb *redis.Client, opts Options) *Store {
 		opts.ExecutionsKept = 1000
 	}
 	return &Store{rdb: rdb, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
-		ExecutionsKept: opts.ExecutionsKept, now: time.Now}
+		ExecutionsKept: opts.ExecutionsKept, secrets: sec, now: time.Now}, nil
 }
 
 // Ping checks that Redis answers.

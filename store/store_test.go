@@ -18,13 +18,22 @@ type testStore struct {
 	rdb *redis.Client
 }
 
+// testKey is the secret key of test stores.
+var testKey = []byte("k-0123456789abcdef0123456789abcd")
+
 // mustOpenStore returns a store over a fresh miniredis with its consumer groups created.
 func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	tb.Helper()
 	mr := miniredis.RunT(tb)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	tb.Cleanup(func() { _ = rdb.Close() })
-	s := store.New(rdb, opts)
+	if opts.SecretKey == nil {
+		opts.SecretKey = testKey
+	}
+	s, err := store.New(rdb, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if err := s.EnsureGroups(context.Background()); err != nil {
 		tb.Fatalf("EnsureGroups: %v", err)
 	}
