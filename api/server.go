@@ -24,6 +24,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 	TenantByToken(ctx context.Context, token string) (store.Tenant, error)
 	CreateTenant(ctx context.Context, name string) (store.Tenant, string, error)
+	TenantByName(ctx context.Context, name string) (store.Tenant, error)
+	ListTenants(ctx context.Context) ([]store.Tenant, error)
+	DeleteTenant(ctx context.Context, tid string) ([]store.Deployment, error)
+	IssueToken(ctx context.Context, tid string) (string, string, error)
+	ListTokens(ctx context.Context, tid string) ([]store.Token, error)
+	RevokeToken(ctx context.Context, tid, id string) error
 	PutDeployment(ctx context.Context, tid string, spec store.DeploymentSpec) (store.Deployment, error)
 	GetDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
 	ListDeployments(ctx context.Context, tid string) ([]store.Deployment, error)
@@ -101,9 +107,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 
-	admin := r.PathPrefix("/v1/tenants").Subrouter()
-	admin.Use(s.adminOnly)
-	admin.HandleFunc("", s.createTenant).Methods(http.MethodPost)
+	s.adminRoutes(r)
 
 	t := r.NewRoute().Subrouter()
 	t.Use(s.authenticate)

@@ -5,6 +5,7 @@ package store
 //	{p}tenant:{tid}                      hash   tenant record
 //	{p}tenants                           hash   tenant name -> tid
 //	{p}token:{sha256(token)}             string tid (tokens are never stored in clear)
+//	{p}tokens:{tid}                      hash   token id -> JSON {hash, created_at}
 //	{p}t:{tid}:dep:{name}                string deployment record (JSON)
 //	{p}t:{tid}:deps                      set    deployment names
 //	{p}t:{tid}:src:{name}:{version}      hash   code, requirements of one version (until built)
@@ -19,6 +20,7 @@ type keys struct{ p string }
 func (k keys) tenant(tid string) string    { return k.p + "tenant:" + tid }
 func (k keys) tenantNames() string         { return k.p + "tenants" }
 func (k keys) token(hash string) string    { return k.p + "token:" + hash }
+func (k keys) tokens(tid string) string    { return k.p + "tokens:" + tid }
 func (k keys) t(tid string) string         { return k.p + "t:" + tid + ":" }
 func (k keys) dep(tid, name string) string { return k.t(tid) + "dep:" + name }
 func (k keys) deps(tid string) string      { return k.t(tid) + "deps" }

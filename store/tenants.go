@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -31,10 +33,10 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, 
 	if !ok {
 		return Tenant{}, "", fmt.Errorf("tenant %q: %w", name, ErrExists)
 	}
-	token := "fs_" + randomHex(32)
+	var token string
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.k.tenant(t.ID), "name", t.Name, "created_at", t.CreatedAt.Format(time.RFC3339Nano))
-		p.Set(ctx, s.k.token(HashToken(token)), t.ID, 0)
+		_, token = s.addToken(ctx, p, t.ID)
 		return nil
 	})
 	if err != nil {
@@ -78,6 +80,146 @@ func (s *Store) tenant(ctx context.Context, tid string) (Tenant, error) {
 	}
 	created, _ := time.Parse(time.RFC3339Nano, m["created_at"])
 	return Tenant{ID: tid, Name: m["name"], CreatedAt: created}, nil
+}
+
+// Token describes an issued token; the token itself is shown only when issued.
+type Token struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type tokenRecord struct {
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// addToken queues the writes of a new token (256 random bits) and returns its id and value.
+func (s *Store) addToken(ctx context.Context, p redis.Pipeliner, tid string) (string, string) {
+	token := "fs_" + randomHex(32)
+	id := randomHex(6)
+	rec, _ := json.Marshal(tokenRecord{Hash: HashToken(token), CreatedAt: s.now().UTC()})
+	p.Set(ctx, s.k.token(HashToken(token)), tid, 0)
+	p.HSet(ctx, s.k.tokens(tid), id, rec)
+	return id, token
+}
+
+// IssueToken gives the tenant a new token and returns its id and value.
+func (s *Store) IssueToken(ctx context.Context, tid string) (string, string, error) {
+	var id, token string
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		id, token = s.addToken(ctx, p, tid)
+		return nil
+	})
+	if err != nil {
+		return "", "", unavailable("issue token", err)
+	}
+	return id, token, nil
+}
+
+// ListTokens returns the tenant's tokens (ids and dates only), oldest first.
+func (s *Store) ListTokens(ctx context.Context, tid string) ([]Token, error) {
+	m, err := s.rdb.HGetAll(ctx, s.k.tokens(tid)).Result()
+	if err != nil {
+		return nil, unavailable("list tokens", err)
+	}
+	out := make([]Token, 0, len(m))
+	for id, v := range m {
+		var rec tokenRecord
+		if json.Unmarshal([]byte(v), &rec) == nil {
+			out = append(out, Token{ID: id, CreatedAt: rec.CreatedAt})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// RevokeToken makes a token unusable at once. ErrNotFound for an unknown id.
+func (s *Store) RevokeToken(ctx context.Context, tid, id string) error {
+	v, err := s.rdb.HGet(ctx, s.k.tokens(tid), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("token %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return unavailable("revoke token", err)
+	}
+	var rec tokenRecord
+	_ = json.Unmarshal([]byte(v), &rec)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.k.token(rec.Hash))
+		p.HDel(ctx, s.k.tokens(tid), id)
+		return nil
+	})
+	if err != nil {
+		return unavailable("revoke token", err)
+	}
+	return nil
+}
+
+// ListTenants returns every tenant, sorted by name.
+func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
+	m, err := s.rdb.HGetAll(ctx, s.k.tenantNames()).Result()
+	if err != nil {
+		return nil, unavailable("list tenants", err)
+	}
+	out := make([]Tenant, 0, len(m))
+	for _, tid := range m {
+		if t, err := s.tenant(ctx, tid); err == nil {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// DeleteTenant revokes the tenant's tokens first (nothing can act for it any more), then removes
+// every key it owns. It returns the deployments it had, so the caller can remove their images.
+// Runs of the tenant still queued find no record and are dropped by the workers.
+func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]Deployment, error) {
+	t, err := s.tenant(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	toks, err := s.rdb.HGetAll(ctx, s.k.tokens(tid)).Result()
+	if err != nil {
+		return nil, unavailable("delete tenant", err)
+	}
+	deps, err := s.ListDeployments(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, v := range toks {
+			var rec tokenRecord
+			if json.Unmarshal([]byte(v), &rec) == nil {
+				p.Del(ctx, s.k.token(rec.Hash))
+			}
+		}
+		p.Del(ctx, s.k.tokens(tid), s.k.tenant(tid))
+		p.HDel(ctx, s.k.tenantNames(), t.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("delete tenant", err)
+	}
+	iter := s.rdb.Scan(ctx, 0, s.k.t(tid)+"*", 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 500 {
+			if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+				return deps, unavailable("delete tenant data", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return deps, unavailable("delete tenant data", err)
+	}
+	if len(batch) > 0 {
+		if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+			return deps, unavailable("delete tenant data", err)
+		}
+	}
+	return deps, nil
 }
 
 // HashToken is the form in which tokens are stored and looked up.

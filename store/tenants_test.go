@@ -85,3 +85,54 @@ func TestTenants(t *testing.T) {
 		}
 	})
 }
+
+// TestTokensAndTenantDeletion: issue, list, revoke; deleting a tenant revokes every token and
+// removes every key it owned, leaving other tenants untouched.
+func TestTokensAndTenantDeletion(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	a, first := mustCreateTenant(t, s, "acme")
+	b, other := mustCreateTenant(t, s, "other")
+	mustPut(t, s, a.ID, spec("fn", "code", map[string]any{"k": "v"}))
+	mustPut(t, s, b.ID, spec("fn", "code", nil))
+
+	id, second, err := s.IssueToken(ctx, a.ID)
+	if err != nil || second == first || len(second) != 67 {
+		t.Fatalf("IssueToken = %s %q %v", id, second, err)
+	}
+	toks, err := s.ListTokens(ctx, a.ID)
+	if err != nil || len(toks) != 2 {
+		t.Fatalf("ListTokens = %+v %v", toks, err)
+	}
+	if err := s.RevokeToken(ctx, a.ID, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TenantByToken(ctx, second); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked token resolves: %v", err)
+	}
+	if err := s.RevokeToken(ctx, a.ID, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second revoke: %v", err)
+	}
+
+	deps, err := s.DeleteTenant(ctx, a.ID)
+	if err != nil || len(deps) != 1 || deps[0].Name != "fn" {
+		t.Fatalf("DeleteTenant = %+v %v", deps, err)
+	}
+	if _, err := s.TenantByToken(ctx, first); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted tenant's token resolves: %v", err)
+	}
+	for _, k := range s.mr.Keys() {
+		if strings.Contains(k, a.ID) {
+			t.Errorf("key %s of the deleted tenant remains", k)
+		}
+	}
+	if _, err := s.TenantByToken(ctx, other); err != nil {
+		t.Errorf("the other tenant lost its token: %v", err)
+	}
+	if _, err := s.GetDeployment(ctx, b.ID, "fn"); err != nil {
+		t.Errorf("the other tenant lost its deployment: %v", err)
+	}
+	if ts, _ := s.ListTenants(ctx); len(ts) != 1 || ts[0].Name != "other" {
+		t.Errorf("ListTenants = %+v", ts)
+	}
+}
