@@ -34,6 +34,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		}
 		return invalid("", "cannot read the request body: %v", err)
 	}
+	if err := checkDepth(body, maxJSONDepth, ""); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -43,6 +46,30 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return invalid("", "the request body must hold one JSON object")
 	}
 	return nil
+}
+
+// maxJSONDepth bounds the nesting of any JSON the API accepts (arrays and objects).
+const maxJSONDepth = 32
+
+// checkDepth refuses JSON nested deeper than max: deep nesting costs the decoder stack and
+// memory out of proportion to its size. Malformed JSON is left to the decoder to report.
+func checkDepth(data []byte, max int, field string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if depth++; depth > max {
+				return invalid(field, "JSON nested deeper than %d levels", max)
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
 
 // jsonError turns a decoding error into a 400 naming the field where possible.
@@ -74,10 +101,11 @@ func jsonKind(k string) string {
 }
 
 // maybeUnquote undoes the percent-encoding the FaaSpot docs suggest for code, requirements and
-// context (Python's quote()): a text with no raw space or newline but with %XX escapes that decode
-// to UTF-8 is taken as encoded. Plain text is returned unchanged.
+// context (Python's quote()). Only a text made entirely of what quote() leaves unescaped (letters,
+// digits, "_.-~/") plus %XX escapes is taken as encoded; any other character (a space, "=", a
+// quote...) proves the text is plain, and it is returned unchanged.
 func maybeUnquote(s string) string {
-	if !strings.Contains(s, "%") || strings.ContainsAny(s, " \n\t") {
+	if !strings.Contains(s, "%") || strings.IndexFunc(s, notQuoteSafe) >= 0 {
 		return s
 	}
 	dec, err := url.PathUnescape(s)
@@ -85,6 +113,14 @@ func maybeUnquote(s string) string {
 		return s
 	}
 	return dec
+}
+
+func notQuoteSafe(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("_.-~/%", r)
 }
 
 // parseContext accepts the context as a JSON object, a string holding a JSON object, or a string
@@ -167,18 +203,26 @@ func resolveLimits(in *store.Limits, def, max store.Limits) (store.Limits, error
 	return out, nil
 }
 
-// parseArgs builds a run's args: query parameters as strings, merged with (and overridden by) a
-// JSON object body. Any other body is refused.
+// parseArgs builds a run's args from the request: see mergeArgs.
 func parseArgs(w http.ResponseWriter, r *http.Request, limit int64) (json.RawMessage, error) {
-	args := map[string]any{}
-	for k, vs := range r.URL.Query() {
-		args[k] = vs[len(vs)-1]
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, tooLarge("args", limit)
 	}
+	return mergeArgs(r.URL.Query(), body)
+}
+
+// mergeArgs builds a run's args: query parameters as strings (the last of repeated ones), merged
+// with (and overridden by) a JSON object body. Any other body, or one nested too deep, is refused.
+func mergeArgs(query url.Values, body []byte) (json.RawMessage, error) {
+	args := map[string]any{}
+	for k, vs := range query {
+		args[k] = vs[len(vs)-1]
+	}
 	if body = bytes.TrimSpace(body); len(body) > 0 {
+		if err := checkDepth(body, maxJSONDepth, "args"); err != nil {
+			return nil, err
+		}
 		var extra map[string]any
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()

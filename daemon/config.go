@@ -36,7 +36,10 @@ type Config struct {
 	SyncWait       time.Duration // FAASPOT_SYNC_WAIT
 	Role           string        // FAASPOT_ROLE: all, api or worker
 	SecretKeyFile  string        // FAASPOT_SECRET_KEY_FILE: key encrypting contexts at rest
-	DataDir        string        // FAASPOT_DATA_DIR: where a generated secret key is kept
+	DataDir        string        // FAASPOT_DATA_DIR: where a generated secret key and node id are kept
+	// NodeID names this node's containers, so that at start-up it removes its own orphans and
+	// never another node's runs on a shared engine. Empty: read from (or created in) the data dir.
+	NodeID string // FAASPOT_NODE_ID
 	// DevTenant, when set, is created at start-up (if missing) and its token printed.
 	DevTenant string // FAASPOT_DEV_TENANT
 	// ClientConfig, when set, is a path where the dev tenant's URL and token are written as JSON
@@ -134,6 +137,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("FAASPOT_ROLE", &c.Role)
 	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("FAASPOT_DATA_DIR", &c.DataDir)
+	str("FAASPOT_NODE_ID", &c.NodeID)
 	str("FAASPOT_DEV_TENANT", &c.DevTenant)
 	str("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig)
 	return errors.Join(errs...)

@@ -147,6 +147,9 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork}, d.log)
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
+	if sc.Node, err = d.nodeID(); err != nil {
+		return err
+	}
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
 	}

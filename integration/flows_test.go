@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +92,8 @@ func TestSeedHTTPExamples(t *testing.T) {
 func TestPercentEncodedSeedBody(t *testing.T) {
 	n := startNode(t)
 	code := "def main(args, context):\n    return context['k'] + '!'\n"
-	body := mustJSON(map[string]string{"name": "enc", "code": url.PathEscape(code),
-		"context": strings.ReplaceAll(url.PathEscape(`k = "v"`), "=", "%3D")})
+	body := mustJSON(map[string]string{"name": "enc", "code": pyQuote(code), "context": pyQuote(`k = "v"`),
+		"requirements": pyQuote(testPkg + "==" + testVersion)})
 	if a := n.raw(t, http.MethodPut, "/api/deployments/?wait=1", body); a.status != http.StatusOK {
 		t.Fatalf("create: %d %s", a.status, a.body)
 	}
@@ -102,6 +101,20 @@ func TestPercentEncodedSeedBody(t *testing.T) {
 	if a.status != http.StatusOK || strings.TrimSpace(string(a.body)) != `"v!"` {
 		t.Fatalf("run: %d %s", a.status, a.body)
 	}
+}
+
+// pyQuote is Python's urllib.parse.quote(s.encode("utf-8")): everything but letters, digits and
+// "_.-~/" percent-encoded.
+func pyQuote(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~/", c) >= 0) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // TestRunOutcomes covers every way a run can end, over HTTP.

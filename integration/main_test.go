@@ -163,6 +163,7 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	cfg.KeyPrefix = fmt.Sprintf("it%d:", time.Now().UnixNano())
 	cfg.AdminToken = adminToken
 	cfg.SecretKeyFile = env.keyFile
+	cfg.NodeID = "it-" + store.NewID()[:12] // never remove another test's containers
 	cfg.BaseImage = env.baseImage
 	cfg.PipIndexURL = env.index.URL + "/simple"
 	cfg.BuildNetwork = "host" // the build reaches the test's index on 127.0.0.1

@@ -360,7 +360,11 @@ print(json.dumps(out))
 	if err := json.Unmarshal([]byte(out.lines[0]), &got); err != nil {
 		t.Fatalf("%v: %s", err, out.lines[0])
 	}
-	t.Logf("exceptions: %s", out.lines[0])
+	defer func() {
+		if t.Failed() {
+			t.Logf("the exceptions as Python saw them: %s", out.lines[0])
+		}
+	}()
 
 	f := got["failed"]
 	id, _ := f["execution_id"].(string)

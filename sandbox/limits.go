@@ -14,6 +14,7 @@ const (
 	LabelRole      = "io.faaspot.role"
 	LabelTenant    = "io.faaspot.tenant"
 	LabelExecution = "io.faaspot.execution"
+	LabelNode      = "io.faaspot.node"
 	roleSandbox    = "sandbox"
 )
 
@@ -41,6 +42,8 @@ type Config struct {
 	NoFile int64
 	// TmpfsBytes sizes the writable /tmp.
 	TmpfsBytes int64
+	// Node labels the containers of this node (see RemoveOrphans).
+	Node string
 }
 
 // DefaultConfig is the hardened default.
@@ -112,7 +115,7 @@ func containerConfig(cfg Config, req Request) *container.Config {
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
-		Labels: map[string]string{LabelManaged: "true", LabelRole: roleSandbox,
+		Labels: map[string]string{LabelManaged: "true", LabelRole: roleSandbox, LabelNode: cfg.Node,
 			LabelTenant: req.TenantID, LabelExecution: req.ExecutionID},
 	}
 }

@@ -142,7 +142,7 @@ func TestContainerConfig(t *testing.T) {
 			if len(cc.ExposedPorts) != 0 || len(cc.Volumes) != 0 {
 				t.Error("ports or volumes declared")
 			}
-			wantLabels := map[string]string{LabelManaged: "true", LabelRole: "sandbox", LabelTenant: "aa", LabelExecution: "e1"}
+			wantLabels := map[string]string{LabelManaged: "true", LabelRole: "sandbox", LabelTenant: "aa", LabelExecution: "e1", LabelNode: tt.cfg.Node}
 			if len(cc.Labels) != len(wantLabels) {
 				t.Errorf("Labels = %v, want %v", cc.Labels, wantLabels)
 			}

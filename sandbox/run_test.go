@@ -277,7 +277,12 @@ func TestRunCancelled(t *testing.T) {
 
 func TestRemoveOrphans(t *testing.T) {
 	fd := &fakeDocker{t: t, orphans: []container.Summary{{ID: "aaaa00000000aaaa"}, {ID: "gone00000000gone"}, {ID: "bbbb00000000bbbb"}}}
-	s := mustNew(t, fd)
+	cfg := DefaultConfig()
+	cfg.Node = "node-a"
+	s, err := New(fd, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := s.RemoveOrphans(context.Background())
 	if err != nil || n != 2 {
 		t.Errorf("RemoveOrphans = %d, %v; want 2 removed (one was gone already)", n, err)
@@ -286,7 +291,8 @@ func TestRemoveOrphans(t *testing.T) {
 		t.Error("stopped containers are not listed")
 	}
 	labels := fd.listed.Filters.Get("label")
-	for _, want := range []string{LabelManaged + "=true", LabelRole + "=sandbox"} {
+	// Only this node's containers: another node's runs on a shared engine are not orphans.
+	for _, want := range []string{LabelManaged + "=true", LabelRole + "=sandbox", LabelNode + "=node-a"} {
 		if !slices.Contains(labels, want) {
 			t.Errorf("list filter labels %v lack %q", labels, want)
 		}

@@ -216,11 +216,13 @@ func (s *Sandbox) remove(id string) {
 	}
 }
 
-// RemoveOrphans removes every sandbox container carrying our labels: left over by a daemon that
-// died mid-run. Call it at start-up, before any run.
+// RemoveOrphans removes the sandbox containers of this node (Config.Node) left over by an earlier
+// run of it that died mid-run. Other nodes' containers on the same engine are never touched. Call
+// it at start-up, before any run.
 func (s *Sandbox) RemoveOrphans(ctx context.Context) (int, error) {
 	list, err := s.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelRole+"="+roleSandbox))})
+		filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelRole+"="+roleSandbox),
+		filters.Arg("label", LabelNode+"="+s.cfg.Node))})
 	if err != nil {
 		return 0, fmt.Errorf("list orphans: %w: %w", ErrEngine, err)
 	}

@@ -17,7 +17,8 @@ DEFAULT_TIMEOUT = 15 * 60.0
 
 
 class Answer(object):
-    """A 2xx answer: status, headers and the raw body."""
+    """An answer the caller takes as it is (2xx, or a status it asked for): status, headers and
+    the raw body."""
 
     def __init__(self, status, headers, data):
         self.status = status

@@ -88,3 +88,22 @@ func writeNewKey(path string) error {
 	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
 	return errors.Join(err, f.Close())
 }
+
+// nodeID returns cfg.NodeID, else the id kept in <data dir>/node-id, created on first start.
+func (d *Daemon) nodeID() (string, error) {
+	if d.cfg.NodeID != "" {
+		return d.cfg.NodeID, nil
+	}
+	path := filepath.Join(d.cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(d.cfg.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	id := randomHex(8)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return id, nil
+}

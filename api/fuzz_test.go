@@ -1,0 +1,80 @@
+package api
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzParseContext: any context text is either refused with a 400/413 naming "context", or
+// accepted as a JSON-encodable object.
+func FuzzParseContext(f *testing.F) {
+	for _, seed := range []string{
+		`"access_key_is = \"XYZ\"\nsecret_access_key = \"123\"\n"`,
+		`{"k": "v", "n": 1}`, `"{\"k\": \"v\"}"`, `"k = 1\n[table]\nx = \"y\""`, `""`, `null`, `[1]`, `"= broken"`,
+		`"access_key_is%20%3D%20%22XYZ%22"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := parseContext(raw, 64<<10)
+		if err != nil {
+			e, ok := err.(*Error)
+			if !ok || e.Field != "context" || (e.Status != 400 && e.Status != 413) {
+				t.Fatalf("parseContext(%q) error %#v: want a 400/413 on field context", raw, err)
+			}
+			return
+		}
+		if _, err := json.Marshal(m); err != nil {
+			t.Fatalf("accepted context %q does not encode: %v", raw, err)
+		}
+	})
+}
+
+// FuzzMergeArgs: args are either refused on field "args", or a JSON object holding every query
+// parameter not overridden by the body.
+func FuzzMergeArgs(f *testing.F) {
+	for _, seed := range []struct{ query, body string }{
+		{"name=user1", ""}, {"a=1&a=2", `{"b": 2}`}, {"x=y", `{"x": [1, {"z": null}]}`}, {"", `[1,2]`},
+		{"", `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`}, {"", `{"a": 1} {"b": 2}`}, {"", `"str"`},
+	} {
+		f.Add(seed.query, []byte(seed.body))
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		out, err := mergeArgs(q, body)
+		if err != nil {
+			if e, ok := err.(*Error); !ok || e.Field != "args" || e.Status != 400 {
+				t.Fatalf("mergeArgs error %#v: want a 400 on field args", err)
+			}
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil || m == nil {
+			t.Fatalf("mergeArgs gave %s, not a JSON object", out)
+		}
+		if checkDepth(out, maxJSONDepth+1, "") != nil {
+			t.Fatalf("accepted args nest deeper than the limit: %s", out)
+		}
+	})
+}
+
+func TestMaybeUnquote(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"def%20main%28args%2C%20context%29%3A%0A%20%20%20%20return%201%0A", "def main(args, context):\n    return 1\n"},
+		{"Jinja2%3D%3D2.7.2", "Jinja2==2.7.2"},
+		{"Jinja2==2.7.2", "Jinja2==2.7.2"},
+		{`k="p%41ss"`, `k="p%41ss"`},
+		{"def main(a, c): return '100%'", "def main(a, c): return '100%'"},
+		{"abc%zz", "abc%zz"},
+		{"%FF%FE", "%FF%FE"},
+	} {
+		if got := maybeUnquote(tc.in); got != tc.want {
+			t.Errorf("maybeUnquote(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
