@@ -27,6 +27,7 @@ run: build ## start the daemon on the embedded store with a dev tenant (builds t
 test: ## run every test: unit, then integration against real Docker and Redis
 	scripts/images.sh all
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	python3 -m unittest discover -s clients/python/tests -t clients/python
 	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
 		$(GO) test -count=1 -timeout 30m ./integration/
 
