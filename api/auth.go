@@ -45,6 +45,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		rate := s.quotasFor(t).RequestsPerSecond
+		if ok, wait := s.limiter.allow(t.ID, rate, s.now()); !ok {
+			writeError(w, r, s.log, quotaError(&store.QuotaError{What: "requests per second", Limit: rate}, wait))
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
 	})
 }

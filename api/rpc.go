@@ -41,7 +41,12 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) (store.Executio
 	}
 	e := store.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
 		Status: store.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
-	if err := s.store.EnqueueRun(r.Context(), t.ID, e); err != nil {
+	err = s.store.EnqueueRun(r.Context(), t.ID, e, s.quotasFor(t).MaxQueuedRuns)
+	var qe *store.QuotaError
+	if errors.As(err, &qe) {
+		err = quotaError(qe, 5*time.Second)
+	}
+	if err != nil {
 		writeError(w, r, s.log, err)
 		return store.Execution{}, false
 	}

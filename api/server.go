@@ -35,7 +35,9 @@ type Store interface {
 	ListDeployments(ctx context.Context, tid string) ([]store.Deployment, error)
 	DeleteDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
 	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
-	EnqueueRun(ctx context.Context, tid string, e store.Execution) error
+	EnqueueRun(ctx context.Context, tid string, e store.Execution, maxQueued int) error
+	CountDeployments(ctx context.Context, tid string) (int, error)
+	SetQuotas(ctx context.Context, tid string, q store.Quotas) error
 	GetExecution(ctx context.Context, tid, id string) (store.Execution, error)
 	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]store.Execution, error)
 	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (bool, error)
@@ -58,6 +60,9 @@ type Config struct {
 	SyncWait time.Duration
 	// BuildWait is how long ?wait=true on a deployment waits for its build.
 	BuildWait time.Duration
+	// DefaultQuotas apply to tenants without their own (MaxConcurrentRuns is enforced by the
+	// store's scheduler, which must be given the same default).
+	DefaultQuotas store.Quotas
 	// Size caps, in bytes.
 	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
 }
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		DefaultLimits: store.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
 		MaxLimits:     store.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
 		SyncWait:      60 * time.Second,
+		DefaultQuotas: store.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
 		BuildWait:     10 * time.Minute,
 		MaxBodyBytes:  2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
 		MaxContextBytes: 64 << 10, MaxArgsBytes: 256 << 10,
@@ -83,6 +89,7 @@ type Server struct {
 	gather  prometheus.Gatherer
 	log     *slog.Logger
 	now     func() time.Time
+	limiter rateLimiter
 }
 
 // New returns a Server. engine may be nil.

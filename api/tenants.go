@@ -18,6 +18,7 @@ import (
 //	POST   /v1/tenants/{tenant}/tokens      → 201 {"id","token"}
 //	GET    /v1/tenants/{tenant}/tokens      → 200 [{"id","created_at"}]
 //	DELETE /v1/tenants/{tenant}/tokens/{id} → 204
+//	PUT    /v1/tenants/{tenant}/quotas      {quotas} → 200
 func (s *Server) adminRoutes(r *mux.Router) {
 	admin := r.PathPrefix("/v1/tenants").Subrouter()
 	admin.Use(s.adminOnly)
@@ -27,6 +28,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	admin.HandleFunc("/{tenant}/tokens", s.issueToken).Methods(http.MethodPost)
 	admin.HandleFunc("/{tenant}/tokens", s.listTokens).Methods(http.MethodGet)
 	admin.HandleFunc("/{tenant}/tokens/{id}", s.revokeToken).Methods(http.MethodDelete)
+	admin.HandleFunc("/{tenant}/quotas", s.setQuotas).Methods(http.MethodPut)
 }
 
 // createTenant handles POST /v1/tenants {"name"} (admin token): 201 {"name","token"}.

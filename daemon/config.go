@@ -15,28 +15,31 @@ import (
 // Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
 // FAASPOT_* environment variables; cmd/faaspotd overlays flags.
 type Config struct {
-	Listen         string        // FAASPOT_LISTEN
-	RedisURL       string        // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
-	KeyPrefix      string        // FAASPOT_KEY_PREFIX; Redis key prefix
-	AdminToken     string        // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
-	BaseImage      string        // FAASPOT_BASE_IMAGE
-	PipIndexURL    string        // FAASPOT_PIP_INDEX_URL
-	BuildNetwork   string        // FAASPOT_BUILD_NETWORK
-	SandboxNetwork string        // FAASPOT_SANDBOX_NETWORK
-	Runtime        string        // FAASPOT_RUNTIME, e.g. runsc
-	DefaultMemMB   int           // FAASPOT_DEFAULT_MEMORY_MB
-	DefaultTimeout int           // FAASPOT_DEFAULT_TIMEOUT_S
-	DefaultCPUs    float64       // FAASPOT_DEFAULT_CPUS
-	MaxMemMB       int           // FAASPOT_MAX_MEMORY_MB
-	MaxTimeout     int           // FAASPOT_MAX_TIMEOUT_S
-	MaxCPUs        float64       // FAASPOT_MAX_CPUS
-	Workers        int           // FAASPOT_WORKERS: concurrent runs per node
-	BuildWorkers   int           // FAASPOT_BUILD_WORKERS: concurrent builds per node
-	ResultTTL      time.Duration // FAASPOT_RESULT_TTL
-	SyncWait       time.Duration // FAASPOT_SYNC_WAIT
-	Role           string        // FAASPOT_ROLE: all, api or worker
-	SecretKeyFile  string        // FAASPOT_SECRET_KEY_FILE: key encrypting contexts at rest
-	DataDir        string        // FAASPOT_DATA_DIR: where a generated secret key and node id are kept
+	Listen         string // FAASPOT_LISTEN
+	RedisURL       string // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
+	KeyPrefix      string // FAASPOT_KEY_PREFIX; Redis key prefix
+	AdminToken     string // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
+	BaseImage      string // FAASPOT_BASE_IMAGE
+	PipIndexURL    string // FAASPOT_PIP_INDEX_URL
+	BuildNetwork   string // FAASPOT_BUILD_NETWORK
+	SandboxNetwork string // FAASPOT_SANDBOX_NETWORK
+	Runtime        string // FAASPOT_RUNTIME, e.g. runsc
+	// AllowVulnerableRuntime starts workers (with a loud warning) on an engine whose runc lacks
+	// the fixes for CVE-2019-5736 or CVE-2024-21626; by default they refuse to start.
+	AllowVulnerableRuntime bool          // FAASPOT_ALLOW_VULNERABLE_RUNTIME
+	DefaultMemMB           int           // FAASPOT_DEFAULT_MEMORY_MB
+	DefaultTimeout         int           // FAASPOT_DEFAULT_TIMEOUT_S
+	DefaultCPUs            float64       // FAASPOT_DEFAULT_CPUS
+	MaxMemMB               int           // FAASPOT_MAX_MEMORY_MB
+	MaxTimeout             int           // FAASPOT_MAX_TIMEOUT_S
+	MaxCPUs                float64       // FAASPOT_MAX_CPUS
+	Workers                int           // FAASPOT_WORKERS: concurrent runs per node
+	BuildWorkers           int           // FAASPOT_BUILD_WORKERS: concurrent builds per node
+	ResultTTL              time.Duration // FAASPOT_RESULT_TTL
+	SyncWait               time.Duration // FAASPOT_SYNC_WAIT
+	Role                   string        // FAASPOT_ROLE: all, api or worker
+	SecretKeyFile          string        // FAASPOT_SECRET_KEY_FILE: key encrypting contexts at rest
+	DataDir                string        // FAASPOT_DATA_DIR: where a generated secret key and node id are kept
 	// NodeID names this node's containers, so that at start-up it removes its own orphans and
 	// never another node's runs on a shared engine. Empty: read from (or created in) the data dir.
 	NodeID string // FAASPOT_NODE_ID
@@ -45,6 +48,11 @@ type Config struct {
 	// ClientConfig, when set, is a path where the dev tenant's URL and token are written as JSON
 	// (the CLI's ~/.faaspot/config.json).
 	ClientConfig string // FAASPOT_WRITE_CLIENT_CONFIG
+	// Default per-tenant quotas (a tenant's own, set through the admin API, override them).
+	MaxConcurrentRuns int     // FAASPOT_MAX_CONCURRENT_RUNS; 0: half the workers (at least 1)
+	MaxQueuedRuns     int     // FAASPOT_MAX_QUEUED_RUNS
+	MaxDeployments    int     // FAASPOT_MAX_DEPLOYMENTS
+	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, per API node
 	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
 	ReclaimIdle time.Duration
 }
@@ -52,23 +60,26 @@ type Config struct {
 // DefaultConfig returns the defaults of DESIGN.md §6.
 func DefaultConfig() Config {
 	return Config{
-		Listen:         "127.0.0.1:8080",
-		KeyPrefix:      "fs:",
-		BaseImage:      "python:3.12-slim",
-		SandboxNetwork: "none",
-		DefaultMemMB:   256,
-		DefaultTimeout: 30,
-		DefaultCPUs:    1,
-		MaxMemMB:       2048,
-		MaxTimeout:     900,
-		MaxCPUs:        2,
-		Workers:        8,
-		BuildWorkers:   2,
-		ResultTTL:      7 * 24 * time.Hour,
-		SyncWait:       60 * time.Second,
-		Role:           "all",
-		ReclaimIdle:    60 * time.Second,
-		DataDir:        defaultDataDir(),
+		Listen:            "127.0.0.1:8080",
+		KeyPrefix:         "fs:",
+		BaseImage:         "python:3.12-slim",
+		SandboxNetwork:    "none",
+		DefaultMemMB:      256,
+		DefaultTimeout:    30,
+		DefaultCPUs:       1,
+		MaxMemMB:          2048,
+		MaxTimeout:        900,
+		MaxCPUs:           2,
+		Workers:           8,
+		BuildWorkers:      2,
+		ResultTTL:         7 * 24 * time.Hour,
+		SyncWait:          60 * time.Second,
+		Role:              "all",
+		ReclaimIdle:       60 * time.Second,
+		MaxQueuedRuns:     1000,
+		MaxDeployments:    100,
+		RequestsPerSecond: 200,
+		DataDir:           defaultDataDir(),
 	}
 }
 
@@ -124,6 +135,13 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("FAASPOT_BUILD_NETWORK", &c.BuildNetwork)
 	str("FAASPOT_SANDBOX_NETWORK", &c.SandboxNetwork)
 	str("FAASPOT_RUNTIME", &c.Runtime)
+	if v := getenv("FAASPOT_ALLOW_VULNERABLE_RUNTIME"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FAASPOT_ALLOW_VULNERABLE_RUNTIME: %q is not true or false", v))
+		}
+		c.AllowVulnerableRuntime = b
+	}
 	num("FAASPOT_DEFAULT_MEMORY_MB", &c.DefaultMemMB)
 	num("FAASPOT_DEFAULT_TIMEOUT_S", &c.DefaultTimeout)
 	float("FAASPOT_DEFAULT_CPUS", &c.DefaultCPUs)
@@ -131,6 +149,10 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	num("FAASPOT_MAX_TIMEOUT_S", &c.MaxTimeout)
 	float("FAASPOT_MAX_CPUS", &c.MaxCPUs)
 	num("FAASPOT_WORKERS", &c.Workers)
+	num("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns)
+	num("FAASPOT_MAX_QUEUED_RUNS", &c.MaxQueuedRuns)
+	num("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments)
+	float("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond)
 	num("FAASPOT_BUILD_WORKERS", &c.BuildWorkers)
 	dur("FAASPOT_RESULT_TTL", &c.ResultTTL)
 	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
@@ -141,6 +163,15 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("FAASPOT_DEV_TENANT", &c.DevTenant)
 	str("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig)
 	return errors.Join(errs...)
+}
+
+// runCap is the default maximum of concurrent runs per tenant: half the workers, so that a tenant
+// flooding its queue always leaves workers to the others.
+func (c *Config) runCap() int {
+	if c.MaxConcurrentRuns > 0 {
+		return c.MaxConcurrentRuns
+	}
+	return max(1, c.Workers/2)
 }
 
 // parseDuration accepts Go durations ("90s", "168h") and a plain number of seconds.
@@ -184,6 +215,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ResultTTL < time.Minute {
 		bad("result TTL must be at least a minute")
+	}
+	if c.MaxConcurrentRuns < 0 || c.MaxQueuedRuns < 0 || c.MaxDeployments < 0 || c.RequestsPerSecond < 0 {
+		bad("quotas must be zero (no limit / default) or positive")
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")

@@ -116,7 +116,7 @@ func (d *Daemon) openStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key}); err != nil {
+	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap()}); err != nil {
 		return err
 	}
 	if err := d.store.Ping(ctx); err != nil {
@@ -154,6 +154,9 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		return err
 	}
 	if d.cfg.Role != "api" {
+		if err := d.checkRuntime(ctx); err != nil {
+			return err
+		}
 		if _, err := cli.ImageInspect(ctx, d.cfg.BaseImage); err != nil {
 			d.log.Warn("base image is not on this engine; builds will fail until it is", "image", d.cfg.BaseImage)
 		}
@@ -164,6 +167,30 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		if n > 0 {
 			d.log.Info("removed orphaned sandbox containers", "count", n)
 		}
+	}
+	return nil
+}
+
+// checkRuntime refuses to run functions on a runc with a known container escape, unless the
+// operator allowed it or runs sandboxes under another runtime (e.g. runsc).
+func (d *Daemon) checkRuntime(ctx context.Context) error {
+	if d.cfg.Runtime != "" && d.cfg.Runtime != "runc" {
+		d.log.Info("sandboxes use a non-default runtime; runc is not checked", "runtime", d.cfg.Runtime)
+		return nil
+	}
+	v, err := sandbox.CheckRuntime(ctx, d.docker)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v.Vulnerable && !d.cfg.AllowVulnerableRuntime:
+		return fmt.Errorf("refusing to run functions: %s; upgrade runc, run sandboxes under another runtime (--runtime runsc), or set FAASPOT_ALLOW_VULNERABLE_RUNTIME=true to run anyway", v.Reason)
+	case v.Vulnerable:
+		d.log.Error("RUNNING ON A VULNERABLE RUNTIME: a function may escape its container", "reason", v.Reason)
+	case !v.Known:
+		d.log.Warn("container runtime could not be judged for known escapes", "reason", v.Reason)
+	default:
+		d.log.Info("container runtime checked", "reason", v.Reason)
 	}
 	return nil
 }
@@ -200,6 +227,8 @@ func (d *Daemon) serve() error {
 	acfg.DefaultLimits = store.Limits{MemoryMB: d.cfg.DefaultMemMB, CPUs: d.cfg.DefaultCPUs, TimeoutS: d.cfg.DefaultTimeout}
 	acfg.MaxLimits = store.Limits{MemoryMB: d.cfg.MaxMemMB, CPUs: d.cfg.MaxCPUs, TimeoutS: d.cfg.MaxTimeout}
 	acfg.SyncWait = d.cfg.SyncWait
+	acfg.DefaultQuotas = store.Quotas{MaxConcurrentRuns: d.cfg.runCap(), MaxQueuedRuns: d.cfg.MaxQueuedRuns,
+		MaxDeployments: d.cfg.MaxDeployments, RequestsPerSecond: d.cfg.RequestsPerSecond}
 	srv := api.New(acfg, d.store, engine{d}, d.metrics, d.Registry, d.log)
 	d.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	d.wg.Add(1)

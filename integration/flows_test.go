@@ -206,7 +206,7 @@ func TestRunOutcomes(t *testing.T) {
 			tc.check(t, e)
 		})
 	}
-	if left := sandboxContainers(t); len(left) != 0 {
+	if left := n.sandboxContainers(t); len(left) != 0 {
 		t.Errorf("%d sandbox containers left behind", len(left))
 	}
 	// The daemon stays healthy after all that.

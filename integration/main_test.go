@@ -33,6 +33,9 @@ var env struct {
 	docker    *client.Client
 	index     *packageIndex
 	keyFile   string // one secret key for every node, as nodes sharing a Redis must have
+
+	mu    sync.Mutex
+	nodes []string // node ids of every daemon started, to find their containers
 }
 
 // testSecretKey is the key in env.keyFile.
@@ -106,11 +109,12 @@ func run(m *testing.M) int {
 	defer env.index.Close()
 	code := m.Run()
 	if code == 0 {
-		left, err := cli.ContainerList(ctx, container.ListOptions{All: true,
-			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRole+"=sandbox"))})
-		if err != nil || len(left) != 0 {
-			fmt.Fprintf(os.Stderr, "integration: %d sandbox containers left behind (%v)\n", len(left), err)
-			return 1
+		for _, id := range env.nodes {
+			left, err := containersOf(ctx, id)
+			if err != nil || len(left) != 0 {
+				fmt.Fprintf(os.Stderr, "integration: %d sandbox containers of node %s left behind (%v)\n", len(left), id, err)
+				return 1
+			}
 		}
 	}
 	return code
@@ -132,7 +136,8 @@ type node struct {
 	c      *fsclient.Client
 	admin  *fsclient.Client
 	// logs holds everything the daemon logged, at debug level.
-	logs *syncBuffer
+	logs   *syncBuffer
+	nodeID string
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -164,6 +169,9 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	cfg.AdminToken = adminToken
 	cfg.SecretKeyFile = env.keyFile
 	cfg.NodeID = "it-" + store.NewID()[:12] // never remove another test's containers
+	env.mu.Lock()
+	env.nodes = append(env.nodes, cfg.NodeID)
+	env.mu.Unlock()
 	cfg.BaseImage = env.baseImage
 	cfg.PipIndexURL = env.index.URL + "/simple"
 	cfg.BuildNetwork = "host" // the build reaches the test's index on 127.0.0.1
@@ -180,7 +188,7 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	if err := d.Open(ctx); err != nil {
 		t.Fatalf("open daemon: %v", err)
 	}
-	n := &node{d: d, url: "http://" + d.Addr(), prefix: cfg.KeyPrefix, logs: logs}
+	n := &node{d: d, url: "http://" + d.Addr(), prefix: cfg.KeyPrefix, logs: logs, nodeID: cfg.NodeID}
 	t.Cleanup(func() {
 		_ = d.Close()
 		if t.Failed() {
@@ -212,13 +220,18 @@ func (n *node) deploy(t testing.TB, req fsclient.DeploymentRequest) store.Deploy
 	return d
 }
 
-// sandboxContainers lists the sandbox containers on the engine, running or not.
-func sandboxContainers(t testing.TB) []container.Summary {
+// sandboxContainers lists the node's sandbox containers, running or not. (Other test processes
+// may share the engine: only this node's containers are its business.)
+func (n *node) sandboxContainers(t testing.TB) []container.Summary {
 	t.Helper()
-	list, err := env.docker.ContainerList(context.Background(), container.ListOptions{All: true,
-		Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRole+"=sandbox"))})
+	list, err := containersOf(context.Background(), n.nodeID)
 	if err != nil {
 		t.Fatalf("list containers: %v", err)
 	}
 	return list
+}
+
+func containersOf(ctx context.Context, nodeID string) ([]container.Summary, error) {
+	return env.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", sandbox.LabelRole+"=sandbox"), filters.Arg("label", sandbox.LabelNode+"="+nodeID))})
 }

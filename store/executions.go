@@ -61,26 +61,6 @@ func (e *Execution) Terminal() bool {
 	return false
 }
 
-// EnqueueRun stores the queued execution, indexes it and queues the run in one transaction: when
-// it returns nil the run is durably queued.
-func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution) error {
-	rec, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode execution: %w", err)
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL)
-		p.ZAdd(ctx, s.k.execs(tid), redis.Z{Score: float64(e.CreatedAt.UnixMilli()), Member: e.ID})
-		p.ZRemRangeByRank(ctx, s.k.execs(tid), 0, -s.ExecutionsKept-1)
-		p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.runs(), Values: []any{"tenant", tid, "id", e.ID}})
-		return nil
-	})
-	if err != nil {
-		return unavailable("enqueue run", err)
-	}
-	return nil
-}
-
 // GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
 func (s *Store) GetExecution(ctx context.Context, tid, id string) (Execution, error) {
 	b, err := s.rdb.Get(ctx, s.k.exec(tid, id)).Bytes()

@@ -18,7 +18,7 @@ func queued(dep string, created time.Time) store.Execution {
 
 func mustEnqueue(tb testing.TB, s *testStore, tid string, e store.Execution) store.Execution {
 	tb.Helper()
-	if err := s.EnqueueRun(context.Background(), tid, e); err != nil {
+	if err := s.EnqueueRun(context.Background(), tid, e, 0); err != nil {
 		tb.Fatalf("EnqueueRun: %v", err)
 	}
 	return e
@@ -88,7 +88,7 @@ func TestRunLifecycle(t *testing.T) {
 	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":done:" + e.ID); ttl < 0 {
 		t.Errorf("notification TTL = %v, want one set", ttl)
 	}
-	if p, err := s.rdb.XPending(ctx, "fs:q:runs", "workers").Result(); err != nil || p.Count != 0 {
+	if p, err := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending runs = %+v, %v; want acknowledged", p, err)
 	}
 	if n, _ := s.QueueDepth(ctx, store.Runs); n != 0 {

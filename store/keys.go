@@ -14,7 +14,11 @@ package store
 //	{p}t:{tid}:execs                     zset   recent execution ids by creation time
 //	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
 //	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
-//	{p}q:builds, {p}q:runs               stream work queues, consumer group "workers"
+//	{p}q:builds                          stream build jobs, consumer group "workers"
+//	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
+//	{p}q:tenants                         set    tenants that have a run stream
+//	{p}q:rr                              list   the same tenants in round-robin order
+//	{p}q:wake                            list   wake-up tokens for idle run workers (capped)
 type keys struct{ p string }
 
 func (k keys) tenant(tid string) string    { return k.p + "tenant:" + tid }
@@ -36,5 +40,8 @@ func (k keys) done(tid, id string) string { return k.t(tid) + "done:" + id }
 func (k keys) built(tid, name string, v int) string {
 	return k.t(tid) + "built:" + name + ":" + itoa(v)
 }
-func (k keys) builds() string { return k.p + "q:builds" }
-func (k keys) runs() string   { return k.p + "q:runs" }
+func (k keys) builds() string         { return k.p + "q:builds" }
+func (k keys) runs(tid string) string { return k.p + "q:runs:" + tid }
+func (k keys) runTenants() string     { return k.p + "q:tenants" }
+func (k keys) rr() string             { return k.p + "q:rr" }
+func (k keys) wake() string           { return k.p + "q:wake" }

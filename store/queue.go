@@ -43,29 +43,32 @@ type Job struct {
 	Enqueued time.Time
 }
 
-func (s *Store) stream(q Queue) string {
-	if q == Builds {
+// streamOf is the stream a job lives in: the one build stream, or its tenant's run stream.
+func (s *Store) streamOf(j Job) string {
+	if j.Queue == Builds {
 		return s.k.builds()
 	}
-	return s.k.runs()
+	return s.k.runs(j.Tenant)
 }
 
-// EnsureGroups creates the streams and their consumer group when missing.
+// EnsureGroups creates the build stream and its consumer group when missing (run streams are
+// created with a tenant's first run).
 func (s *Store) EnsureGroups(ctx context.Context) error {
-	for _, q := range []Queue{Builds, Runs} {
-		err := s.rdb.XGroupCreateMkStream(ctx, s.stream(q), group, "0").Err()
-		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-			return unavailable("create group "+q.String(), err)
-		}
+	err := s.rdb.XGroupCreateMkStream(ctx, s.k.builds(), group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return unavailable("create group builds", err)
 	}
 	return nil
 }
 
-// NextJob blocks up to block (which must be positive: 0 would block forever) for a new job of
-// the queue, delivered to consumer. It returns (nil, nil) when none arrived in time.
+// NextJob blocks up to block (which must be positive) for a new job of the queue, delivered to
+// consumer. It returns (nil, nil) when none arrived in time. Runs are taken fairly: see nextRun.
 func (s *Store) NextJob(ctx context.Context, q Queue, consumer string, block time.Duration) (*Job, error) {
+	if q == Runs {
+		return s.nextRun(ctx, consumer, block)
+	}
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{s.stream(q), ">"}, Count: 1, Block: block,
+		Group: group, Consumer: consumer, Streams: []string{s.k.builds(), ">"}, Count: 1, Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -97,7 +100,7 @@ var ErrLost = errors.New("job reclaimed by another worker")
 // worker while this one is alive. Workers call it periodically during long jobs. ErrLost when
 // the job was reclaimed meanwhile.
 func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
-	n, err := touchScript.Run(ctx, s.rdb, []string{s.stream(j.Queue)}, group, j.EntryID, consumer).Int()
+	n, err := touchScript.Run(ctx, s.rdb, []string{s.streamOf(j)}, group, j.EntryID, consumer).Int()
 	if err != nil {
 		return unavailable("touch job", err)
 	}
@@ -110,15 +113,41 @@ func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
 // Reclaim takes over up to count jobs that were delivered to some consumer but not acknowledged
 // for longer than minIdle — the consumer died — and returns them, now delivered to consumer.
 func (s *Store) Reclaim(ctx context.Context, q Queue, consumer string, minIdle time.Duration, count int64) ([]Job, error) {
+	if q == Builds {
+		return s.reclaim(ctx, Job{Queue: Builds}, consumer, minIdle, count)
+	}
+	tids, err := s.rdb.SMembers(ctx, s.k.runTenants()).Result()
+	if err != nil {
+		return nil, unavailable("reclaim runs", err)
+	}
+	var out []Job
+	for _, tid := range tids {
+		jobs, err := s.reclaim(ctx, Job{Queue: Runs, Tenant: tid}, consumer, minIdle, count-int64(len(out)))
+		if err != nil {
+			return out, err
+		}
+		if out = append(out, jobs...); int64(len(out)) >= count {
+			break
+		}
+	}
+	return out, nil
+}
+
+// reclaim runs XAUTOCLAIM on the stream of like (a job naming the queue and tenant).
+func (s *Store) reclaim(ctx context.Context, like Job, consumer string, minIdle time.Duration, count int64) ([]Job, error) {
 	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: s.stream(q), Group: group, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: count,
+		Stream: s.streamOf(like), Group: group, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: count,
 	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("reclaim "+q.String(), err)
+	if err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
+		return nil, unavailable("reclaim "+like.Queue.String(), err)
 	}
 	out := make([]Job, 0, len(msgs))
 	for _, m := range msgs {
-		out = append(out, parseJob(q, m))
+		j := parseJob(like.Queue, m)
+		if j.Tenant == "" {
+			j.Tenant = like.Tenant
+		}
+		out = append(out, j)
 	}
 	return out, nil
 }
@@ -136,18 +165,43 @@ func (s *Store) Ack(ctx context.Context, j Job) error {
 }
 
 func (s *Store) ack(ctx context.Context, p redis.Pipeliner, j Job) {
-	p.XAck(ctx, s.stream(j.Queue), group, j.EntryID)
-	p.XDel(ctx, s.stream(j.Queue), j.EntryID)
+	p.XAck(ctx, s.streamOf(j), group, j.EntryID)
+	p.XDel(ctx, s.streamOf(j), j.EntryID)
+	if j.Queue == Runs {
+		// A slot of the tenant is free: wake a worker that may have passed over it.
+		p.RPush(ctx, s.k.wake(), 1)
+		p.LTrim(ctx, s.k.wake(), -wakeKept, -1)
+	}
 }
 
 // QueueDepth returns how many jobs wait in the queue, not yet delivered to any worker.
 func (s *Store) QueueDepth(ctx context.Context, q Queue) (int64, error) {
-	n, err := s.rdb.XLen(ctx, s.stream(q)).Result()
+	if q == Builds {
+		return s.waiting(ctx, s.k.builds())
+	}
+	tids, err := s.rdb.SMembers(ctx, s.k.runTenants()).Result()
 	if err != nil {
 		return 0, unavailable("queue depth", err)
 	}
-	p, err := s.rdb.XPending(ctx, s.stream(q), group).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	var total int64
+	for _, tid := range tids {
+		n, err := s.waiting(ctx, s.k.runs(tid))
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// waiting counts a stream's entries not yet delivered (entries are deleted once acknowledged).
+func (s *Store) waiting(ctx context.Context, stream string) (int64, error) {
+	n, err := s.rdb.XLen(ctx, stream).Result()
+	if err != nil {
+		return 0, unavailable("queue depth", err)
+	}
+	p, err := s.rdb.XPending(ctx, stream, group).Result()
+	if err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
 		return 0, unavailable("queue depth", err)
 	}
 	if p != nil {

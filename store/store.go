@@ -31,8 +31,10 @@ type Store struct {
 	ResultTTL time.Duration
 	// ExecutionsKept bounds the per-tenant index of recent executions.
 	ExecutionsKept int64
-	secrets        sealer
-	now            func() time.Time
+	// RunCap is the default maximum of concurrent runs per tenant (a tenant's quota overrides it).
+	RunCap  int
+	secrets sealer
+	now     func() time.Time
 }
 
 // Options configure a Store.
@@ -41,6 +43,8 @@ type Options struct {
 	Prefix         string
 	ResultTTL      time.Duration
 	ExecutionsKept int64
+	// RunCap is the default maximum of concurrent runs per tenant (default 4).
+	RunCap int
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
 	// same key.
 	SecretKey []byte
@@ -62,8 +66,11 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	if opts.ExecutionsKept <= 0 {
 		opts.ExecutionsKept = 1000
 	}
+	if opts.RunCap <= 0 {
+		opts.RunCap = 4
+	}
 	return &Store{rdb: rdb, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
-		ExecutionsKept: opts.ExecutionsKept, secrets: sec, now: time.Now}, nil
+		ExecutionsKept: opts.ExecutionsKept, RunCap: opts.RunCap, secrets: sec, now: time.Now}, nil
 }
 
 // Ping checks that Redis answers.

@@ -20,6 +20,7 @@ type Tenant struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	Quotas    Quotas    `json:"quotas"`
 }
 
 // CreateTenant creates a tenant with a unique name and returns it with its first token. The token is
@@ -79,7 +80,7 @@ func (s *Store) tenant(ctx context.Context, tid string) (Tenant, error) {
 		return Tenant{}, ErrNotFound
 	}
 	created, _ := time.Parse(time.RFC3339Nano, m["created_at"])
-	return Tenant{ID: tid, Name: m["name"], CreatedAt: created}, nil
+	return Tenant{ID: tid, Name: m["name"], CreatedAt: created, Quotas: quotasOf(m)}, nil
 }
 
 // Token describes an issued token; the token itself is shown only when issued.
@@ -194,8 +195,10 @@ func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]Deployment, err
 				p.Del(ctx, s.k.token(rec.Hash))
 			}
 		}
-		p.Del(ctx, s.k.tokens(tid), s.k.tenant(tid))
+		p.Del(ctx, s.k.tokens(tid), s.k.tenant(tid), s.k.runs(tid))
 		p.HDel(ctx, s.k.tenantNames(), t.Name)
+		p.SRem(ctx, s.k.runTenants(), tid)
+		p.LRem(ctx, s.k.rr(), 0, tid)
 		return nil
 	})
 	if err != nil {

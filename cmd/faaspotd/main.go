@@ -33,6 +33,7 @@ func run() error {
 	fs.StringVar(&cfg.BuildNetwork, "build-network", cfg.BuildNetwork, "network mode of image builds (FAASPOT_BUILD_NETWORK)")
 	fs.StringVar(&cfg.SandboxNetwork, "sandbox-network", cfg.SandboxNetwork, "network of run containers (FAASPOT_SANDBOX_NETWORK)")
 	fs.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "OCI runtime of run containers, e.g. runsc (FAASPOT_RUNTIME)")
+	fs.BoolVar(&cfg.AllowVulnerableRuntime, "allow-vulnerable-runtime", cfg.AllowVulnerableRuntime, "start even on a runc with a known container escape (FAASPOT_ALLOW_VULNERABLE_RUNTIME)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent runs on this node (FAASPOT_WORKERS)")
 	fs.IntVar(&cfg.BuildWorkers, "build-workers", cfg.BuildWorkers, "concurrent builds on this node (FAASPOT_BUILD_WORKERS)")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "all, api or worker (FAASPOT_ROLE)")

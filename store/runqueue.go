@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Run scheduling. Every tenant has its own run stream; workers take runs through claimScript,
+// which visits tenants in round-robin order and skips a tenant already running its maximum of
+// concurrent runs (its stream's pending entries: delivered, not yet acknowledged — so a crashed
+// worker's runs still count until they are reclaimed). A tenant flooding its queue therefore
+// delays another tenant's run by at most one turn of the rotation, never by its backlog. Idle
+// workers block on a wake-up list pushed by every enqueue and every finished run: no polling.
+
+// wakeKept caps the wake-up list: more tokens than workers would only cause empty claims.
+const wakeKept = 64
+
+// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.
+var ErrQuota = errors.New("quota exceeded")
+
+// QuotaError says which quota refused a request.
+type QuotaError struct {
+	What  string // "queued runs", "deployments", "requests per second"
+	Limit float64
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("quota exceeded: at most %g %s", e.Limit, e.What)
+}
+
+func (e *QuotaError) Unwrap() error { return ErrQuota }
+
+var enqueueScript = redis.NewScript(`
+local exec, execs, stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rec, ttl, score, id, kept, tid, maxq = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+if redis.call('EXISTS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
+end
+if redis.call('SADD', tenants, tid) == 1 then
+  redis.call('RPUSH', rr, tid)
+end
+if maxq > 0 then
+  local waiting = redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1]
+  if waiting >= maxq then return 0 end
+end
+redis.call('SET', exec, rec, 'PX', ttl)
+redis.call('ZADD', execs, score, id)
+redis.call('ZREMRANGEBYRANK', execs, 0, -kept - 1)
+redis.call('XADD', stream, '*', 'tenant', tid, 'id', id)
+redis.call('RPUSH', wake, 1)
+redis.call('LTRIM', wake, -64, -1)
+return 1`)
+
+// claimScript delivers the next run to a consumer, fairly across tenants (see above). ARGV:
+// key prefix, consumer, default maximum of concurrent runs per tenant.
+var claimScript = redis.NewScript(`
+local prefix, consumer, defcap = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local rr = prefix .. 'q:rr'
+for i = 1, redis.call('LLEN', rr) do
+  local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+  local stream = prefix .. 'q:runs:' .. tid
+  if redis.call('EXISTS', stream) == 1 then
+    local cap = tonumber(redis.call('HGET', prefix .. 'tenant:' .. tid, 'max_concurrent_runs') or '0') or 0
+    if cap <= 0 then cap = defcap end
+    if redis.call('XPENDING', stream, 'workers')[1] < cap then
+      local res = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
+      if res and res[1] and #res[1][2] > 0 then
+        local e = res[1][2][1]
+        return {tid, e[1], e[2]}
+      end
+    end
+  end
+end
+return false`)
+
+// EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step: when
+// it returns nil the run is durably queued. maxQueued > 0 bounds the tenant's runs waiting to
+// start; over it, nothing is written and the error is a *QuotaError.
+func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueued int) error {
+	rec, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	n, err := enqueueScript.Run(ctx, s.rdb,
+		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake()},
+		rec, s.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.ExecutionsKept, tid, maxQueued).Int()
+	if err != nil {
+		return unavailable("enqueue run", err)
+	}
+	if n == 0 {
+		return &QuotaError{What: "queued runs", Limit: float64(maxQueued)}
+	}
+	return nil
+}
+
+// nextRun claims the next run fairly; when none is claimable it blocks on the wake-up list for up
+// to block and tries once more.
+func (s *Store) nextRun(ctx context.Context, consumer string, block time.Duration) (*Job, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		res, err := claimScript.Run(ctx, s.rdb, []string{s.k.rr()}, s.k.p, consumer, s.RunCap).Slice()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable("claim run", err)
+		}
+		if len(res) == 3 {
+			return claimedJob(res), nil
+		}
+		if attempt == 0 {
+			_, err := s.rdb.BLPop(ctx, block, s.k.wake()).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, unavailable("wait for runs", err)
+			}
+		}
+	}
+	return nil, nil
+}
+
+// claimedJob turns the claim script's {tid, entry id, fields} into a Job.
+func claimedJob(res []any) *Job {
+	tid, _ := res[0].(string)
+	id, _ := res[1].(string)
+	values := map[string]any{}
+	if fields, ok := res[2].([]any); ok {
+		for i := 0; i+1 < len(fields); i += 2 {
+			k, _ := fields[i].(string)
+			values[k] = fields[i+1]
+		}
+	}
+	j := parseJob(Runs, redis.XMessage{ID: id, Values: values})
+	j.Tenant = tid
+	return &j
+}
+
+// Quotas are a tenant's limits; zero fields take the operator's defaults.
+type Quotas struct {
+	MaxConcurrentRuns int     `json:"max_concurrent_runs"`
+	MaxQueuedRuns     int     `json:"max_queued_runs"`
+	MaxDeployments    int     `json:"max_deployments"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+}
+
+// SetQuotas stores the tenant's quota overrides. ErrNotFound for an unknown tenant.
+func (s *Store) SetQuotas(ctx context.Context, tid string, q Quotas) error {
+	if _, err := s.tenant(ctx, tid); err != nil {
+		return err
+	}
+	err := s.rdb.HSet(ctx, s.k.tenant(tid),
+		"max_concurrent_runs", q.MaxConcurrentRuns, "max_queued_runs", q.MaxQueuedRuns,
+		"max_deployments", q.MaxDeployments, "requests_per_second", q.RequestsPerSecond).Err()
+	if err != nil {
+		return unavailable("set quotas", err)
+	}
+	return nil
+}
+
+func quotasOf(m map[string]string) Quotas {
+	num := func(k string) int { n, _ := strconv.Atoi(m[k]); return n }
+	rps, _ := strconv.ParseFloat(m["requests_per_second"], 64)
+	return Quotas{MaxConcurrentRuns: num("max_concurrent_runs"), MaxQueuedRuns: num("max_queued_runs"),
+		MaxDeployments: num("max_deployments"), RequestsPerSecond: rps}
+}
+
+// CountDeployments returns how many deployments the tenant has.
+func (s *Store) CountDeployments(ctx context.Context, tid string) (int, error) {
+	n, err := s.rdb.SCard(ctx, s.k.deps(tid)).Result()
+	if err != nil {
+		return 0, unavailable("count deployments", err)
+	}
+	return int(n), nil
+}
