@@ -269,6 +269,10 @@ func TestBadInput(t *testing.T) {
 		{"pip option", "PUT", "/api/deployments/", `{"name":"x","code":"def main(a, c): pass","requirements":"-i http://evil"}`, 400, "requirements"},
 		{"args not object", "POST", "/v1/sync/deployments/nope/rpc/", `[1,2]`, 400, "args"},
 		{"limits over max", "PUT", "/api/deployments/", `{"name":"x","code":"def main(a, c): pass","limits":{"memory_mb":999999}}`, 400, "limits.memory_mb"},
+		{"args nested too deep", "POST", "/v1/sync/deployments/nope/rpc/", `{"a":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`, 400, "args"},
+		{"context nested too deep", "PUT", "/api/deployments/", `{"name":"x","code":"def main(a, c): pass","context":{"a":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}}`, 400, ""},
+		{"code too large", "PUT", "/api/deployments/", `{"name":"x","code":"` + strings.Repeat("#", 1100<<10) + `"}`, 413, "code"},
+		{"body too large", "PUT", "/api/deployments/", `{"name":"x","code":"` + strings.Repeat("#", 3<<20) + `"}`, 413, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := n.raw(t, tc.method, tc.path, tc.body)

@@ -71,7 +71,7 @@ var hostileFunctions = []hostile{
 	// Escape and snooping attempts.
 	{name: "privilege-escalation", statuses: []string{"completed"},
 		code: "import os\ndef main(args, context):\n    try:\n        os.setuid(0)\n        r = 'setuid worked'\n    except PermissionError:\n        r = 'denied'\n    return {'setuid': r, 'euid': os.geteuid()}\n",
-		check: resultHas(`"setuid": "denied"`, `"euid": 65534`)},
+		check: resultHas(`"setuid":"denied"`, `"euid":65534`)},
 	{name: "write-outside-tmp", statuses: []string{"completed"},
 		code: "def main(args, context):\n    out = {}\n    for p in ['/etc/passwd', '/opt/faaspot/function/main.py', '/usr/bin/evil', '/proc/sysrq-trigger']:\n        try:\n            open(p, 'a').close()\n            out[p] = 'written'\n        except OSError as e:\n            out[p] = 'denied'\n    return out\n",
 		check: func(t *testing.T, e store.Execution) {
@@ -81,10 +81,10 @@ var hostileFunctions = []hostile{
 		}},
 	{name: "docker-socket", statuses: []string{"completed"},
 		code: "import os, socket\ndef main(args, context):\n    found = [p for p in ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock'] if os.path.exists(p)]\n    return {'sockets': found}\n",
-		check: resultHas(`"sockets": []`)},
+		check: resultHas(`"sockets":[]`)},
 	{name: "network", statuses: []string{"completed"},
 		code: "import socket\ndef main(args, context):\n    return {'interfaces': sorted(n for _, n in socket.if_nameindex())}\n",
-		check: resultHas(`"interfaces": ["lo"]`)},
+		check: resultHas(`"interfaces":["lo"]`)},
 	{name: "snoop-processes", statuses: []string{"completed"},
 		code: "import os\ndef main(args, context):\n    envs = []\n    for pid in os.listdir('/proc'):\n        if pid.isdigit():\n            try:\n                envs.append(open('/proc/%s/environ' % pid, 'rb').read().decode('latin-1'))\n            except OSError:\n                pass\n    return {'pids': len(envs), 'env': envs}\n",
 		check: func(t *testing.T, e store.Execution) {
@@ -98,15 +98,20 @@ var hostileFunctions = []hostile{
 		code: "import os\ndef main(args, context):\n    print('{\"ok\": true, \"result\": \"\\\\\"forged\\\\\"\"}')\n    return 'real'\n",
 		check: resultHas(`"real"`)},
 	{name: "read-stdin", statuses: []string{"completed"},
-		code: "import sys\ndef main(args, context):\n    return {'stdin': sys.stdin.read()}\n", check: resultHas(`"stdin": ""`)},
+		code: "import sys\ndef main(args, context):\n    return {'stdin': sys.stdin.read()}\n", check: resultHas(`"stdin":""`)},
 	{name: "exit-interpreter", statuses: []string{"failed"},
 		code: "import os\ndef main(args, context):\n    os._exit(0)\n", check: errType("ProcessExited")},
 	{name: "kill-self", statuses: []string{"failed"},
-		code: "import os, signal\ndef main(args, context):\n    os.kill(os.getpid(), signal.SIGKILL)\n", check: errType("ProcessExited")},
+		code: "import os, signal\ndef main(args, context):\n    os.kill(os.getpid(), signal.SIGKILL)\n", check: func(t *testing.T, e store.Execution) {
+			errType("ProcessExited")(t, e)
+			if e.ExitCode == nil || *e.ExitCode != 137 {
+				t.Errorf("exit code %v, want 137 (killed by SIGKILL)", e.ExitCode)
+			}
+		}},
 	{name: "ignore-sigterm", limits: &store.Limits{TimeoutS: 2}, statuses: []string{"timeout"},
 		code: "import signal, time\ndef main(args, context):\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    while True:\n        time.sleep(0.1)\n", check: errType("Timeout")},
 	{name: "background-process", statuses: []string{"completed"},
-		code: "import subprocess\ndef main(args, context):\n    p = subprocess.Popen(['sleep', '300'])\n    return {'started': p.pid > 0}\n", check: resultHas(`"started": true`)},
+		code: "import subprocess\ndef main(args, context):\n    p = subprocess.Popen(['sleep', '300'])\n    return {'started': p.pid > 0}\n", check: resultHas(`"started":true`)},
 	{name: "forked-child-answers", statuses: []string{"completed"},
 		code: "import os, time\ndef main(args, context):\n    if os.fork() == 0:\n        return 'child'\n    time.sleep(0.5)\n    return 'parent'\n", check: resultHas(`"parent"`)},
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -97,5 +98,25 @@ func streamContains(r io.Reader, needle []byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+	}
+}
+
+// TestContextOnlyRedeploy: a new context needs no image build; the next run gets it.
+func TestContextOnlyRedeploy(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	code := "def main(args, context):\n    return context['v']\n"
+	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ctx", Code: code, Context: `v = "one"`})
+	start := time.Now()
+	d2 := n.deploy(t, fsclient.DeploymentRequest{Name: "ctx", Code: code, Context: `v = "two"`})
+	t.Logf("context-only redeploy to ready: %v", time.Since(start).Round(time.Millisecond))
+	if d2.Image != d1.Image || d2.Version != 2 {
+		t.Fatalf("a context change rebuilt the image: %s -> %s", d1.Image, d2.Image)
+	}
+	if got, _ := n.c.GetDeployment(ctx, "ctx"); !strings.Contains(got.BuildLog, "up to date") {
+		t.Errorf("build log of a context-only redeploy: %q", got.BuildLog)
+	}
+	if v, _, err := n.c.RunSync(ctx, "ctx", nil); err != nil || string(v) != `"two"` {
+		t.Errorf("run after the context change: %s %v", v, err)
 	}
 }

@@ -85,7 +85,9 @@ func hostConfig(cfg Config, l Limits) *container.HostConfig {
 	if network == "" {
 		network = "none"
 	}
+	initProcess := true // the runner is not PID 1: signals behave, zombies are reaped
 	return &container.HostConfig{
+		Init:           &initProcess,
 		NetworkMode:    container.NetworkMode(network),
 		ReadonlyRootfs: true,
 		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,mode=1777,size=%d", cfg.TmpfsBytes)},

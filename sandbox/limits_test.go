@@ -52,6 +52,9 @@ func TestHostConfig(t *testing.T) {
 				r.Ulimits[0].Soft != tt.cfg.NoFile || r.Ulimits[0].Hard != tt.cfg.NoFile {
 				t.Errorf("Ulimits = %+v, want nofile %d/%d", r.Ulimits, tt.cfg.NoFile, tt.cfg.NoFile)
 			}
+			if hc.Init == nil || !*hc.Init {
+				t.Error("no init process: the runner would be PID 1, immune to its own signals")
+			}
 			if !hc.ReadonlyRootfs {
 				t.Error("root filesystem is writable")
 			}
