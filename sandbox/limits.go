@@ -90,7 +90,7 @@ func hostConfig(cfg Config, l Limits) *container.HostConfig {
 		Init:           &initProcess,
 		NetworkMode:    container.NetworkMode(network),
 		ReadonlyRootfs: true,
-		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,mode=1777,size=%d", cfg.TmpfsBytes)},
+		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,noexec,mode=1777,size=%d", cfg.TmpfsBytes)},
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		Runtime:        cfg.Runtime,
