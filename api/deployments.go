@@ -16,11 +16,12 @@ import (
 
 // deploymentRequest is the body of PUT /api/deployments/ and POST /v1/deployments.
 type deploymentRequest struct {
-	Name         string          `json:"name"`
-	Code         string          `json:"code"`
-	Requirements string          `json:"requirements"`
-	Context      json.RawMessage `json:"context"`
-	Limits       *store.Limits   `json:"limits"`
+	Name         string            `json:"name"`
+	Code         string            `json:"code"`
+	Requirements string            `json:"requirements"`
+	Context      json.RawMessage   `json:"context"`
+	Limits       *store.Limits     `json:"limits"`
+	Warm         *store.WarmPolicy `json:"warm"`
 }
 
 // deploymentView is a deployment as the API shows it: never the context's values, the build log
@@ -69,8 +70,29 @@ func (s *Server) validate(req deploymentRequest) (store.DeploymentSpec, error) {
 	if err != nil {
 		return store.DeploymentSpec{}, err
 	}
+	if err := validateWarm(req.Warm); err != nil {
+		return store.DeploymentSpec{}, err
+	}
 	return store.DeploymentSpec{Name: req.Name, Source: store.Source{Code: code, Requirements: reqs},
-		Context: ctxMap, Limits: limits}, nil
+		Context: ctxMap, Limits: limits, Warm: req.Warm}, nil
+}
+
+// validateWarm checks a deployment's warm policy; the operator's settings cap it when applied.
+func validateWarm(w *store.WarmPolicy) error {
+	if w == nil {
+		return nil
+	}
+	switch {
+	case w.MaxIdle != nil && (*w.MaxIdle < 0 || *w.MaxIdle > 1000):
+		return invalid("warm.max_idle", "max_idle must be between 0 and 1000")
+	case w.Prewarm != nil && (*w.Prewarm < 0 || *w.Prewarm > 1000):
+		return invalid("warm.prewarm", "prewarm must be between 0 and 1000")
+	case w.MaxRuns < 0:
+		return invalid("warm.max_runs", "max_runs must not be negative")
+	case w.IdleTTLS < 0:
+		return invalid("warm.idle_ttl_s", "idle_ttl_s must not be negative")
+	}
+	return nil
 }
 
 // createDeployment handles PUT /api/deployments/ and POST /v1/deployments: 202 with the deployment

@@ -74,11 +74,12 @@ func New(baseURL, token string) *Client {
 
 // DeploymentRequest is a create-or-update request. Context may be a map or context-file text.
 type DeploymentRequest struct {
-	Name         string  `json:"name"`
-	Code         string  `json:"code"`
-	Requirements string  `json:"requirements,omitempty"`
-	Context      any     `json:"context,omitempty"`
-	Limits       *Limits `json:"limits,omitempty"`
+	Name         string            `json:"name"`
+	Code         string            `json:"code"`
+	Requirements string            `json:"requirements,omitempty"`
+	Context      any               `json:"context,omitempty"`
+	Limits       *Limits           `json:"limits,omitempty"`
+	Warm         *store.WarmPolicy `json:"warm,omitempty"`
 }
 
 // BuildError is a deployment whose build failed (create with wait).

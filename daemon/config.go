@@ -53,6 +53,14 @@ type Config struct {
 	MaxQueuedRuns     int     // FAASPOT_MAX_QUEUED_RUNS
 	MaxDeployments    int     // FAASPOT_MAX_DEPLOYMENTS
 	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, per API node
+	// Warm execution: keep started containers of a deployment version for its next runs.
+	Warm         bool          // FAASPOT_WARM (default true); false: every run in a fresh container
+	WarmMode     string        // FAASPOT_WARM_MODE: fork (default) or process
+	WarmMaxIdle  int           // FAASPOT_WARM_MAX_IDLE: idle containers per deployment version
+	WarmMaxTotal int           // FAASPOT_WARM_MAX_TOTAL: idle containers on this node
+	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
+	WarmMaxRuns  int           // FAASPOT_WARM_MAX_RUNS: runs per container (1: fresh every run)
+	WarmPrewarm  int           // FAASPOT_WARM_PREWARM: containers started when a version is ready
 	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
 	ReclaimIdle time.Duration
 }
@@ -76,6 +84,13 @@ func DefaultConfig() Config {
 		SyncWait:          60 * time.Second,
 		Role:              "all",
 		ReclaimIdle:       60 * time.Second,
+		Warm:              true,
+		WarmMode:          "fork",
+		WarmMaxIdle:       4,
+		WarmMaxTotal:      64,
+		WarmIdleTTL:       10 * time.Minute,
+		WarmMaxRuns:       1000,
+		WarmPrewarm:       1,
 		MaxQueuedRuns:     1000,
 		MaxDeployments:    100,
 		RequestsPerSecond: 200,
@@ -117,6 +132,15 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 			*dst = f
 		}
 	}
+	boolean := func(name string, dst *bool) {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+			}
+			*dst = b
+		}
+	}
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := parseDuration(v)
@@ -135,13 +159,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("FAASPOT_BUILD_NETWORK", &c.BuildNetwork)
 	str("FAASPOT_SANDBOX_NETWORK", &c.SandboxNetwork)
 	str("FAASPOT_RUNTIME", &c.Runtime)
-	if v := getenv("FAASPOT_ALLOW_VULNERABLE_RUNTIME"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("FAASPOT_ALLOW_VULNERABLE_RUNTIME: %q is not true or false", v))
-		}
-		c.AllowVulnerableRuntime = b
-	}
+	boolean("FAASPOT_ALLOW_VULNERABLE_RUNTIME", &c.AllowVulnerableRuntime)
 	num("FAASPOT_DEFAULT_MEMORY_MB", &c.DefaultMemMB)
 	num("FAASPOT_DEFAULT_TIMEOUT_S", &c.DefaultTimeout)
 	float("FAASPOT_DEFAULT_CPUS", &c.DefaultCPUs)
@@ -150,6 +168,13 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	float("FAASPOT_MAX_CPUS", &c.MaxCPUs)
 	num("FAASPOT_WORKERS", &c.Workers)
 	num("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns)
+	boolean("FAASPOT_WARM", &c.Warm)
+	str("FAASPOT_WARM_MODE", &c.WarmMode)
+	num("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle)
+	num("FAASPOT_WARM_MAX_TOTAL", &c.WarmMaxTotal)
+	dur("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL)
+	num("FAASPOT_WARM_MAX_RUNS", &c.WarmMaxRuns)
+	num("FAASPOT_WARM_PREWARM", &c.WarmPrewarm)
 	num("FAASPOT_MAX_QUEUED_RUNS", &c.MaxQueuedRuns)
 	num("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments)
 	float("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond)
@@ -218,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentRuns < 0 || c.MaxQueuedRuns < 0 || c.MaxDeployments < 0 || c.RequestsPerSecond < 0 {
 		bad("quotas must be zero (no limit / default) or positive")
+	}
+	if c.WarmMode != "fork" && c.WarmMode != "process" {
+		bad("warm mode must be fork or process, not %q", c.WarmMode)
+	}
+	if c.WarmMaxIdle < 0 || c.WarmMaxTotal < 0 || c.WarmMaxRuns < 0 || c.WarmPrewarm < 0 || c.WarmIdleTTL < 0 {
+		bad("warm pool settings must not be negative")
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")

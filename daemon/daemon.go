@@ -147,6 +147,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork}, d.log)
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
+	sc.Mode, sc.MaxIdle = d.cfg.WarmMode, d.cfg.WarmMaxTotal
 	if sc.Node, err = d.nodeID(); err != nil {
 		return err
 	}
@@ -287,6 +288,9 @@ func (d *Daemon) close() error {
 		d.cancel()
 	}
 	d.wg.Wait()
+	if d.sandbox != nil {
+		d.sandbox.Close()
+	}
 	var errs []error
 	if d.rdb != nil {
 		errs = append(errs, d.rdb.Close())
@@ -308,7 +312,9 @@ func (e engine) Ping(ctx context.Context) error {
 	return err
 }
 
+// RemoveImages retires the deployment's warm containers, then removes its images.
 func (e engine) RemoveImages(ctx context.Context, tenantID, deploymentID string) error {
+	e.d.sandbox.Retire(deploymentKey(tenantID, deploymentID))
 	return e.d.builder.Remove(ctx, tenantID, deploymentID)
 }
 

@@ -158,10 +158,15 @@ func (w *workers) build(job store.Job) error {
 	result := store.StatusReady
 	if out.Error != "" {
 		result = store.StatusFailed
+	} else if job.Version >= dep.Version {
+		w.d.prewarm(ctx, job.Tenant, dep, job.Version, tag)
 	}
 	w.d.metrics.BuildDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	after, err := w.d.store.FinishBuild(ctx, job, out)
 	w.d.log.Info("build finished", "job", job.String(), "result", result, "seconds", time.Since(start).Seconds())
+	if err == nil {
+		w.d.versionRecorded(job.Tenant, dep, after, job.Version)
+	}
 	if err == nil && dep.Image != "" && after.Image != dep.Image {
 		// The previous ready image serves no new run; in-flight runs keep it alive (removal of an
 		// image in use fails and is retried when the deployment is deleted).
@@ -208,8 +213,7 @@ func (w *workers) run(job store.Job) error {
 	if err := w.d.store.MarkRunning(ctx, job.Tenant, e); err != nil {
 		return err
 	}
-	res, err := w.d.sandbox.Run(ctx, sandbox.Request{Image: dep.Image, TenantID: job.Tenant, ExecutionID: e.ID,
-		Args: e.Args, Context: secrets, Limits: runLimits(dep.Limits, w.d.cfg)})
+	res, err := w.d.sandbox.Run(ctx, w.d.runRequest(job.Tenant, dep, e, secrets))
 	if err != nil {
 		if ctx.Err() != nil {
 			return err // shutting down: the job stays pending and is reclaimed
@@ -282,7 +286,7 @@ func applyResult(e *store.Execution, res sandbox.Result) {
 	}
 	e.Stdout, e.Stderr = res.Stdout, res.Stderr
 	e.StdoutTruncated, e.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
-	e.DurationMS = ms(res.Duration)
+	e.DurationMS, e.AcquireMS = ms(res.Duration), ms(res.Acquire)
 	e.ColdStart, e.OOMKilled = res.ColdStart, res.OOMKilled
 	code := res.ExitCode
 	e.ExitCode = &code

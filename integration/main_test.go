@@ -220,6 +220,12 @@ func (n *node) deploy(t testing.TB, req fsclient.DeploymentRequest) store.Deploy
 	return d
 }
 
+// keyOf is the pool key of a deployment's ready version, as the daemon labels its containers.
+func keyOf(d store.Deployment) string {
+	tid := strings.SplitN(strings.TrimPrefix(d.Image, "faaspot/t-"), "/", 2)[0]
+	return fmt.Sprintf("%s/%s/%d/", tid, d.ID, d.ReadyVersion)
+}
+
 // sandboxContainers lists the node's sandbox containers, running or not. (Other test processes
 // may share the engine: only this node's containers are its business.)
 func (n *node) sandboxContainers(t testing.TB) []container.Summary {

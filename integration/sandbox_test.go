@@ -60,14 +60,14 @@ func TestSandboxHardening(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	canary := "canary-" + store.NewID()
-	n.deploy(t, fsclient.DeploymentRequest{Name: "probe", Code: probeCode,
+	d := n.deploy(t, fsclient.DeploymentRequest{Name: "probe", Code: probeCode,
 		Context: map[string]any{"canary": canary}, Limits: &store.Limits{MemoryMB: 96, CPUs: 0.5}})
 
 	id, err := n.c.Run(ctx, "probe", map[string]any{"sleep": 3, "expect": sha256hex(canary)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := inspectRunning(t, id)
+	info := inspectRunning(t, keyOf(d))
 	hc := info.HostConfig
 	if hc.Memory != 96<<20 || hc.MemorySwap != hc.Memory || hc.NanoCPUs != 5e8 || hc.PidsLimit == nil || *hc.PidsLimit <= 0 ||
 		!hc.ReadonlyRootfs || hc.NetworkMode != "none" || len(hc.Binds) != 0 || len(hc.Mounts) != 0 || hc.Privileged {
@@ -123,13 +123,13 @@ func TestSandboxHardening(t *testing.T) {
 	}
 }
 
-// inspectRunning waits for the run's container to exist and inspects it.
-func inspectRunning(t *testing.T, executionID string) container.InspectResponse {
+// inspectRunning waits for the one container of a deployment version and inspects it.
+func inspectRunning(t *testing.T, key string) container.InspectResponse {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		list, err := env.docker.ContainerList(context.Background(), container.ListOptions{All: true,
-			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelExecution+"="+executionID))})
+			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelKey+"="+key))})
 		if err == nil && len(list) == 1 {
 			info, err := env.docker.ContainerInspect(context.Background(), list[0].ID)
 			if err == nil {
@@ -138,7 +138,7 @@ func inspectRunning(t *testing.T, executionID string) container.InspectResponse 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no container for execution %s", executionID)
+	t.Fatalf("no container for %s", key)
 	return container.InspectResponse{}
 }
 

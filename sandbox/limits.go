@@ -13,8 +13,9 @@ const (
 	LabelManaged   = "io.faaspot.managed"
 	LabelRole      = "io.faaspot.role"
 	LabelTenant    = "io.faaspot.tenant"
-	LabelExecution = "io.faaspot.execution"
+	LabelExecution = "io.faaspot.execution" // the run that started the container (none if pre-warmed)
 	LabelNode      = "io.faaspot.node"
+	LabelKey       = "io.faaspot.key" // the deployment version a container serves (server-side ids)
 	roleSandbox    = "sandbox"
 )
 
@@ -44,11 +45,18 @@ type Config struct {
 	TmpfsBytes int64
 	// Node labels the containers of this node (see RemoveOrphans).
 	Node string
+	// Mode is how a warm container runs successive requests: "process" reuses the runner's
+	// process (fastest; module globals persist between runs), "fork" forks a fresh process per
+	// run from the pre-imported runner (about a millisecond; nothing of a run's process survives).
+	Mode string
+	// MaxIdle caps the idle warm containers of this node, all deployments together.
+	MaxIdle int
 }
 
 // DefaultConfig is the hardened default.
 func DefaultConfig() Config {
-	return Config{Network: "none", User: "65534:65534", PidsLimit: 128, NoFile: 1024, TmpfsBytes: 64 << 20}
+	return Config{Network: "none", User: "65534:65534", PidsLimit: 128, NoFile: 1024, TmpfsBytes: 64 << 20,
+		Mode: "fork", MaxIdle: 64}
 }
 
 // withDefaults fills zero fields from DefaultConfig.
@@ -68,6 +76,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TmpfsBytes <= 0 {
 		c.TmpfsBytes = def.TmpfsBytes
+	}
+	if c.Mode == "" {
+		c.Mode = def.Mode
+	}
+	if c.MaxIdle <= 0 {
+		c.MaxIdle = def.MaxIdle
 	}
 	return c
 }
@@ -110,6 +124,7 @@ func hostConfig(cfg Config, l Limits) *container.HostConfig {
 func containerConfig(cfg Config, req Request) *container.Config {
 	return &container.Config{
 		Image:        req.Image,
+		Cmd:          []string{"--serve", cfg.Mode},
 		User:         cfg.User,
 		WorkingDir:   "/tmp",
 		OpenStdin:    true,
@@ -118,6 +133,6 @@ func containerConfig(cfg Config, req Request) *container.Config {
 		AttachStdout: true,
 		AttachStderr: true,
 		Labels: map[string]string{LabelManaged: "true", LabelRole: roleSandbox, LabelNode: cfg.Node,
-			LabelTenant: req.TenantID, LabelExecution: req.ExecutionID},
+			LabelTenant: req.TenantID, LabelExecution: req.ExecutionID, LabelKey: req.Key},
 	}
 }

@@ -115,14 +115,14 @@ func TestHostConfigZeroConfig(t *testing.T) {
 }
 
 func TestContainerConfig(t *testing.T) {
-	req := Request{Image: "faaspot/t-aa/d-bb:0123", TenantID: "aa", ExecutionID: "e1",
+	req := Request{Image: "faaspot/t-aa/d-bb:0123", TenantID: "aa", ExecutionID: "e1", Key: "aa/bb/3/",
 		Args: []byte(`{"password":"ARG-VALUE"}`), Context: []byte(`{"secret":"CTX-VALUE"}`)}
 	tests := []struct {
 		name string
 		cfg  Config
 	}{
 		{name: "defaults", cfg: DefaultConfig()},
-		{name: "other user", cfg: Config{User: "1000:1000", Network: "none", PidsLimit: 1, NoFile: 1, TmpfsBytes: 1}},
+		{name: "other user, process mode", cfg: Config{User: "1000:1000", Network: "none", PidsLimit: 1, NoFile: 1, TmpfsBytes: 1, Mode: "process"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,13 +139,18 @@ func TestContainerConfig(t *testing.T) {
 			if cc.Tty {
 				t.Error("Tty is set: stdout and stderr would be merged")
 			}
-			if len(cc.Env) != 0 || len(cc.Cmd) != 0 || len(cc.Entrypoint) != 0 {
-				t.Errorf("args or context may leak through Env %v / Cmd %v / Entrypoint %v", cc.Env, cc.Cmd, cc.Entrypoint)
+			// The runner serves requests on stdin; nothing of a run goes on the command line.
+			if want := []string{"--serve", tt.cfg.Mode}; !slices.Equal(cc.Cmd, want) {
+				t.Errorf("Cmd = %q, want %q", cc.Cmd, want)
+			}
+			if len(cc.Env) != 0 || len(cc.Entrypoint) != 0 {
+				t.Errorf("args or context may leak through Env %v / Entrypoint %v", cc.Env, cc.Entrypoint)
 			}
 			if len(cc.ExposedPorts) != 0 || len(cc.Volumes) != 0 {
 				t.Error("ports or volumes declared")
 			}
-			wantLabels := map[string]string{LabelManaged: "true", LabelRole: "sandbox", LabelTenant: "aa", LabelExecution: "e1", LabelNode: tt.cfg.Node}
+			wantLabels := map[string]string{LabelManaged: "true", LabelRole: "sandbox", LabelTenant: "aa", LabelExecution: "e1",
+				LabelNode: tt.cfg.Node, LabelKey: "aa/bb/3/"}
 			if len(cc.Labels) != len(wantLabels) {
 				t.Errorf("Labels = %v, want %v", cc.Labels, wantLabels)
 			}

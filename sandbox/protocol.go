@@ -1,14 +1,18 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
-// frame is the one JSON line the runner writes to the container's stdout.
+// frame is one JSON line the runner writes to the container's stdout: first a ready line, then
+// one result frame per request.
 type frame struct {
+	Ready           bool       `json:"ready"`
 	OK              bool       `json:"ok"`
 	Result          string     `json:"result"`
 	Error           *FuncError `json:"error"`
@@ -16,9 +20,15 @@ type frame struct {
 	Stderr          string     `json:"stderr"`
 	StdoutTruncated bool       `json:"stdout_truncated"`
 	StderrTruncated bool       `json:"stderr_truncated"`
+	// Stray counts processes the run left behind in the container.
+	Stray int `json:"stray"`
+	// ExitCode is the forked run's process exit status when it died without a frame; OOM says
+	// the kernel's OOM killer killed it.
+	ExitCode int  `json:"exit_code"`
+	OOM      bool `json:"oom"`
 }
 
-// input is the JSON document the runner reads from stdin.
+// input is one request line the runner reads from stdin.
 type input struct {
 	Args        json.RawMessage `json:"args"`
 	Context     json.RawMessage `json:"context"`
@@ -26,20 +36,14 @@ type input struct {
 	ResultLimit int             `json:"result_limit"`
 }
 
-var errNoFrame = errors.New("no result frame")
-
-// parseFrame finds the runner's frame: the last non-empty line of the container's stdout.
-func parseFrame(out []byte) (frame, error) {
-	out = bytes.TrimRight(out, "\n")
-	if len(out) == 0 {
-		return frame{}, errNoFrame
-	}
-	if i := bytes.LastIndexByte(out, '\n'); i >= 0 {
-		out = out[i+1:]
-	}
+// parseFrame decodes one line of the runner.
+func parseFrame(line []byte) (frame, error) {
 	var f frame
-	if err := json.Unmarshal(out, &f); err != nil {
+	if err := json.Unmarshal(line, &f); err != nil {
 		return frame{}, fmt.Errorf("decode result frame: %w", err)
+	}
+	if f.Ready {
+		return f, nil
 	}
 	if f.OK && !json.Valid([]byte(f.Result)) {
 		return frame{}, errors.New("result frame carries invalid JSON")
@@ -50,20 +54,61 @@ func parseFrame(out []byte) (frame, error) {
 	return f, nil
 }
 
-// cappedBuffer keeps at most limit bytes and records whether more was written.
+// errLineTooLong means the runner wrote a line over the limit: the protocol is broken.
+var errLineTooLong = errors.New("result frame over the size limit")
+
+// readLine reads one line of at most limit bytes (without the newline).
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit+1 {
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		switch {
+		case err == nil:
+			return bytes.TrimSuffix(line, []byte("\n")), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return nil, err
+		}
+	}
+}
+
+// cappedBuffer keeps at most limit bytes and records whether more was written. It is safe for
+// one writer and concurrent readers.
 type cappedBuffer struct {
-	bytes.Buffer
+	mu        sync.Mutex
+	buf       bytes.Buffer
 	limit     int
 	truncated bool
 }
 
+// String returns what was kept.
+func (c *cappedBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// Truncated reports whether more was written than kept.
+func (c *cappedBuffer) Truncated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.truncated
+}
+
 func (c *cappedBuffer) Write(p []byte) (int, error) {
-	room := c.limit - c.Len()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	room := c.limit - c.buf.Len()
 	if len(p) > room {
 		c.truncated = true
 	}
 	if room > 0 {
-		c.Buffer.Write(p[:min(room, len(p))])
+		c.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
 }

@@ -1,288 +1,311 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/pkg/stdcopy"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// process is what the fake container does with the JSON document it reads on stdin.
-type process struct {
-	stdout, stderr string
-	exit           int64
-	oom            bool
-	hang           bool // run until killed
-}
+var testLimits = Limits{MemoryBytes: 128 << 20, NanoCPUs: 5e8, Timeout: 5 * time.Second,
+	OutputBytes: 1 << 10, ResultBytes: 1 << 10}
 
-// fakeDocker is a hand-written dockerAPI: one container at a time, attached through a real
-// loopback TCP connection (so CloseWrite ends stdin as with the Engine), calls counted.
-type fakeDocker struct {
-	t       *testing.T
-	proc    process
-	failOn  string // "create", "attach", "start": that call fails
-	mu      sync.Mutex
-	calls   []string
-	created *container.Config
-	host    *container.HostConfig
-	stdin   []byte
-	server  net.Conn // the container's end
-	waitC   chan container.WaitResponse
-	killed  chan struct{}
-	once    sync.Once
-	orphans []container.Summary
-	listed  container.ListOptions
-}
+const keyA, keyB = "t1/d1/1/", "t1/d2/1/"
 
-var _ dockerAPI = (*fakeDocker)(nil)
-
-const fakeID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-func (f *fakeDocker) record(call string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, call)
-}
-
-func (f *fakeDocker) callList() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
-}
-
-func (f *fakeDocker) ContainerCreate(ctx context.Context, cfg *container.Config, host *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
-	f.record("create")
-	if f.failOn == "create" {
-		return container.CreateResponse{}, errors.New("no such image")
-	}
-	f.created, f.host = cfg, host
-	f.waitC, f.killed = make(chan container.WaitResponse, 1), make(chan struct{})
-	return container.CreateResponse{ID: fakeID}, nil
-}
-
-func (f *fakeDocker) ContainerAttach(ctx context.Context, id string, _ container.AttachOptions) (types.HijackedResponse, error) {
-	f.record("attach")
-	if f.failOn == "attach" {
-		return types.HijackedResponse{}, errors.New("attach failed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return types.HijackedResponse{}, err
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return types.HijackedResponse{}, err
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		return types.HijackedResponse{}, err
-	}
-	f.server = server
-	f.t.Cleanup(func() { server.Close(); client.Close() })
-	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
-}
-
-func (f *fakeDocker) ContainerWait(ctx context.Context, id string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
-	f.record("wait")
-	return f.waitC, make(chan error)
-}
-
-func (f *fakeDocker) ContainerStart(ctx context.Context, id string, _ container.StartOptions) error {
-	f.record("start")
-	if f.failOn == "start" {
-		return errors.New("start failed")
-	}
-	go f.run()
-	return nil
-}
-
-// run plays the container's process.
-func (f *fakeDocker) run() {
-	in, _ := io.ReadAll(f.server) // until the sandbox closes stdin
-	f.mu.Lock()
-	f.stdin = in
-	f.mu.Unlock()
-	if f.proc.hang {
-		<-f.killed
-		f.exit(137)
-		return
-	}
-	_, _ = stdcopy.NewStdWriter(f.server, stdcopy.Stdout).Write([]byte(f.proc.stdout))
-	if f.proc.stderr != "" {
-		_, _ = stdcopy.NewStdWriter(f.server, stdcopy.Stderr).Write([]byte(f.proc.stderr))
-	}
-	f.exit(f.proc.exit)
-}
-
-func (f *fakeDocker) exit(code int64) {
-	f.once.Do(func() {
-		f.server.Close()
-		f.waitC <- container.WaitResponse{StatusCode: code}
-	})
-}
-
-func (f *fakeDocker) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
-	f.record("inspect")
-	return container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{
-		State: &container.State{OOMKilled: f.proc.oom, ExitCode: int(f.proc.exit)}}}, nil
-}
-
-func (f *fakeDocker) ContainerKill(ctx context.Context, id, signal string) error {
-	f.record("kill " + signal)
-	select {
-	case <-f.killed:
-	default:
-		close(f.killed)
-	}
-	return nil
-}
-
-func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, opts container.RemoveOptions) error {
-	if !opts.Force {
-		f.t.Errorf("remove without Force")
-	}
-	f.record("remove " + id)
-	if strings.HasPrefix(id, "gone") {
-		return errors.New("no such container")
-	}
-	return nil
-}
-
-func (f *fakeDocker) ContainerList(ctx context.Context, opts container.ListOptions) ([]container.Summary, error) {
-	f.record("list")
-	f.listed = opts
-	return f.orphans, nil
+// testRequest is a run of key whose container may be kept.
+func testRequest(key string) Request {
+	return Request{Image: "img", TenantID: "t1", ExecutionID: "e1", Key: key,
+		Args: json.RawMessage(`{"a": 1}`), Context: json.RawMessage(`{"k": "SECRET-CTX"}`),
+		Limits: testLimits, Policy: PoolPolicy{MaxIdle: 2}}
 }
 
 func TestRun(t *testing.T) {
-	okFrame := `{"ok": true, "result": "{\"x\": 1}", "stdout": "hi\n", "stderr": "", "stdout_truncated": false, "stderr_truncated": false}` + "\n"
-	limits := Limits{MemoryBytes: 128 << 20, NanoCPUs: 5e8, Timeout: 5 * time.Second, OutputBytes: 1 << 10, ResultBytes: 1 << 10}
+	errLine := `{"ok": false, "error": {"type": "KeyError", "message": "'a'", "traceback": "Traceback"}, "stdout": "", "stderr": "e\n", "stray": 0}` + "\n"
+	forkDied := `{"ok": false, "exit_code": 137, "error": {"type": "ProcessExited", "message": "the function's process exited with code 137 before returning a result"}, "stray": 0}` + "\n"
+	strayLine := strings.Replace(okLine, `"stray": 0`, `"stray": 2`, 1)
 	tests := []struct {
-		name     string
-		proc     process
-		failOn   string
-		timeout  time.Duration
-		wantErr  bool
-		outcome  string
-		errType  string
-		value    string
-		wantCall string // a call that must have happened
-		removed  bool
+		name      string
+		proc      process
+		timeout   time.Duration
+		outcome   string
+		errType   string
+		message   string // part of the error message
+		value     string
+		stderr    string // part of Result.Stderr
+		exitCode  int
+		oom       bool
+		killed    bool // the container was killed
+		kept      bool // the container stays idle for the next run of its key
+		noRequest bool // the runner died before reading the request
 	}{
-		{name: "completed", proc: process{stdout: okFrame}, outcome: Completed, value: `{"x": 1}`, removed: true},
-		{name: "timeout", proc: process{hang: true}, timeout: 50 * time.Millisecond, outcome: Timeout,
-			errType: ErrTypeTimeout, wantCall: "kill KILL", removed: true},
-		{name: "out of memory", proc: process{exit: 137, oom: true}, outcome: Failed, errType: ErrTypeOutOfMemory,
-			wantCall: "inspect", removed: true},
-		{name: "crash without frame", proc: process{exit: 1, stderr: "Fatal Python error\n"}, outcome: Failed,
-			errType: ErrTypeProcessExit, removed: true},
-		{name: "create fails", failOn: "create", wantErr: true},
-		{name: "attach fails", failOn: "attach", wantErr: true, removed: true},
-		{name: "start fails", failOn: "start", wantErr: true, removed: true},
+		{name: "completed", outcome: Completed, value: `{"x": 1}`, kept: true},
+		{name: "function exception", proc: process{replies: []reply{{stdout: errLine}, {stdout: okLine}}}, outcome: Failed,
+			errType: "KeyError", message: "'a'", stderr: "e\n", kept: true},
+		// A forked run's process died: the runner answers, but the container is not reused.
+		{name: "forked process died", proc: process{replies: []reply{{stdout: forkDied}}}, outcome: Failed,
+			errType: ErrTypeProcessExit, message: "code 137", exitCode: 137, killed: true},
+		{name: "forked process out of memory", proc: process{replies: []reply{{oom: true, stdout: forkDied}}}, outcome: Failed,
+			errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: 137, oom: true, killed: true},
+		{name: "processes left behind", proc: process{replies: []reply{{stdout: strayLine}}}, outcome: Completed,
+			value: `{"x": 1}`, killed: true},
+		{name: "timeout", proc: process{replies: []reply{{hang: true}}}, timeout: 50 * time.Millisecond,
+			outcome: Timeout, errType: ErrTypeTimeout, message: "50ms", exitCode: 137, killed: true},
+		{name: "out of memory", proc: process{replies: []reply{{exits: true, code: 137, oom: true}}},
+			outcome: Failed, errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: 137, oom: true, killed: true},
+		{name: "crash without frame", proc: process{replies: []reply{{stderr: "Fatal Python error\n", exits: true, code: 2}}},
+			outcome: Failed, errType: ErrTypeProcessExit, message: "exited with code 2", stderr: "Fatal Python error",
+			exitCode: 2, killed: true},
+		{name: "killed without frame", proc: process{replies: []reply{{exits: true, code: 137}}},
+			outcome: Failed, errType: ErrTypeProcessExit, message: "code 137", exitCode: 137, killed: true},
+		{name: "runner returned without a frame", proc: process{replies: []reply{{exits: true}}},
+			outcome: Failed, errType: ErrTypeProcessExit, message: "code 0", killed: true},
+		{name: "died before the ready line", proc: process{early: &reply{stderr: "ImportError: no module\n", exits: true, code: 1}},
+			outcome: Failed, errType: ErrTypeProcessExit, message: "code 1", stderr: "ImportError", exitCode: 1,
+			killed: true, noRequest: true},
+		// The runner below exits after breaking the protocol, so that the run does not wait for
+		// its exit: see TestRunProtocolErrorLiveRunner.
+		{name: "garbage instead of a frame", proc: process{replies: []reply{{stdout: "hello\n", exits: true}}},
+			outcome: Failed, errType: ErrTypeProtocol, message: "could not be read", killed: true},
+		{name: "frame with invalid result JSON", proc: process{replies: []reply{{stdout: `{"ok": true, "result": "{bad"}` + "\n", exits: true}}},
+			outcome: Failed, errType: ErrTypeProtocol, message: "invalid JSON", killed: true},
+		{name: "line over the limit", proc: process{replies: []reply{{stdout: strings.Repeat("x", frameLimit(testLimits)+1) + "\n", exits: true}}},
+			outcome: Failed, errType: ErrTypeOutputTooBig, killed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fd := &fakeDocker{t: t, proc: tt.proc, failOn: tt.failOn}
+			fd := newFake(t, tt.proc)
 			s := mustNew(t, fd)
-			l := limits
+			req := testRequest(keyA)
 			if tt.timeout > 0 {
-				l.Timeout = tt.timeout
+				req.Limits.Timeout = tt.timeout
 			}
-			req := Request{Image: "img", TenantID: "t1", ExecutionID: "e1", Args: json.RawMessage(`{"a":1}`),
-				Context: json.RawMessage(`{"k":"SECRET-CTX"}`), Limits: l}
 			res, err := s.Run(context.Background(), req)
-			calls := strings.Join(fd.callList(), ",")
-
-			if removed := strings.Contains(calls, "remove "+fakeID); removed != tt.removed {
-				t.Errorf("container removed = %v, want %v (calls %s)", removed, tt.removed, calls)
-			}
-			if tt.wantErr {
-				if !errors.Is(err, ErrEngine) {
-					t.Errorf("Run error = %v, want ErrEngine", err)
-				}
-				return
-			}
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			if res.Outcome != tt.outcome {
 				t.Errorf("outcome = %q, want %q (%+v)", res.Outcome, tt.outcome, res.Error)
 			}
-			if tt.errType != "" && (res.Error == nil || res.Error.Type != tt.errType) {
-				t.Errorf("error = %+v, want %s", res.Error, tt.errType)
+			if tt.errType == "" && res.Error != nil {
+				t.Errorf("error = %+v, want none", res.Error)
 			}
-			if tt.value != "" && string(res.Value) != tt.value {
+			if tt.errType != "" && (res.Error == nil || res.Error.Type != tt.errType || !strings.Contains(res.Error.Message, tt.message)) {
+				t.Errorf("error = %+v, want %s with %q", res.Error, tt.errType, tt.message)
+			}
+			if string(res.Value) != tt.value {
 				t.Errorf("value = %s, want %s", res.Value, tt.value)
 			}
-			if tt.wantCall != "" && !strings.Contains(calls, tt.wantCall) {
-				t.Errorf("calls %s lack %q", calls, tt.wantCall)
+			if !strings.Contains(res.Stderr, tt.stderr) {
+				t.Errorf("stderr = %q, want it to hold %q", res.Stderr, tt.stderr)
 			}
-			if !res.ColdStart || res.Started.IsZero() {
-				t.Errorf("timing = %+v", res)
+			if res.ExitCode != tt.exitCode || res.OOMKilled != tt.oom || !res.ColdStart {
+				t.Errorf("exit %d oom %v cold %v; want %d, %v, true", res.ExitCode, res.OOMKilled, res.ColdStart, tt.exitCode, tt.oom)
 			}
-			// The create call carried the hardened configuration, the stdin the one document.
-			if fd.host == nil || fd.host.Resources.Memory != l.MemoryBytes || string(fd.host.NetworkMode) != "none" {
-				t.Errorf("host config = %+v", fd.host)
+
+			s.removals.Wait()
+			if killed := fd.count("kill ctr1") > 0; killed != tt.killed {
+				t.Errorf("killed = %v, want %v (calls %q)", killed, tt.killed, fd.callList())
 			}
-			if tt.outcome != Timeout {
-				fd.mu.Lock()
-				var in input
-				if err := json.Unmarshal(fd.stdin, &in); err != nil {
-					t.Errorf("stdin %q: %v", fd.stdin, err)
-				} else if string(in.Args) != `{"a":1}` || string(in.Context) != `{"k":"SECRET-CTX"}` ||
-					in.OutputLimit != l.OutputBytes || in.ResultLimit != l.ResultBytes {
-					t.Errorf("stdin document = %+v", in)
-				}
-				fd.mu.Unlock()
+			if removed := fd.count("remove ctr1") > 0; removed == tt.kept {
+				t.Errorf("removed = %v, want %v (calls %q)", removed, !tt.kept, fd.callList())
 			}
-			for _, e := range fd.created.Env {
-				if strings.Contains(e, "SECRET-CTX") {
-					t.Error("the context reached the environment")
+			if idle, _ := s.Idle(keyA); idle != b2i(tt.kept) {
+				t.Errorf("idle = %d, want %d", idle, b2i(tt.kept))
+			}
+			checkContainer(t, fd, "ctr1", tt.noRequest)
+
+			// The next run of the key gets the container only if it was kept.
+			fd.setProc(process{})
+			res, err = s.Run(context.Background(), req)
+			if err != nil || res.Outcome != Completed || res.ColdStart == tt.kept {
+				t.Errorf("next run = %+v, %v; want completed, cold %v", res, err, !tt.kept)
+			}
+			if creates := fd.count("create"); creates != 2-b2i(tt.kept) {
+				t.Errorf("%d containers created for two runs, want %d", creates, 2-b2i(tt.kept))
+			}
+			s.Close()
+			for _, id := range []string{"ctr1", "ctr2"} {
+				if n := fd.count("remove " + id); n != 1 && (id == "ctr1" || !tt.kept) {
+					t.Errorf("%s removed %d times, want once", id, n)
 				}
 			}
 		})
 	}
 }
 
+// checkContainer verifies what container id was created with and the one request it read.
+func checkContainer(t *testing.T, fd *fakeDocker, id string, noRequest bool) {
+	t.Helper()
+	c := fd.container(id)
+	if want := []string{"--serve", "fork"}; !slices.Equal(c.cfg.Cmd, want) {
+		t.Errorf("Cmd = %q, want %q", c.cfg.Cmd, want)
+	}
+	for _, e := range c.cfg.Env {
+		if strings.Contains(e, "SECRET-CTX") {
+			t.Error("the context reached the environment")
+		}
+	}
+	if c.host == nil || c.host.Resources.Memory != testLimits.MemoryBytes || string(c.host.NetworkMode) != "none" {
+		t.Errorf("host config = %+v", c.host)
+	}
+	reqs := fd.requests(id)
+	if noRequest {
+		if len(reqs) != 0 {
+			t.Errorf("requests = %q, want none", reqs)
+		}
+		return
+	}
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %q, want one line", reqs)
+	}
+	var in input
+	if err := json.Unmarshal(reqs[0], &in); err != nil {
+		t.Fatalf("request %q: %v", reqs[0], err)
+	}
+	if string(in.Args) != `{"a":1}` || string(in.Context) != `{"k":"SECRET-CTX"}` ||
+		in.OutputLimit != testLimits.OutputBytes || in.ResultLimit != testLimits.ResultBytes {
+		t.Errorf("request = %+v", in)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestRunEngineFails(t *testing.T) {
+	for _, tt := range []struct {
+		failOn  string
+		removed bool
+	}{{"create", false}, {"attach", true}, {"start", true}} {
+		t.Run(tt.failOn, func(t *testing.T) {
+			fd := newFake(t, process{})
+			fd.failOn = tt.failOn
+			s := mustNew(t, fd)
+			_, err := s.Run(context.Background(), testRequest(keyA))
+			if !errors.Is(err, ErrEngine) {
+				t.Errorf("Run = %v, want ErrEngine", err)
+			}
+			if removed := fd.count("remove ctr1") == 1; removed != tt.removed {
+				t.Errorf("removed = %v, want %v (calls %q)", removed, tt.removed, fd.callList())
+			}
+			if _, all := s.Idle(keyA); all != 0 {
+				t.Errorf("%d idle containers, want none", all)
+			}
+		})
+	}
+}
+
 func TestRunCancelled(t *testing.T) {
-	fd := &fakeDocker{t: t, proc: process{hang: true}}
+	fd := newFake(t, process{replies: []reply{{hang: true}}})
 	s := mustNew(t, fd)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := s.Run(ctx, Request{Image: "img", ExecutionID: "e1", Args: json.RawMessage(`{}`),
-		Limits: Limits{Timeout: 10 * time.Second, MemoryBytes: 64 << 20}})
+	_, err := s.Run(ctx, testRequest(keyA))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
-	calls := strings.Join(fd.callList(), ",")
-	if !strings.Contains(calls, "kill KILL") || !strings.Contains(calls, "remove "+fakeID) {
-		t.Errorf("calls = %s, want the container killed and removed", calls)
+	s.removals.Wait()
+	if fd.count("kill ctr1") != 1 || fd.count("remove ctr1") != 1 {
+		t.Errorf("calls = %q, want the container killed and removed", fd.callList())
+	}
+	if _, all := s.Idle(keyA); all != 0 {
+		t.Errorf("%d idle containers, want none", all)
+	}
+}
+
+// TestRunTimings: a cold run's import counts as acquiring the container, not as the function's time.
+func TestRunTimings(t *testing.T) {
+	const importTime, funcTime = 60 * time.Millisecond, 20 * time.Millisecond
+	fd := newFake(t, process{readyDelay: importTime, replies: []reply{{delay: funcTime, stdout: okLine}}})
+	s := mustNew(t, fd)
+	cold, err := s.Run(context.Background(), testRequest(keyA))
+	if err != nil || cold.Outcome != Completed || !cold.ColdStart {
+		t.Fatalf("cold run = %+v, %v", cold, err)
+	}
+	if cold.Acquire < importTime || cold.Duration < funcTime {
+		t.Errorf("cold acquire %v duration %v; want at least %v and %v", cold.Acquire, cold.Duration, importTime, funcTime)
+	}
+	warm, err := s.Run(context.Background(), testRequest(keyA))
+	if err != nil || warm.Outcome != Completed || warm.ColdStart {
+		t.Fatalf("warm run = %+v, %v", warm, err)
+	}
+	if warm.Acquire >= importTime || warm.Duration < funcTime {
+		t.Errorf("warm acquire %v duration %v; want under %v and at least %v", warm.Acquire, warm.Duration, importTime, funcTime)
+	}
+}
+
+// TestRunProtocolErrorLiveRunner: a runner that breaks the protocol but stays alive is killed at
+// once; the run does not wait for an exit that will not come.
+func TestRunProtocolErrorLiveRunner(t *testing.T) {
+	fd := newFake(t, process{replies: []reply{{stdout: "Python warning\n"}}})
+	s := mustNew(t, fd)
+	start := time.Now()
+	res, err := s.Run(context.Background(), testRequest(keyA))
+	if err != nil || res.Error == nil || res.Error.Type != ErrTypeProtocol {
+		t.Fatalf("Run = %+v, %v; want a protocol error", res, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %v, want the container killed at once", d)
+	}
+}
+
+// TestRunStuckRunnerLargeRequest: the timeout holds even when the runner never reads its
+// request (an import that hangs) and the request is larger than the attach stream buffers.
+func TestRunStuckRunnerLargeRequest(t *testing.T) {
+	fd := newFake(t, process{gate: make(chan struct{})}) // stuck before reading stdin
+	s := mustNew(t, fd)
+	req := testRequest(keyA)
+	req.Limits.Timeout = 100 * time.Millisecond
+	req.Args = json.RawMessage(`"` + strings.Repeat("a", 32<<20) + `"`)
+	done := make(chan error, 1)
+	go func() {
+		res, err := s.Run(context.Background(), req)
+		if err == nil && res.Outcome != Timeout {
+			err = errors.New("outcome " + res.Outcome)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v, want a timeout", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("Run is still writing the request after its timeout")
+		fd.container("ctr1").exit(137) // unblock the write
+		<-done
+	}
+}
+
+// TestRunIdleContainerDied: a warm container that died while idle (killed by an operator, the
+// engine restarted) does not fail the next run of its key.
+func TestRunIdleContainerDied(t *testing.T) {
+	fd := newFake(t, process{})
+	s := mustNew(t, fd)
+	if _, err := s.Run(context.Background(), testRequest(keyA)); err != nil {
+		t.Fatal(err)
+	}
+	fd.container("ctr1").exit(137)
+	res, err := s.Run(context.Background(), testRequest(keyA))
+	if err != nil || res.Outcome != Completed || !res.ColdStart {
+		t.Errorf("Run = %+v, %v; want completed in a fresh container", res, err)
 	}
 }
 
 func TestRemoveOrphans(t *testing.T) {
-	fd := &fakeDocker{t: t, orphans: []container.Summary{{ID: "aaaa00000000aaaa"}, {ID: "gone00000000gone"}, {ID: "bbbb00000000bbbb"}}}
+	fd := newFake(t, process{})
+	fd.orphans = []container.Summary{{ID: "aaaa00000000aaaa"}, {ID: "gone00000000gone"}, {ID: "bbbb00000000bbbb"}}
 	cfg := DefaultConfig()
 	cfg.Node = "node-a"
-	s, err := New(fd, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustNewConfig(t, fd, cfg)
 	n, err := s.RemoveOrphans(context.Background())
 	if err != nil || n != 2 {
 		t.Errorf("RemoveOrphans = %d, %v; want 2 removed (one was gone already)", n, err)
@@ -300,13 +323,4 @@ func TestRemoveOrphans(t *testing.T) {
 	if calls := strings.Join(fd.callList(), ","); calls != "list,remove aaaa00000000aaaa,remove gone00000000gone,remove bbbb00000000bbbb" {
 		t.Errorf("calls = %s", calls)
 	}
-}
-
-func mustNew(t *testing.T, fd dockerAPI) *Sandbox {
-	t.Helper()
-	s, err := New(fd, DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -1,6 +1,8 @@
-// Package sandbox runs one execution of a deployment in a fresh, hardened, resource-limited Docker
-// container and reports what happened: the function's value or error, its captured output, the
-// exit code, a timeout or an out-of-memory kill. Containers are always removed afterwards.
+// Package sandbox runs executions of deployments in hardened, resource-limited Docker containers
+// and reports what happened: the function's value or error, its captured output, the exit code,
+// a timeout or an out-of-memory kill. Containers of one deployment version may be kept warm
+// between runs (pool.go); a container that failed is never reused, and every container is removed
+// when its runs end.
 package sandbox
 
 import (
@@ -8,15 +10,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -44,9 +45,14 @@ type Request struct {
 	Image       string
 	TenantID    string
 	ExecutionID string
-	Args        json.RawMessage
-	Context     json.RawMessage
-	Limits      Limits
+	// Key names the deployment version ("tenant/deployment/version"): a container serves runs
+	// of one key only, ever.
+	Key     string
+	Args    json.RawMessage
+	Context json.RawMessage
+	Limits  Limits
+	// Policy says how the run's container is kept afterwards.
+	Policy PoolPolicy
 }
 
 // FuncError describes a failed run.
@@ -66,9 +72,10 @@ type Result struct {
 	StderrTruncated bool
 	ExitCode        int
 	OOMKilled       bool
-	ColdStart       bool
-	// Started is when the function's container started; Acquire how long getting it took.
-	Started  time.Time
+	// ColdStart is true when the run started a container; false when a warm one served it.
+	ColdStart bool
+	// Acquire is how long getting a ready container took (for a cold start: create, start and
+	// the function's import); Duration is the function's own time, request to frame.
 	Acquire  time.Duration
 	Duration time.Duration
 }
@@ -85,11 +92,14 @@ type dockerAPI interface {
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 }
 
-// Sandbox starts runs in containers. It is safe for concurrent use.
+// Sandbox runs functions in containers, keeping warm ones between runs. It is safe for
+// concurrent use.
 type Sandbox struct {
-	docker dockerAPI
-	cfg    Config
-	log    *slog.Logger
+	docker   dockerAPI
+	cfg      Config
+	log      *slog.Logger
+	pool     pool
+	removals sync.WaitGroup
 }
 
 // New returns a Sandbox. Zero fields of cfg take their DefaultConfig value, so a partial Config is
@@ -99,120 +109,192 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) (*Sandbox, error) {
 	if isRoot(cfg.User) {
 		return nil, fmt.Errorf("sandbox user %q is root: runs must use a non-root uid", cfg.User)
 	}
-	return &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}, nil
+	if cfg.Mode != "process" && cfg.Mode != "fork" {
+		return nil, fmt.Errorf("sandbox mode %q: want process or fork", cfg.Mode)
+	}
+	s := &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}
+	s.pool.max = cfg.MaxIdle
+	return s, nil
 }
 
-// Run executes req in a fresh container and removes it afterwards. The function's failures —
-// exception, timeout, out of memory, crash — are reported in the Result; an error (wrapping
-// ErrEngine, or ctx's error) means the engine failed and the run's outcome is unknown.
+// Run executes req in an idle container of its key, or in a fresh one, and keeps the container
+// for the next run when req.Policy allows and the run left it clean. The function's failures —
+// exception, timeout, out of memory, crash — are reported in the Result, and a container that saw
+// a timeout, a crash, a broken protocol or left processes behind is never reused. An error
+// (wrapping ErrEngine, or ctx's error) means the engine failed and the outcome is unknown.
 func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 	t0 := time.Now()
-	created, err := s.docker.ContainerCreate(ctx, containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits), nil, nil, "")
-	if err != nil {
-		return Result{}, fmt.Errorf("create container for %s: %w: %w", req.ExecutionID, ErrEngine, err)
+	b := s.pool.take(req.Key)
+	for b != nil && !b.alive() { // an idle container that died is not the function's failure
+		s.retire(b, false)
+		b = s.pool.take(req.Key)
 	}
-	id := created.ID
-	defer s.remove(id)
-
-	att, err := s.docker.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return Result{}, fmt.Errorf("attach to %s: %w: %w", id[:12], ErrEngine, err)
+	res := Result{ColdStart: b == nil}
+	if b == nil {
+		var err error
+		if b, err = s.start(ctx, req); err != nil {
+			return Result{}, err
+		}
 	}
-	defer att.Close()
-	waitC, waitErrC := s.docker.ContainerWait(ctx, id, container.WaitConditionNextExit)
-	if err := s.docker.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return Result{}, fmt.Errorf("start %s: %w: %w", id[:12], ErrEngine, err)
+	wasReady := b.ready
+	t1 := time.Now()
+	f, out, err := b.exec(ctx, req)
+	res.Acquire, res.Duration = t1.Sub(t0), time.Since(t1)
+	if !wasReady && !b.readyAt.IsZero() { // the import happened during this exec: part of acquiring
+		res.Acquire, res.Duration = b.readyAt.Sub(t0), time.Since(b.readyAt)
 	}
-	res := Result{ColdStart: true, Started: time.Now()}
-	res.Acquire = res.Started.Sub(t0)
-
-	// The frame can be larger than the capped fields it holds: JSON escaping may expand text.
-	stdout := &cappedBuffer{limit: 8*(2*req.Limits.OutputBytes+req.Limits.ResultBytes) + 64<<10}
-	stderr := &cappedBuffer{limit: 64 << 10}
-	copied := make(chan error, 1)
-	go func() {
-		_, err := stdcopy.StdCopy(stdout, stderr, att.Reader)
-		copied <- err
-	}()
-	in, _ := json.Marshal(input{Args: req.Args, Context: req.Context,
-		OutputLimit: req.Limits.OutputBytes, ResultLimit: req.Limits.ResultBytes})
-	go func() {
-		// A function that exits without reading stdin closes the pipe; that is not our error.
-		_, _ = att.Conn.Write(in)
-		_ = att.CloseWrite()
-	}()
-
-	timer := time.NewTimer(req.Limits.Timeout)
-	defer timer.Stop()
-	var exit container.WaitResponse
-	select {
-	case exit = <-waitC:
-	case err := <-waitErrC:
-		return Result{}, fmt.Errorf("wait for %s: %w: %w", id[:12], ErrEngine, err)
-	case <-timer.C:
-		res.Duration = time.Since(res.Started)
-		_ = s.docker.ContainerKill(context.WithoutCancel(ctx), id, "KILL")
+	switch {
+	case err != nil && ctx.Err() != nil:
+		s.retire(b, true)
+		return Result{}, ctx.Err()
+	case out == answered && f.Error != nil && (f.Error.Type == ErrTypeProcessExit || f.OOM):
+		// A forked run's process died: the runner lives, but the container is done with.
+		fill(&res, f)
+		res.ExitCode, res.OOMKilled = f.ExitCode, f.OOM
+		if !res.OOMKilled && f.ExitCode == 137 { // killed: ask the engine too
+			_, res.OOMKilled = s.exitOf(ctx, b, 0)
+		}
+		if res.OOMKilled {
+			res.Error = &FuncError{Type: ErrTypeOutOfMemory,
+				Message: fmt.Sprintf("the function exceeded its memory limit of %d MB and was killed", req.Limits.MemoryBytes>>20)}
+		}
+		s.retire(b, true)
+		return res, nil
+	case out == answered:
+		fill(&res, f)
+		if f.Stray == 0 && s.pool.put(b, req.Policy, func(b *box) { s.retire(b, false) }) {
+			return res, nil
+		}
+		s.retire(b, f.Stray > 0)
+		return res, nil
+	case out == timedOut:
+		s.retire(b, true)
 		res.Outcome, res.ExitCode = Timeout, 137
 		res.Error = &FuncError{Type: ErrTypeTimeout, Message: fmt.Sprintf("the function ran longer than %s and was killed", req.Limits.Timeout)}
 		return res, nil
-	case <-ctx.Done():
-		_ = s.docker.ContainerKill(context.WithoutCancel(ctx), id, "KILL")
-		return Result{}, ctx.Err()
 	}
-	res.Duration = time.Since(res.Started)
-	res.ExitCode = int(exit.StatusCode)
-	// The attach stream ends with the container; wait for the copier to drain it.
-	select {
-	case <-copied:
-	case <-time.After(2 * time.Second):
-		att.Close()
-		<-copied
+	// The runner died or broke the protocol: find out how, then the container goes.
+	res.Outcome = Failed
+	wait := 2 * time.Second // a runner that died is exiting
+	if err != nil {
+		// A runner that broke the protocol may live on: stop it rather than wait for it.
+		_ = s.docker.ContainerKill(context.WithoutCancel(ctx), b.id, "KILL")
+		wait = time.Second
 	}
-	if res.ExitCode != 0 {
-		if info, err := s.docker.ContainerInspect(ctx, id); err == nil && info.State != nil {
-			res.OOMKilled = info.State.OOMKilled
-		}
+	res.ExitCode, res.OOMKilled = s.exitOf(ctx, b, wait)
+	s.retire(b, true)
+	switch {
+	case res.OOMKilled:
+		res.Error = &FuncError{Type: ErrTypeOutOfMemory,
+			Message: fmt.Sprintf("the function exceeded its memory limit of %d MB and was killed", req.Limits.MemoryBytes>>20)}
+	case errors.Is(err, errLineTooLong):
+		res.Error = &FuncError{Type: ErrTypeOutputTooBig, Message: "the function's result and output exceed the size limits"}
+	case err != nil:
+		res.Error = &FuncError{Type: ErrTypeProtocol, Message: "the runner's result could not be read: " + err.Error()}
+	default:
+		res.Error = &FuncError{Type: ErrTypeProcessExit,
+			Message: fmt.Sprintf("the function's process exited with code %d before returning a result", res.ExitCode)}
+		res.Stderr, res.StderrTruncated = b.stderr.String(), b.stderr.Truncated()
 	}
-	s.interpret(&res, stdout, stderr, req.Limits)
 	return res, nil
 }
 
-// interpret fills the outcome from the container's output and exit state.
-func (s *Sandbox) interpret(res *Result, stdout, stderr *cappedBuffer, l Limits) {
-	f, err := parseFrame(stdout.Bytes())
-	switch {
-	case res.OOMKilled:
-		res.Outcome = Failed
-		res.Error = &FuncError{Type: ErrTypeOutOfMemory,
-			Message: fmt.Sprintf("the function exceeded its memory limit of %d MB and was killed", l.MemoryBytes>>20)}
-	case stdout.truncated:
-		res.Outcome = Failed
-		res.Error = &FuncError{Type: ErrTypeOutputTooBig, Message: "the function's result and output exceed the size limits"}
-	case err != nil:
-		res.Outcome = Failed
-		res.Error = &FuncError{Type: ErrTypeProcessExit,
-			Message: fmt.Sprintf("the function's process exited with code %d before returning a result", res.ExitCode)}
-		if !errors.Is(err, errNoFrame) {
-			res.Error = &FuncError{Type: ErrTypeProtocol, Message: "the runner's result could not be read: " + err.Error()}
-		}
-		res.Stderr = stderr.String()
-		res.StderrTruncated = stderr.truncated
-		return
-	case f.OK:
-		res.Outcome, res.Value = Completed, json.RawMessage(f.Result)
-	default:
+// fill copies a frame into the result.
+func fill(res *Result, f frame) {
+	res.Outcome = Completed
+	if !f.OK {
 		res.Outcome, res.Error = Failed, f.Error
+	} else {
+		res.Value = json.RawMessage(f.Result)
 	}
 	res.Stdout, res.Stderr = f.Stdout, f.Stderr
 	res.StdoutTruncated, res.StderrTruncated = f.StdoutTruncated, f.StderrTruncated
 }
 
-// remove deletes a run's container, whatever happened to the run.
+// exitOf waits up to wait for a broken box's container to end and reports its exit code and
+// whether the kernel's OOM killer struck in it.
+func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, bool) {
+	code := -1
+	select {
+	case w := <-b.exited:
+		code = int(w.StatusCode)
+	case <-b.waitErr:
+	case <-time.After(wait):
+	}
+	info, err := s.docker.ContainerInspect(context.WithoutCancel(ctx), b.id)
+	if err != nil || info.State == nil {
+		return code, false
+	}
+	if code < 0 {
+		code = info.State.ExitCode
+	}
+	return code, info.State.OOMKilled
+}
+
+// Prewarm starts n containers for req's key and keeps them idle so that the next runs are warm.
+// They join the pool as soon as they are started: a run that takes one before the function is
+// imported waits for the import, which is still shorter than a cold start.
+func (s *Sandbox) Prewarm(ctx context.Context, req Request, n int) error {
+	for range n {
+		if idle, total := s.pool.size(req.Key); idle >= req.Policy.MaxIdle || total >= s.pool.max {
+			return nil
+		}
+		b, err := s.start(ctx, req)
+		if err != nil {
+			return err
+		}
+		if !s.pool.put(b, req.Policy, func(b *box) { s.retire(b, false) }) {
+			s.retire(b, false)
+			return nil
+		}
+	}
+	return nil
+}
+
+// Retire removes the idle containers of every key with the prefix: a redeployed version
+// ("tenant/deployment/version/") or a deleted deployment ("tenant/deployment/"). Containers busy
+// with a run of such a key are removed when the run ends: the pool takes none of them back.
+func (s *Sandbox) Retire(prefix string) int {
+	s.pool.forbid(prefix)
+	boxes := s.pool.drain(prefix, false)
+	for _, b := range boxes {
+		s.retire(b, false)
+	}
+	return len(boxes)
+}
+
+// Idle returns the idle containers of key and in all.
+func (s *Sandbox) Idle(key string) (int, int) { return s.pool.size(key) }
+
+// Close removes every idle container and waits for all removals.
+func (s *Sandbox) Close() {
+	for _, b := range s.pool.drain("", true) {
+		s.retire(b, false)
+	}
+	s.removals.Wait()
+}
+
+// retire removes a box's container in the background (the run's answer does not wait for it);
+// with kill, it is killed first so that nothing it runs goes on meanwhile.
+func (s *Sandbox) retire(b *box, kill bool) {
+	close(b.done)
+	if kill {
+		_ = s.docker.ContainerKill(context.Background(), b.id, "KILL")
+	}
+	b.att.Close()
+	s.removals.Add(1)
+	go func() {
+		defer s.removals.Done()
+		s.remove(b.id)
+	}()
+}
+
+// remove deletes a container, whatever happened to its runs.
 func (s *Sandbox) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
-		s.log.Warn("remove container", "container", id[:12], "err", err)
+		s.log.Warn("remove container", "container", short(id), "err", err)
 	}
 }
 
@@ -234,5 +316,3 @@ func (s *Sandbox) RemoveOrphans(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
-var _ io.Writer = (*cappedBuffer)(nil)

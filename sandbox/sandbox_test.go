@@ -1,82 +1,108 @@
 package sandbox
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
 
-func TestInterpret(t *testing.T) {
-	limits := Limits{MemoryBytes: 256 << 20, OutputBytes: 1 << 10, ResultBytes: 1 << 10}
-	okFrame := `{"ok": true, "result": "{\"x\": 1}", "stdout": "printed\n", "stderr": "", "stdout_truncated": true}` + "\n"
-	errFrame := `{"ok": false, "error": {"type": "KeyError", "message": "'a'", "traceback": "Traceback"}, "stdout": "", "stderr": "e\n"}` + "\n"
+// TestFill covers a run that returned a frame; the runs that did not are in TestRun.
+func TestFill(t *testing.T) {
 	tests := []struct {
-		name      string
-		exitCode  int
-		oom       bool
-		stdout    string
-		stdoutCap int // 0: large
-		stderr    string
-		outcome   string
-		errType   string
-		message   string // part of the error message
-		value     string
-		check     func(t *testing.T, r Result)
+		name     string
+		f        frame
+		outcome  string
+		errType  string
+		value    string
+		exitCode int
+		check    func(t *testing.T, r Result)
 	}{
-		{name: "ok frame", stdout: okFrame, outcome: Completed, value: `{"x": 1}`,
+		{name: "value", f: frame{OK: true, Result: `{"x": 1}`, Stdout: "printed\n", StdoutTruncated: true},
+			outcome: Completed, value: `{"x": 1}`,
 			check: func(t *testing.T, r Result) {
-				if r.Stdout != "printed\n" || !r.StdoutTruncated {
-					t.Errorf("stdout = %q truncated=%v, want the frame's", r.Stdout, r.StdoutTruncated)
+				if r.Stdout != "printed\n" || !r.StdoutTruncated || r.Stderr != "" || r.StderrTruncated {
+					t.Errorf("output = %q/%v %q/%v, want the frame's", r.Stdout, r.StdoutTruncated, r.Stderr, r.StderrTruncated)
 				}
 			}},
-		{name: "function exception", stdout: errFrame, outcome: Failed, errType: "KeyError", message: "'a'",
+		{name: "null value", f: frame{OK: true, Result: "null"}, outcome: Completed, value: "null"},
+		{name: "function exception", f: frame{Error: &FuncError{Type: "KeyError", Message: "'a'", Traceback: "Traceback"},
+			Stderr: "e\n", StderrTruncated: true}, outcome: Failed, errType: "KeyError",
 			check: func(t *testing.T, r Result) {
-				if r.Error.Traceback != "Traceback" || r.Stderr != "e\n" || r.Value != nil {
+				if r.Error.Traceback != "Traceback" || r.Stderr != "e\n" || !r.StderrTruncated || r.Value != nil {
 					t.Errorf("result = %+v", r)
 				}
 			}},
-		{name: "out of memory", exitCode: 137, oom: true, outcome: Failed, errType: ErrTypeOutOfMemory, message: "256 MB"},
-		{name: "out of memory after the frame", exitCode: 137, oom: true, stdout: okFrame, outcome: Failed, errType: ErrTypeOutOfMemory},
-		{name: "no frame", exitCode: 2, stderr: "python3: can't open file\n", outcome: Failed, errType: ErrTypeProcessExit,
-			message: "exited with code 2",
-			check: func(t *testing.T, r Result) {
-				if r.Stderr != "python3: can't open file\n" {
-					t.Errorf("stderr = %q, want the container's stderr for diagnosis", r.Stderr)
-				}
-			}},
-		{name: "killed without frame", exitCode: 137, outcome: Failed, errType: ErrTypeProcessExit, message: "code 137"},
-		{name: "garbage instead of a frame", exitCode: 0, stdout: "hello\n", outcome: Failed, errType: ErrTypeProtocol,
-			message: "could not be read"},
-		{name: "stdout over its cap", stdout: strings.Repeat("x", 64), stdoutCap: 16, outcome: Failed, errType: ErrTypeOutputTooBig},
+		{name: "result not serializable", f: frame{Error: &FuncError{Type: "ResultNotSerializable", Message: "set"}},
+			outcome: Failed, errType: "ResultNotSerializable"},
+		// In fork mode the runner survives its child and says how the child died; Run, not
+		// fill, takes the exit code (and the OOM verdict) from it.
+		{name: "forked process died", f: frame{Error: &FuncError{Type: ErrTypeProcessExit, Message: "code 137"}, ExitCode: 137},
+			outcome: Failed, errType: ErrTypeProcessExit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			limit := tt.stdoutCap
-			if limit == 0 {
-				limit = 1 << 20
-			}
-			stdout := &cappedBuffer{limit: limit}
-			stderr := &cappedBuffer{limit: 1 << 20}
-			_, _ = stdout.Write([]byte(tt.stdout))
-			_, _ = stderr.Write([]byte(tt.stderr))
-			res := Result{ExitCode: tt.exitCode, OOMKilled: tt.oom}
-			(&Sandbox{}).interpret(&res, stdout, stderr, limits)
-
+			res := Result{ColdStart: true}
+			fill(&res, tt.f)
 			if res.Outcome != tt.outcome {
 				t.Errorf("outcome = %q, want %q", res.Outcome, tt.outcome)
 			}
-			if tt.value != "" && string(res.Value) != tt.value {
+			if string(res.Value) != tt.value {
 				t.Errorf("value = %s, want %s", res.Value, tt.value)
 			}
 			if tt.errType == "" {
 				if res.Error != nil {
 					t.Errorf("error = %+v, want none", res.Error)
 				}
-			} else if res.Error == nil || res.Error.Type != tt.errType || !strings.Contains(res.Error.Message, tt.message) {
-				t.Errorf("error = %+v, want type %s with message containing %q", res.Error, tt.errType, tt.message)
+			} else if res.Error == nil || res.Error.Type != tt.errType {
+				t.Errorf("error = %+v, want type %s", res.Error, tt.errType)
+			}
+			if res.ExitCode != tt.exitCode || res.OOMKilled || !res.ColdStart {
+				t.Errorf("exit code %d oom %v cold %v; want %d, false, true (untouched)", res.ExitCode, res.OOMKilled, res.ColdStart, tt.exitCode)
 			}
 			if tt.check != nil {
 				tt.check(t, res)
 			}
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name    string
+		cfg     Config
+		errText string
+		check   func(t *testing.T, s *Sandbox)
+	}{
+		{name: "zero config takes the defaults", cfg: Config{},
+			check: func(t *testing.T, s *Sandbox) {
+				if s.cfg.Mode != "fork" || s.pool.max != DefaultConfig().MaxIdle || s.pool.max <= 0 {
+					t.Errorf("mode %q, pool max %d; want fork and %d", s.cfg.Mode, s.pool.max, DefaultConfig().MaxIdle)
+				}
+			}},
+		{name: "process mode", cfg: Config{Mode: "process", MaxIdle: 3},
+			check: func(t *testing.T, s *Sandbox) {
+				if s.cfg.Mode != "process" || s.pool.max != 3 {
+					t.Errorf("mode %q, pool max %d; want process and 3", s.cfg.Mode, s.pool.max)
+				}
+			}},
+		{name: "unknown mode", cfg: Config{Mode: "thread"}, errText: "mode"},
+		{name: "root user", cfg: Config{User: "0:0"}, errText: "root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(nil, tt.cfg, log)
+			if tt.errText != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("New = %v, want an error about %s", err, tt.errText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, s)
 		})
 	}
 }

@@ -25,22 +25,35 @@ type Limits struct {
 	TimeoutS int     `json:"timeout_s"`
 }
 
+// WarmPolicy is a deployment's own wish for warm containers; the operator's settings cap it.
+type WarmPolicy struct {
+	// MaxIdle is how many idle containers to keep; 0 keeps none (every run cold).
+	MaxIdle *int `json:"max_idle,omitempty"`
+	// Prewarm is how many containers to start as soon as a version is ready.
+	Prewarm *int `json:"prewarm,omitempty"`
+	// MaxRuns is how many runs one container serves (1: a fresh container for every run).
+	MaxRuns int `json:"max_runs,omitempty"`
+	// IdleTTLS is how long, in seconds, an idle container is kept.
+	IdleTTLS int `json:"idle_ttl_s,omitempty"`
+}
+
 // Deployment is the record of a tenant's deployment. Version is the newest requested version and
 // Status/Error/BuildLog describe its build; ReadyVersion and Image name the newest version that
 // built successfully, which is the one runs use. The context is stored apart and never part of it.
 type Deployment struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Version      int       `json:"version"`
-	Status       string    `json:"status"`
-	Error        string    `json:"error,omitempty"`
-	BuildLog     string    `json:"build_log,omitempty"`
-	ReadyVersion int       `json:"ready_version"`
-	Image        string    `json:"image,omitempty"`
-	Limits       Limits    `json:"limits"`
-	ContextKeys  []string  `json:"context_keys"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string      `json:"id"`
+	Name         string      `json:"name"`
+	Version      int         `json:"version"`
+	Status       string      `json:"status"`
+	Error        string      `json:"error,omitempty"`
+	BuildLog     string      `json:"build_log,omitempty"`
+	ReadyVersion int         `json:"ready_version"`
+	Image        string      `json:"image,omitempty"`
+	Limits       Limits      `json:"limits"`
+	Warm         *WarmPolicy `json:"warm,omitempty"`
+	ContextKeys  []string    `json:"context_keys"`
+	CreatedAt    time.Time   `json:"created_at"`
+	UpdatedAt    time.Time   `json:"updated_at"`
 }
 
 // Source is what a build needs: the code and requirements of one version.
@@ -56,6 +69,7 @@ type DeploymentSpec struct {
 	// Context is the deployment's secret context as a JSON object (nil for none).
 	Context map[string]any
 	Limits  Limits
+	Warm    *WarmPolicy
 }
 
 // BuildOutcome is the result of building one version.
@@ -85,7 +99,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 		}
 		d.Version++
 		d.Status, d.Error, d.BuildLog = StatusBuilding, "", ""
-		d.Limits = spec.Limits
+		d.Limits, d.Warm = spec.Limits, spec.Warm
 		d.ContextKeys = sortedKeys(spec.Context)
 		d.UpdatedAt = now
 		rec, _ := json.Marshal(d)

@@ -46,6 +46,7 @@ type Execution struct {
 	StartedAt       *time.Time      `json:"started_at"`
 	FinishedAt      *time.Time      `json:"finished_at"`
 	QueueMS         float64         `json:"queue_ms"`
+	AcquireMS       float64         `json:"acquire_ms"`
 	DurationMS      float64         `json:"duration_ms"`
 	ColdStart       bool            `json:"cold_start"`
 	ExitCode        *int            `json:"exit_code"`

@@ -1,10 +1,11 @@
 """faaspot runner: baked into every deployment image at /opt/faaspot/runner.py.
 
-Run mode (no arguments): reads one JSON document {"args", "context", "output_limit",
-"result_limit"} from stdin, imports the function module, calls main(args, context) and writes one
-result frame, a single JSON line, to the original stdout. What the function prints (fd 1 and 2) is
-captured apart through pipes, capped at output_limit bytes each, so it can never be mistaken for
-the frame. stdin is /dev/null while the function runs.
+Serve mode (no arguments, or --serve process|fork): imports the function module, writes a
+{"ready": true} line, then answers requests until stdin ends: each request is one JSON line
+{"args", "context", "output_limit", "result_limit"} on stdin, each answer one result frame, a
+single JSON line, on the original stdout. What the function prints (fd 1 and 2) is captured apart
+through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
+is /dev/null for the function. A container used for one run simply gets one request.
 
 Check mode (--check PATH): validates at build time that PATH defines main(args, context); on
 failure prints one line "FAASPOT-CHECK: <message>" and exits 3.
@@ -14,6 +15,7 @@ Works on Python 3.8 and later, standard library only.
 import ast
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -63,19 +65,26 @@ def _bound_names(node):
 
 
 class Capture(object):
-    """Redirects one file descriptor into a pipe drained by a thread, keeping at most limit bytes."""
+    """Takes over one file descriptor with a pipe drained, for the runner's whole life, by one
+    thread. Each run starts with reset() and ends with collect(), which waits until everything
+    written before it (by this process or a child that shares the pipe) has been drained. No thread
+    or pipe is created per run, and a forked child needs none."""
 
-    def __init__(self, fd, limit):
-        self.fd, self.limit = fd, limit
-        self.buf = bytearray()
-        self.total = 0
+    def __init__(self, fd):
+        self.fd = fd
         self.lock = threading.Lock()
+        self.synced = threading.Condition(self.lock)
+        self.buf, self.total, self.limit = bytearray(), 0, 1 << 20
+        self.tail, self.marker, self.seen = b"", None, False
         r, w = os.pipe()
         os.dup2(w, fd)
         os.close(w)
         self.r = r
-        self.thread = threading.Thread(target=self._drain, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def reset(self, limit):
+        with self.lock:
+            self.buf, self.total, self.limit, self.tail = bytearray(), 0, limit, b""
 
     def _drain(self):
         while True:
@@ -86,17 +95,31 @@ class Capture(object):
             if not chunk:
                 return
             with self.lock:
+                if self.marker is not None:
+                    seen = self.tail + chunk
+                    i = seen.find(self.marker)
+                    if i >= 0:
+                        # Keep what came before the marker; drop the marker itself.
+                        chunk = chunk[:max(0, i - len(self.tail))]
+                        self.seen = True
+                        self.synced.notify_all()
+                    self.tail = seen[-len(self.marker):]
                 room = self.limit - len(self.buf)
                 if room > 0:
                     self.buf += chunk[:room]
                 self.total += len(chunk)
 
-    def finish(self, devnull):
-        """Restore fd to /dev/null and return (text, truncated)."""
-        os.dup2(devnull, self.fd)
-        # Background processes of the function may still hold the pipe; do not wait for them.
-        self.thread.join(0.2)
+    def collect(self):
+        """Return (text, truncated) of the run, after everything written so far was drained."""
+        marker = b"\n<faaspot-sync-" + os.urandom(8).hex().encode() + b">\n"
         with self.lock:
+            self.marker, self.seen, self.tail = marker, False, b""
+        data = marker
+        while data:
+            data = data[os.write(self.fd, data):]
+        with self.lock:
+            self.synced.wait_for(lambda: self.seen, timeout=2)
+            self.marker = None
             return bytes(self.buf).decode("utf-8", "replace"), self.total > self.limit
 
 
@@ -110,27 +133,53 @@ def error_of(exc):
     return {"type": type(exc).__name__, "message": str(exc), "traceback": tb}
 
 
-def run():
+def serve(mode):
+    """Serve requests, one JSON line each on stdin, answering one frame line each on the original
+    stdout, until stdin ends. The module is imported once, before the "ready" line. mode "process"
+    runs every request in this process (module globals persist between runs); "fork" runs each in a
+    fresh child forked from this pre-imported process, so nothing of one run's process survives."""
     out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        doc = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    except Exception as e:  # the daemon always sends JSON; this is a protocol failure
-        write_frame(out, {"ok": False, "error": {"type": "ProtocolError", "message": "bad input: %s" % e}})
-        return
+    requests = os.fdopen(os.dup(0), "rb", buffering=0)
     os.dup2(devnull, 0)
-    limit = int(doc.get("output_limit") or 1 << 20)
-    result_limit = int(doc.get("result_limit") or 1 << 20)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    cap_out, cap_err = Capture(1, limit), Capture(2, limit)
+    captures = (Capture(1), Capture(2))
     for stream in (sys.stdout, sys.stderr):
         try:  # keep the function's prints in order with those of its child processes
             stream.reconfigure(line_buffering=True)
         except Exception:
             pass
+    main_fn, load_error = load()
+    write_frame(out, {"ready": True, "pid": os.getpid()})
+    memfd = os.memfd_create("faaspot-frame") if mode == "fork" else None
+    while True:
+        line = requests.readline()
+        if not line:
+            return
+        try:
+            doc = json.loads(line.decode("utf-8"))
+        except Exception as e:  # the daemon always sends JSON; this is a protocol failure
+            write_frame(out, {"ok": False, "error": {"type": "ProtocolError", "message": "bad request: %s" % e}})
+            return
+        limit = int(doc.get("output_limit") or 1 << 20)
+        for c in captures:
+            c.reset(limit)
+        if load_error is not None:
+            frame = {"ok": False, "error": load_error}
+        elif memfd is not None:
+            frame = run_forked(main_fn, doc, memfd)
+        else:
+            frame = run_here(main_fn, doc)
+        frame["stdout"], frame["stdout_truncated"] = captures[0].collect()
+        frame["stderr"], frame["stderr_truncated"] = captures[1].collect()
+        frame["stray"] = stray_processes()
+        write_frame(out, frame)
+
+
+def run_here(main_fn, doc):
+    """One run in this process."""
     pid = os.getpid()
-    frame = call(doc.get("args") or {}, doc.get("context") or {}, result_limit)
+    frame = call(main_fn, doc.get("args") or {}, doc.get("context") or {},
+                 int(doc.get("result_limit") or 1 << 20))
     if os.getpid() != pid:
         # A process the function forked came back through here: only the runner answers.
         os._exit(0)
@@ -139,12 +188,47 @@ def run():
             stream.flush()
         except Exception:
             pass
-    frame["stdout"], frame["stdout_truncated"] = cap_out.finish(devnull)
-    frame["stderr"], frame["stderr_truncated"] = cap_err.finish(devnull)
-    write_frame(out, frame)
+    return frame
 
 
-def call(args, context, result_limit):
+def run_forked(main_fn, doc, memfd):
+    """One run in a child forked for it; the child leaves its frame in memfd. The child's process
+    group is killed afterwards, so background processes it started do not outlive the run."""
+    os.ftruncate(memfd, 0)
+    os.lseek(memfd, 0, os.SEEK_SET)
+    ooms = oom_kills()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            data = json.dumps(run_here(main_fn, doc)).encode("utf-8")
+            while data:
+                data = data[os.write(memfd, data):]
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    clear_tmp()
+    size = os.lseek(memfd, 0, os.SEEK_END)
+    data = os.pread(memfd, size, 0) if size else b""
+    if data:
+        return json.loads(data.decode("utf-8"))
+    if os.WIFSIGNALED(status):
+        code = 128 + os.WTERMSIG(status)
+    else:
+        code = os.WEXITSTATUS(status)
+    if oom_kills() > ooms:
+        return {"ok": False, "exit_code": code, "oom": True, "error": {"type": "OutOfMemory",
+                "message": "the function exceeded its memory limit and was killed"}}
+    return {"ok": False, "exit_code": code, "error": {"type": "ProcessExited",
+            "message": "the function's process exited with code %d before returning a result" % code}}
+
+
+def load():
+    """Import the function module once; return (main, None) or (None, error)."""
     if os.path.isdir(SITE_DIR):
         sys.path.insert(0, SITE_DIR)
     sys.path.insert(0, os.path.dirname(FUNCTION_PATH))
@@ -154,10 +238,63 @@ def call(args, context, result_limit):
         module = importlib.util.module_from_spec(spec)
         sys.modules["main"] = module
         spec.loader.exec_module(module)
-        main = getattr(module, "main", None)
-        if not callable(main):
-            return {"ok": False, "error": {"type": "NoMain", "message": "the code defines no main(args, context)"}}
-        value = main(args, context)
+    except BaseException as e:  # an import that raises or exits is the function's failure
+        return None, error_of(e)
+    main_fn = getattr(module, "main", None)
+    if not callable(main_fn):
+        return None, {"type": "NoMain", "message": "the code defines no main(args, context)"}
+    return main_fn, None
+
+
+def oom_kills():
+    """The container's count of OOM kills (cgroup v2 memory.events, or v1 memory.oom_control)."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def clear_tmp():
+    """Empty /tmp after a forked run: the next run starts with nothing of this one's files."""
+    import shutil
+    try:
+        names = os.listdir("/tmp")
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join("/tmp", name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def stray_processes():
+    """Count live processes other than the init process and this runner: what a run left behind."""
+    me, n = os.getpid(), 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (1, me):
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    n += 1
+        except (OSError, IndexError):
+            pass
+    return n
+
+
+def call(main_fn, args, context, result_limit):
+    try:
+        value = main_fn(args, context)
         if hasattr(value, "__await__"):
             import asyncio
             value = asyncio.run(value)
@@ -189,7 +326,8 @@ def main():
             print(CHECK_PREFIX + msg)
             sys.exit(3)
         return
-    run()
+    mode = sys.argv[2] if len(sys.argv) == 3 and sys.argv[1] == "--serve" else "process"
+    serve(mode)
     os._exit(0)
 
 

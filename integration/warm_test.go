@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// keysOf counts the node's sandbox containers by the deployment version they serve.
+func (n *node) keysOf(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, c := range n.sandboxContainers(t) {
+		out[c.Labels[sandbox.LabelKey]]++
+	}
+	return out
+}
+
+// eventually retries cond for up to 10 s (container removal is asynchronous).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Errorf("not so after 10 s: %s", what)
+}
+
+func (n *node) runRecord(t *testing.T, name string, args map[string]any) store.Execution {
+	t.Helper()
+	_, id, err := n.c.RunSync(context.Background(), name, args)
+	var re *fsclient.RunError
+	if err != nil && !asRunError(err, &re) {
+		t.Fatalf("run %s: %v", name, err)
+	}
+	e, err := n.c.GetExecution(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func asRunError(err error, re **fsclient.RunError) bool {
+	r, ok := err.(*fsclient.RunError)
+	*re = r
+	return ok
+}
+
+// TestWarmPool proves the pool's rules against real containers: pre-warm on deploy, reuse within
+// one version only, retirement on redeploy, failure and delete, fresh processes per run.
+func TestWarmPool(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	code := "import os\nseen = []\ndef main(args, context):\n    seen.append(args)\n    return {'seen': seen, 'pid': os.getpid(), 'v': 1}\n"
+	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "warm", Code: code})
+	key1 := keyOf(d1)
+	eventually(t, "one container pre-warmed for version 1", func() bool { return n.keysOf(t)[key1] == 1 })
+
+	first := n.runRecord(t, "warm", map[string]any{"run": 1})
+	second := n.runRecord(t, "warm", map[string]any{"run": 2})
+	if first.ColdStart || second.ColdStart {
+		t.Errorf("runs after deploy were cold: %v %v (acquire %.1f / %.1f ms)", first.ColdStart, second.ColdStart, first.AcquireMS, second.AcquireMS)
+	}
+	if got := n.keysOf(t); got[key1] != 1 {
+		t.Errorf("containers by version after two warm runs: %v, want the one pre-warmed", got)
+	}
+	// Fork mode: nothing of run 1's process reaches run 2.
+	if strings.Contains(string(second.Result), `"run": 1`) || strings.Contains(string(second.Result), `"run":1`) {
+		t.Errorf("run 2 saw run 1's args: %s", second.Result)
+	}
+
+	// A redeploy retires version 1's containers and pre-warms version 2.
+	d2 := n.deploy(t, fsclient.DeploymentRequest{Name: "warm", Code: strings.Replace(code, "'v': 1", "'v': 2", 1)})
+	key2 := keyOf(d2)
+	eventually(t, "version 1 retired, version 2 pre-warmed", func() bool {
+		k := n.keysOf(t)
+		return k[key1] == 0 && k[key2] == 1
+	})
+	if e := n.runRecord(t, "warm", nil); e.ColdStart || e.Version != d2.Version || !strings.Contains(string(e.Result), `"v":2`) && !strings.Contains(string(e.Result), `"v": 2`) {
+		t.Errorf("run after redeploy: cold %v version %d result %s", e.ColdStart, e.Version, e.Result)
+	}
+
+	// A run that times out is never reused: its container is killed.
+	n.deploy(t, fsclient.DeploymentRequest{Name: "sometimes-slow", Limits: &store.Limits{TimeoutS: 1},
+		Code: "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return 'ok'\n"})
+	warmRun := n.runRecord(t, "sometimes-slow", nil)
+	slow := n.runRecord(t, "sometimes-slow", map[string]any{"sleep": 3})
+	after := n.runRecord(t, "sometimes-slow", nil)
+	if warmRun.ColdStart || slow.Status != store.ExecTimeout || !after.ColdStart {
+		t.Errorf("after a timeout the next run must start a fresh container: warm %v, slow %s, after cold %v",
+			!warmRun.ColdStart, slow.Status, after.ColdStart)
+	}
+
+	// A background process makes no difference in fork mode: its process group is killed.
+	n.deploy(t, fsclient.DeploymentRequest{Name: "bg", Code: "import os, subprocess\ndef main(args, context):\n    if args.get('spawn'):\n        subprocess.Popen(['sleep', '300'])\n    return sorted(p for p in os.listdir('/proc') if p.isdigit())\n"})
+	n.runRecord(t, "bg", map[string]any{"spawn": true})
+	next := n.runRecord(t, "bg", nil)
+	if next.ColdStart || strings.Count(string(next.Result), ",") > 3 {
+		t.Errorf("after a run that spawned a background process: cold %v, processes %s", next.ColdStart, next.Result)
+	}
+
+	// Delete retires every container of the deployment.
+	if err := n.c.DeleteDeployment(ctx, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "containers of a deleted deployment removed", func() bool {
+		k := n.keysOf(t)
+		return k[key1] == 0 && k[key2] == 0
+	})
+	// Closing the node removes every warm container.
+	_ = n.d.Close()
+	eventually(t, "no container after the node closed", func() bool { return len(n.sandboxContainers(t)) == 0 })
+}
+
+// TestWarmPolicies: idle TTL scales to zero, max runs 1 makes every run cold, FAASPOT_WARM=false
+// turns warm execution off, and a deployment's policy is capped by the operator's.
+func TestWarmPolicies(t *testing.T) {
+	n := startNode(t, func(c *daemon.Config) { c.WarmIdleTTL = 2 * time.Second })
+	n.deploy(t, fsclient.DeploymentRequest{Name: "ttl", Code: "def main(args, context):\n    return 1\n"})
+	if e := n.runRecord(t, "ttl", nil); e.ColdStart {
+		t.Error("first run after deploy was cold")
+	}
+	eventually(t, "idle containers removed after the idle TTL", func() bool { return len(n.sandboxContainers(t)) == 0 })
+	if e := n.runRecord(t, "ttl", nil); !e.ColdStart {
+		t.Error("a run after scale-to-zero must be cold")
+	}
+
+	one, zero := 1, 0
+	n.deploy(t, fsclient.DeploymentRequest{Name: "fresh", Code: "def main(args, context):\n    return 1\n",
+		Warm: &store.WarmPolicy{MaxRuns: 1, Prewarm: &zero, MaxIdle: &one}})
+	for i := range 3 {
+		if e := n.runRecord(t, "fresh", nil); !e.ColdStart {
+			t.Errorf("max_runs 1: run %d was warm", i)
+		}
+	}
+
+	off := startNode(t, func(c *daemon.Config) { c.Warm = false })
+	off.deploy(t, fsclient.DeploymentRequest{Name: "cold", Code: "def main(args, context):\n    return 1\n"})
+	for i := range 2 {
+		if e := off.runRecord(t, "cold", nil); !e.ColdStart {
+			t.Errorf("FAASPOT_WARM=false: run %d was warm", i)
+		}
+	}
+	eventually(t, "no container kept with warm execution off", func() bool { return len(off.sandboxContainers(t)) == 0 })
+}
+
+// TestWarmProcessMode: in process mode module globals persist between runs of one container (the
+// documented trade-off), and a run that leaves a process behind retires its container.
+func TestWarmProcessMode(t *testing.T) {
+	n := startNode(t, func(c *daemon.Config) { c.WarmMode = "process" })
+	n.deploy(t, fsclient.DeploymentRequest{Name: "globals", Code: "import subprocess\ncount = 0\ndef main(args, context):\n    global count\n    count += 1\n    if args.get('spawn'):\n        subprocess.Popen(['sleep', '300'])\n    return count\n"})
+	a, b := n.runRecord(t, "globals", nil), n.runRecord(t, "globals", nil)
+	if string(a.Result) != "1" || string(b.Result) != "2" || b.ColdStart {
+		t.Errorf("process mode: results %s %s, second cold %v", a.Result, b.Result, b.ColdStart)
+	}
+	n.runRecord(t, "globals", map[string]any{"spawn": true})
+	if e := n.runRecord(t, "globals", nil); !e.ColdStart || string(e.Result) != "1" {
+		t.Errorf("after a run left a process behind, the next must be in a fresh container: cold %v result %s", e.ColdStart, e.Result)
+	}
+	list, _ := env.docker.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelNode+"="+n.nodeID))})
+	if len(list) > 1 {
+		t.Errorf("%d containers kept for one deployment after a retirement", len(list))
+	}
+}

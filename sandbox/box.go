@@ -1,0 +1,170 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// box is one running container of one deployment version, its runner in serve mode: requests go
+// in as JSON lines on the attached stdin, frames come back as JSON lines on stdout. A box serves
+// one run at a time; between runs it waits in the pool.
+type box struct {
+	id      string
+	key     string
+	att     types.HijackedResponse
+	frames  chan frameOrErr // every line the runner writes, in order; closed at EOF
+	done    chan struct{}   // closed when the box is retired: the reader stops delivering
+	exited  <-chan container.WaitResponse
+	waitErr <-chan error
+	stderr  *cappedBuffer // the runner's own stderr (its crashes), not the function's
+	runs    int
+	ready   bool      // the ready line was read
+	readyAt time.Time // when it was read
+	idle    *time.Timer
+}
+
+type frameOrErr struct {
+	f   frame
+	err error
+}
+
+// start creates, attaches and starts a serve-mode container for req. The runner imports the
+// function while the caller sends the first request: start does not wait for the ready line.
+func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
+	created, err := s.docker.ContainerCreate(ctx, containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits), nil, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("create container for %s: %w: %w", req.Key, ErrEngine, err)
+	}
+	b := &box{id: created.ID, key: req.Key, frames: make(chan frameOrErr, 1), done: make(chan struct{}),
+		stderr: &cappedBuffer{limit: 64 << 10}}
+	fail := func(what string, err error) (*box, error) {
+		s.remove(b.id)
+		return nil, fmt.Errorf("%s %s: %w: %w", what, short(b.id), ErrEngine, err)
+	}
+	if b.att, err = s.docker.ContainerAttach(ctx, b.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true}); err != nil {
+		return fail("attach to", err)
+	}
+	// Wait is registered before start so that no exit can be missed; its context outlives ctx.
+	b.exited, b.waitErr = s.docker.ContainerWait(context.WithoutCancel(ctx), b.id, container.WaitConditionNextExit)
+	if err := s.docker.ContainerStart(ctx, b.id, container.StartOptions{}); err != nil {
+		b.att.Close()
+		return fail("start", err)
+	}
+	go b.read(frameLimit(req.Limits))
+	return b, nil
+}
+
+// frameLimit bounds one frame: JSON escaping may expand the capped fields it holds.
+func frameLimit(l Limits) int { return 8*(2*l.OutputBytes+l.ResultBytes) + 64<<10 }
+
+// read demultiplexes the attach stream and turns stdout into frames until the container ends.
+func (b *box) read(limit int) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, b.stderr, b.att.Reader)
+		pw.CloseWithError(err)
+	}()
+	r := bufio.NewReaderSize(pr, 64<<10)
+	defer close(b.frames)
+	for {
+		line, err := readLine(r, limit)
+		if err != nil {
+			if err != io.EOF {
+				b.deliver(frameOrErr{err: err})
+			}
+			_ = pr.CloseWithError(err) // unblock the copier if it is still writing
+			return
+		}
+		if len(line) == 0 {
+			continue
+		}
+		f, err := parseFrame(line)
+		if !b.deliver(frameOrErr{f: f, err: err}) || err != nil {
+			_ = pr.CloseWithError(errRetired)
+			return
+		}
+	}
+}
+
+var errRetired = errors.New("box retired")
+
+// deliver hands a line to the run waiting for it; false once the box is retired (nobody will).
+func (b *box) deliver(fe frameOrErr) bool {
+	select {
+	case b.frames <- fe:
+		return true
+	case <-b.done:
+		return false
+	}
+}
+
+// alive reports whether the container is still running (an idle one may have died).
+func (b *box) alive() bool {
+	select {
+	case <-b.exited:
+		return false
+	case <-b.waitErr:
+		return false
+	default:
+		return true
+	}
+}
+
+// outcome of one exec on a box.
+type outcome int
+
+const (
+	answered outcome = iota // a frame came back: the box may serve again
+	timedOut                // the run outlived its timeout: the box was killed
+	broken                  // the runner died or broke the protocol: the box is done
+)
+
+// exec sends one request and waits for its frame, the timeout or ctx. The caller retires the box
+// unless exec answered and the frame shows nothing left behind.
+func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
+	in, err := json.Marshal(input{Args: req.Args, Context: req.Context,
+		OutputLimit: req.Limits.OutputBytes, ResultLimit: req.Limits.ResultBytes})
+	if err != nil {
+		return frame{}, broken, fmt.Errorf("encode request: %w", err)
+	}
+	b.runs++
+	timer := time.NewTimer(req.Limits.Timeout)
+	defer timer.Stop()
+	// A runner that never reads (an import that hangs) must not block the write past the timeout.
+	_ = b.att.Conn.SetWriteDeadline(time.Now().Add(req.Limits.Timeout))
+	if _, err := b.att.Conn.Write(append(in, '\n')); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return frame{}, timedOut, nil
+		}
+		return frame{}, broken, nil // the runner is gone; the exit tells why
+	}
+	for {
+		select {
+		case fe, ok := <-b.frames:
+			switch {
+			case !ok || fe.err != nil:
+				return frame{}, broken, fe.err
+			case fe.f.Ready:
+				b.ready, b.readyAt = true, time.Now()
+				continue
+			}
+			return fe.f, answered, nil
+		case <-timer.C:
+			return frame{}, timedOut, nil
+		case <-ctx.Done():
+			return frame{}, broken, ctx.Err()
+		}
+	}
+}
+
+func short(id string) string { return id[:min(12, len(id))] }

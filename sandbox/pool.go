@@ -1,0 +1,144 @@
+package sandbox
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// PoolPolicy is how warm containers of one deployment version are kept. The daemon computes it
+// per run from the operator's settings and the deployment's own, capped by the operator's.
+type PoolPolicy struct {
+	// MaxIdle is how many idle containers of the version are kept; 0 keeps none (every run cold).
+	MaxIdle int
+	// MaxRuns is how many runs one container serves; 1 means a fresh container for every run.
+	MaxRuns int
+	// IdleTTL is how long an idle container is kept before it is removed (scale to zero).
+	IdleTTL time.Duration
+}
+
+// pool holds idle boxes by key (one deployment version); a box is never handed to another key.
+type pool struct {
+	mu     sync.Mutex
+	idle   map[string][]*box
+	n      int // idle boxes in all
+	max    int // the operator's cap on idle boxes in all
+	closed bool
+	// retired holds retired key prefixes (a version or deployment never comes back) with when.
+	retired map[string]time.Time
+}
+
+// retiredFor is how long a retired prefix is remembered: longer than any run can last.
+const retiredFor = time.Hour
+
+// forbid makes the pool refuse boxes of keys with the prefix from now on.
+func (p *pool) forbid(prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired == nil {
+		p.retired = map[string]time.Time{}
+	}
+	now := time.Now()
+	for k, at := range p.retired {
+		if now.Sub(at) > retiredFor {
+			delete(p.retired, k)
+		}
+	}
+	p.retired[prefix] = now
+}
+
+func (p *pool) isRetired(key string) bool {
+	for prefix := range p.retired {
+		if strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// take returns an idle box of key, the most recently used (its caches are the warmest), or nil.
+func (p *pool) take(key string) *box {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[key]
+	if len(list) == 0 {
+		return nil
+	}
+	b := list[len(list)-1]
+	p.idle[key] = list[:len(list)-1]
+	p.n--
+	if b.idle != nil {
+		b.idle.Stop()
+	}
+	return b
+}
+
+// put keeps b idle under policy and arms its idle timer (expire is called if it fires first); it
+// reports false when b must be retired instead: too many runs, or the pool is full.
+func (p *pool) put(b *box, pol PoolPolicy, expire func(*box)) bool {
+	if pol.MaxIdle <= 0 || (pol.MaxRuns > 0 && b.runs >= pol.MaxRuns) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.n >= p.max || len(p.idle[b.key]) >= pol.MaxIdle || p.isRetired(b.key) {
+		return false
+	}
+	if p.idle == nil {
+		p.idle = map[string][]*box{}
+	}
+	p.idle[b.key] = append(p.idle[b.key], b)
+	p.n++
+	if pol.IdleTTL > 0 {
+		b.idle = time.AfterFunc(pol.IdleTTL, func() {
+			if p.remove(b) {
+				expire(b)
+			}
+		})
+	}
+	return true
+}
+
+// remove takes b out of the pool if it is still idle there.
+func (p *pool) remove(b *box) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[b.key]
+	for i, x := range list {
+		if x == b {
+			p.idle[b.key] = append(list[:i], list[i+1:]...)
+			p.n--
+			return true
+		}
+	}
+	return false
+}
+
+// drain takes out every idle box whose key has the prefix ("" for all); with closing, the pool
+// accepts none afterwards.
+func (p *pool) drain(prefix string, closing bool) []*box {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = p.closed || closing
+	var out []*box
+	for k, list := range p.idle {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, list...)
+			p.n -= len(list)
+			delete(p.idle, k)
+		}
+	}
+	for _, b := range out {
+		if b.idle != nil {
+			b.idle.Stop()
+		}
+	}
+	return out
+}
+
+// size returns the idle boxes of key and in all.
+func (p *pool) size(key string) (int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle[key]), p.n
+}

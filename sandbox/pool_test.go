@@ -1,0 +1,209 @@
+package sandbox
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func noExpire(t *testing.T) func(*box) {
+	return func(b *box) { t.Errorf("box %s expired", b.id) }
+}
+
+func TestPoolTake(t *testing.T) {
+	p := &pool{max: 10}
+	pol := PoolPolicy{MaxIdle: 3}
+	if b := p.take(keyA); b != nil {
+		t.Fatalf("take from an empty pool = %v", b.id)
+	}
+	b1, b2, other := &box{id: "b1", key: keyA}, &box{id: "b2", key: keyA}, &box{id: "o", key: keyB}
+	for _, b := range []*box{b1, b2, other} {
+		if !p.put(b, pol, noExpire(t)) {
+			t.Fatalf("put %s refused", b.id)
+		}
+	}
+	if idle, all := p.size(keyA); idle != 2 || all != 3 {
+		t.Errorf("size = %d, %d; want 2, 3", idle, all)
+	}
+	// The most recently used first: its caches are the warmest.
+	var got []string
+	for b := p.take(keyA); b != nil; b = p.take(keyA) {
+		if b.key != keyA {
+			t.Errorf("take(%s) handed out a box of %s", keyA, b.key)
+		}
+		got = append(got, b.id)
+	}
+	if want := []string{"b2", "b1"}; !slices.Equal(got, want) {
+		t.Errorf("take order = %v, want %v", got, want)
+	}
+	if b := p.take("t1/d1/"); b != nil {
+		t.Errorf("take of a prefix of the key = %s, want nil", b.id)
+	}
+	if b := p.take(keyB); b != other {
+		t.Errorf("take(%s) = %v, want its own box", keyB, b)
+	}
+	if idle, all := p.size(keyA); idle != 0 || all != 0 {
+		t.Errorf("size after taking all = %d, %d", idle, all)
+	}
+}
+
+func TestPoolPutRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		max    int        // the pool's cap on all idle boxes
+		before []*box     // already idle
+		b      *box       // put under pol
+		pol    PoolPolicy // the policy of the put
+		closed bool       // the pool was drained for closing
+		want   bool       // the box is kept
+	}{
+		{name: "kept", max: 4, b: &box{key: keyA, runs: 1}, pol: PoolPolicy{MaxIdle: 1}, want: true},
+		{name: "no idle boxes wanted", max: 4, b: &box{key: keyA}, pol: PoolPolicy{MaxIdle: 0}},
+		{name: "negative max idle", max: 4, b: &box{key: keyA}, pol: PoolPolicy{MaxIdle: -1}},
+		{name: "key full", max: 4, before: []*box{{key: keyA}, {key: keyA}}, b: &box{key: keyA},
+			pol: PoolPolicy{MaxIdle: 2}},
+		{name: "another key full does not count", max: 4, before: []*box{{key: keyB}, {key: keyB}}, b: &box{key: keyA},
+			pol: PoolPolicy{MaxIdle: 2}, want: true},
+		{name: "pool full", max: 2, before: []*box{{key: keyB}, {key: "t2/d/1/"}}, b: &box{key: keyA},
+			pol: PoolPolicy{MaxIdle: 2}},
+		{name: "served its runs", max: 4, b: &box{key: keyA, runs: 3}, pol: PoolPolicy{MaxIdle: 1, MaxRuns: 3}},
+		{name: "one run short of its runs", max: 4, b: &box{key: keyA, runs: 2}, pol: PoolPolicy{MaxIdle: 1, MaxRuns: 3}, want: true},
+		{name: "one run per container", max: 4, b: &box{key: keyA, runs: 1}, pol: PoolPolicy{MaxIdle: 1, MaxRuns: 1}},
+		{name: "pre-warmed under one run per container", max: 4, b: &box{key: keyA}, pol: PoolPolicy{MaxIdle: 1, MaxRuns: 1}, want: true},
+		{name: "no cap on runs", max: 4, b: &box{key: keyA, runs: 1 << 20}, pol: PoolPolicy{MaxIdle: 1}, want: true},
+		{name: "closed", max: 4, b: &box{key: keyA}, pol: PoolPolicy{MaxIdle: 1}, closed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pool{max: tt.max}
+			for _, b := range tt.before {
+				if !p.put(b, PoolPolicy{MaxIdle: 10}, noExpire(t)) {
+					t.Fatal("setup put refused")
+				}
+			}
+			if tt.closed {
+				p.drain("", true)
+			}
+			_, before := p.size(keyA)
+			if got := p.put(tt.b, tt.pol, noExpire(t)); got != tt.want {
+				t.Errorf("put = %v, want %v", got, tt.want)
+			}
+			idle, all := p.size(keyA)
+			if wantAll := before + b2i(tt.want); all != wantAll || (tt.want && p.take(keyA) != tt.b) {
+				t.Errorf("size after put = %d, %d; want the box idle: %v", idle, all, tt.want)
+			}
+		})
+	}
+}
+
+func TestPoolIdleTTL(t *testing.T) {
+	p := &pool{max: 4}
+	expired := make(chan *box, 1)
+	b := &box{id: "b", key: keyA}
+	if !p.put(b, PoolPolicy{MaxIdle: 1, IdleTTL: 20 * time.Millisecond}, func(b *box) { expired <- b }) {
+		t.Fatal("put refused")
+	}
+	select {
+	case got := <-expired:
+		if got != b {
+			t.Errorf("expired %v, want the idle box", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the idle box did not expire")
+	}
+	if idle, all := p.size(keyA); idle != 0 || all != 0 {
+		t.Errorf("size after expiry = %d, %d; want 0, 0", idle, all)
+	}
+	if got := p.take(keyA); got != nil {
+		t.Error("an expired box was handed out")
+	}
+	// Expiry makes room: the key takes a box again.
+	if !p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("put after expiry refused")
+	}
+}
+
+// A box taken or drained before its idle time is up does not expire.
+func TestPoolIdleTTLStopped(t *testing.T) {
+	const ttl = 20 * time.Millisecond
+	p := &pool{max: 4}
+	pol := PoolPolicy{MaxIdle: 2, IdleTTL: ttl}
+	taken, drained := &box{id: "taken", key: keyA}, &box{id: "drained", key: keyB}
+	p.put(taken, pol, noExpire(t))
+	p.put(drained, pol, noExpire(t))
+	if p.take(keyA) != taken {
+		t.Fatal("take did not return the box")
+	}
+	if got := p.drain(keyB, false); len(got) != 1 || got[0] != drained {
+		t.Fatalf("drain = %v", got)
+	}
+	// Put back without an idle time, the taken box is not expired by its old timer.
+	if !p.put(taken, PoolPolicy{MaxIdle: 2}, noExpire(t)) {
+		t.Fatal("put back refused")
+	}
+	time.Sleep(3 * ttl) // noExpire fails the test if a timer fires
+	if idle, all := p.size(keyA); idle != 1 || all != 1 {
+		t.Errorf("size = %d, %d; want the box put back idle alone", idle, all)
+	}
+}
+
+func TestPoolDrain(t *testing.T) {
+	keys := []string{"t/d/1/", "t/d/1/", "t/d/10/", "t/d/2/", "t/dd/1/", "u/d/1/"}
+	tests := []struct {
+		prefix string
+		want   []string // the keys of the drained boxes
+	}{
+		{prefix: "t/d/1/", want: []string{"t/d/1/", "t/d/1/"}}, // not t/d/10/
+		{prefix: "t/d/10/", want: []string{"t/d/10/"}},
+		{prefix: "t/d/", want: []string{"t/d/1/", "t/d/1/", "t/d/10/", "t/d/2/"}}, // not t/dd/
+		{prefix: "t/", want: []string{"t/d/1/", "t/d/1/", "t/d/10/", "t/d/2/", "t/dd/1/"}},
+		{prefix: "v/", want: nil},
+		{prefix: "", want: keys},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix, func(t *testing.T) {
+			p := &pool{max: 10}
+			for _, k := range keys {
+				if !p.put(&box{key: k}, PoolPolicy{MaxIdle: 2}, noExpire(t)) {
+					t.Fatalf("put %s refused", k)
+				}
+			}
+			var got []string
+			for _, b := range p.drain(tt.prefix, false) {
+				got = append(got, b.key)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("drained %v, want %v", got, tt.want)
+			}
+			if _, all := p.size(""); all != len(keys)-len(tt.want) {
+				t.Errorf("%d idle after drain, want %d", all, len(keys)-len(tt.want))
+			}
+			for _, k := range got {
+				if b := p.take(k); b != nil {
+					t.Errorf("a box of drained key %s is still handed out", k)
+				}
+			}
+			// Draining without closing leaves the pool open.
+			if !p.put(&box{key: "w/d/1/"}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+				t.Error("put after drain refused")
+			}
+		})
+	}
+}
+
+func TestPoolClosed(t *testing.T) {
+	p := &pool{max: 4}
+	p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t))
+	if got := p.drain("", true); len(got) != 1 {
+		t.Errorf("closing drained %d boxes, want 1", len(got))
+	}
+	if p.put(&box{key: keyB}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a closed pool accepted a box")
+	}
+	// A later drain, prefixed or not, does not reopen it.
+	p.drain(keyA, false)
+	if p.put(&box{key: keyB}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a drain reopened the closed pool")
+	}
+}

@@ -1,0 +1,394 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// run runs req and fails the test unless it completed.
+func run(t *testing.T, s *Sandbox, req Request) Result {
+	t.Helper()
+	res, err := s.Run(context.Background(), req)
+	if err != nil || res.Outcome != Completed {
+		t.Fatalf("Run(%s) = %+v, %v; want completed", req.Key, res, err)
+	}
+	return res
+}
+
+func TestWarmReuse(t *testing.T) {
+	fd := newFake(t, process{})
+	s := mustNew(t, fd)
+	if res := run(t, s, testRequest(keyA)); !res.ColdStart {
+		t.Error("the first run was warm")
+	}
+	if res := run(t, s, testRequest(keyA)); res.ColdStart || res.Acquire < 0 || res.Duration <= 0 {
+		t.Errorf("second run: cold %v acquire %v duration %v; want warm and timed", res.ColdStart, res.Acquire, res.Duration)
+	}
+	if n := fd.count("create"); n != 1 {
+		t.Errorf("%d containers created for two runs of one key, want 1", n)
+	}
+	if n := len(fd.requests("ctr1")); n != 2 {
+		t.Errorf("the container served %d requests, want 2", n)
+	}
+	// Another key never gets it.
+	if res := run(t, s, testRequest(keyB)); !res.ColdStart {
+		t.Error("a run of another key was warm")
+	}
+	if n := len(fd.requests("ctr1")); n != 2 {
+		t.Errorf("the container of %s served %d requests, want 2", keyA, n)
+	}
+	if a, all := s.Idle(keyA); a != 1 || all != 2 {
+		t.Errorf("idle = %d of %s, %d in all; want 1, 2", a, keyA, all)
+	}
+	s.Close()
+	if fd.count("remove ctr1") != 1 || fd.count("remove ctr2") != 1 {
+		t.Errorf("calls = %q, want both containers removed once", fd.callList())
+	}
+	if _, all := s.Idle(keyA); all != 0 {
+		t.Errorf("%d idle after Close", all)
+	}
+}
+
+// TestWarmKeysNeverShared runs several keys at once: every container serves one key only.
+func TestWarmKeysNeverShared(t *testing.T) {
+	fd := newFake(t, process{replies: []reply{{delay: time.Millisecond, stdout: okLine}}})
+	s := mustNew(t, fd)
+	keys := []string{"t/d/1/", "t/d/10/", "t/d/2/"}
+	var wg sync.WaitGroup
+	for _, key := range keys {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 5 {
+					req := testRequest(key)
+					req.Args = json.RawMessage(fmt.Sprintf(`{"key": %q}`, key))
+					if res, err := s.Run(context.Background(), req); err != nil || res.Outcome != Completed {
+						t.Errorf("Run(%s) = %+v, %v", key, res, err)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	s.Close()
+	served := 0
+	for i := 1; i <= fd.count("create"); i++ {
+		id := fmt.Sprintf("ctr%d", i)
+		var first string
+		for _, line := range fd.requests(id) {
+			var in struct {
+				Args struct{ Key string } `json:"args"`
+			}
+			if err := json.Unmarshal(line, &in); err != nil {
+				t.Fatal(err)
+			}
+			if first == "" {
+				first = in.Args.Key
+			}
+			if in.Args.Key != first {
+				t.Errorf("%s served %s after %s", id, in.Args.Key, first)
+			}
+			served++
+		}
+	}
+	if served != 60 || fd.count("create") >= 60 {
+		t.Errorf("%d requests served by %d containers; want 60, with reuse", served, fd.count("create"))
+	}
+}
+
+func TestWarmPolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxTotal int // Config.MaxIdle
+		pol      PoolPolicy
+		keys     []string // the runs, in order
+		creates  int
+		removed  int // containers removed before Close
+		idle     int // idle in all afterwards
+	}{
+		{name: "reused", pol: PoolPolicy{MaxIdle: 1}, keys: []string{keyA, keyA, keyA}, creates: 1, idle: 1},
+		{name: "no idle containers", pol: PoolPolicy{MaxIdle: 0}, keys: []string{keyA, keyA}, creates: 2, removed: 2},
+		{name: "a fresh container every run", pol: PoolPolicy{MaxIdle: 1, MaxRuns: 1}, keys: []string{keyA, keyA, keyA},
+			creates: 3, removed: 3},
+		{name: "two runs per container", pol: PoolPolicy{MaxIdle: 1, MaxRuns: 2}, keys: []string{keyA, keyA, keyA},
+			creates: 2, removed: 1, idle: 1},
+		{name: "pool full", maxTotal: 1, pol: PoolPolicy{MaxIdle: 1}, keys: []string{keyA, keyB, keyB},
+			creates: 3, removed: 2, idle: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fd := newFake(t, process{})
+			cfg := DefaultConfig()
+			if tt.maxTotal > 0 {
+				cfg.MaxIdle = tt.maxTotal
+			}
+			s := mustNewConfig(t, fd, cfg)
+			for _, key := range tt.keys {
+				req := testRequest(key)
+				req.Policy = tt.pol
+				run(t, s, req)
+			}
+			s.removals.Wait()
+			removed := 0
+			for _, c := range fd.callList() {
+				if strings.HasPrefix(c, "remove ") {
+					removed++
+				}
+			}
+			if _, idle := s.Idle(keyA); fd.count("create") != tt.creates || removed != tt.removed || idle != tt.idle {
+				t.Errorf("%d created, %d removed, %d idle; want %d, %d, %d (calls %q)",
+					fd.count("create"), removed, idle, tt.creates, tt.removed, tt.idle, fd.callList())
+			}
+			if n := fd.count("kill ctr1"); n != 0 {
+				t.Errorf("a container that served its runs was killed %d times; closing stdin suffices", n)
+			}
+		})
+	}
+}
+
+func TestWarmIdleTTL(t *testing.T) {
+	fd := newFake(t, process{})
+	s := mustNew(t, fd)
+	req := testRequest(keyA)
+	req.Policy.IdleTTL = 20 * time.Millisecond
+	run(t, s, req)
+	deadline := time.Now().Add(2 * time.Second)
+	for fd.count("remove ctr1") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if fd.count("remove ctr1") != 1 {
+		t.Fatalf("the idle container was not removed after its idle time (calls %q)", fd.callList())
+	}
+	if _, all := s.Idle(keyA); all != 0 {
+		t.Errorf("%d idle after expiry", all)
+	}
+	if res := run(t, s, req); !res.ColdStart {
+		t.Error("a run after expiry was warm")
+	}
+}
+
+func TestRetire(t *testing.T) {
+	fd := newFake(t, process{})
+	s := mustNew(t, fd)
+	for _, key := range []string{"t/d/1/", "t/d/10/", "t/e/1/"} { // ctr1, ctr2, ctr3
+		run(t, s, testRequest(key))
+	}
+	if n := s.Retire("t/d/1/"); n != 1 {
+		t.Errorf("Retire(t/d/1/) = %d, want 1 (t/d/10/ is another version)", n)
+	}
+	s.removals.Wait()
+	if fd.count("remove ctr1") != 1 || fd.count("remove ctr2") != 0 || fd.count("remove ctr3") != 0 {
+		t.Errorf("calls = %q, want ctr1 removed alone", fd.callList())
+	}
+	// A run still using a retired version (it began before the retirement) is not kept.
+	if res := run(t, s, testRequest("t/d/1/")); !res.ColdStart {
+		t.Error("a run of the retired version was warm")
+	}
+	if idle, _ := s.Idle("t/d/1/"); idle != 0 {
+		t.Errorf("a container of a retired version was kept: %d idle", idle)
+	}
+	if n := s.Retire("t/d/"); n != 1 {
+		t.Errorf("Retire(t/d/) = %d, want 1 (version 10)", n)
+	}
+	s.removals.Wait()
+	if fd.count("remove ctr2") != 1 || fd.count("remove ctr4") != 1 || fd.count("remove ctr3") != 0 {
+		t.Errorf("calls = %q, want ctr2 and ctr4 removed, ctr3 kept", fd.callList())
+	}
+	if n := s.Retire("t/x/"); n != 0 {
+		t.Errorf("Retire of an unknown deployment = %d", n)
+	}
+	// Retiring does not close the pool to other keys.
+	run(t, s, testRequest("t/e/2/"))
+	if idle, _ := s.Idle("t/e/2/"); idle != 1 {
+		t.Errorf("idle = %d after a run of another deployment, want 1", idle)
+	}
+}
+
+func TestClose(t *testing.T) {
+	fd := newFake(t, process{})
+	fd.removeDelay = 30 * time.Millisecond
+	s := mustNew(t, fd)
+	run(t, s, testRequest(keyA))
+	run(t, s, testRequest(keyB))
+	s.Close()
+	// Close waited for the removals it started.
+	if fd.count("remove ctr1") != 1 || fd.count("remove ctr2") != 1 {
+		t.Errorf("calls after Close = %q, want both containers removed", fd.callList())
+	}
+	// A run after Close still runs, and its container is not kept.
+	if res := run(t, s, testRequest(keyA)); !res.ColdStart {
+		t.Error("a run after Close was warm")
+	}
+	s.removals.Wait()
+	if _, all := s.Idle(keyA); all != 0 || fd.count("remove ctr3") != 1 {
+		t.Errorf("%d idle, calls %q; want the container of a run after Close removed", all, fd.callList())
+	}
+}
+
+func TestPrewarm(t *testing.T) {
+	gate := make(chan struct{}) // the function's import lasts until the gate opens
+	fd := newFake(t, process{gate: gate})
+	s := mustNew(t, fd)
+	req := testRequest(keyA)
+	req.ExecutionID, req.Args, req.Context = "", nil, nil // as the daemon pre-warms: no run, no secrets
+	if err := s.Prewarm(context.Background(), req, 2); err != nil {
+		t.Fatalf("Prewarm: %v", err)
+	}
+	// Prewarm does not wait for the imports: the containers are idle at once.
+	if idle, _ := s.Idle(keyA); idle != 2 || fd.count("create") != 2 {
+		t.Fatalf("%d idle of %d created, want 2 of 2", idle, fd.count("create"))
+	}
+	if len(fd.requests("ctr1"))+len(fd.requests("ctr2")) != 0 {
+		t.Error("a pre-warmed container was sent a request")
+	}
+	// A run that takes a container still importing waits for the import, which counts as
+	// acquiring it; the run is not cold.
+	const importLeft = 50 * time.Millisecond
+	time.AfterFunc(importLeft, func() { close(gate) })
+	res := run(t, s, testRequest(keyA))
+	if res.ColdStart || res.Acquire < importLeft*4/5 {
+		t.Errorf("first run: cold %v acquire %v; want warm, acquiring the rest of the import", res.ColdStart, res.Acquire)
+	}
+	res = run(t, s, testRequest(keyA))
+	if res.ColdStart || res.Acquire >= importLeft*4/5 {
+		t.Errorf("second run: cold %v acquire %v; want warm, ready", res.ColdStart, res.Acquire)
+	}
+	if fd.count("create") != 2 {
+		t.Errorf("%d containers created, want the 2 pre-warmed", fd.count("create"))
+	}
+	// LIFO: the last pre-warmed container served both runs, each with its own request.
+	if a, b := len(fd.requests("ctr1")), len(fd.requests("ctr2")); a != 0 || b != 2 {
+		t.Errorf("requests served: ctr1 %d, ctr2 %d; want 0, 2", a, b)
+	}
+	if reqs := fd.requests("ctr2"); len(reqs) > 0 {
+		var in input
+		if err := json.Unmarshal(reqs[0], &in); err != nil || string(in.Args) != `{"a":1}` {
+			t.Errorf("the run's request = %+v, %v; want its own args", in, err)
+		}
+	}
+	if c := fd.container("ctr1"); c.cfg.Labels[LabelExecution] != "" || c.cfg.Labels[LabelKey] != keyA {
+		t.Errorf("pre-warmed container labels = %v", c.cfg.Labels)
+	}
+}
+
+// TestPrewarmedImportCrashed: a pre-warmed container whose runner died importing the function
+// fails the run that takes it with the runner's stderr, and is removed.
+func TestPrewarmedImportCrashed(t *testing.T) {
+	fd := newFake(t, process{early: &reply{stderr: "Fatal Python error: Segmentation fault\n", exits: true, code: 139}})
+	s := mustNew(t, fd)
+	if err := s.Prewarm(context.Background(), testRequest(keyA), 1); err != nil {
+		t.Fatalf("Prewarm: %v", err)
+	}
+	res, err := s.Run(context.Background(), testRequest(keyA))
+	if err != nil || res.Outcome != Failed || res.Error == nil || res.Error.Type != ErrTypeProcessExit ||
+		res.ExitCode != 139 || !strings.Contains(res.Stderr, "Segmentation fault") {
+		t.Errorf("Run = %+v (%+v), %v; want the runner's crash", res, res.Error, err)
+	}
+	s.removals.Wait()
+	if fd.count("remove ctr1") != 1 {
+		t.Errorf("calls = %q, want the crashed container removed", fd.callList())
+	}
+	if _, all := s.Idle(keyA); all != 0 {
+		t.Errorf("%d idle, want none", all)
+	}
+}
+
+func TestPrewarmCapped(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxTotal int
+		maxIdle  int
+		n        int
+		creates  int
+		idle     int
+	}{
+		{name: "up to the key's max idle", maxIdle: 2, n: 5, creates: 2, idle: 2},
+		{name: "no idle containers", maxIdle: 0, n: 3},
+		{name: "pool full", maxTotal: 1, maxIdle: 2, n: 3, creates: 1, idle: 1},
+		{name: "none asked", maxIdle: 2, n: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fd := newFake(t, process{})
+			cfg := DefaultConfig()
+			if tt.maxTotal > 0 {
+				cfg.MaxIdle = tt.maxTotal
+			}
+			s := mustNewConfig(t, fd, cfg)
+			req := testRequest(keyA)
+			req.Policy.MaxIdle = tt.maxIdle
+			if err := s.Prewarm(context.Background(), req, tt.n); err != nil {
+				t.Fatalf("Prewarm: %v", err)
+			}
+			if idle, _ := s.Idle(keyA); idle != tt.idle || fd.count("create") != tt.creates {
+				t.Errorf("%d idle of %d created, want %d of %d", idle, fd.count("create"), tt.idle, tt.creates)
+			}
+			// A second Prewarm starts none beyond the cap.
+			if err := s.Prewarm(context.Background(), req, tt.n); err != nil || (tt.idle == tt.maxIdle && fd.count("create") != tt.creates) {
+				t.Errorf("second Prewarm = %v, %d created; want none more", err, fd.count("create"))
+			}
+		})
+	}
+}
+
+func TestPrewarmFails(t *testing.T) {
+	for _, tt := range []struct {
+		failOn  string
+		removed bool
+	}{{"create", false}, {"attach", true}, {"start", true}} {
+		t.Run(tt.failOn, func(t *testing.T) {
+			fd := newFake(t, process{})
+			fd.failOn = tt.failOn
+			s := mustNew(t, fd)
+			if err := s.Prewarm(context.Background(), testRequest(keyA), 2); !errors.Is(err, ErrEngine) {
+				t.Errorf("Prewarm = %v, want ErrEngine", err)
+			}
+			s.removals.Wait()
+			// Prewarm stops at the first failure.
+			if fd.count("create") != 1 || (fd.count("remove ctr1") == 1) != tt.removed {
+				t.Errorf("calls = %q, want one container, removed %v", fd.callList(), tt.removed)
+			}
+			if _, all := s.Idle(keyA); all != 0 {
+				t.Errorf("%d idle, want none", all)
+			}
+		})
+	}
+}
+
+// readers counts the goroutines reading a box's attach stream.
+func readers() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sandbox.(*box).read(")
+}
+
+// TestRetiredBoxReaderEnds: the goroutine reading a container's stream ends with the container,
+// also when nobody took the ready line it read (a pre-warmed container retired unused).
+func TestRetiredBoxReaderEnds(t *testing.T) {
+	fd := newFake(t, process{})
+	s := mustNew(t, fd)
+	before := readers()
+	if err := s.Prewarm(context.Background(), testRequest(keyA), 1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for fd.count("start ctr1") == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the ready line is read into the frames buffer
+	s.Retire(keyA)
+	s.removals.Wait()
+	for readers() > before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := readers(); n > before {
+		t.Errorf("%d box readers left after the container was removed, want %d", n, before)
+	}
+}
