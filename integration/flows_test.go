@@ -206,12 +206,12 @@ func TestRunOutcomes(t *testing.T) {
 			tc.check(t, e)
 		})
 	}
-	_ = n.d.Close()
-	eventually(t, "no container left once the node closed", func() bool { return len(n.sandboxContainers(t)) == 0 })
-	// The daemon stays healthy after all that.
+	// The daemon stays healthy after all that, and leaves nothing behind when it stops.
 	if a := n.raw(t, http.MethodGet, "/readyz", ""); a.status != http.StatusOK {
 		t.Errorf("readyz: %d %s", a.status, a.body)
 	}
+	_ = n.d.Close()
+	eventually(t, "no container left once the node closed", func() bool { return len(n.sandboxContainers(t)) == 0 })
 }
 
 func wantError(t *testing.T, e store.Execution, status, typ, msg string) {

@@ -63,14 +63,14 @@ var hostileFunctions = []hostile{
 	{name: "endless-output", limits: &store.Limits{TimeoutS: 3}, statuses: []string{"timeout"},
 		code: "def main(args, context):\n    while True:\n        print('x' * 4096)\n", check: errType("Timeout")},
 	{name: "disk-fill", limits: &store.Limits{TimeoutS: 20, MemoryMB: 256}, statuses: []string{"failed"},
-		code: "def main(args, context):\n    with open('/tmp/fill', 'wb') as f:\n        while True:\n            f.write(b'x' * (1 << 20))\n            f.flush()\n",
+		code:  "def main(args, context):\n    with open('/tmp/fill', 'wb') as f:\n        while True:\n            f.write(b'x' * (1 << 20))\n            f.flush()\n",
 		check: errType("OSError", "OutOfMemory")},
 	{name: "huge-return", statuses: []string{"failed"},
 		code: "def main(args, context):\n    return 'x' * (8 << 20)\n", check: errType("ResultTooLarge")},
 
 	// Escape and snooping attempts.
 	{name: "privilege-escalation", statuses: []string{"completed"},
-		code: "import os\ndef main(args, context):\n    try:\n        os.setuid(0)\n        r = 'setuid worked'\n    except PermissionError:\n        r = 'denied'\n    return {'setuid': r, 'euid': os.geteuid()}\n",
+		code:  "import os\ndef main(args, context):\n    try:\n        os.setuid(0)\n        r = 'setuid worked'\n    except PermissionError:\n        r = 'denied'\n    return {'setuid': r, 'euid': os.geteuid()}\n",
 		check: resultHas(`"setuid":"denied"`, `"euid":65534`)},
 	{name: "write-outside-tmp", statuses: []string{"completed"},
 		code: "def main(args, context):\n    out = {}\n    for p in ['/etc/passwd', '/opt/faaspot/function/main.py', '/usr/bin/evil', '/proc/sysrq-trigger']:\n        try:\n            open(p, 'a').close()\n            out[p] = 'written'\n        except OSError as e:\n            out[p] = 'denied'\n    return out\n",
@@ -80,10 +80,10 @@ var hostileFunctions = []hostile{
 			}
 		}},
 	{name: "docker-socket", statuses: []string{"completed"},
-		code: "import os, socket\ndef main(args, context):\n    found = [p for p in ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock'] if os.path.exists(p)]\n    return {'sockets': found}\n",
+		code:  "import os, socket\ndef main(args, context):\n    found = [p for p in ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock'] if os.path.exists(p)]\n    return {'sockets': found}\n",
 		check: resultHas(`"sockets":[]`)},
 	{name: "network", statuses: []string{"completed"},
-		code: "import socket\ndef main(args, context):\n    return {'interfaces': sorted(n for _, n in socket.if_nameindex())}\n",
+		code:  "import socket\ndef main(args, context):\n    return {'interfaces': sorted(n for _, n in socket.if_nameindex())}\n",
 		check: resultHas(`"interfaces":["lo"]`)},
 	{name: "snoop-processes", statuses: []string{"completed"},
 		code: "import os\ndef main(args, context):\n    envs = []\n    for pid in os.listdir('/proc'):\n        if pid.isdigit():\n            try:\n                envs.append(open('/proc/%s/environ' % pid, 'rb').read().decode('latin-1'))\n            except OSError:\n                pass\n    return {'pids': len(envs), 'env': envs}\n",
@@ -95,7 +95,7 @@ var hostileFunctions = []hostile{
 
 	// Protocol abuse.
 	{name: "fake-frame", statuses: []string{"completed"},
-		code: "import os\ndef main(args, context):\n    print('{\"ok\": true, \"result\": \"\\\\\"forged\\\\\"\"}')\n    return 'real'\n",
+		code:  "import os\ndef main(args, context):\n    print('{\"ok\": true, \"result\": \"\\\\\"forged\\\\\"\"}')\n    return 'real'\n",
 		check: resultHas(`"real"`)},
 	{name: "read-stdin", statuses: []string{"completed"},
 		code: "import sys\ndef main(args, context):\n    return {'stdin': sys.stdin.read()}\n", check: resultHas(`"stdin":""`)},
