@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,7 +17,7 @@ const HeaderExecutionID = "X-Faaspot-Execution-Id"
 
 // enqueue validates a run request and queues it durably; it answers the error itself and returns
 // ok=false when it could not.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) (store.Execution, bool) {
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (store.Execution, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
 	args, err := parseArgs(w, r, s.cfg.MaxArgsBytes)
@@ -41,10 +42,13 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) (store.Executio
 	}
 	e := store.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
 		Status: store.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
-	err = s.store.EnqueueRun(r.Context(), t.ID, e, s.quotasFor(t).MaxQueuedRuns)
+	err = s.store.EnqueueRun(r.Context(), t.ID, e, s.quotasFor(t).MaxQueuedRuns, sync)
 	var qe *store.QuotaError
-	if errors.As(err, &qe) {
+	switch {
+	case errors.As(err, &qe):
 		err = quotaError(qe, 5*time.Second)
+	case errors.Is(err, store.ErrNotFound): // the tenant was deleted meanwhile
+		err = errUnauthorized
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -56,11 +60,36 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) (store.Executio
 
 // runAsync handles /v1/deployments/{name}/rpc/: 202 with the execution id as a JSON string.
 func (s *Server) runAsync(w http.ResponseWriter, r *http.Request) {
-	e, ok := s.enqueue(w, r)
+	e, ok := s.enqueue(w, r, false)
 	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, e.ID)
+}
+
+// waiterCount counts a tenant's synchronous requests waiting on this API node.
+type waiterCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// enter counts one more waiter and reports whether the tenant is within max (0: no limit).
+func (c *waiterCount) enter(tid string, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[tid]++
+	return max <= 0 || c.n[tid] <= max
+}
+
+func (c *waiterCount) leave(tid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[tid]--; c.n[tid] <= 0 {
+		delete(c.n, tid)
+	}
 }
 
 // runSync handles /v1/sync/deployments/{name}/rpc/: it queues the run, waits to be woken when the
@@ -68,18 +97,26 @@ func (s *Server) runAsync(w http.ResponseWriter, r *http.Request) {
 // error, or 202 with the execution id when the run outlasts the server's sync wait.
 func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	e, ok := s.enqueue(w, r)
+	e, ok := s.enqueue(w, r, true)
 	if !ok {
 		return
 	}
 	t := tenantOf(r)
-	done, err := s.store.WaitExecution(r.Context(), t.ID, e.ID, s.cfg.SyncWait)
-	if err == nil && done {
-		e, err = s.store.GetExecution(r.Context(), t.ID, e.ID)
+	wait := s.cfg.SyncWait
+	if !s.waiters.enter(t.ID, s.cfg.MaxSyncWaiters) {
+		wait = 0 // this tenant holds enough waiting connections: answer 202 at once
 	}
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
+	defer s.waiters.leave(t.ID)
+	done := false
+	if wait > 0 {
+		final, ok, err := s.store.WaitExecution(r.Context(), t.ID, e.ID, wait)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if ok {
+			e, done = final, true
+		}
 	}
 	status := e.Status
 	if !done || !e.Terminal() {

@@ -35,12 +35,12 @@ type Store interface {
 	ListDeployments(ctx context.Context, tid string) ([]store.Deployment, error)
 	DeleteDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
 	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
-	EnqueueRun(ctx context.Context, tid string, e store.Execution, maxQueued int) error
+	EnqueueRun(ctx context.Context, tid string, e store.Execution, maxQueued int, sync bool) error
 	CountDeployments(ctx context.Context, tid string) (int, error)
 	SetQuotas(ctx context.Context, tid string, q store.Quotas) error
 	GetExecution(ctx context.Context, tid, id string) (store.Execution, error)
 	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]store.Execution, error)
-	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (bool, error)
+	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (store.Execution, bool, error)
 }
 
 // Engine is the container engine as far as the API cares: is it up, and removing a deleted
@@ -58,6 +58,9 @@ type Config struct {
 	DefaultLimits, MaxLimits store.Limits
 	// SyncWait is how long a synchronous run request waits before answering 202.
 	SyncWait time.Duration
+	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on this node; past it
+	// they answer 202 with the execution id at once, so one tenant cannot hold every connection.
+	MaxSyncWaiters int
 	// BuildWait is how long ?wait=true on a deployment waits for its build.
 	BuildWait time.Duration
 	// DefaultQuotas apply to tenants without their own (MaxConcurrentRuns is enforced by the
@@ -70,12 +73,13 @@ type Config struct {
 // DefaultConfig returns the API defaults.
 func DefaultConfig() Config {
 	return Config{
-		DefaultLimits: store.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
-		MaxLimits:     store.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
-		SyncWait:      60 * time.Second,
-		DefaultQuotas: store.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
-		BuildWait:     10 * time.Minute,
-		MaxBodyBytes:  2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
+		DefaultLimits:  store.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
+		MaxLimits:      store.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
+		SyncWait:       60 * time.Second,
+		MaxSyncWaiters: 256,
+		DefaultQuotas:  store.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
+		BuildWait:      10 * time.Minute,
+		MaxBodyBytes:   2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
 		MaxContextBytes: 64 << 10, MaxArgsBytes: 256 << 10,
 	}
 }
@@ -90,6 +94,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	limiter rateLimiter
+	waiters waiterCount
 }
 
 // New returns a Server. engine may be nil.

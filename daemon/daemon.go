@@ -39,6 +39,7 @@ type Daemon struct {
 
 	mini    *miniredis.Miniredis
 	rdb     *redis.Client
+	waits   *redis.Client
 	store   *store.Store
 	docker  *client.Client
 	builder *imagebuilder.Builder
@@ -109,14 +110,18 @@ func (d *Daemon) openStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
 	}
-	// Sync waiters and workers each hold a connection while blocked (BLPOP, XREADGROUP).
-	opts.PoolSize = max(opts.PoolSize, 256+4*d.cfg.Workers)
+	// Workers hold a connection while blocked (claim wake-ups); synchronous callers wait on a
+	// client of their own, so that many of them never starve the other calls of connections.
+	opts.PoolSize = max(opts.PoolSize, 64+4*d.cfg.Workers)
 	d.rdb = redis.NewClient(opts)
+	waitOpts := *opts
+	waitOpts.PoolSize = 2048
+	d.waits = redis.NewClient(&waitOpts)
 	key, err := d.secretKey()
 	if err != nil {
 		return err
 	}
-	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap()}); err != nil {
+	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), Waits: d.waits}); err != nil {
 		return err
 	}
 	if err := d.store.Ping(ctx); err != nil {
@@ -293,7 +298,7 @@ func (d *Daemon) close() error {
 	}
 	var errs []error
 	if d.rdb != nil {
-		errs = append(errs, d.rdb.Close())
+		errs = append(errs, d.rdb.Close(), d.waits.Close())
 	}
 	if d.mini != nil {
 		d.mini.Close()

@@ -25,6 +25,7 @@ type workers struct {
 	d        *Daemon
 	consumer string
 	hard     context.Context
+	contexts contextCache
 }
 
 func (d *Daemon) startWorkers(soft context.Context) {
@@ -74,12 +75,12 @@ func (w *workers) loop(soft context.Context, q store.Queue) {
 func (w *workers) reclaimLoop(soft context.Context) {
 	for sleep(soft, w.d.cfg.ReclaimIdle/3) {
 		for _, q := range []store.Queue{store.Builds, store.Runs} {
-			jobs, err := w.d.store.Reclaim(soft, q, w.consumer, w.d.cfg.ReclaimIdle, 16)
+			jobs, err := w.d.store.Reclaim(soft, q, w.consumer, w.d.cfg.ReclaimIdle, 1)
 			if err != nil {
 				w.d.log.Warn("reclaim", "queue", q, "err", err)
 				continue
 			}
-			for _, j := range jobs {
+			for _, j := range jobs { // one at a time: a job claimed here and left waiting would age again
 				w.d.log.Info("reclaimed job of a dead worker", "job", j.String())
 				w.handle(j)
 			}
@@ -89,18 +90,20 @@ func (w *workers) reclaimLoop(soft context.Context) {
 
 // handle runs one job, touching it periodically so that no other worker reclaims it meanwhile.
 func (w *workers) handle(job store.Job) {
-	stop := make(chan struct{})
-	defer close(stop)
+	ctx, cancel := context.WithCancel(w.hard)
+	defer cancel()
 	go func() {
 		t := time.NewTicker(w.d.cfg.ReclaimIdle / 4)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := w.d.store.Touch(w.hard, job, w.consumer); errors.Is(err, store.ErrLost) {
-					w.d.log.Warn("job was reclaimed by another worker while running here", "job", job.String())
+				if err := w.d.store.Touch(ctx, job, w.consumer); errors.Is(err, store.ErrLost) {
+					// Another worker runs it now: stop here rather than run it twice.
+					w.d.log.Warn("job was reclaimed by another worker; abandoning it here", "job", job.String())
+					cancel()
 					return
 				}
 			}
@@ -111,18 +114,17 @@ func (w *workers) handle(job store.Job) {
 	}
 	var err error
 	if job.Queue == store.Builds {
-		err = w.build(job)
+		err = w.build(ctx, job)
 	} else {
-		err = w.run(job)
+		err = w.run(ctx, job)
 	}
-	if err != nil && w.hard.Err() == nil {
+	if err != nil && ctx.Err() == nil {
 		w.d.log.Error("job failed; left pending for retry", "job", job.String(), "err", err)
 	}
 }
 
 // build builds one deployment version and records the outcome.
-func (w *workers) build(job store.Job) error {
-	ctx := w.hard
+func (w *workers) build(ctx context.Context, job store.Job) error {
 	dep, err := w.d.store.GetDeployment(ctx, job.Tenant, job.Name)
 	if errors.Is(err, store.ErrNotFound) {
 		return w.d.store.Ack(ctx, job)
@@ -177,46 +179,42 @@ func (w *workers) build(job store.Job) error {
 	return ignoreNotFound(err)
 }
 
+// markRunningAfter is how long a run goes before its record says "running": a warm run is over
+// long before, and skipping the write saves a round trip on the hot path.
+const markRunningAfter = 50 * time.Millisecond
+
 // run executes one queued execution and writes its terminal record.
-func (w *workers) run(job store.Job) error {
-	ctx := w.hard
-	e, err := w.d.store.GetExecution(ctx, job.Tenant, job.ID)
-	if errors.Is(err, store.ErrNotFound) {
+func (w *workers) run(ctx context.Context, job store.Job) error {
+	e, dep, err := w.d.store.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
+	switch {
+	case e.ID == "" && errors.Is(err, store.ErrNotFound):
 		return w.d.store.Ack(ctx, job) // expired or never written: nothing to run
-	}
-	if err != nil {
-		return err
-	}
-	if e.Terminal() {
+	case e.ID != "" && e.Terminal():
 		return w.d.store.Ack(ctx, job)
+	case errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0):
+		return w.finish(ctx, job, e, failure(store.ExecFailed, "DeploymentNotFound",
+			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
+	case err != nil:
+		return err
 	}
 	now := time.Now().UTC()
 	e.StartedAt, e.QueueMS = &now, ms(now.Sub(e.CreatedAt))
-	dep, err := w.d.store.GetDeployment(ctx, job.Tenant, e.Deployment)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0) {
-		return w.finish(ctx, job, e, failure(store.ExecFailed, "DeploymentNotFound",
-			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
+	secrets, dep, err := w.context(ctx, job.Tenant, dep)
+	if errors.Is(err, store.ErrSecretKey) || errors.Is(err, store.ErrNotFound) {
+		w.d.log.Error("context unavailable", "job", job.String(), "err", err)
+		return w.finish(ctx, job, e, failure(store.ExecFailed, "ContextUnavailable",
+			"the deployment's context cannot be read on this server; redeploy it or ask the operator"))
 	}
 	if err != nil {
-		return err
-	}
-	secrets, err := w.d.store.LoadContext(ctx, job.Tenant, dep.Name, dep.ReadyVersion)
-	if errors.Is(err, store.ErrSecretKey) {
-		w.d.log.Error("context cannot be decrypted: was the secret key changed?", "job", job.String())
-		return w.finish(ctx, job, e, failure(store.ExecFailed, "ContextUnavailable",
-			"the deployment's context cannot be decrypted on this server; redeploy it or ask the operator"))
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	e.Status, e.Version = store.ExecRunning, dep.ReadyVersion
-	if err := w.d.store.MarkRunning(ctx, job.Tenant, e); err != nil {
-		return err
-	}
+	marked := w.markRunningLater(job.Tenant, e)
 	res, err := w.d.sandbox.Run(ctx, w.d.runRequest(job.Tenant, dep, e, secrets))
+	marked()
 	if err != nil {
 		if ctx.Err() != nil {
-			return err // shutting down: the job stays pending and is reclaimed
+			return err // shutting down or reclaimed: the job stays with its owner
 		}
 		w.d.log.Error("run failed in the engine", "job", job.String(), "err", err)
 		return w.finish(ctx, job, e, failure(store.ExecFailed, "EngineError",
@@ -232,6 +230,50 @@ func (w *workers) run(job store.Job) error {
 	w.d.metrics.ContainerAcquire.WithLabelValues(mode).Observe(res.Acquire.Seconds())
 	w.d.metrics.RunDuration.WithLabelValues(e.Status).Observe(res.Duration.Seconds())
 	return w.finish(ctx, job, e, nil)
+}
+
+// markRunningLater records the run as running if it is still going after markRunningAfter. The
+// returned function, called when the run ends, cancels that or waits for its write, so that the
+// terminal record is always written last.
+func (w *workers) markRunningLater(tid string, e store.Execution) func() {
+	var mu sync.Mutex
+	done := false
+	t := time.AfterFunc(markRunningAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			_ = w.d.store.MarkRunning(w.hard, tid, e)
+		}
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
+}
+
+// context returns the decrypted context of dep's ready version, from the worker's cache when it
+// has it (a version's context never changes). When the version was replaced meanwhile (its
+// context dropped), it reloads the deployment once and returns the one it used.
+func (w *workers) context(ctx context.Context, tid string, dep store.Deployment) ([]byte, store.Deployment, error) {
+	for attempt := 0; ; attempt++ {
+		key := versionKey(tid, dep.ID, dep.ReadyVersion)
+		if c, ok := w.contexts.get(key); ok {
+			return c, dep, nil
+		}
+		c, err := w.d.store.LoadContext(ctx, tid, dep.Name, dep.ReadyVersion)
+		if err == nil {
+			w.contexts.put(key, c)
+			return c, dep, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) || attempt > 0 {
+			return nil, dep, err
+		}
+		if dep, err = w.d.store.GetDeployment(ctx, tid, dep.Name); err != nil {
+			return nil, dep, err
+		}
+	}
 }
 
 // finish writes the terminal record (applying f when given) and acknowledges the job.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
@@ -51,6 +52,10 @@ type Config struct {
 	Network string
 	// LogLimit bounds the kept build log (its tail), in bytes.
 	LogLimit int
+	// Timeout bounds one build (requirements included); MemoryBytes and CPUs bound its steps.
+	Timeout     time.Duration
+	MemoryBytes int64
+	CPUs        float64
 }
 
 // Spec is one deployment version to build.
@@ -86,6 +91,15 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	if cfg.LogLimit <= 0 {
 		cfg.LogLimit = 64 << 10
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	if cfg.MemoryBytes <= 0 {
+		cfg.MemoryBytes = 1 << 30
+	}
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 1
+	}
 	return &Builder{docker: docker, cfg: cfg, log: log.With("component", "imagebuilder")}
 }
 
@@ -97,6 +111,17 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 		return "", "", &BuildError{Kind: ErrBuildFailed, Message: err.Error()}
 	}
 	tag = imageTag(spec, b.cfg)
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	tag, buildLog, err = b.build(ctx, spec, tag)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "", buildLog, &BuildError{Kind: ErrBuildFailed, Log: buildLog,
+			Message: fmt.Sprintf("the build took longer than %s and was stopped", b.cfg.Timeout)}
+	}
+	return tag, buildLog, err
+}
+
+func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, string, error) {
 	if _, err := b.docker.ImageInspect(ctx, tag); err == nil {
 		return tag, "image " + tag + " is up to date\n", nil
 	}
@@ -117,6 +142,12 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 		ForceRemove: true,
 		NetworkMode: b.cfg.Network,
 		Version:     build.BuilderV1,
+		// A requirement's install code runs in these steps: bound it like a run.
+		Memory:     b.cfg.MemoryBytes,
+		MemorySwap: b.cfg.MemoryBytes,
+		CPUPeriod:  100000,
+		CPUQuota:   int64(b.cfg.CPUs * 100000),
+		Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}, {Name: "nproc", Soft: 1024, Hard: 1024}},
 	}
 	if b.cfg.PipIndexURL != "" {
 		u := b.cfg.PipIndexURL

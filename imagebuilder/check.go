@@ -22,11 +22,14 @@ const checkTimeout = 60 * time.Second
 func (b *Builder) check(ctx context.Context, tag string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
+	pids, init := int64(64), true
 	created, err := b.docker.ContainerCreate(ctx,
 		&container.Config{Image: tag, Cmd: []string{"--check", FunctionPath}, User: SandboxUser,
-			Labels: map[string]string{LabelManaged: "true"}},
-		&container.HostConfig{NetworkMode: "none", ReadonlyRootfs: true, CapDrop: []string{"ALL"},
-			SecurityOpt: []string{"no-new-privileges"}, Resources: container.Resources{Memory: 256 << 20}},
+			Labels: map[string]string{LabelManaged: "true", "io.faaspot.role": "check"}},
+		&container.HostConfig{NetworkMode: "none", ReadonlyRootfs: true, CapDrop: []string{"ALL"}, Init: &init,
+			SecurityOpt: []string{"no-new-privileges"}, Resources: container.Resources{
+				Memory: 256 << 20, MemorySwap: 256 << 20, NanoCPUs: 1e9, PidsLimit: &pids,
+				Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 256, Hard: 256}}}},
 		nil, nil, "")
 	if err != nil {
 		return "", fmt.Errorf("create check container for %s: %w", tag, err)

@@ -21,7 +21,7 @@ func FuzzValidateRequirements(f *testing.F) {
 		}
 		for _, raw := range strings.Split(text, "\n") {
 			line := stripComment(raw)
-			if strings.HasPrefix(line, "-") || strings.Contains(line, "://") || strings.Contains(line, "@") ||
+			if strings.HasPrefix(line, "-") || hasOptionToken(line) || strings.Contains(line, "://") || strings.Contains(line, "@") ||
 				strings.HasPrefix(line, ".") || strings.HasPrefix(line, "/") || strings.HasSuffix(line, "\\") {
 				t.Fatalf("accepted a dangerous line %q", raw)
 			}

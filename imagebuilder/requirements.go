@@ -46,7 +46,7 @@ func ValidateRequirements(text string) error {
 			continue
 		case len(line) > maxRequirementLine:
 			return &RequirementError{n, fmt.Sprintf("longer than %d characters", maxRequirementLine)}
-		case strings.HasPrefix(line, "-"):
+		case strings.HasPrefix(line, "-") || hasOptionToken(line):
 			return &RequirementError{n, "pip options are not allowed"}
 		case strings.Contains(line, "://") || strings.Contains(line, "@"):
 			return &RequirementError{n, "URLs and direct references are not allowed"}
@@ -57,6 +57,17 @@ func ValidateRequirements(text string) error {
 		}
 	}
 	return nil
+}
+
+// hasOptionToken reports a white-space separated token starting with "-": pip reads such a token
+// after a requirement (even after its marker) as a per-requirement option.
+func hasOptionToken(line string) bool {
+	for _, tok := range strings.Fields(line) {
+		if strings.HasPrefix(strings.TrimLeft(tok, "\"'("), "-") {
+			return true
+		}
+	}
+	return false
 }
 
 // stripComment removes a trailing "#" comment (pip's rule: "#" at line start or after white space).

@@ -42,7 +42,7 @@ func TestValidateRequirements(t *testing.T) {
 		{name: "continuation after CRLF line", text: "six\r\nfoo \\\r\n", wantLine: 2, reason: "continuations"},
 		{name: "garbage", text: "six\nidna\nfoo bar", wantLine: 3, reason: "not a PEP 508 requirement"},
 		{name: "environment variable", text: "foo==${VERSION}", wantLine: 1, reason: "not a PEP 508"},
-		{name: "per-requirement option", text: "foo==1.0 --hash=sha256:abc", wantLine: 1, reason: "not a PEP 508"},
+		{name: "per-requirement option", text: "foo==1.0 --hash=sha256:abc", wantLine: 1, reason: "pip options"},
 		{name: "too long", text: strings.Repeat("a", maxRequirementLine+1), wantLine: 1, reason: "longer than"},
 		{name: "too many lines", text: strings.Repeat("six\n", maxRequirementLines+1), wantLine: maxRequirementLines + 1, reason: "more than"},
 	}
@@ -88,5 +88,22 @@ func TestValidateRequirementsLineCount(t *testing.T) {
 				t.Errorf("ValidateRequirements(%d lines) = %v, want ok=%v", strings.Count(tt.text, "\n")+1, err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestOptionsAfterMarkers: pip parses options after a requirement's marker; they are refused.
+func TestOptionsAfterMarkers(t *testing.T) {
+	for _, line := range []string{
+		`requests ; python_version>"3" --config-settings="--build-option=--foo"`,
+		`six ; os_name=="posix" --global-option=build_ext`,
+		`six==1.16 --hash=sha256:abc`,
+		`six ; os_name=="posix" --index-url=http://evil/simple`,
+	} {
+		if err := ValidateRequirements(line + "\n"); err == nil {
+			t.Errorf("accepted %q", line)
+		}
+	}
+	if err := ValidateRequirements(`foo; platform_machine != "x86-64"` + "\n"); err != nil {
+		t.Errorf("a hyphen inside a marker value was refused: %v", err)
 	}
 }

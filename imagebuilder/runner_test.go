@@ -148,9 +148,10 @@ func runRunner(t *testing.T, code string, site map[string]string, input string) 
 	if stderr.Len() != 0 {
 		t.Errorf("the runner's own stderr is not empty: %q", stderr.String())
 	}
-	out := stdout.String()
-	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
-		t.Fatalf("stdout is not one frame line: %q", out)
+	// Serve mode: a ready line, then one frame line for the one request.
+	ready, out, _ := strings.Cut(stdout.String(), "\n")
+	if !strings.Contains(ready, `"ready": true`) || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("stdout is not a ready line and one frame line: %q", stdout.String())
 	}
 	var f runnerFrame
 	if err := json.Unmarshal([]byte(out), &f); err != nil {
@@ -308,7 +309,7 @@ def main(args, context):
 			name:  "bad input",
 			code:  "def main(args, context):\n    return 1\n",
 			input: `{"args":`,
-			check: wantRunnerError("ProtocolError", "bad input"),
+			check: wantRunnerError("ProtocolError", "bad request"),
 		},
 	}
 	for _, tt := range tests {

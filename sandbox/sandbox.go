@@ -149,7 +149,7 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, ctx.Err()
 	case out == answered && f.Error != nil && (f.Error.Type == ErrTypeProcessExit || f.OOM):
 		// A forked run's process died: the runner lives, but the container is done with.
-		fill(&res, f)
+		fill(&res, f, req.Limits)
 		res.ExitCode, res.OOMKilled = f.ExitCode, f.OOM
 		if !res.OOMKilled && f.ExitCode == 137 { // killed: ask the engine too
 			_, res.OOMKilled = s.exitOf(ctx, b, 0)
@@ -161,7 +161,7 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 		s.retire(b, true)
 		return res, nil
 	case out == answered:
-		fill(&res, f)
+		fill(&res, f, req.Limits)
 		if f.Stray == 0 && s.pool.put(b, req.Policy, func(b *box) { s.retire(b, false) }) {
 			return res, nil
 		}
@@ -199,16 +199,30 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-// fill copies a frame into the result.
-func fill(res *Result, f frame) {
+// fill copies a frame into the result, enforcing the size limits again: the runner that applied
+// them shares its process with the function, which may have forged its frame.
+func fill(res *Result, f frame, l Limits) {
 	res.Outcome = Completed
-	if !f.OK {
+	switch {
+	case !f.OK:
 		res.Outcome, res.Error = Failed, f.Error
-	} else {
+	case l.ResultBytes > 0 && len(f.Result) > l.ResultBytes:
+		res.Outcome = Failed
+		res.Error = &FuncError{Type: ErrTypeOutputTooBig,
+			Message: fmt.Sprintf("the return value is %d bytes; the limit is %d", len(f.Result), l.ResultBytes)}
+	default:
 		res.Value = json.RawMessage(f.Result)
 	}
-	res.Stdout, res.Stderr = f.Stdout, f.Stderr
-	res.StdoutTruncated, res.StderrTruncated = f.StdoutTruncated, f.StderrTruncated
+	res.Stdout, res.StdoutTruncated = capText(f.Stdout, f.StdoutTruncated, l.OutputBytes)
+	res.Stderr, res.StderrTruncated = capText(f.Stderr, f.StderrTruncated, l.OutputBytes)
+}
+
+// capText cuts s to limit bytes (when limit > 0), flagging the cut.
+func capText(s string, truncated bool, limit int) (string, bool) {
+	if limit > 0 && len(s) > limit {
+		return s[:limit], true
+	}
+	return s, truncated
 }
 
 // exitOf waits up to wait for a broken box's container to end and reports its exit code and

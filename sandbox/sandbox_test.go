@@ -43,7 +43,7 @@ func TestFill(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := Result{ColdStart: true}
-			fill(&res, tt.f)
+			fill(&res, tt.f, Limits{})
 			if res.Outcome != tt.outcome {
 				t.Errorf("outcome = %q, want %q", res.Outcome, tt.outcome)
 			}
@@ -104,5 +104,18 @@ func TestNew(t *testing.T) {
 			}
 			tt.check(t, s)
 		})
+	}
+}
+
+// TestFillEnforcesLimits: a forged frame over the limits is cut down on our side.
+func TestFillEnforcesLimits(t *testing.T) {
+	l := Limits{OutputBytes: 4, ResultBytes: 8}
+	var res Result
+	fill(&res, frame{OK: true, Result: `"0123456789"`, Stdout: "abcdefgh", Stderr: "ab"}, l)
+	if res.Outcome != Failed || res.Error == nil || res.Error.Type != ErrTypeOutputTooBig || res.Value != nil {
+		t.Errorf("oversized result: %+v", res)
+	}
+	if res.Stdout != "abcd" || !res.StdoutTruncated || res.Stderr != "ab" || res.StderrTruncated {
+		t.Errorf("output caps: %q %v %q %v", res.Stdout, res.StdoutTruncated, res.Stderr, res.StderrTruncated)
 	}
 }

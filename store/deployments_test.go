@@ -285,7 +285,7 @@ func TestTenantScoping(t *testing.T) {
 	mustPut(t, s, a.ID, spec("fn", "a's code", map[string]any{"k": "a"}))
 	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:a"})
 	e := store.Execution{ID: store.NewID(), Deployment: "fn", Version: 1, Status: store.ExecQueued, CreatedAt: time.Now()}
-	if err := s.EnqueueRun(ctx, a.ID, e, 0); err != nil {
+	if err := s.EnqueueRun(ctx, a.ID, e, 0, true); err != nil {
 		t.Fatal(err)
 	}
 

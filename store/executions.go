@@ -113,6 +113,28 @@ func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limi
 	return out, nil
 }
 
+// RunInputs returns, in one round trip, the execution and its deployment: what a worker needs to
+// start a run. Either may be ErrNotFound.
+func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (Execution, Deployment, error) {
+	vals, err := s.rdb.MGet(ctx, s.k.exec(tid, id), s.k.dep(tid, deployment)).Result()
+	if err != nil {
+		return Execution{}, Deployment{}, unavailable("load run", err)
+	}
+	var e Execution
+	var d Deployment
+	if str, ok := vals[0].(string); !ok {
+		return e, d, fmt.Errorf("execution %s: %w", id, ErrNotFound)
+	} else if err := json.Unmarshal([]byte(str), &e); err != nil {
+		return e, d, fmt.Errorf("decode execution %s: %w", id, err)
+	}
+	if str, ok := vals[1].(string); !ok {
+		return e, d, fmt.Errorf("deployment %s: %w", deployment, ErrNotFound)
+	} else if err := json.Unmarshal([]byte(str), &d); err != nil {
+		return e, d, fmt.Errorf("decode deployment %s: %w", deployment, err)
+	}
+	return e, d, nil
+}
+
 // MarkRunning records that the execution started.
 func (s *Store) MarkRunning(ctx context.Context, tid string, e Execution) error {
 	rec, _ := json.Marshal(e)
@@ -122,8 +144,9 @@ func (s *Store) MarkRunning(ctx context.Context, tid string, e Execution) error 
 	return nil
 }
 
-// FinishRun writes the terminal record, acknowledges the run job and wakes the waiter, in one
-// transaction: the job is never acknowledged before its terminal record is stored.
+// FinishRun writes the terminal record, acknowledges the run job and, for a synchronous run,
+// hands the record to its waiter, in one transaction: the job is never acknowledged before its
+// terminal record is stored.
 func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
 	rec, err := json.Marshal(e)
 	if err != nil {
@@ -133,8 +156,10 @@ func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL)
 		s.ack(ctx, p, job)
-		p.RPush(ctx, s.k.done(tid, e.ID), 1)
-		p.Expire(ctx, s.k.done(tid, e.ID), notifyTTL)
+		if job.Sync {
+			p.RPush(ctx, s.k.done(tid, e.ID), rec)
+			p.Expire(ctx, s.k.done(tid, e.ID), notifyTTL)
+		}
 		return nil
 	})
 	if err != nil {
@@ -143,10 +168,18 @@ func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
 	return nil
 }
 
-// WaitExecution blocks until the execution is terminal or the timeout passes and reports whether
-// it ended. It is woken by FinishRun (BLPOP), never by polling.
-func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (bool, error) {
-	return s.waitKey(ctx, s.k.done(tid, id), timeout)
+// WaitExecution blocks until a synchronous execution is terminal, returning its record, or until
+// the timeout passes (ok false). It is woken by FinishRun (BLPOP), never by polling.
+func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (Execution, bool, error) {
+	val, ok, err := s.waitKey(ctx, s.k.done(tid, id), timeout)
+	if err != nil || !ok {
+		return Execution{}, false, err
+	}
+	var e Execution
+	if err := json.Unmarshal([]byte(val), &e); err != nil {
+		return Execution{}, false, fmt.Errorf("decode execution %s: %w", id, err)
+	}
+	return e, true, nil
 }
 
 // waitSlice bounds one blocking pop: go-redis cannot interrupt a blocked read when ctx is
@@ -155,19 +188,22 @@ func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.
 // caller went away keeps its connection.
 const waitSlice = time.Second
 
-func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration) (bool, error) {
-	for left := max(timeout, waitSlice); left > 0; left -= waitSlice {
+// waitKey pops the value pushed on key, waiting up to timeout (in whole seconds, at least one:
+// Redis' blocking pops count in seconds on older servers).
+func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration) (string, bool, error) {
+	deadline := time.Now().Add(max(timeout, waitSlice))
+	for time.Until(deadline) > 0 {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return "", false, err
 		}
-		_, err := s.rdb.BLPop(ctx, waitSlice, key).Result()
+		res, err := s.waits.BLPop(ctx, waitSlice, key).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
-			return false, unavailable("wait", err)
+			return "", false, unavailable("wait", err)
 		}
-		return true, nil
+		return res[1], true, nil
 	}
-	return false, nil
+	return "", false, nil
 }

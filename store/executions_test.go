@@ -18,7 +18,7 @@ func queued(dep string, created time.Time) store.Execution {
 
 func mustEnqueue(tb testing.TB, s *testStore, tid string, e store.Execution) store.Execution {
 	tb.Helper()
-	if err := s.EnqueueRun(context.Background(), tid, e, 0); err != nil {
+	if err := s.EnqueueRun(context.Background(), tid, e, 0, true); err != nil {
 		tb.Fatalf("EnqueueRun: %v", err)
 	}
 	return e
@@ -58,7 +58,7 @@ func TestRunLifecycle(t *testing.T) {
 
 	waited := make(chan bool, 1)
 	go func() {
-		done, err := s.WaitExecution(ctx, tn.ID, e.ID, 5*time.Second)
+		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, 5*time.Second)
 		if err != nil {
 			t.Errorf("WaitExecution: %v", err)
 		}
@@ -105,7 +105,7 @@ func TestWaitExecution(t *testing.T) {
 
 	t.Run("times out while running", func(t *testing.T) {
 		start := time.Now()
-		done, err := s.WaitExecution(ctx, tn.ID, e.ID, 10*time.Millisecond) // raised to the 1 s minimum
+		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, 10*time.Millisecond) // raised to the 1 s minimum
 		if done || err != nil {
 			t.Errorf("WaitExecution = %v, %v; want false, nil", done, err)
 		}
@@ -119,7 +119,7 @@ func TestWaitExecution(t *testing.T) {
 		if err := s.FinishRun(ctx, job, e); err != nil {
 			t.Fatal(err)
 		}
-		done, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second)
+		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second)
 		if !done || err != nil {
 			t.Errorf("WaitExecution after FinishRun = %v, %v; want true", done, err)
 		}
@@ -128,7 +128,7 @@ func TestWaitExecution(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
-		done, err := s.WaitExecution(cctx, tn.ID, "never", 10*time.Second)
+		_, done, err := s.WaitExecution(cctx, tn.ID, "never", 10*time.Second)
 		elapsed := time.Since(start)
 		// The wait gives up within one slice (1 s) of the cancellation, not after its timeout.
 		if elapsed > 1500*time.Millisecond {

@@ -34,8 +34,11 @@ type Job struct {
 	Queue   Queue
 	EntryID string
 	Tenant  string
-	// ID is the execution id (runs).
-	ID string
+	// ID is the execution id, Deployment its deployment's name; Sync says a caller waits for
+	// the record (runs).
+	ID         string
+	Deployment string
+	Sync       bool
 	// Name and Version identify the deployment version to build (builds).
 	Name    string
 	Version int
@@ -212,7 +215,8 @@ func (s *Store) waiting(ctx context.Context, stream string) (int64, error) {
 
 func parseJob(q Queue, m redis.XMessage) Job {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	j := Job{Queue: q, EntryID: m.ID, Tenant: str("tenant"), ID: str("id"), Name: str("name")}
+	j := Job{Queue: q, EntryID: m.ID, Tenant: str("tenant"), ID: str("id"), Name: str("name"),
+		Deployment: str("dep"), Sync: str("sync") == "1"}
 	j.Version, _ = strconv.Atoi(str("version"))
 	if ms, err := strconv.ParseInt(strings.SplitN(m.ID, "-", 2)[0], 10, 64); err == nil {
 		j.Enqueued = time.UnixMilli(ms)

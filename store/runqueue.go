@@ -36,25 +36,28 @@ func (e *QuotaError) Error() string {
 
 func (e *QuotaError) Unwrap() error { return ErrQuota }
 
+// enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything.
 var enqueueScript = redis.NewScript(`
-local exec, execs, stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local rec, ttl, score, id, kept, tid, maxq = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-if redis.call('EXISTS', stream) == 0 then
+local exec, execs, stream, tenants, rr, wake, tenant = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
+if redis.call('EXISTS', tenant) == 0 then return -1 end
+local exists = redis.call('EXISTS', stream) == 1
+if exists and maxq > 0 then
+  local waiting = redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1]
+  if waiting >= maxq then return 0 end
+end
+if not exists then
   redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
 end
 if redis.call('SADD', tenants, tid) == 1 then
   redis.call('RPUSH', rr, tid)
 end
-if maxq > 0 then
-  local waiting = redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1]
-  if waiting >= maxq then return 0 end
-end
 redis.call('SET', exec, rec, 'PX', ttl)
 redis.call('ZADD', execs, score, id)
 redis.call('ZREMRANGEBYRANK', execs, 0, -kept - 1)
-redis.call('XADD', stream, '*', 'tenant', tid, 'id', id)
+redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
 redis.call('RPUSH', wake, 1)
-redis.call('LTRIM', wake, -64, -1)
+redis.call('LTRIM', wake, -wakekept, -1)
 return 1`)
 
 // claimScript delivers the next run to a consumer, fairly across tenants (see above). ARGV:
@@ -65,12 +68,17 @@ local rr = prefix .. 'q:rr'
 for i = 1, redis.call('LLEN', rr) do
   local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
   local stream = prefix .. 'q:runs:' .. tid
-  if redis.call('EXISTS', stream) == 1 then
+  if redis.call('XLEN', stream) == 0 then
+    -- Nothing queued or running: leave the rotation (the next enqueue puts the tenant back).
+    redis.call('RPOP', rr)
+    redis.call('SREM', prefix .. 'q:tenants', tid)
+  else
     local cap = tonumber(redis.call('HGET', prefix .. 'tenant:' .. tid, 'max_concurrent_runs') or '0') or 0
     if cap <= 0 then cap = defcap end
-    if redis.call('XPENDING', stream, 'workers')[1] < cap then
-      local res = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
-      if res and res[1] and #res[1][2] > 0 then
+    local ok, pending = pcall(redis.call, 'XPENDING', stream, 'workers')
+    if ok and pending[1] < cap then
+      local ok2, res = pcall(redis.call, 'XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
+      if ok2 and res and res[1] and #res[1][2] > 0 then
         local e = res[1][2][1]
         return {tid, e[1], e[2]}
       end
@@ -81,19 +89,27 @@ return false`)
 
 // EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step: when
 // it returns nil the run is durably queued. maxQueued > 0 bounds the tenant's runs waiting to
-// start; over it, nothing is written and the error is a *QuotaError.
-func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueued int) error {
+// start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes
+// the terminal record to the waiter (WaitExecution). ErrNotFound when the tenant was deleted.
+func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueued int, sync bool) error {
 	rec, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)
 	}
-	n, err := enqueueScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake()},
-		rec, s.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.ExecutionsKept, tid, maxQueued).Int()
-	if err != nil {
-		return unavailable("enqueue run", err)
+	syncFlag := "0"
+	if sync {
+		syncFlag = "1"
 	}
-	if n == 0 {
+	n, err := enqueueScript.Run(ctx, s.rdb,
+		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(), s.k.tenant(tid)},
+		rec, s.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.ExecutionsKept, tid, maxQueued,
+		e.Deployment, syncFlag, wakeKept).Int()
+	switch {
+	case err != nil:
+		return unavailable("enqueue run", err)
+	case n == -1:
+		return fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
+	case n == 0:
 		return &QuotaError{What: "queued runs", Limit: float64(maxQueued)}
 	}
 	return nil

@@ -88,12 +88,12 @@ func TestQueuedRunsQuota(t *testing.T) {
 	s := mustOpenStore(t, store.Options{})
 	a, _ := mustCreateTenant(t, s, "acme")
 	for range 3 {
-		if err := s.EnqueueRun(ctx, a.ID, queued("fn", time.Now()), 3); err != nil {
+		if err := s.EnqueueRun(ctx, a.ID, queued("fn", time.Now()), 3, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e := queued("fn", time.Now())
-	err := s.EnqueueRun(ctx, a.ID, e, 3)
+	err := s.EnqueueRun(ctx, a.ID, e, 3, false)
 	var qe *store.QuotaError
 	if !errors.As(err, &qe) || !errors.Is(err, store.ErrQuota) || qe.Limit != 3 {
 		t.Fatalf("fourth enqueue = %v, want a QuotaError", err)
@@ -103,7 +103,7 @@ func TestQueuedRunsQuota(t *testing.T) {
 	}
 	// Taking one off the queue makes room.
 	claim(t, s)
-	if err := s.EnqueueRun(ctx, a.ID, queued("fn", time.Now()), 3); err != nil {
+	if err := s.EnqueueRun(ctx, a.ID, queued("fn", time.Now()), 3, false); err != nil {
 		t.Errorf("after a claim: %v", err)
 	}
 }

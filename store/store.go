@@ -26,6 +26,9 @@ var (
 // Store is the Redis-backed store. It is safe for concurrent use.
 type Store struct {
 	rdb *redis.Client
+	// waits serves the blocking pops of synchronous callers: its own pool, so that many waiters
+	// never starve the other calls of connections.
+	waits *redis.Client
 	k   keys
 	// ResultTTL is how long terminal execution records are kept.
 	ResultTTL time.Duration
@@ -45,6 +48,8 @@ type Options struct {
 	ExecutionsKept int64
 	// RunCap is the default maximum of concurrent runs per tenant (default 4).
 	RunCap int
+	// Waits, when set, is the client blocking waits use (default: the store's client).
+	Waits *redis.Client
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
 	// same key.
 	SecretKey []byte
@@ -69,7 +74,10 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	if opts.RunCap <= 0 {
 		opts.RunCap = 4
 	}
-	return &Store{rdb: rdb, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
+	if opts.Waits == nil {
+		opts.Waits = rdb
+	}
+	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
 		ExecutionsKept: opts.ExecutionsKept, RunCap: opts.RunCap, secrets: sec, now: time.Now}, nil
 }
 

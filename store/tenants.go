@@ -47,16 +47,34 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, 
 	return t, token, nil
 }
 
-// TenantByToken resolves a token to its tenant. ErrNotFound for an unknown token.
+// tokenScript resolves a token hash to {tenant id, tenant fields} in one round trip.
+var tokenScript = redis.NewScript(`
+local tid = redis.call('GET', KEYS[1])
+if not tid then return false end
+return {tid, redis.call('HGETALL', ARGV[1] .. tid)}`)
+
+// TenantByToken resolves a token to its tenant, in one round trip (it runs on every request).
+// ErrNotFound for an unknown token.
 func (s *Store) TenantByToken(ctx context.Context, token string) (Tenant, error) {
-	tid, err := s.rdb.Get(ctx, s.k.token(HashToken(token))).Result()
+	res, err := tokenScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))}, s.k.p+"tenant:").Slice()
 	if errors.Is(err, redis.Nil) {
 		return Tenant{}, ErrNotFound
 	}
 	if err != nil {
 		return Tenant{}, unavailable("resolve token", err)
 	}
-	return s.tenant(ctx, tid)
+	tid, _ := res[0].(string)
+	fields, _ := res[1].([]any)
+	m := make(map[string]string, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		k, _ := fields[i].(string)
+		v, _ := fields[i+1].(string)
+		m[k] = v
+	}
+	if len(m) == 0 {
+		return Tenant{}, ErrNotFound
+	}
+	return tenantOf(tid, m), nil
 }
 
 // TenantByName returns the tenant with that name. ErrNotFound when none.
@@ -79,8 +97,12 @@ func (s *Store) tenant(ctx context.Context, tid string) (Tenant, error) {
 	if len(m) == 0 {
 		return Tenant{}, ErrNotFound
 	}
+	return tenantOf(tid, m), nil
+}
+
+func tenantOf(tid string, m map[string]string) Tenant {
 	created, _ := time.Parse(time.RFC3339Nano, m["created_at"])
-	return Tenant{ID: tid, Name: m["name"], CreatedAt: created, Quotas: quotasOf(m)}, nil
+	return Tenant{ID: tid, Name: m["name"], CreatedAt: created, Quotas: quotasOf(m)}
 }
 
 // Token describes an issued token; the token itself is shown only when issued.
