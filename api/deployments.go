@@ -148,13 +148,14 @@ func (s *Server) checkDeploymentQuota(r *http.Request, t store.Tenant, name stri
 
 // answerBuilt waits for the build of d's version and answers with its outcome.
 func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string, d store.Deployment) {
-	done, err := s.store.WaitBuilt(r.Context(), tid, d.Name, d.Version, s.cfg.BuildWait)
+	name := d.Name
+	done, err := s.store.WaitBuilt(r.Context(), tid, name, d.Version, s.cfg.BuildWait)
 	if err == nil {
-		d, err = s.store.GetDeployment(r.Context(), tid, d.Name)
+		d, err = s.store.GetDeployment(r.Context(), tid, name)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, s.log, notFound("deployment", d.Name))
+		writeError(w, r, s.log, notFound("deployment", name))
 	case err != nil:
 		writeError(w, r, s.log, err)
 	case !done || d.Status == store.StatusBuilding:

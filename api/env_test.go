@@ -101,6 +101,7 @@ type apiEnv struct {
 
 	mu     sync.Mutex
 	bodies []string // every response body, for leak checks
+	srv    *api.Server
 }
 
 // newEnv starts an API over a fresh store. configure may adjust the config (nil: defaults with a
@@ -130,7 +131,7 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng := &fakeEngine{}
 	srv := api.New(cfg, st, eng, metrics.New(reg), reg, log)
-	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, h: srv.Handler(), logs: logs}
+	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, h: srv.Handler(), logs: logs, srv: srv}
 	e.tenant, e.token = e.newTenant("acme")
 	return e
 }

@@ -148,7 +148,9 @@ func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 		raw = []byte(text)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep large integers exact
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
 		return nil, invalid("context", `context must be a JSON object or context-file text (key = "value" lines)`)
 	}
 	return m, checkContextKeys(m)
@@ -206,10 +208,18 @@ func resolveLimits(in *store.Limits, def, max store.Limits) (store.Limits, error
 // parseArgs builds a run's args from the request: see mergeArgs.
 func parseArgs(w http.ResponseWriter, r *http.Request, limit int64) (json.RawMessage, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
+	var mb *http.MaxBytesError
+	switch {
+	case errors.As(err, &mb):
+		return nil, tooLarge("args", limit)
+	case err != nil:
+		return nil, invalid("args", "cannot read the request body: %v", err)
+	}
+	out, err := mergeArgs(r.URL.Query(), body)
+	if err == nil && int64(len(out)) > limit {
 		return nil, tooLarge("args", limit)
 	}
-	return mergeArgs(r.URL.Query(), body)
+	return out, err
 }
 
 // mergeArgs builds a run's args: query parameters as strings (the last of repeated ones), merged

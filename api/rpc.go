@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -109,7 +110,14 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	defer s.waiters.leave(t.ID)
 	done := false
 	if wait > 0 {
-		final, ok, err := s.store.WaitExecution(r.Context(), t.ID, e.ID, wait)
+		ctx, stop := context.WithCancel(r.Context())
+		defer stop()
+		unhook := context.AfterFunc(s.draining, stop)
+		defer unhook()
+		final, ok, err := s.store.WaitExecution(ctx, t.ID, e.ID, wait)
+		if err != nil && s.draining.Err() != nil && r.Context().Err() == nil {
+			err = nil // the node is stopping: answer 202, the run goes on
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

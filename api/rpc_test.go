@@ -233,3 +233,37 @@ func TestRunSyncStillRunning(t *testing.T) {
 		t.Errorf("body = %s", rec.Body)
 	}
 }
+
+// TestRunSyncDrain: a node that stops answers its waiting sync requests at once with 202 and the
+// execution id; the run stays queued.
+func TestRunSyncDrain(t *testing.T) {
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = 30 * time.Second })
+	env.readyDeployment("fn")
+	time.AfterFunc(200*time.Millisecond, env.srv.Drain)
+	start := time.Now()
+	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a draining node answered after %v", d)
+	}
+	if rec.Code != http.StatusAccepted || rec.Header().Get(api.HeaderExecutionID) == "" {
+		t.Errorf("draining: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestSyncWaitersCapped: past a tenant's cap of waiting sync requests, a request answers 202 at
+// once instead of holding another connection.
+func TestSyncWaitersCapped(t *testing.T) {
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = 2 * time.Second; c.MaxSyncWaiters = 1 })
+	env.readyDeployment("fn")
+	first := make(chan int)
+	go func() { first <- env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "").Code }()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
+	if rec.Code != http.StatusAccepted || time.Since(start) > time.Second {
+		t.Errorf("second waiter over the cap: %d after %v", rec.Code, time.Since(start))
+	}
+	if code := <-first; code != http.StatusAccepted {
+		t.Errorf("first waiter: %d", code)
+	}
+}

@@ -43,8 +43,8 @@ type Store interface {
 	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (store.Execution, bool, error)
 }
 
-// Engine is the container engine as far as the API cares: is it up, and removing a deleted
-// deployment's images. It may be nil on API-only nodes.
+// Engine is the container engine as far as the API cares: is it up, and retiring a deleted
+// deployment's containers and images. It may be nil (readiness then ignores the engine).
 type Engine interface {
 	Ping(ctx context.Context) error
 	RemoveImages(ctx context.Context, tenantID, deploymentID string) error
@@ -95,12 +95,20 @@ type Server struct {
 	now     func() time.Time
 	limiter rateLimiter
 	waiters waiterCount
+	// draining is cancelled by Drain: synchronous waiters stop waiting and answer 202.
+	draining context.Context
+	drain    context.CancelFunc
 }
+
+// Drain makes every synchronous request waiting on this node answer at once with its execution
+// id (the run is durably queued and goes on): call it before shutting the HTTP server down.
+func (s *Server) Drain() { s.drain() }
 
 // New returns a Server. engine may be nil.
 func New(cfg Config, st Store, engine Engine, m *metrics.Metrics, gather prometheus.Gatherer, log *slog.Logger) *Server {
+	draining, drain := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, store: st, engine: engine, metrics: m, gather: gather,
-		log: log.With("component", "api"), now: time.Now}
+		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain}
 }
 
 // Handler returns the router with every route.

@@ -226,6 +226,9 @@ func (c *Config) Validate() error {
 	if c.Role != "api" && c.BuildWorkers < 1 {
 		bad("build workers must be at least 1")
 	}
+	if c.Role != "worker" && strings.TrimSpace(c.Listen) == "" {
+		bad("role %s serves the API: set FAASPOT_LISTEN", c.Role)
+	}
 	if c.Role != "all" && c.RedisURL == "" {
 		bad("role %s needs a shared Redis: set FAASPOT_REDIS_URL", c.Role)
 	}

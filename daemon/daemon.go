@@ -47,6 +47,7 @@ type Daemon struct {
 
 	listener net.Listener
 	server   *http.Server
+	api      *api.Server
 
 	// DevToken is the token of the dev tenant when one was created at start-up.
 	DevToken string
@@ -236,6 +237,7 @@ func (d *Daemon) serve() error {
 	acfg.DefaultQuotas = store.Quotas{MaxConcurrentRuns: d.cfg.runCap(), MaxQueuedRuns: d.cfg.MaxQueuedRuns,
 		MaxDeployments: d.cfg.MaxDeployments, RequestsPerSecond: d.cfg.RequestsPerSecond}
 	srv := api.New(acfg, d.store, engine{d}, d.metrics, d.Registry, d.log)
+	d.api = srv
 	d.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	d.wg.Add(1)
 	go func() {
@@ -285,6 +287,7 @@ func (d *Daemon) Close() error {
 
 func (d *Daemon) close() error {
 	if d.server != nil {
+		d.api.Drain()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = d.server.Shutdown(ctx)
 		cancel()

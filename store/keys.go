@@ -1,6 +1,6 @@
 package store
 
-// keys renders the Redis key layout. Tenant-owned keys always start with the tenant's id:
+// keys renders the Redis key layout. Every tenant-owned key carries the tenant's id:
 //
 //	{p}tenant:{tid}                      hash   tenant record
 //	{p}tenants                           hash   tenant name -> tid

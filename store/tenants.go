@@ -195,8 +195,8 @@ func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
 }
 
 // DeleteTenant revokes the tenant's tokens first (nothing can act for it any more), then removes
-// every key it owns. It returns the deployments it had, so the caller can remove their images.
-// Runs of the tenant still queued find no record and are dropped by the workers.
+// every key it owns, its run stream included (queued runs are dropped; a run in flight finishes and
+// its record expires). It returns the deployments it had, so the caller can remove their images.
 func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]Deployment, error) {
 	t, err := s.tenant(ctx, tid)
 	if err != nil {
