@@ -29,7 +29,7 @@ type Store struct {
 	// waits serves the blocking pops of synchronous callers: its own pool, so that many waiters
 	// never starve the other calls of connections.
 	waits *redis.Client
-	k   keys
+	k     keys
 	// ResultTTL is how long terminal execution records are kept.
 	ResultTTL time.Duration
 	// ExecutionsKept bounds the per-tenant index of recent executions.
