@@ -79,7 +79,8 @@ func TestMetrics(t *testing.T) {
 		`faaspot_sync_latency_seconds_count{status="completed"}`,
 		`faaspot_executions_total{status="completed"}`,
 		`faaspot_queue_depth{queue="runs"}`,
-		`faaspot_container_acquire_seconds_count{mode="cold"}`,
+		`faaspot_container_acquire_seconds_count{mode="warm"}`, // pre-warmed on deploy
+		`faaspot_cold_starts_total`,
 		`route="/v1/sync/deployments/{name}/rpc/"`,
 	} {
 		if !strings.Contains(body, want) {
