@@ -148,6 +148,15 @@ func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) 
 	id := hdr.Get("X-Faaspot-Execution-Id")
 	var ae *APIError
 	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Code == "" {
+		// The answer carries the error: {"error": {type, message, traceback}, "execution_id", "status"}.
+		var failed struct {
+			Error       *store.ExecError `json:"error"`
+			ExecutionID string           `json:"execution_id"`
+			Status      string           `json:"status"`
+		}
+		if json.Unmarshal(ae.Body, &failed) == nil && failed.ExecutionID != "" {
+			return nil, id, runErrorOf(Execution{ID: failed.ExecutionID, Status: failed.Status, Error: failed.Error})
+		}
 		return nil, id, c.runError(ctx, id)
 	}
 	if err != nil {
