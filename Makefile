@@ -31,8 +31,10 @@ test: ## run every test: unit, then integration against real Docker and Redis
 	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
 		$(GO) test -count=1 -timeout 30m ./integration/
 
-bench: build ## measure cold sync runs next to a bare docker run of the same image
+bench: ## measure cold, warm, throughput, async, redeploy and memory against bare docker (needs redis-server)
 	scripts/images.sh base >/dev/null
+	@command -v redis-server >/dev/null || [ -n "$$FAASPOT_REDIS_URL" ] || \
+		{ echo "make bench needs redis-server on PATH (apt-get install redis-server) or FAASPOT_REDIS_URL"; exit 1; }
 	FAASPOT_BASE_IMAGE=$$(scripts/images.sh base) $(GO) run ./cmd/faaspot-bench
 
 lint: ## gofmt, go vet

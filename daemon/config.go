@@ -89,7 +89,7 @@ func DefaultConfig() Config {
 		WarmMaxIdle:       4,
 		WarmMaxTotal:      64,
 		WarmIdleTTL:       10 * time.Minute,
-		WarmMaxRuns:       1000,
+		WarmMaxRuns:       10000,
 		WarmPrewarm:       1,
 		MaxQueuedRuns:     1000,
 		MaxDeployments:    100,

@@ -167,4 +167,18 @@ func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
 	}
 }
 
+// awaitReady waits for the runner's ready line (the function imported).
+func (b *box) awaitReady(ctx context.Context) error {
+	select {
+	case fe, ok := <-b.frames:
+		if !ok || fe.err != nil || !fe.f.Ready {
+			return fmt.Errorf("runner of %s did not become ready: %v (stderr %q)", short(b.id), fe.err, b.stderr.String())
+		}
+		b.ready, b.readyAt = true, time.Now()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func short(id string) string { return id[:min(12, len(id))] }

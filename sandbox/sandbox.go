@@ -6,6 +6,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,24 +246,33 @@ func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, 
 	return code, info.State.OOMKilled
 }
 
-// Prewarm starts n containers for req's key and keeps them idle so that the next runs are warm.
-// They join the pool as soon as they are started: a run that takes one before the function is
-// imported waits for the import, which is still shorter than a cold start.
+// Prewarm starts n containers for req's key, waits until each has imported the function (its
+// ready line), and keeps them idle so that the next runs are warm. The daemon calls it before it
+// announces a version ready, so the first run after a deploy finds a ready container.
 func (s *Sandbox) Prewarm(ctx context.Context, req Request, n int) error {
-	for range n {
-		if idle, total := s.pool.size(req.Key); idle >= req.Policy.MaxIdle || total >= s.pool.max {
-			return nil
-		}
+	idle, total := s.pool.size(req.Key)
+	n = min(n, req.Policy.MaxIdle-idle, s.pool.max-total)
+	var boxes []*box
+	var firstErr error
+	for range n { // started together: their imports overlap
 		b, err := s.start(ctx, req)
 		if err != nil {
-			return err
+			firstErr = err
+			break
+		}
+		boxes = append(boxes, b)
+	}
+	for _, b := range boxes {
+		if err := b.awaitReady(ctx); err != nil {
+			s.retire(b, true)
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
 		if !s.pool.put(b, req.Policy, func(b *box) { s.retire(b, false) }) {
 			s.retire(b, false)
-			return nil
 		}
 	}
-	return nil
+	return firstErr
 }
 
 // Retire removes the idle containers of every key with the prefix: a redeployed version

@@ -12,7 +12,6 @@ failure prints one line "FAASPOT-CHECK: <message>" and exits 3.
 
 Works on Python 3.8 and later, standard library only.
 """
-import ast
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ CHECK_PREFIX = "FAASPOT-CHECK: "
 
 def check(path):
     """Return None when the module at path defines a usable main, else a message."""
+    import ast  # only the build-time check needs it: keep it out of every run's start-up
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), filename="main.py")
@@ -58,6 +58,7 @@ def check(path):
 
 
 def _bound_names(node):
+    import ast
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [(a.asname or a.name).split(".")[0] for a in node.names]
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]

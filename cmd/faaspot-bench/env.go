@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/docker/docker/client"
+
+	"github.com/faaspot/faaspot/store"
+)
+
+// benchEnv is what every phase shares: Redis, the Docker engine, the base image, the daemons
+// started so far, and the label that marks the bench's own bare containers.
+type benchEnv struct {
+	redis     *benchRedis
+	docker    *client.Client
+	baseImage string
+	runID     string // value of labelBenchRun on every bare container this run starts
+	tmp       string
+	logFile   *os.File
+
+	mu      sync.Mutex
+	nodes   []*node
+	nodeIDs []string
+	prefixs []string
+}
+
+// labelBenchRun marks the bare containers the bench starts, so that it removes only those.
+const labelBenchRun = "io.faaspot.bench.run"
+
+func newEnv(ctx context.Context, logPath string) (*benchEnv, error) {
+	e := &benchEnv{runID: store.NewID()[:12], baseImage: os.Getenv("FAASPOT_BASE_IMAGE")}
+	if e.baseImage == "" {
+		return nil, fmt.Errorf("FAASPOT_BASE_IMAGE is not set: run `make bench`, or set it to the base image (scripts/images.sh base)")
+	}
+	var err error
+	if e.tmp, err = os.MkdirTemp("", "faaspot-bench-"); err != nil {
+		return e, err
+	}
+	if logPath != "" {
+		if e.logFile, err = os.Create(logPath); err != nil {
+			return e, err
+		}
+	}
+	if e.docker, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+		return e, fmt.Errorf("docker client: %w", err)
+	}
+	if _, err := e.docker.Ping(ctx); err != nil {
+		return e, fmt.Errorf("docker engine does not answer: %w", err)
+	}
+	if _, err := e.docker.ImageInspect(ctx, e.baseImage); err != nil {
+		return e, fmt.Errorf("base image %s: %w (run scripts/images.sh base)", e.baseImage, err)
+	}
+	if e.redis, err = startRedis(ctx); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// track remembers a daemon's node id and key prefix before it opens, for the final sweep.
+func (e *benchEnv) track(nodeID, prefix string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nodeIDs = append(e.nodeIDs, nodeID)
+	e.prefixs = append(e.prefixs, prefix)
+}
+
+// close stops every daemon still open, removes every container the bench started and stops Redis.
+func (e *benchEnv) close() {
+	for _, n := range e.nodes {
+		n.close()
+	}
+	if e.docker != nil {
+		for _, id := range e.nodeIDs {
+			e.sweepNode(id)
+		}
+		e.sweepBare()
+	}
+	if e.redis != nil {
+		for _, p := range e.prefixs {
+			e.redis.forget(p)
+		}
+		e.redis.stop()
+	}
+	if e.logFile != nil {
+		e.logFile.Close()
+	}
+	if e.docker != nil {
+		e.docker.Close()
+	}
+	os.RemoveAll(e.tmp)
+}
