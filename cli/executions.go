@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/faaspot/faaspot/client"
 )
 
 func (a *app) executionsCommand() *cobra.Command {
@@ -13,17 +16,22 @@ func (a *app) executionsCommand() *cobra.Command {
 	return cmd
 }
 
+// execution fetches one execution record.
+func (a *app) execution(ctx context.Context, id string) (client.Execution, error) {
+	c, err := a.client()
+	if err != nil {
+		return client.Execution{}, err
+	}
+	return c.GetExecution(ctx, id)
+}
+
 func (a *app) getExecutionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
 		Short: "Show an execution record",
 		Args:  exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			e, err := c.GetExecution(cmd.Context(), args[0])
+			e, err := a.execution(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -85,11 +93,7 @@ func (a *app) logsCommand() *cobra.Command {
 		Short: "Print what a run printed: its stdout to stdout, its stderr to stderr",
 		Args:  exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			e, err := c.GetExecution(cmd.Context(), args[0])
+			e, err := a.execution(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
