@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -107,7 +108,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.index.Close()
+	started := time.Now()
 	code := m.Run()
+	removeImagesSince(ctx, started)
 	if code == 0 {
 		for _, id := range env.nodes {
 			left, err := containersOf(ctx, id)
@@ -118,6 +121,25 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// removeImagesSince removes the deployment images the tests built (ours: labelled, tagged
+// faaspot/t-…), so that runs of the suite do not fill the disk.
+func removeImagesSince(ctx context.Context, since time.Time) {
+	imgs, err := env.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "io.faaspot.managed=true"))})
+	if err != nil {
+		return
+	}
+	for _, img := range imgs {
+		if time.Unix(img.Created, 0).Before(since.Add(-time.Minute)) {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if strings.HasPrefix(tag, "faaspot/t-") {
+				_, _ = env.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
+			}
+		}
+	}
 }
 
 func envOr(k, def string) string {
