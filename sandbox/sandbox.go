@@ -278,12 +278,21 @@ func (s *Sandbox) Prewarm(ctx context.Context, req Request, n int) error {
 // Retire removes the idle containers of every key with the prefix: a redeployed version
 // ("tenant/deployment/version/") or a deleted deployment ("tenant/deployment/"). Containers busy
 // with a run of such a key are removed when the run ends: the pool takes none of them back.
+// Retire returns once the idle containers are removed, so that their image can go next.
 func (s *Sandbox) Retire(prefix string) int {
 	s.pool.forbid(prefix)
 	boxes := s.pool.drain(prefix, false)
+	var wg sync.WaitGroup
 	for _, b := range boxes {
-		s.retire(b, false)
+		close(b.done)
+		b.att.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.remove(b.id)
+		}()
 	}
+	wg.Wait()
 	return len(boxes)
 }
 
