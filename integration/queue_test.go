@@ -67,10 +67,12 @@ func TestMetrics(t *testing.T) {
 	if _, _, err := n.c.RunSync(context.Background(), "secretname", nil); err != nil {
 		t.Fatal(err)
 	}
-	a := n.raw(t, http.MethodGet, "/metrics", "", "")
-	if a.status != http.StatusOK {
-		t.Fatalf("metrics: %d", a.status)
-	}
+	// The worker counts the execution just after it hands the record to the waiter: wait for it.
+	var a answer
+	eventually(t, "the execution counted", func() bool {
+		a = n.raw(t, http.MethodGet, "/metrics", "", "")
+		return a.status == http.StatusOK && strings.Contains(string(a.body), `faaspot_executions_total{status="completed"}`)
+	})
 	body := string(a.body)
 	for _, want := range []string{
 		`faaspot_build_duration_seconds_count{result="ready"}`,
