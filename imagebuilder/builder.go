@@ -4,6 +4,7 @@
 package imagebuilder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -71,8 +74,10 @@ type dockerAPI interface {
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
 	ContainerStart(ctx context.Context, container string, options container.StartOptions) error
 	ContainerWait(ctx context.Context, container string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	ContainerLogs(ctx context.Context, container string, options container.LogsOptions) (io.ReadCloser, error)
@@ -121,20 +126,91 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 	return tag, buildLog, err
 }
 
+// build makes the image tag in two parts: the dependencies image (base, runner, requirements;
+// built from our Dockerfile, or found already built) and, on top of it, the code layer, loaded
+// directly (layer.go). The check of main(args, context) runs meanwhile in a container of the
+// dependencies image. When that fast path cannot run (an engine that refuses the load, a
+// dependencies image removed meanwhile) the whole Dockerfile is built and checked instead.
 func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, string, error) {
 	if _, err := b.docker.ImageInspect(ctx, tag); err == nil {
 		return tag, "image " + tag + " is up to date\n", nil
 	}
+	deps := depsTag(spec, b.cfg)
+	buildLog, err := b.buildDeps(ctx, spec, deps)
+	if err != nil {
+		return "", buildLog, err
+	}
+	msg, err := b.checkAndLoad(ctx, deps, tag, spec.Code)
+	if err == nil && msg == "" {
+		buildLog += "code layer added: " + tag + "\n"
+	}
+	if err != nil && ctx.Err() == nil {
+		b.log.Warn("the code layer could not be added; building the whole image instead", "image", tag, "err", err)
+		full, err2 := b.dockerBuild(ctx, spec, tag, true)
+		buildLog += full
+		if err2 != nil {
+			return "", buildLog, err2
+		}
+		if msg, err = b.check(ctx, tag, spec.Code); err != nil || msg != "" {
+			_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
+		}
+	}
+	if err != nil {
+		return "", buildLog, err
+	}
+	if msg != "" {
+		buildLog += CheckPrefix + msg + "\n"
+		return "", buildLog, &BuildError{Kind: ErrInvalidFunction, Message: msg, Log: buildLog}
+	}
+	b.log.Info("image built", "tenant", spec.TenantID, "deployment", spec.DeploymentID, "image", tag)
+	return tag, buildLog, nil
+}
+
+// checkAndLoad checks code in a container of the dependencies image deps while it loads the
+// image tag (deps plus the code layer). It returns the check's message for code that fails it,
+// an error when either step could not run; in both cases no image tag is left behind.
+func (b *Builder) checkAndLoad(ctx context.Context, deps, tag, code string) (string, error) {
+	type verdict struct {
+		msg string
+		err error
+	}
+	checked := make(chan verdict, 1)
+	go func() {
+		msg, err := b.check(ctx, deps, code)
+		checked <- verdict{msg, err}
+	}()
+	loadErr := b.loadCode(ctx, deps, tag, code)
+	v := <-checked
+	if loadErr == nil && (v.err != nil || v.msg != "") {
+		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
+	}
+	return v.msg, errors.Join(v.err, loadErr)
+}
+
+// buildDeps makes sure the dependencies image deps exists, building it when it does not.
+func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (string, error) {
+	if _, err := b.docker.ImageInspect(ctx, deps); err == nil {
+		return "dependencies image " + deps + " is up to date\n", nil
+	}
+	return b.dockerBuild(ctx, spec, deps, false)
+}
+
+// dockerBuild builds our Dockerfile for spec, with the code (the whole deployment image) or
+// without it (the dependencies image), tagged tag. It returns the build log.
+func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCode bool) (string, error) {
 	hasReq := strings.TrimSpace(spec.Requirements) != ""
 	df := renderDockerfile(dockerfileSpec{BaseImage: b.cfg.BaseImage, HasRequirements: hasReq,
-		PipIndex: b.cfg.PipIndexURL != ""})
-	files := map[string]string{"Dockerfile": df, "runner.py": Runner, "main.py": spec.Code}
+		PipIndex: b.cfg.PipIndexURL != "", Code: withCode})
+	files := map[string]string{"Dockerfile": df, "runner.py": Runner}
+	if withCode {
+		files["main.py"] = spec.Code
+	}
 	if hasReq {
 		files["requirements.txt"] = spec.Requirements
 	}
 	tarball, err := tarFiles(files)
 	if err != nil {
-		return "", "", fmt.Errorf("build context: %w", err)
+		return "", fmt.Errorf("build context: %w", err)
 	}
 	opts := build.ImageBuildOptions{
 		Tags:        []string{tag},
@@ -155,26 +231,46 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 	}
 	resp, err := b.docker.ImageBuild(ctx, tarball, opts)
 	if err != nil {
-		return "", "", fmt.Errorf("build image %s: %w", tag, err)
+		return "", fmt.Errorf("build image %s: %w", tag, err)
 	}
 	defer resp.Body.Close()
 	buildLog, buildErr, err := readBuildStream(resp.Body, b.cfg.LogLimit)
 	if err != nil {
-		return "", buildLog, fmt.Errorf("read build output of %s: %w", tag, err)
+		return buildLog, fmt.Errorf("read build output of %s: %w", tag, err)
 	}
 	if buildErr != "" {
-		return "", buildLog, classify(buildErr, buildLog)
+		return buildLog, classify(buildErr, buildLog)
 	}
-	if msg, err := b.check(ctx, tag); err != nil || msg != "" {
-		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
-		if err != nil {
-			return "", buildLog, err
-		}
-		buildLog += CheckPrefix + msg + "\n"
-		return "", buildLog, &BuildError{Kind: ErrInvalidFunction, Message: msg, Log: buildLog}
+	return buildLog, nil
+}
+
+// loadCode makes the image tag from the dependencies image deps and the code layer.
+func (b *Builder) loadCode(ctx context.Context, deps, tag, code string) error {
+	info, err := b.docker.ImageInspect(ctx, deps)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", deps, err)
 	}
-	b.log.Info("image built", "tenant", spec.TenantID, "deployment", spec.DeploymentID, "image", tag)
-	return tag, buildLog, nil
+	archive, err := codeImageArchive(info, deps, tag, code, time.Now())
+	if err != nil {
+		return err
+	}
+	resp, err := b.docker.ImageLoad(ctx, bytes.NewReader(archive), client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("load %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	if !resp.JSON {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	out, loadErr, err := readBuildStream(resp.Body, 4<<10)
+	switch {
+	case err != nil:
+		return fmt.Errorf("read load output of %s: %w", tag, err)
+	case loadErr != "":
+		return fmt.Errorf("load %s: %s (%s)", tag, loadErr, strings.TrimSpace(out))
+	}
+	return nil
 }
 
 // classify turns a failed build into the message a user can act on.
@@ -195,10 +291,29 @@ func classify(buildErr, buildLog string) *BuildError {
 	return &BuildError{Kind: ErrBuildFailed, Message: "image build failed: " + buildErr, Log: buildLog}
 }
 
-// RemoveImage removes one image tag, unless a container still uses it.
+// RemoveImage removes one deployment image, unless a container still uses it, and then its
+// dependencies image when no other image of the deployment is built on it.
 func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
+	var deps string
+	if info, err := b.docker.ImageInspect(ctx, tag); err == nil && info.Config != nil {
+		deps = info.Config.Labels[LabelDeps]
+	}
 	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove image %s: %w", tag, err)
+	}
+	if deps == "" {
+		return nil
+	}
+	users, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelDeps+"="+deps))})
+	if err != nil {
+		return fmt.Errorf("list users of %s: %w", deps, err)
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	// A build of this deployment that still reaches for deps falls back to the whole Dockerfile.
+	if _, err := b.docker.ImageRemove(ctx, deps, image.RemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove dependencies image %s: %w", deps, err)
 	}
 	return nil
 }

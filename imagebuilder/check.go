@@ -15,16 +15,17 @@ import (
 // checkTimeout bounds the validation run.
 const checkTimeout = 60 * time.Second
 
-// check validates, with the image's own Python, that the code defines main(args, context). It
-// runs the runner's --check mode in a throwaway container (no network, read-only, non-root) and
-// returns the user-facing message when the code fails, "" when it passes. An error means the
-// check could not run.
-func (b *Builder) check(ctx context.Context, tag string) (string, error) {
+// check validates, with the image's own Python, that code defines main(args, context). It runs
+// the runner's check mode in a throwaway container of image (no network, read-only, non-root),
+// the code on its stdin, and returns the user-facing message when the code fails, "" when it
+// passes. An error means the check could not run.
+func (b *Builder) check(ctx context.Context, image, code string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	pids, init := int64(64), true
 	created, err := b.docker.ContainerCreate(ctx,
-		&container.Config{Image: tag, Cmd: []string{"--check", FunctionPath}, User: SandboxUser,
+		&container.Config{Image: image, Cmd: []string{"--check", "-"}, User: SandboxUser,
+			OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
 			Labels: map[string]string{LabelManaged: "true", "io.faaspot.role": "check"}},
 		&container.HostConfig{NetworkMode: "none", ReadonlyRootfs: true, CapDrop: []string{"ALL"}, Init: &init,
 			SecurityOpt: []string{"no-new-privileges"}, Resources: container.Resources{
@@ -32,31 +33,36 @@ func (b *Builder) check(ctx context.Context, tag string) (string, error) {
 				Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 256, Hard: 256}}}},
 		nil, nil, "")
 	if err != nil {
-		return "", fmt.Errorf("create check container for %s: %w", tag, err)
+		return "", fmt.Errorf("create check container for %s: %w", image, err)
 	}
 	defer func() {
 		_ = b.docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
 	}()
+	att, err := b.docker.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return "", fmt.Errorf("attach to check container for %s: %w", image, err)
+	}
+	defer att.Close()
 	waitC, errC := b.docker.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := b.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return "", fmt.Errorf("start check container for %s: %w", tag, err)
+		return "", fmt.Errorf("start check container for %s: %w", image, err)
 	}
+	go func() { // the code may exceed the stream's buffers: write while the output is read
+		_, _ = io.WriteString(att.Conn, code)
+		_ = att.CloseWrite()
+	}()
+	var out bytes.Buffer
+	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(att.Reader, 64<<10))
+	_, _ = io.Copy(io.Discard, att.Reader) // past the limit: drain, so the check never blocks
 	var exit container.WaitResponse
 	select {
 	case exit = <-waitC:
 	case err := <-errC:
-		return "", fmt.Errorf("wait for check of %s: %w", tag, err)
+		return "", fmt.Errorf("wait for check of %s: %w", image, err)
 	}
 	if exit.StatusCode == 0 {
 		return "", nil
 	}
-	logs, err := b.docker.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		return "", fmt.Errorf("read check output of %s: %w", tag, err)
-	}
-	defer logs.Close()
-	var out bytes.Buffer
-	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(logs, 64<<10))
 	for _, line := range strings.Split(out.String(), "\n") {
 		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), CheckPrefix); ok {
 			return msg, nil

@@ -29,6 +29,9 @@ type dockerfileSpec struct {
 	BaseImage       string
 	HasRequirements bool
 	PipIndex        bool
+	// Code adds the deployment's code as the last step. Without it the Dockerfile makes the
+	// dependencies image, which the code layer is loaded onto (see layer.go).
+	Code bool
 }
 
 // dockerfileTmpl puts everything shared first, so that only the last step (the code) is rebuilt
@@ -48,7 +51,9 @@ COPY requirements.txt /opt/faaspot/requirements.txt
 RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-input \
     --no-warn-script-location --target ` + SiteDir + ` -r /opt/faaspot/requirements.txt
 {{- end}}
+{{- if .Code}}
 COPY main.py ` + FunctionPath + `
+{{- end}}
 `))
 
 // renderDockerfile returns the Dockerfile for a deployment. It never contains user text: code and
@@ -64,12 +69,23 @@ func renderDockerfile(s dockerfileSpec) string {
 // imageTag is content-addressed: the repository is made of server-side ids, the tag of a hash of
 // everything the image is built from.
 func imageTag(s Spec, cfg Config) string {
+	return repository(s.TenantID, s.DeploymentID) + ":" + contentHash(cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements, s.Code)
+}
+
+// depsTag is the content-addressed tag of the deployment's dependencies image: everything but
+// the code, so that versions differing only in code share it.
+func depsTag(s Spec, cfg Config) string {
+	return repository(s.TenantID, s.DeploymentID) + ":deps-" + contentHash(cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements)
+}
+
+// contentHash is a short hash of parts, each one delimited.
+func contentHash(parts ...string) string {
 	h := sha256.New()
-	for _, part := range []string{cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements, s.Code} {
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	return repository(s.TenantID, s.DeploymentID) + ":" + hex.EncodeToString(h.Sum(nil))[:20]
+	return hex.EncodeToString(h.Sum(nil))[:20]
 }
 
 // repository is the image repository of one deployment, made of server-side ids only.

@@ -38,14 +38,18 @@ func TestRenderDockerfile(t *testing.T) {
 		spec   dockerfileSpec
 		golden string
 	}{
-		{name: "code only", spec: dockerfileSpec{BaseImage: "python:3.12-slim"},
+		{name: "code only", spec: dockerfileSpec{BaseImage: "python:3.12-slim", Code: true},
 			golden: "dockerfile_code_only.golden"},
-		{name: "code only with pip index", spec: dockerfileSpec{BaseImage: "python:3.12-slim", PipIndex: true},
+		{name: "code only with pip index", spec: dockerfileSpec{BaseImage: "python:3.12-slim", PipIndex: true, Code: true},
 			golden: "dockerfile_code_only_pip_index.golden"},
-		{name: "requirements", spec: dockerfileSpec{BaseImage: "python:3.12-slim", HasRequirements: true},
+		{name: "requirements", spec: dockerfileSpec{BaseImage: "python:3.12-slim", HasRequirements: true, Code: true},
 			golden: "dockerfile_requirements.golden"},
-		{name: "requirements with pip index", spec: dockerfileSpec{BaseImage: "localhost/py:bookworm", HasRequirements: true, PipIndex: true},
+		{name: "requirements with pip index", spec: dockerfileSpec{BaseImage: "localhost/py:bookworm", HasRequirements: true, PipIndex: true, Code: true},
 			golden: "dockerfile_requirements_pip_index.golden"},
+		{name: "dependencies image", spec: dockerfileSpec{BaseImage: "python:3.12-slim", HasRequirements: true},
+			golden: "dockerfile_deps.golden"},
+		{name: "dependencies image without requirements", spec: dockerfileSpec{BaseImage: "python:3.12-slim"},
+			golden: "dockerfile_deps_no_requirements.golden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +64,10 @@ func TestRenderDockerfile(t *testing.T) {
 				t.Error("Dockerfile sets USER; the sandbox sets the user at container creation")
 			}
 			codeStep := strings.Index(got, "COPY main.py "+FunctionPath)
-			if codeStep < 0 || strings.TrimSpace(got[codeStep:]) != "COPY main.py "+FunctionPath {
+			switch {
+			case !tt.spec.Code && codeStep >= 0:
+				t.Error("the dependencies image holds the code")
+			case tt.spec.Code && (codeStep < 0 || strings.TrimSpace(got[codeStep:]) != "COPY main.py "+FunctionPath):
 				t.Error("copying the code is not the last step: a code-only redeploy would not reuse the cache")
 			}
 			if pip := strings.Index(got, "pip install"); tt.spec.HasRequirements != (pip >= 0) {
@@ -129,6 +136,30 @@ func TestImageTag(t *testing.T) {
 			t.Errorf("two deployments share the repository of %q", got)
 		}
 	})
+}
+
+// TestDepsTag: the dependencies image is shared by versions that differ only in code, and by
+// nothing else.
+func TestDepsTag(t *testing.T) {
+	cfg := Config{BaseImage: "python:3.12-slim"}
+	base := Spec{TenantID: "0a1b2c3d4e5f6071", DeploymentID: "8899aabbccddeeff",
+		Code: "def main(args, context):\n    return 1\n", Requirements: "six==1.16.0\n"}
+	tag := depsTag(base, cfg)
+	if !regexp.MustCompile(`^faaspot/t-0a1b2c3d4e5f6071/d-8899aabbccddeeff:deps-[0-9a-f]{20}$`).MatchString(tag) {
+		t.Errorf("deps tag %q is not in the deployment's repository", tag)
+	}
+	if got := depsTag(withCode(base, "def main(a, c):\n    return 2\n"), cfg); got != tag {
+		t.Errorf("a code change moved the deps tag: %q, %q", tag, got)
+	}
+	if got := depsTag(withRequirements(base, "six==1.17.0\n"), cfg); got == tag {
+		t.Error("a requirements change kept the deps tag")
+	}
+	if got := depsTag(base, Config{BaseImage: "python:3.11-slim"}); got == tag {
+		t.Error("a base image change kept the deps tag")
+	}
+	if got := imageTag(base, cfg); got == tag {
+		t.Error("the deployment image and its dependencies image share a tag")
+	}
 }
 
 func withCode(s Spec, code string) Spec { s.Code = code; return s }

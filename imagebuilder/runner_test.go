@@ -65,32 +65,49 @@ func TestRunnerCheck(t *testing.T) {
 			message: "syntax error at line 2"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			path := writeFile(t, t.TempDir(), "main.py", tt.code)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, py, "-I", filepath.Join("runner", "runner.py"), "--check", path).CombinedOutput()
-			var exit *exec.ExitError
-			switch {
-			case tt.ok && err != nil:
-				t.Fatalf("check refused valid code: %v\n%s", err, out)
-			case tt.ok:
-				if len(out) != 0 {
-					t.Errorf("check printed %q for valid code", out)
-				}
-				return
-			case !errors.As(err, &exit) || exit.ExitCode() != 3:
-				t.Fatalf("check = %v, want exit code 3\n%s", err, out)
-			}
-			line := strings.TrimSpace(string(out))
-			if !strings.HasPrefix(line, CheckPrefix) || strings.Contains(line, "\n") {
-				t.Fatalf("check printed %q, want one line starting %q", out, CheckPrefix)
-			}
-			if !strings.Contains(line, tt.message) {
-				t.Errorf("check message %q does not contain %q", line, tt.message)
-			}
-		})
+		for _, stdin := range []bool{false, true} { // --check PATH, and --check - (the builder's way)
+			name := tt.name + map[bool]string{false: " (file)", true: " (stdin)"}[stdin]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				checkCode(t, py, tt.code, stdin, tt.ok, tt.message)
+			})
+		}
+	}
+}
+
+// checkCode runs the runner's check mode on code, from a file or from stdin, and verifies the
+// verdict: silence and exit 0 when ok, else one FAASPOT-CHECK line holding message and exit 3.
+func checkCode(t *testing.T, py, code string, stdin, ok bool, message string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	arg := "-"
+	if !stdin {
+		arg = writeFile(t, t.TempDir(), "main.py", code)
+	}
+	cmd := exec.CommandContext(ctx, py, "-I", filepath.Join("runner", "runner.py"), "--check", arg)
+	if stdin {
+		cmd.Stdin = strings.NewReader(code)
+	}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case ok && err != nil:
+		t.Fatalf("check refused valid code: %v\n%s", err, out)
+	case ok:
+		if len(out) != 0 {
+			t.Errorf("check printed %q for valid code", out)
+		}
+		return
+	case !errors.As(err, &exit) || exit.ExitCode() != 3:
+		t.Fatalf("check = %v, want exit code 3\n%s", err, out)
+	}
+	line := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(line, CheckPrefix) || strings.Contains(line, "\n") {
+		t.Fatalf("check printed %q, want one line starting %q", out, CheckPrefix)
+	}
+	if !strings.Contains(line, message) {
+		t.Errorf("check message %q does not contain %q", line, message)
 	}
 }
 

@@ -310,16 +310,7 @@ func TestRedeployAndDelete(t *testing.T) {
 	if d.Version != 2 || d.ReadyVersion != 2 || d.Image == d1.Image {
 		t.Fatalf("redeploy: %+v", d)
 	}
-	// The worker removes the old image right after recording the new version, so very shortly
-	// after the waiter is woken.
-	gone := false
-	for deadline := time.Now().Add(10 * time.Second); !gone && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		_, err := env.docker.ImageInspect(ctx, d1.Image)
-		gone = err != nil
-	}
-	if !gone {
-		t.Errorf("the image of version 1 (%s) is kept after version 2 became ready", d1.Image)
-	}
+	waitGone(t, d1.Image) // the image of version 1 goes once version 2 is ready
 	v, id, err := n.c.RunSync(ctx, "ver", nil)
 	if err != nil || string(v) != "2" {
 		t.Fatalf("run after redeploy: %s %v", v, err)

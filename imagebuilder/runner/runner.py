@@ -7,8 +7,9 @@ single JSON line, on the original stdout. What the function prints (fd 1 and 2) 
 through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
 is /dev/null for the function. A container used for one run simply gets one request.
 
-Check mode (--check PATH): validates at build time that PATH defines main(args, context); on
-failure prints one line "FAASPOT-CHECK: <message>" and exits 3.
+Check mode (--check PATH, or --check - to read the code from stdin): validates at build time
+that the code defines main(args, context); on failure prints one line
+"FAASPOT-CHECK: <message>" and exits 3.
 
 Works on Python 3.8 and later, standard library only.
 """
@@ -25,11 +26,15 @@ CHECK_PREFIX = "FAASPOT-CHECK: "
 
 
 def check(path):
-    """Return None when the module at path defines a usable main, else a message."""
+    """Return None when the module at path ("-": stdin) defines a usable main, else a message."""
     import ast  # only the build-time check needs it: keep it out of every run's start-up
     try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(), filename="main.py")
+        if path == "-":
+            source = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                source = f.read()
+        tree = ast.parse(source, filename="main.py")
     except SyntaxError as e:
         return "the code has a syntax error at line %s: %s" % (e.lineno, e.msg)
     except ValueError as e:

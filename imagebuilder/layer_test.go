@@ -1,0 +1,129 @@
+package imagebuilder
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// untar returns the files of a tar archive by name, and their headers.
+func untar(t *testing.T, data []byte) (map[string][]byte, map[string]*tar.Header) {
+	t.Helper()
+	files, headers := map[string][]byte{}, map[string]*tar.Header{}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return files, headers
+		}
+		if err != nil {
+			t.Fatalf("read tar: %v", err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[hdr.Name], headers[hdr.Name] = b, hdr
+	}
+}
+
+func TestCodeLayer(t *testing.T) {
+	const code = "def main(args, context):\n    return 1\n"
+	layer, diffID, err := codeLayer(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, againID, _ := codeLayer(code)
+	if !bytes.Equal(layer, again) || diffID != againID {
+		t.Error("the same code made two different layers")
+	}
+	if _, otherID, _ := codeLayer(code + "# edited\n"); otherID == diffID {
+		t.Error("different code made the same layer")
+	}
+	sum := sha256.Sum256(layer)
+	if diffID != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Errorf("diff id %s is not the layer's sha256", diffID)
+	}
+	files, headers := untar(t, layer)
+	if string(files["opt/faaspot/function/main.py"]) != code {
+		t.Errorf("layer files %v, want the code at %s", headers, FunctionPath)
+	}
+	for name, hdr := range headers {
+		if hdr.Uid != 0 || hdr.Gid != 0 {
+			t.Errorf("%s owned by %d:%d, want root", name, hdr.Uid, hdr.Gid)
+		}
+		// The sandbox runs as nobody: the code must be readable, never writable by it.
+		if want := map[byte]int64{tar.TypeDir: 0o755, tar.TypeReg: 0o644}[hdr.Typeflag]; hdr.Mode != want {
+			t.Errorf("%s mode %o, want %o", name, hdr.Mode, want)
+		}
+	}
+	if len(headers) != 2 {
+		t.Errorf("layer holds %d entries, want the function directory and main.py", len(headers))
+	}
+}
+
+func TestCodeImageArchive(t *testing.T) {
+	deps := image.InspectResponse{Architecture: "amd64", Os: "linux",
+		Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{
+			Entrypoint: []string{"python3", "-I", RunnerPath}, WorkingDir: "/tmp",
+			Labels: map[string]string{LabelManaged: "true"}}},
+		RootFS: image.RootFS{Type: "layers", Layers: []string{"sha256:aa", "sha256:bb"}}}
+	const depsRef, tag, code = "faaspot/t-1/d-2:deps-x", "faaspot/t-1/d-2:y", "def main(args, context):\n    return 2\n"
+	archive, err := codeImageArchive(deps, depsRef, tag, code, time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := untar(t, archive)
+	var manifest []loadManifest
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("manifest %s: %v", files["manifest.json"], err)
+	}
+	m := manifest[0]
+	if !slices.Equal(m.RepoTags, []string{tag}) || len(m.Layers) != 3 {
+		t.Errorf("manifest = %+v, want tag %s and three layers", m, tag)
+	}
+	// Only the code layer travels: the engine already holds the dependencies' layers.
+	if len(files) != 3 || files[m.Layers[2]] == nil || files[m.Layers[0]] != nil {
+		t.Errorf("archive holds %d files; want manifest, config and the code layer only", len(files))
+	}
+	var cfg imageConfig
+	if err := json.Unmarshal(files[m.Config], &cfg); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	_, diffID, _ := codeLayer(code)
+	if want := []string{"sha256:aa", "sha256:bb", diffID}; !slices.Equal(cfg.RootFS.DiffIDs, want) {
+		t.Errorf("diff ids %v, want %v", cfg.RootFS.DiffIDs, want)
+	}
+	if len(cfg.History) != 3 {
+		t.Errorf("%d history entries for 3 layers", len(cfg.History))
+	}
+	c := cfg.Config
+	if c == nil || c.Labels[LabelDeps] != depsRef || c.Labels[LabelManaged] != "true" ||
+		!slices.Equal(c.Entrypoint, deps.Config.Entrypoint) || c.WorkingDir != "/tmp" {
+		t.Errorf("image config %+v, want the dependencies' config labelled %s=%s", c, LabelDeps, depsRef)
+	}
+	if cfg.Architecture != "amd64" || cfg.OS != "linux" {
+		t.Errorf("platform %s/%s", cfg.OS, cfg.Architecture)
+	}
+	if _, ok := deps.Config.Labels[LabelDeps]; ok {
+		t.Error("the dependencies image's own labels were changed")
+	}
+	sum := sha256.Sum256(files[m.Config])
+	if m.Config != hex.EncodeToString(sum[:])+".json" {
+		t.Errorf("config named %s, not by its digest", m.Config)
+	}
+
+	if _, err := codeImageArchive(image.InspectResponse{}, depsRef, tag, code, time.Now()); err == nil {
+		t.Error("an image without layers or configuration was accepted as dependencies")
+	}
+}

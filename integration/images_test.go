@@ -1,0 +1,182 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+
+	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/store"
+)
+
+// TestCodeLayerImages follows a deployment's images through the fast code-only path: the code is
+// one layer loaded on a dependencies image (base, runner, requirements) that versions differing
+// only in code share; a requirements change makes a new dependencies image and the old one goes
+// with its last version; code failing the check leaves no image; delete leaves nothing.
+func TestCodeLayerImages(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	code := func(v int) string {
+		return "import faaspot_testpkg\n\ndef main(args, context):\n    return [" + string(rune('0'+v)) + ", faaspot_testpkg.hello()]\n"
+	}
+	req := fsclient.DeploymentRequest{Name: "layers", Code: code(1), Requirements: testPkg + "==" + testVersion + "\n"}
+	d1 := n.deploy(t, req)
+	deps1, layers1 := depsOf(t, d1.Image)
+
+	req.Code = code(2)
+	d2 := n.deploy(t, req)
+	deps2, layers2 := depsOf(t, d2.Image)
+	if deps2 != deps1 {
+		t.Errorf("a code-only redeploy made a new dependencies image: %s, then %s", deps1, deps2)
+	}
+	depsLayers := imageLayers(t, deps1)
+	if !slices.Equal(layers2[:len(layers2)-1], depsLayers) || len(layers2) != len(depsLayers)+1 {
+		t.Errorf("version 2 layers %v, want the dependencies' %v and one code layer", layers2, depsLayers)
+	}
+	if slices.Equal(layers1, layers2) {
+		t.Error("two versions with different code have the same layers")
+	}
+	if v, _, err := n.c.RunSync(ctx, "layers", nil); err != nil || string(v) != `[2,"hello from a wheel"]` {
+		t.Fatalf("run of version 2 = %s, %v; want the new code with its requirement", v, err)
+	}
+	waitGone(t, d1.Image)
+	if _, err := env.docker.ImageInspect(ctx, deps1); err != nil {
+		t.Errorf("the dependencies image went with version 1 while version 2 uses it: %v", err)
+	}
+
+	// Code that fails the check: the deployment fails, no image of that version is left.
+	before := repositoryTags(t, d2.Image)
+	req.Code = "def handler(event):\n    return 1\n"
+	bad, err := n.c.CreateDeployment(ctx, req, true)
+	if err == nil || bad.Status != store.StatusFailed || !strings.Contains(bad.Error, "main(args, context)") {
+		t.Fatalf("code without main = %+v, %v; want failed with the check's message", bad, err)
+	}
+	if after := repositoryTags(t, d2.Image); !slices.Equal(after, before) {
+		t.Errorf("images after a failed check %v, want %v", after, before)
+	}
+	if v, _, err := n.c.RunSync(ctx, "layers", nil); err != nil || string(v) != `[2,"hello from a wheel"]` {
+		t.Errorf("run after the failed version = %s, %v; want version 2", v, err)
+	}
+
+	// Requirements changed: a new dependencies image; the old one goes with version 2.
+	d4 := n.deploy(t, fsclient.DeploymentRequest{Name: "layers", Code: "def main(args, context):\n    return 4\n"})
+	deps4, _ := depsOf(t, d4.Image)
+	if deps4 == deps1 {
+		t.Fatalf("a requirements change kept the dependencies image %s", deps1)
+	}
+	waitGone(t, d2.Image)
+	waitGone(t, deps1)
+
+	if err := n.c.DeleteDeployment(ctx, "layers"); err != nil {
+		t.Fatal(err)
+	}
+	if left := repositoryTags(t, d4.Image); len(left) != 0 {
+		t.Errorf("images left after delete: %v", left)
+	}
+}
+
+// depsOf returns the dependencies image a deployment image names, and the image's layers.
+func depsOf(t *testing.T, tag string) (string, []string) {
+	t.Helper()
+	info, err := env.docker.ImageInspect(context.Background(), tag)
+	if err != nil || info.Config == nil {
+		t.Fatalf("inspect %s: %v", tag, err)
+	}
+	deps := info.Config.Labels[imagebuilder.LabelDeps]
+	if !strings.HasPrefix(deps, strings.Split(tag, ":")[0]+":deps-") {
+		t.Fatalf("image %s names dependencies image %q, want one in its repository", tag, deps)
+	}
+	return deps, info.RootFS.Layers
+}
+
+func imageLayers(t *testing.T, tag string) []string {
+	t.Helper()
+	info, err := env.docker.ImageInspect(context.Background(), tag)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", tag, err)
+	}
+	return info.RootFS.Layers
+}
+
+// repositoryTags lists the tags of the repository of tag, sorted.
+func repositoryTags(t *testing.T, tag string) []string {
+	t.Helper()
+	imgs, err := env.docker.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("reference", strings.Split(tag, ":")[0]))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, img := range imgs {
+		tags = append(tags, img.RepoTags...)
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// waitGone waits until the image tag is removed: the worker removes a version's image right after
+// recording the next version, so shortly after the waiter is woken.
+func waitGone(t *testing.T, tag string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := env.docker.ImageInspect(context.Background(), tag); err != nil {
+			return
+		}
+	}
+	t.Errorf("image %s is still there", tag)
+}
+
+// refusingLoad is the real engine, except that it refuses to load images, as an engine whose
+// image store cannot take an archive of one layer would.
+type refusingLoad struct{ *client.Client }
+
+func (refusingLoad) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOption) (image.LoadResponse, error) {
+	return image.LoadResponse{}, errors.New("load refused by the test")
+}
+
+// TestBuildWithoutLoad: when the engine refuses the code layer, the builder builds the whole
+// Dockerfile instead: the image works, and code failing the check still fails with no image left.
+func TestBuildWithoutLoad(t *testing.T) {
+	ctx := context.Background()
+	b := imagebuilder.New(refusingLoad{env.docker}, imagebuilder.Config{BaseImage: env.baseImage},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	id := store.NewID()
+	spec := imagebuilder.Spec{TenantID: "it", DeploymentID: id, Code: "def main(args, context):\n    return 'full build'\n"}
+	tag, buildLog, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatalf("build = %v\n%s", err, buildLog)
+	}
+	t.Cleanup(func() { _ = b.Remove(context.Background(), "it", id) })
+	info, err := env.docker.ImageInspect(ctx, tag)
+	if err != nil || info.Config.Labels[imagebuilder.LabelDeps] != "" || !strings.Contains(buildLog, "COPY main.py") {
+		t.Fatalf("image %s: %v; want one built from the whole Dockerfile\n%s", tag, err, buildLog)
+	}
+	out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", tag,
+		"-c", "import runpy; print(runpy.run_path('"+imagebuilder.FunctionPath+"')['main']({}, {}))").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "full build" {
+		t.Errorf("the image's code = %q, %v", out, err)
+	}
+
+	spec.Code = "def handler(event):\n    return 1\n"
+	_, _, err = b.Build(ctx, spec)
+	var be *imagebuilder.BuildError
+	if !errors.As(err, &be) || !errors.Is(err, imagebuilder.ErrInvalidFunction) {
+		t.Fatalf("code without main = %v, want an invalid function", err)
+	}
+	for _, tag := range repositoryTags(t, tag) {
+		if !strings.Contains(tag, ":deps-") && tag != info.RepoTags[0] {
+			t.Errorf("image %s left by the failed build", tag)
+		}
+	}
+}
