@@ -1,14 +1,17 @@
 package imagebuilder
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -124,18 +127,27 @@ type runnerFrame struct {
 	Stderr          string `json:"stderr"`
 	StdoutTruncated bool   `json:"stdout_truncated"`
 	StderrTruncated bool   `json:"stderr_truncated"`
+	ExitCode        int    `json:"exit_code"`
 }
 
 // runRunner runs a copy of runner.py whose FUNCTION_PATH and SITE_DIR point into a temporary
 // directory holding code, feeds it input and returns the one frame it writes.
 func runRunner(t *testing.T, code string, site map[string]string, input string) runnerFrame {
 	t.Helper()
-	py := python3(t)
-	dir := t.TempDir()
+	return serveRunner(t, code, site, "", input)[0]
+}
+
+// testRunner writes a copy of runner.py whose FUNCTION_PATH, SITE_DIR and TMP_DIR point into a
+// temporary directory holding code and site, and returns its path and that directory.
+func testRunner(t *testing.T, code string, site map[string]string) (runner, dir string) {
+	t.Helper()
+	dir = t.TempDir()
 	fn := writeFile(t, dir, "main.py", code)
-	siteDir := filepath.Join(dir, "site")
-	if err := os.Mkdir(siteDir, 0o755); err != nil {
-		t.Fatal(err)
+	siteDir, tmpDir := filepath.Join(dir, "site"), filepath.Join(dir, "tmp")
+	for _, d := range []string{siteDir, tmpDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for name, text := range site {
 		writeFile(t, siteDir, name, text)
@@ -144,19 +156,30 @@ func runRunner(t *testing.T, code string, site map[string]string, input string) 
 	for _, r := range []struct{ old, new string }{
 		{`FUNCTION_PATH = "` + FunctionPath + `"`, `FUNCTION_PATH = "` + fn + `"`},
 		{`SITE_DIR = "` + SiteDir + `"`, `SITE_DIR = "` + siteDir + `"`},
+		{`TMP_DIR = "/tmp"`, `TMP_DIR = "` + tmpDir + `"`}, // fork mode empties it: never the host's
 	} {
 		if !strings.Contains(src, r.old) {
 			t.Fatalf("runner.py has no line %s", r.old)
 		}
 		src = strings.Replace(src, r.old, r.new, 1)
 	}
-	runner := writeFile(t, dir, "runner.py", src)
+	return writeFile(t, dir, "runner.py", src), dir
+}
 
+// serveRunner runs a test copy of runner.py in serve mode ("" for the default), feeds it the
+// request lines and returns one frame per request.
+func serveRunner(t *testing.T, code string, site map[string]string, mode string, requests ...string) []runnerFrame {
+	t.Helper()
+	runner, dir := testRunner(t, code, site)
+	args := []string{"-I", runner}
+	if mode != "" {
+		args = append(args, "--serve", mode)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-I", runner)
+	cmd := exec.CommandContext(ctx, python3(t), args...)
 	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(input)
+	cmd.Stdin = strings.NewReader(strings.Join(requests, "\n"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -165,16 +188,25 @@ func runRunner(t *testing.T, code string, site map[string]string, input string) 
 	if stderr.Len() != 0 {
 		t.Errorf("the runner's own stderr is not empty: %q", stderr.String())
 	}
-	// Serve mode: a ready line, then one frame line for the one request.
-	ready, out, _ := strings.Cut(stdout.String(), "\n")
-	if !strings.Contains(ready, `"ready": true`) || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
-		t.Fatalf("stdout is not a ready line and one frame line: %q", stdout.String())
+	return readFrames(t, stdout.String(), len(requests))
+}
+
+// readFrames parses serve mode's output: a ready line, then n frame lines.
+func readFrames(t *testing.T, out string, n int) []runnerFrame {
+	t.Helper()
+	ready, rest, _ := strings.Cut(out, "\n")
+	if !strings.Contains(ready, `"ready": true`) || strings.Count(rest, "\n") != n || !strings.HasSuffix(rest, "\n") {
+		t.Fatalf("stdout is not a ready line and %d frame lines: %q", n, out)
 	}
-	var f runnerFrame
-	if err := json.Unmarshal([]byte(out), &f); err != nil {
-		t.Fatalf("frame %q: %v", out, err)
+	var frames []runnerFrame
+	for _, line := range strings.Split(strings.TrimSuffix(rest, "\n"), "\n") {
+		var f runnerFrame
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatalf("frame %q: %v", line, err)
+		}
+		frames = append(frames, f)
 	}
-	return f
+	return frames
 }
 
 const runnerInput = `{"args":{"a":1},"context":{"k":"v"}}`
@@ -330,10 +362,12 @@ def main(args, context):
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.check(t, runRunner(t, tt.code, tt.site, tt.input))
-		})
+		for _, mode := range []string{"process", "fork"} {
+			t.Run(tt.name+" ("+mode+")", func(t *testing.T) {
+				t.Parallel()
+				tt.check(t, serveRunner(t, tt.code, tt.site, mode, tt.input)[0])
+			})
+		}
 	}
 }
 
@@ -369,4 +403,116 @@ func TestRunnerBackgroundProcess(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("the frame took %v: the runner waited for the background process", d)
 	}
+}
+
+// forkProbe serves TestRunnerForkIsolation: each run does what args["do"] says.
+const forkProbe = `import json, os, signal, subprocess
+seen = []
+def main(args, context):
+    do = args["do"]
+    seen.append(do)
+    if do == "file":
+        open(os.path.join(args["tmp"], "left-by-run"), "w").write("x")
+    elif do == "bg":
+        return subprocess.Popen(["sleep", "300"]).pid
+    elif do == "state":
+        try:
+            with open("/proc/%d/stat" % args["pid"]) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return "gone"
+    elif do == "exit":
+        os._exit(3)
+    elif do == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif do == "fds":
+        return [os.readlink("/proc/self/fd/" + fd) for fd in os.listdir("/proc/self/fd")
+                if os.path.exists("/proc/self/fd/" + fd)]
+    return {"seen": seen, "tmp": sorted(os.listdir(args["tmp"])), "context": context}
+`
+
+// TestRunnerForkIsolation: in fork mode every run is a fresh process from the pre-imported
+// runner: module globals and /tmp files of one run never reach the next, processes a run starts
+// are killed with it, a run whose process dies is reported with its exit code and the next run
+// works, and the function holds neither end of the protocol stream.
+func TestRunnerForkIsolation(t *testing.T) {
+	runner, dir := testRunner(t, forkProbe, nil)
+	tmp := filepath.Join(dir, "tmp")
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python3(t), "-I", runner, "--serve", "fork")
+	cmd.Dir, cmd.Stdin, cmd.Stdout = dir, stdinR, stdoutW
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdinR.Close()
+	stdoutW.Close()
+	out := bufio.NewReader(stdoutR)
+	if ready, err := out.ReadString('\n'); err != nil || !strings.Contains(ready, `"ready": true`) {
+		t.Fatalf("ready line %q: %v", ready, err)
+	}
+	run := func(args map[string]any) runnerFrame {
+		t.Helper()
+		args["tmp"] = tmp
+		req, _ := json.Marshal(map[string]any{"args": args, "context": map[string]string{"k": "v"}})
+		if _, err := stdinW.Write(append(req, '\n')); err != nil {
+			t.Fatalf("write request: %v", err)
+		}
+		return readFrames(t, "{\"ready\": true}\n"+readLine(t, out), 1)[0]
+	}
+
+	run(map[string]any{"do": "file"})
+	if f := run(map[string]any{"do": "look"}); f.Result != `{"seen": ["look"], "tmp": [], "context": {"k": "v"}}` {
+		t.Errorf("second run saw %s; want only its own run, an empty /tmp and its context", f.Result)
+	}
+	bg := run(map[string]any{"do": "bg"})
+	if f := run(map[string]any{"do": "state", "pid": json.Number(bg.Result)}); f.Result != `"gone"` && f.Result != `"Z"` {
+		t.Errorf("the background process of the previous run is in state %s, want killed", f.Result)
+	}
+	for _, tt := range []struct {
+		do   string
+		code int
+	}{{"exit", 3}, {"kill", 137}} {
+		f := run(map[string]any{"do": tt.do})
+		if f.OK || f.Error == nil || f.Error.Type != "ProcessExited" || f.ExitCode != tt.code {
+			t.Errorf("run that does %s: %+v, want ProcessExited with exit code %d", tt.do, f, tt.code)
+		}
+	}
+	fds := run(map[string]any{"do": "fds"})
+	for _, end := range []*os.File{stdinW, stdoutR} { // a pipe's two ends share its inode
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(end.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		if pipe := fmt.Sprintf("pipe:[%d]", st.Ino); strings.Contains(fds.Result, pipe) {
+			t.Errorf("the function holds the protocol's %s: its fds %s", pipe, fds.Result)
+		}
+	}
+	if f := run(map[string]any{"do": "look"}); !f.OK || !strings.Contains(f.Result, `"seen": ["look"]`) {
+		t.Errorf("run after failed runs: %+v", f)
+	}
+	stdinW.Close()
+	if err := cmd.Wait(); err != nil || stderr.Len() != 0 {
+		t.Errorf("runner exit: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// readLine reads one line from r, failing the test at the end of the stream.
+func readLine(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read frame: %v (read %q)", err, line)
+	}
+	return line
 }

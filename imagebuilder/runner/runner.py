@@ -22,6 +22,7 @@ import traceback
 
 FUNCTION_PATH = "/opt/faaspot/function/main.py"
 SITE_DIR = "/opt/faaspot/site"
+TMP_DIR = "/tmp"
 CHECK_PREFIX = "FAASPOT-CHECK: "
 
 
@@ -115,14 +116,18 @@ class Capture(object):
                     self.buf += chunk[:room]
                 self.total += len(chunk)
 
-    def collect(self):
-        """Return (text, truncated) of the run, after everything written so far was drained."""
+    def mark(self):
+        """Write a unique marker through the pipe: what was written before it is drained once
+        the marker is seen. Marking both captures before waiting on either overlaps the waits."""
         marker = b"\n<faaspot-sync-" + os.urandom(8).hex().encode() + b">\n"
         with self.lock:
             self.marker, self.seen, self.tail = marker, False, b""
         data = marker
         while data:
             data = data[os.write(self.fd, data):]
+
+    def collect(self):
+        """Return (text, truncated) of the run, once the marker written by mark() was drained."""
         with self.lock:
             self.synced.wait_for(lambda: self.seen, timeout=2)
             self.marker = None
@@ -155,8 +160,11 @@ def serve(mode):
         except Exception:
             pass
     main_fn, load_error = load()
+    standby = None
+    if mode == "fork" and load_error is None:
+        memfd = os.memfd_create("faaspot-frame")
+        standby = Standby(main_fn, memfd, (out, requests.fileno()))
     write_frame(out, {"ready": True, "pid": os.getpid()})
-    memfd = os.memfd_create("faaspot-frame") if mode == "fork" else None
     while True:
         line = requests.readline()
         if not line:
@@ -171,14 +179,21 @@ def serve(mode):
             c.reset(limit)
         if load_error is not None:
             frame = {"ok": False, "error": load_error}
-        elif memfd is not None:
-            frame = run_forked(main_fn, doc, memfd)
+        elif standby is not None:
+            frame = standby.run(line)
         else:
             frame = run_here(main_fn, doc)
+        for c in captures:
+            c.mark()
         frame["stdout"], frame["stdout_truncated"] = captures[0].collect()
         frame["stderr"], frame["stderr_truncated"] = captures[1].collect()
-        frame["stray"] = stray_processes()
+        if standby is not None and standby.sweeps:
+            frame["stray"] = 0  # killed before the next run: see Standby.renew
+        else:
+            frame["stray"] = stray_processes(standby.group if standby else None)
         write_frame(out, frame)
+        if standby is not None:
+            standby.renew()  # after the frame: the next run finds its process already forked
 
 
 def run_here(main_fn, doc):
@@ -197,40 +212,127 @@ def run_here(main_fn, doc):
     return frame
 
 
-def run_forked(main_fn, doc, memfd):
-    """One run in a child forked for it; the child leaves its frame in memfd. The child's process
-    group is killed afterwards, so background processes it started do not outlive the run."""
-    os.ftruncate(memfd, 0)
-    os.lseek(memfd, 0, os.SEEK_SET)
-    ooms = oom_kills()
-    pid = os.fork()
-    if pid == 0:
+class Standby(object):
+    """Fork mode: each run gets a fresh child forked from this pre-imported process. The child is
+    forked ahead of its run, after the previous frame went out, and waits for its request on a
+    pipe, so neither the fork nor the child's exit is on a run's path: the child leaves its frame
+    in a memfd and says so with one byte on a pipe, then its process group is killed. A child
+    that dies first is noticed through SIGCHLD (a wake-up pipe), never by polling.
+
+    In a container (the runner's parent is the container's init) every other process is what a
+    finished run left behind, escaped from its group: they are killed before the next child is
+    forked, so a run never meets the processes of another and the container stays warm."""
+
+    def __init__(self, main_fn, memfd, private_fds):
+        # private_fds (the protocol's stdin and stdout) are closed in every child: a function
+        # cannot write on the protocol stream nor read a request that is not its own.
+        self.main_fn, self.memfd = main_fn, memfd
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        self.private_fds = list(private_fds) + [self.wake_r, wake_w]
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        self.pid, self.group = None, None
+        self.sweeps = os.getppid() == 1
+        self.renew()
+
+    def renew(self):
+        """Reap the last run's child, kill what it left behind, empty /tmp, then fork the next
+        run's child."""
+        if self.pid is not None:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        if self.group is not None:
+            if self.sweeps and not sweep():
+                os._exit(70)  # processes that cannot be killed: the container must go
+            clear_tmp()
+        self.ooms = oom_kills()
+        req_r, self.req_w = os.pipe()
+        self.done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                for fd in [self.req_w, self.done_r] + self.private_fds:
+                    os.close(fd)
+                os.setpgid(0, 0)
+                self.child(req_r, done_w)
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(done_w)
         try:
-            os.setpgid(0, 0)
-            data = json.dumps(run_here(main_fn, doc)).encode("utf-8")
+            os.setpgid(pid, pid)  # also here, so that the group exists whoever runs first
+        except OSError:
+            pass
+        self.pid, self.group = pid, pid
+
+    def child(self, req_r, done_w):
+        chunks = []
+        while True:
+            chunk = os.read(req_r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(req_r)
+        doc = json.loads(b"".join(chunks).decode("utf-8"))
+        data = json.dumps(run_here(self.main_fn, doc)).encode("utf-8")
+        while data:
+            data = data[os.write(self.memfd, data):]
+        os.write(done_w, b"d")
+
+    def run(self, line):
+        """Hand line (one request) to the waiting child and return its frame."""
+        os.ftruncate(self.memfd, 0)
+        os.lseek(self.memfd, 0, os.SEEK_SET)
+        try:
+            data = line
             while data:
-                data = data[os.write(memfd, data):]
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    clear_tmp()
-    size = os.lseek(memfd, 0, os.SEEK_END)
-    data = os.pread(memfd, size, 0) if size else b""
-    if data:
-        return json.loads(data.decode("utf-8"))
-    if os.WIFSIGNALED(status):
-        code = 128 + os.WTERMSIG(status)
-    else:
-        code = os.WEXITSTATUS(status)
-    if oom_kills() > ooms:
-        return {"ok": False, "exit_code": code, "oom": True, "error": {"type": "OutOfMemory",
-                "message": "the function exceeded its memory limit and was killed"}}
-    return {"ok": False, "exit_code": code, "error": {"type": "ProcessExited",
-            "message": "the function's process exited with code %d before returning a result" % code}}
+                data = data[os.write(self.req_w, data):]
+        except OSError:  # the child is gone already: its exit status tells
+            pass
+        os.close(self.req_w)
+        status = self.wait()
+        os.close(self.done_r)
+        try:
+            os.killpg(self.group, signal.SIGKILL)
+        except OSError:
+            pass
+        size = os.lseek(self.memfd, 0, os.SEEK_END)
+        data = os.pread(self.memfd, size, 0) if size else b""
+        if data and status is None:
+            return json.loads(data.decode("utf-8"))
+        if status is None:  # said done, left no frame: its exit tells what happened
+            _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if os.WIFSIGNALED(status):
+            code = 128 + os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status)
+        if oom_kills() > self.ooms:
+            return {"ok": False, "exit_code": code, "oom": True, "error": {"type": "OutOfMemory",
+                    "message": "the function exceeded its memory limit and was killed"}}
+        return {"ok": False, "exit_code": code, "error": {"type": "ProcessExited",
+                "message": "the function's process exited with code %d before returning a result" % code}}
+
+    def wait(self):
+        """Wait until the child says it is done (None) or dies first (its wait status)."""
+        import select
+        fds = [self.done_r, self.wake_r]
+        while True:
+            ready, _, _ = select.select(fds, [], [])
+            if self.done_r in ready:
+                if os.read(self.done_r, 1):
+                    return None
+                fds = [self.wake_r]  # end of file: the child is exiting, its SIGCHLD follows
+            if self.wake_r in ready:
+                os.read(self.wake_r, 4096)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                return status
 
 
 def load():
@@ -269,11 +371,11 @@ def clear_tmp():
     """Empty /tmp after a forked run: the next run starts with nothing of this one's files."""
     import shutil
     try:
-        names = os.listdir("/tmp")
+        names = os.listdir(TMP_DIR)
     except OSError:
         return
     for name in names:
-        path = os.path.join("/tmp", name)
+        path = os.path.join(TMP_DIR, name)
         try:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
@@ -283,19 +385,43 @@ def clear_tmp():
             pass
 
 
-def stray_processes():
-    """Count live processes other than the init process and this runner: what a run left behind."""
-    me, n = os.getpid(), 0
+def live_processes(group=None):
+    """The live processes other than the init process, this runner and the members of group (a
+    forked run's process group, killed already)."""
+    me, live = os.getpid(), []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in (1, me):
             continue
         try:
             with open("/proc/%s/stat" % name) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    n += 1
+                fields = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
-            pass
-    return n
+            continue
+        if fields[0] != "Z" and (group is None or int(fields[2]) != group):
+            live.append(int(name))
+    return live
+
+
+def stray_processes(group=None):
+    """Count what a run left behind (see live_processes)."""
+    return len(live_processes(group))
+
+
+def sweep():
+    """Kill every live process but the init process and this runner, until none is left; False
+    when some survive (a fork bomb outrunning the kills)."""
+    import time
+    for _ in range(200):
+        live = live_processes()
+        if not live:
+            return True
+        for pid in live:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)  # only when a run left processes behind: let the kills land
+    return False
 
 
 def call(main_fn, args, context, result_limit):
