@@ -516,3 +516,20 @@ func readLine(t *testing.T, r *bufio.Reader) string {
 	}
 	return line
 }
+
+// TestRunnerForkManyRuns: back-to-back quick runs in fork mode all answer with their own result.
+// (A run's child that answered and exited between two of the runner's looks at it was once
+// taken for a child that died without answering.)
+func TestRunnerForkManyRuns(t *testing.T) {
+	const runs = 400
+	var requests []string
+	for i := range runs {
+		requests = append(requests, fmt.Sprintf(`{"args":{"i":%d},"context":{}}`, i))
+	}
+	frames := serveRunner(t, "def main(args, context):\n    return args['i']\n", nil, "fork", requests...)
+	for i, f := range frames {
+		if !f.OK || f.Result != fmt.Sprint(i) {
+			t.Fatalf("run %d: %+v", i, f)
+		}
+	}
+}

@@ -228,11 +228,12 @@ class Standby(object):
         # cannot write on the protocol stream nor read a request that is not its own.
         self.main_fn, self.memfd = main_fn, memfd
         self.wake_r, wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
         os.set_blocking(wake_w, False)
         self.private_fds = list(private_fds) + [self.wake_r, wake_w]
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        self.pid, self.group = None, None
+        self.pid, self.group, self.status = None, None, 0
         self.sweeps = os.getppid() == 1
         self.renew()
 
@@ -244,6 +245,7 @@ class Standby(object):
                 os.waitpid(self.pid, 0)
             except ChildProcessError:
                 pass
+            drain(self.wake_r)  # its SIGCHLD: no reason to wake the next run's wait
         if self.group is not None:
             if self.sweeps and not sweep():
                 os._exit(70)  # processes that cannot be killed: the container must go
@@ -295,7 +297,7 @@ class Standby(object):
         except OSError:  # the child is gone already: its exit status tells
             pass
         os.close(self.req_w)
-        status = self.wait()
+        done = self.wait()
         os.close(self.done_r)
         try:
             os.killpg(self.group, signal.SIGKILL)
@@ -303,11 +305,12 @@ class Standby(object):
             pass
         size = os.lseek(self.memfd, 0, os.SEEK_END)
         data = os.pread(self.memfd, size, 0) if size else b""
-        if data and status is None:
+        if done and data:
             return json.loads(data.decode("utf-8"))
-        if status is None:  # said done, left no frame: its exit tells what happened
-            _, status = os.waitpid(self.pid, 0)
-        self.pid = None
+        if self.pid is not None:  # said done, left no frame: its exit tells what happened
+            _, self.status = os.waitpid(self.pid, 0)
+            self.pid = None
+        status = self.status
         if os.WIFSIGNALED(status):
             code = 128 + os.WTERMSIG(status)
         else:
@@ -319,20 +322,32 @@ class Standby(object):
                 "message": "the function's process exited with code %d before returning a result" % code}}
 
     def wait(self):
-        """Wait until the child says it is done (None) or dies first (its wait status)."""
+        """Wait until the child says it is done (True) or dies without saying so (False; its
+        wait status is then in self.status)."""
         import select
         fds = [self.done_r, self.wake_r]
         while True:
             ready, _, _ = select.select(fds, [], [])
             if self.done_r in ready:
                 if os.read(self.done_r, 1):
-                    return None
+                    return True
                 fds = [self.wake_r]  # end of file: the child is exiting, its SIGCHLD follows
             if self.wake_r in ready:
-                os.read(self.wake_r, 4096)
+                drain(self.wake_r)
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == self.pid:
-                return status
+                self.pid, self.status = None, status
+                # It may have said done between the look at the pipe and its exit.
+                return bool(select.select([self.done_r], [], [], 0)[0] and os.read(self.done_r, 1))
+
+
+def drain(fd):
+    """Read a non-blocking fd until it is empty."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def load():
