@@ -109,11 +109,11 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := tenantOf(r)
-	if err := s.checkDeploymentQuota(r, t, spec.Name); err != nil {
-		writeError(w, r, s.log, err)
-		return
+	d, err := s.store.PutDeployment(r.Context(), t.ID, spec, s.quotasFor(t).MaxDeployments)
+	var qe *store.QuotaError
+	if errors.As(err, &qe) {
+		err = quotaError(qe, time.Minute)
 	}
-	d, err := s.store.PutDeployment(r.Context(), t.ID, spec)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -124,26 +124,6 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answerBuilt(w, r, t.ID, d)
-}
-
-// checkDeploymentQuota refuses a new deployment name past the tenant's quota (a new version of an
-// existing one is always accepted).
-func (s *Server) checkDeploymentQuota(r *http.Request, t store.Tenant, name string) error {
-	max := s.quotasFor(t).MaxDeployments
-	if max <= 0 {
-		return nil
-	}
-	if _, err := s.store.GetDeployment(r.Context(), t.ID, name); err == nil || !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	n, err := s.store.CountDeployments(r.Context(), t.ID)
-	if err != nil {
-		return err
-	}
-	if n >= max {
-		return quotaError(&store.QuotaError{What: "deployments", Limit: float64(max)}, time.Minute)
-	}
-	return nil
 }
 
 // answerBuilt waits for the build of d's version and answers with its outcome.

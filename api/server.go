@@ -30,13 +30,12 @@ type Store interface {
 	IssueToken(ctx context.Context, tid string) (string, string, error)
 	ListTokens(ctx context.Context, tid string) ([]store.Token, error)
 	RevokeToken(ctx context.Context, tid, id string) error
-	PutDeployment(ctx context.Context, tid string, spec store.DeploymentSpec) (store.Deployment, error)
+	PutDeployment(ctx context.Context, tid string, spec store.DeploymentSpec, maxDeployments int) (store.Deployment, error)
 	GetDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
 	ListDeployments(ctx context.Context, tid string) ([]store.Deployment, error)
 	DeleteDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
 	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
 	EnqueueRun(ctx context.Context, tid string, e store.Execution, maxQueued int, sync bool) error
-	CountDeployments(ctx context.Context, tid string) (int, error)
 	SetQuotas(ctx context.Context, tid string, q store.Quotas) error
 	GetExecution(ctx context.Context, tid, id string) (store.Execution, error)
 	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]store.Execution, error)

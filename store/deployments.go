@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,19 +81,31 @@ type BuildOutcome struct {
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
-// its build, all in one transaction: when it returns nil the build is durably queued.
-func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSpec) (Deployment, error) {
+// its build, all in one transaction: when it returns nil the build is durably queued. When
+// maxDeployments > 0, a new name that would take the tenant past that many deployments is refused
+// with a *QuotaError and nothing is written; the count is checked in the same transaction, so
+// concurrent creates cannot overshoot it.
+func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSpec, maxDeployments int) (Deployment, error) {
 	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
 	if err != nil {
 		return Deployment{}, fmt.Errorf("encode context: %w", err)
 	}
-	key := s.k.dep(tid, spec.Name)
+	key, names := s.k.dep(tid, spec.Name), s.k.deps(tid)
 	var out Deployment
-	err = s.watch(ctx, key, func(tx *redis.Tx) error {
+	err = s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		now := s.now().UTC()
 		switch {
 		case errors.Is(err, ErrNotFound):
+			if maxDeployments > 0 {
+				n, err := tx.SCard(ctx, names).Result()
+				if err != nil {
+					return err
+				}
+				if n >= int64(maxDeployments) {
+					return &QuotaError{What: "deployments", Limit: float64(maxDeployments)}
+				}
+			}
 			d = Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
 		case err != nil:
 			return err
@@ -105,7 +118,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 		rec, _ := json.Marshal(d)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, rec, 0)
-			p.SAdd(ctx, s.k.deps(tid), spec.Name)
+			p.SAdd(ctx, names, spec.Name)
 			p.HSet(ctx, s.k.src(tid, spec.Name, d.Version), "code", spec.Source.Code, "requirements", spec.Source.Requirements)
 			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), 0)
 			p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.builds(), Values: []any{
@@ -114,7 +127,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 		})
 		out = d
 		return err
-	})
+	}, key, names)
 	return out, err
 }
 
@@ -160,7 +173,7 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]Deployment, 
 func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deployment, error) {
 	key := s.k.dep(tid, name)
 	var out Deployment
-	err := s.watch(ctx, key, func(tx *redis.Tx) error {
+	err := s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		if err != nil {
 			return err
@@ -175,7 +188,7 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deploym
 		})
 		out = d
 		return err
-	})
+	}, key)
 	return out, err
 }
 
@@ -217,7 +230,7 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 	tid, name, v := job.Tenant, job.Name, job.Version
 	key := s.k.dep(tid, name)
 	var res Deployment
-	err := s.watch(ctx, key, func(tx *redis.Tx) error {
+	err := s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		if errors.Is(err, ErrNotFound) {
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -261,7 +274,7 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 		})
 		res = d
 		return err
-	})
+	}, key)
 	return res, err
 }
 
@@ -287,20 +300,22 @@ func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) 
 	return d, nil
 }
 
-// watch runs fn in an optimistic transaction on key, retrying when another writer got there first.
-func (s *Store) watch(ctx context.Context, key string, fn func(tx *redis.Tx) error) error {
+// watch runs fn in an optimistic transaction on keys, retrying when another writer got there
+// first. The store's own errors (not found, quota, unavailable, a record that does not decode)
+// pass through; others mean Redis failed.
+func (s *Store) watch(ctx context.Context, fn func(tx *redis.Tx) error, keys ...string) error {
 	for range 16 {
-		err := s.rdb.Watch(ctx, fn, key)
+		err := s.rdb.Watch(ctx, fn, keys...)
 		if errors.Is(err, redis.TxFailedErr) {
 			continue
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) &&
-			!isDecodeError(err) {
+			!errors.Is(err, ErrQuota) && !isDecodeError(err) {
 			return unavailable("transaction", err)
 		}
 		return err
 	}
-	return unavailable("transaction", errors.New("too much contention on "+key))
+	return unavailable("transaction", errors.New("too much contention on "+strings.Join(keys, ", ")))
 }
 
 func isDecodeError(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func spec(name, code string, ctxMap map[string]any) store.DeploymentSpec {
 
 func mustPut(tb testing.TB, s *testStore, tid string, sp store.DeploymentSpec) store.Deployment {
 	tb.Helper()
-	d, err := s.PutDeployment(context.Background(), tid, sp)
+	d, err := s.PutDeployment(context.Background(), tid, sp, 0)
 	if err != nil {
 		tb.Fatalf("PutDeployment(%s): %v", sp.Name, err)
 	}
@@ -330,4 +331,49 @@ func jsonEqual(got []byte, want string) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// TestPutDeploymentQuota: the deployment quota is checked in the creating transaction, so
+// concurrent creates of new names never overshoot it; a refused create writes nothing, and new
+// versions of existing names are always accepted.
+func TestPutDeploymentQuota(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	const max, tries = 3, 12
+	errs := make(chan error, tries)
+	for i := range tries {
+		go func() {
+			_, err := s.PutDeployment(ctx, "t1", spec(fmt.Sprintf("fn%d", i), "code", nil), max)
+			errs <- err
+		}()
+	}
+	accepted := 0
+	for range tries {
+		err := <-errs
+		var qe *store.QuotaError
+		switch {
+		case err == nil:
+			accepted++
+		case errors.As(err, &qe) && errors.Is(err, store.ErrQuota) && qe.What == "deployments" && qe.Limit == max:
+		default:
+			t.Errorf("PutDeployment = %v, want nil or a deployments quota error", err)
+		}
+	}
+	list, err := s.ListDeployments(ctx, "t1")
+	if accepted != max || err != nil || len(list) != max {
+		t.Fatalf("%d creates accepted, %d deployments listed (%v); want %d", accepted, len(list), err, max)
+	}
+	// Each accepted create wrote a record, a source, a context and a build job; nothing more.
+	if keys := s.mr.Keys(); len(keys) != 2+3*max {
+		t.Errorf("keys after %d accepted creates: %v", max, keys)
+	}
+	if jobs, _ := s.mr.Stream("fs:q:builds"); len(jobs) != max {
+		t.Errorf("%d builds queued, want %d", len(jobs), max)
+	}
+	if _, err := s.PutDeployment(ctx, "t1", spec(list[0].Name, "new code", nil), max); err != nil {
+		t.Errorf("a new version at the quota: %v", err)
+	}
+	if _, err := s.PutDeployment(ctx, "t2", spec("fn0", "code", nil), max); err != nil {
+		t.Errorf("another tenant's create: %v", err)
+	}
 }

@@ -180,12 +180,3 @@ func quotasOf(m map[string]string) Quotas {
 	return Quotas{MaxConcurrentRuns: num("max_concurrent_runs"), MaxQueuedRuns: num("max_queued_runs"),
 		MaxDeployments: num("max_deployments"), RequestsPerSecond: rps}
 }
-
-// CountDeployments returns how many deployments the tenant has.
-func (s *Store) CountDeployments(ctx context.Context, tid string) (int, error) {
-	n, err := s.rdb.SCard(ctx, s.k.deps(tid)).Result()
-	if err != nil {
-		return 0, unavailable("count deployments", err)
-	}
-	return int(n), nil
-}
