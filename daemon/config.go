@@ -63,6 +63,9 @@ type Config struct {
 	WarmPrewarm  int           // FAASPOT_WARM_PREWARM: containers started when a version is ready
 	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
 	ReclaimIdle time.Duration
+	// JanitorInterval (FAASPOT_JANITOR_INTERVAL) is how often a worker node removes the images it
+	// built for deployments that no longer exist (kept when in use at delete time); 0 turns it off.
+	JanitorInterval time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §6.
@@ -84,6 +87,7 @@ func DefaultConfig() Config {
 		SyncWait:          60 * time.Second,
 		Role:              "all",
 		ReclaimIdle:       60 * time.Second,
+		JanitorInterval:   10 * time.Minute,
 		Warm:              true,
 		WarmMode:          "fork",
 		WarmMaxIdle:       4,
@@ -181,6 +185,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	num("FAASPOT_BUILD_WORKERS", &c.BuildWorkers)
 	dur("FAASPOT_RESULT_TTL", &c.ResultTTL)
 	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
+	dur("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval)
 	str("FAASPOT_ROLE", &c.Role)
 	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("FAASPOT_DATA_DIR", &c.DataDir)
@@ -252,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WarmMaxIdle < 0 || c.WarmMaxTotal < 0 || c.WarmMaxRuns < 0 || c.WarmPrewarm < 0 || c.WarmIdleTTL < 0 {
 		bad("warm pool settings must not be negative")
+	}
+	if c.JanitorInterval < 0 {
+		bad("janitor interval must not be negative")
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")

@@ -64,6 +64,11 @@ func TestLoadEnv(t *testing.T) {
 		{name: "bad whole number", env: env{"FAASPOT_WORKERS": "eight"}, wantErr: []string{"FAASPOT_WORKERS", `"eight"`}},
 		{name: "fraction for a whole number", env: env{"FAASPOT_DEFAULT_MEMORY_MB": "1.5"}, wantErr: []string{"FAASPOT_DEFAULT_MEMORY_MB"}},
 		{name: "bad float", env: env{"FAASPOT_MAX_CPUS": "two"}, wantErr: []string{"FAASPOT_MAX_CPUS"}},
+		{
+			name: "janitor interval",
+			env:  env{"FAASPOT_JANITOR_INTERVAL": "0"},
+			want: func(c *Config) { c.JanitorInterval = 0 },
+		},
 		{name: "bad duration", env: env{"FAASPOT_SYNC_WAIT": "soon"}, wantErr: []string{"FAASPOT_SYNC_WAIT", `"soon"`}},
 		{
 			name:    "every bad variable is named",
@@ -132,6 +137,7 @@ func TestValidate(t *testing.T) {
 		{name: "zero cpus", change: func(c *Config) { c.DefaultCPUs = 0 }, wantErr: "cpus"},
 		{name: "short result TTL", change: func(c *Config) { c.ResultTTL = 30 * time.Second }, wantErr: "result TTL"},
 		{name: "short sync wait", change: func(c *Config) { c.SyncWait = 100 * time.Millisecond }, wantErr: "sync wait"},
+		{name: "negative janitor interval", change: func(c *Config) { c.JanitorInterval = -time.Second }, wantErr: "janitor"},
 		{name: "no base image", change: func(c *Config) { c.BaseImage = " " }, wantErr: "base image"},
 		{
 			name:    "several errors at once",

@@ -28,6 +28,9 @@ import (
 	"github.com/faaspot/faaspot/store"
 )
 
+// labelStore, on an image, is the installation id of the store it was built for.
+const labelStore = "io.faaspot.store"
+
 // Daemon is one faaspot node: API, workers or both.
 type Daemon struct {
 	cfg Config
@@ -149,14 +152,22 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	if _, err := cli.Ping(ctx); err != nil {
 		return fmt.Errorf("docker engine does not answer: %w", err)
 	}
-	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
-		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork}, d.log)
-	sc := sandbox.DefaultConfig()
-	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
-	sc.Mode, sc.MaxIdle = d.cfg.WarmMode, d.cfg.WarmMaxTotal
-	if sc.Node, err = d.nodeID(); err != nil {
+	node, err := d.nodeID()
+	if err != nil {
 		return err
 	}
+	installation, err := d.store.InstallationID(ctx)
+	if err != nil {
+		return err
+	}
+	// Images carry the node and the store they were built for: the image janitor removes only
+	// images of this node and this store, whose deployments this store can vouch for.
+	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
+		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork,
+		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
+	sc := sandbox.DefaultConfig()
+	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
+	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
 	}

@@ -43,6 +43,10 @@ func (d *Daemon) startWorkers(soft context.Context) {
 	}
 	loops.Add(1)
 	go func() { defer loops.Done(); w.reclaimLoop(soft) }()
+	if d.cfg.JanitorInterval > 0 {
+		loops.Add(1)
+		go func() { defer loops.Done(); d.janitorLoop(soft) }()
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -168,6 +172,12 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	w.d.log.Info("build finished", "job", job.String(), "result", result, "seconds", time.Since(start).Seconds())
 	if err == nil {
 		w.d.versionRecorded(job.Tenant, dep, after, job.Version)
+	}
+	if errors.Is(err, store.ErrNotFound) && tag != "" {
+		// Deleted while it was being built: what it built and pre-warmed goes too.
+		if err := w.d.removeGone(ctx, imagebuilder.Ref{TenantID: job.Tenant, DeploymentID: dep.ID}); err != nil {
+			w.d.log.Debug("images of a deployment deleted during its build kept", "err", err)
+		}
 	}
 	if err == nil && dep.Image != "" && after.Image != dep.Image {
 		// The previous ready image serves no new run; in-flight runs keep it alive (removal of an

@@ -53,6 +53,9 @@ type Config struct {
 	PipIndexURL string
 	// Network is the network mode of build containers ("" for the engine's default, "host", …).
 	Network string
+	// Labels are put on every image built, besides LabelManaged (the daemon puts its node id,
+	// so that it cleans up only what it made: see Owned).
+	Labels map[string]string
 	// LogLimit bounds the kept build log (its tail), in bytes.
 	LogLimit int
 	// Timeout bounds one build (requirements included); MemoryBytes and CPUs bound its steps.
@@ -214,6 +217,7 @@ func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCo
 	}
 	opts := build.ImageBuildOptions{
 		Tags:        []string{tag},
+		Labels:      b.cfg.Labels,
 		Remove:      true,
 		ForceRemove: true,
 		NetworkMode: b.cfg.Network,
@@ -250,7 +254,7 @@ func (b *Builder) loadCode(ctx context.Context, deps, tag, code string) error {
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", deps, err)
 	}
-	archive, err := codeImageArchive(info, deps, tag, code, time.Now())
+	archive, err := codeImageArchive(info, deps, tag, code, b.cfg.Labels, time.Now())
 	if err != nil {
 		return err
 	}
@@ -333,4 +337,44 @@ func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Ref names one deployment by its server-side ids.
+type Ref struct{ TenantID, DeploymentID string }
+
+// Owned lists the deployments that have images carrying every one of the builder's labels.
+func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
+	for k, v := range b.cfg.Labels {
+		f.Add("label", k+"="+v)
+	}
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	seen := map[Ref]bool{}
+	var refs []Ref
+	for _, img := range imgs {
+		for _, tag := range img.RepoTags {
+			if r, ok := parseRepository(tag); ok && !seen[r] {
+				seen[r] = true
+				refs = append(refs, r)
+			}
+		}
+	}
+	return refs, nil
+}
+
+// parseRepository reads the ids back from a tag made by repository.
+func parseRepository(tag string) (Ref, bool) {
+	repo, _, _ := strings.Cut(tag, ":")
+	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
+	if !ok {
+		return Ref{}, false
+	}
+	tid, did, ok := strings.Cut(rest, "/d-")
+	if !ok || tid == "" || did == "" || strings.Contains(did, "/") {
+		return Ref{}, false
+	}
+	return Ref{TenantID: tid, DeploymentID: did}, true
 }

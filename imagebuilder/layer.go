@@ -77,9 +77,9 @@ type loadManifest struct {
 }
 
 // codeImageArchive returns a docker-load archive of the image tag: the layers and configuration of
-// deps (inspected, tagged depsTag) plus the code layer, labelled with LabelDeps. Only the code
-// layer's data is in the archive: the engine must already hold deps's layers.
-func codeImageArchive(deps image.InspectResponse, depsTag, tag, code string, created time.Time) ([]byte, error) {
+// deps (inspected, tagged depsTag) plus the code layer, labelled with LabelDeps and labels. Only
+// the code layer's data is in the archive: the engine must already hold deps's layers.
+func codeImageArchive(deps image.InspectResponse, depsTag, tag, code string, labels map[string]string, created time.Time) ([]byte, error) {
 	if deps.Config == nil || len(deps.RootFS.Layers) == 0 {
 		return nil, fmt.Errorf("dependencies image %s has no configuration or layers", depsTag)
 	}
@@ -88,9 +88,11 @@ func codeImageArchive(deps image.InspectResponse, depsTag, tag, code string, cre
 		return nil, fmt.Errorf("code layer: %w", err)
 	}
 	cfg := *deps.Config
-	cfg.Labels = make(map[string]string, len(deps.Config.Labels)+1)
-	for k, v := range deps.Config.Labels {
-		cfg.Labels[k] = v
+	cfg.Labels = make(map[string]string, len(deps.Config.Labels)+len(labels)+1)
+	for _, m := range []map[string]string{deps.Config.Labels, labels} {
+		for k, v := range m {
+			cfg.Labels[k] = v
+		}
 	}
 	cfg.Labels[LabelDeps] = depsTag
 	ic := imageConfig{Architecture: deps.Architecture, OS: deps.Os, Variant: deps.Variant,

@@ -79,7 +79,7 @@ func TestCodeImageArchive(t *testing.T) {
 			Labels: map[string]string{LabelManaged: "true"}}},
 		RootFS: image.RootFS{Type: "layers", Layers: []string{"sha256:aa", "sha256:bb"}}}
 	const depsRef, tag, code = "faaspot/t-1/d-2:deps-x", "faaspot/t-1/d-2:y", "def main(args, context):\n    return 2\n"
-	archive, err := codeImageArchive(deps, depsRef, tag, code, time.Unix(1e9, 0))
+	archive, err := codeImageArchive(deps, depsRef, tag, code, map[string]string{"io.faaspot.node": "n1"}, time.Unix(1e9, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestCodeImageArchive(t *testing.T) {
 		t.Errorf("%d history entries for 3 layers", len(cfg.History))
 	}
 	c := cfg.Config
-	if c == nil || c.Labels[LabelDeps] != depsRef || c.Labels[LabelManaged] != "true" ||
+	if c == nil || c.Labels[LabelDeps] != depsRef || c.Labels[LabelManaged] != "true" || c.Labels["io.faaspot.node"] != "n1" ||
 		!slices.Equal(c.Entrypoint, deps.Config.Entrypoint) || c.WorkingDir != "/tmp" {
 		t.Errorf("image config %+v, want the dependencies' config labelled %s=%s", c, LabelDeps, depsRef)
 	}
@@ -123,7 +123,27 @@ func TestCodeImageArchive(t *testing.T) {
 		t.Errorf("config named %s, not by its digest", m.Config)
 	}
 
-	if _, err := codeImageArchive(image.InspectResponse{}, depsRef, tag, code, time.Now()); err == nil {
+	if _, err := codeImageArchive(image.InspectResponse{}, depsRef, tag, code, nil, time.Now()); err == nil {
 		t.Error("an image without layers or configuration was accepted as dependencies")
+	}
+}
+
+func TestParseRepository(t *testing.T) {
+	tag := imageTag(Spec{TenantID: "0a1b2c3d4e5f6071", DeploymentID: "8899aabbccddeeff", Code: "x"}, Config{})
+	for _, tt := range []struct {
+		tag  string
+		want Ref
+		ok   bool
+	}{
+		{tag, Ref{"0a1b2c3d4e5f6071", "8899aabbccddeeff"}, true},
+		{"faaspot/t-0a1b/d-88:deps-0011", Ref{"0a1b", "88"}, true},
+		{"faaspot/python:bookworm", Ref{}, false},
+		{"faaspot/t-/d-88:x", Ref{}, false},
+		{"faaspot/t-0a1b/d-88/extra:x", Ref{}, false},
+		{"<none>:<none>", Ref{}, false},
+	} {
+		if got, ok := parseRepository(tt.tag); got != tt.want || ok != tt.ok {
+			t.Errorf("parseRepository(%q) = %v, %v; want %v, %v", tt.tag, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/client"
 
 	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/store"
 )
@@ -129,12 +130,12 @@ func repositoryTags(t *testing.T, tag string) []string {
 // recording the next version, so shortly after the waiter is woken.
 func waitGone(t *testing.T, tag string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := env.docker.ImageInspect(context.Background(), tag); err != nil {
-			return
-		}
-	}
-	t.Errorf("image %s is still there", tag)
+	eventually(t, "image "+tag+" removed", func() bool { return !imageExists(tag) })
+}
+
+func imageExists(tag string) bool {
+	_, err := env.docker.ImageInspect(context.Background(), tag)
+	return err == nil
 }
 
 // refusingLoad is the real engine, except that it refuses to load images, as an engine whose
@@ -178,5 +179,57 @@ func TestBuildWithoutLoad(t *testing.T) {
 		if !strings.Contains(tag, ":deps-") && tag != info.RepoTags[0] {
 			t.Errorf("image %s left by the failed build", tag)
 		}
+	}
+}
+
+// TestImageJanitor: images the delete could not remove (a run still used them; a build ended
+// after the delete) are removed by the janitor later; a live deployment's images are never
+// touched, not even by the janitor of a node of another store on the same engine.
+func TestImageJanitor(t *testing.T) {
+	fast := func(c *daemon.Config) { c.JanitorInterval = 300 * time.Millisecond }
+	n := startNode(t, fast)
+	ctx := context.Background()
+	keep := n.deploy(t, fsclient.DeploymentRequest{Name: "keep", Code: "def main(args, context):\n    return 1\n"})
+	busy := n.deploy(t, fsclient.DeploymentRequest{Name: "busy",
+		Code: "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return 'done'\n"})
+	id, err := n.c.Run(ctx, "busy", map[string]any{"sleep": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the slow run started", func() bool {
+		e, err := n.c.GetExecution(ctx, id)
+		return err == nil && e.Status == store.ExecRunning
+	})
+	if err := n.c.DeleteDeployment(ctx, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if !imageExists(busy.Image) {
+		t.Fatalf("the image of %s went while a run used it", busy.Image)
+	}
+	if e, err := n.c.WaitExecution(ctx, id, 30*time.Second); err != nil || !e.Terminal() {
+		t.Fatalf("the run of the deleted deployment: %+v %v", e, err)
+	}
+	waitGone(t, busy.Image)
+
+	// Deleted while its first build runs: nothing of it is left once the build ends.
+	late, err := n.c.CreateDeployment(ctx, fsclient.DeploymentRequest{Name: "late", Code: "def main(args, context):\n    return 2\n"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.c.DeleteDeployment(ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	repo := strings.Split(keep.Image, "/d-")[0] + "/d-" + late.ID + ":x"
+	eventually(t, "no image of a deployment deleted during its build", func() bool { return len(repositoryTags(t, repo)) == 0 })
+
+	// A node of another store on the same engine: its janitor must leave this store's images.
+	other := startNode(t, fast)
+	other.deploy(t, fsclient.DeploymentRequest{Name: "other", Code: "def main(args, context):\n    return 3\n"})
+	time.Sleep(time.Second) // several passes of both janitors
+	if !imageExists(keep.Image) {
+		t.Errorf("the image of a live deployment (%s) was removed", keep.Image)
+	}
+	if v, _, err := n.c.RunSync(ctx, "keep", nil); err != nil || string(v) != "1" {
+		t.Errorf("run of the live deployment: %s %v", v, err)
 	}
 }

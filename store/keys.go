@@ -19,6 +19,7 @@ package store
 //	{p}q:tenants                         set    tenants that have a run stream
 //	{p}q:rr                              list   the same tenants in round-robin order
 //	{p}q:wake                            list   wake-up tokens for idle run workers (capped)
+//	{p}installation                      string random id of this store, set once
 type keys struct{ p string }
 
 func (k keys) tenant(tid string) string    { return k.p + "tenant:" + tid }
@@ -45,3 +46,4 @@ func (k keys) runs(tid string) string { return k.p + "q:runs:" + tid }
 func (k keys) runTenants() string     { return k.p + "q:tenants" }
 func (k keys) rr() string             { return k.p + "q:rr" }
 func (k keys) wake() string           { return k.p + "q:wake" }
+func (k keys) installation() string   { return k.p + "installation" }

@@ -96,3 +96,17 @@ func unavailable(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 }
+
+// InstallationID returns the random id of this store (its Redis and key prefix), made by the
+// first caller. Every node sharing the store reads the same id; another store has another.
+func (s *Store) InstallationID(ctx context.Context) (string, error) {
+	key := s.k.installation()
+	if err := s.rdb.SetNX(ctx, key, randomHex(8), 0).Err(); err != nil {
+		return "", unavailable("installation id", err)
+	}
+	id, err := s.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return "", unavailable("installation id", err)
+	}
+	return id, nil
+}

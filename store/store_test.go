@@ -108,3 +108,28 @@ func allText(tb testing.TB, mr *miniredis.Miniredis) []string {
 	}
 	return out
 }
+
+// TestInstallationID: every node of one store reads the same id; a store under another prefix
+// of the same Redis has another.
+func TestInstallationID(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	first, err := s.InstallationID(ctx)
+	if err != nil || len(first) != 16 {
+		t.Fatalf("InstallationID = %q, %v", first, err)
+	}
+	peer, err := store.New(s.rdb, store.Options{SecretKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := peer.InstallationID(ctx); err != nil || again != first {
+		t.Errorf("another node of the store reads %q, %v; want %q", again, err, first)
+	}
+	other, err := store.New(s.rdb, store.Options{SecretKey: testKey, Prefix: "other:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := other.InstallationID(ctx); err != nil || id == first {
+		t.Errorf("a store under another prefix reads %q, %v; want an id of its own", id, err)
+	}
+}
