@@ -301,8 +301,8 @@ func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) 
 }
 
 // watch runs fn in an optimistic transaction on keys, retrying when another writer got there
-// first. The store's own errors (not found, quota, unavailable, a record that does not decode)
-// pass through; others mean Redis failed.
+// first. The store's own errors (not found, exists, quota, unavailable, a record that does not
+// decode) pass through; others mean Redis failed.
 func (s *Store) watch(ctx context.Context, fn func(tx *redis.Tx) error, keys ...string) error {
 	for range 16 {
 		err := s.rdb.Watch(ctx, fn, keys...)
@@ -310,7 +310,7 @@ func (s *Store) watch(ctx context.Context, fn func(tx *redis.Tx) error, keys ...
 			continue
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) &&
-			!errors.Is(err, ErrQuota) && !isDecodeError(err) {
+			!errors.Is(err, ErrQuota) && !errors.Is(err, ErrExists) && !isDecodeError(err) {
 			return unavailable("transaction", err)
 		}
 		return err

@@ -24,25 +24,29 @@ type Tenant struct {
 }
 
 // CreateTenant creates a tenant with a unique name and returns it with its first token. The token is
-// returned only here; the store keeps its SHA-256 hash. ErrExists when the name is taken.
+// returned only here; the store keeps its SHA-256 hash. ErrExists when the name is taken. The name,
+// the record and the token are written in one transaction: all of them or none.
 func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, error) {
 	t := Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
-	ok, err := s.rdb.HSetNX(ctx, s.k.tenantNames(), name, t.ID).Result()
-	if err != nil {
-		return Tenant{}, "", unavailable("create tenant", err)
-	}
-	if !ok {
-		return Tenant{}, "", fmt.Errorf("tenant %q: %w", name, ErrExists)
-	}
 	var token string
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.k.tenant(t.ID), "name", t.Name, "created_at", t.CreatedAt.Format(time.RFC3339Nano))
-		_, token = s.addToken(ctx, p, t.ID)
-		return nil
-	})
+	err := s.watch(ctx, func(tx *redis.Tx) error {
+		taken, err := tx.HExists(ctx, s.k.tenantNames(), name).Result()
+		if err != nil {
+			return err
+		}
+		if taken {
+			return fmt.Errorf("tenant %q: %w", name, ErrExists)
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, s.k.tenantNames(), name, t.ID)
+			p.HSet(ctx, s.k.tenant(t.ID), "name", t.Name, "created_at", t.CreatedAt.Format(time.RFC3339Nano))
+			_, token = s.addToken(ctx, p, t.ID)
+			return nil
+		})
+		return err
+	}, s.k.tenantNames())
 	if err != nil {
-		s.rdb.HDel(context.WithoutCancel(ctx), s.k.tenantNames(), name)
-		return Tenant{}, "", unavailable("create tenant", err)
+		return Tenant{}, "", err
 	}
 	return t, token, nil
 }

@@ -136,3 +136,42 @@ func TestTokensAndTenantDeletion(t *testing.T) {
 		t.Errorf("ListTenants = %+v", ts)
 	}
 }
+
+// TestCreateTenantRace: of concurrent creates of one name exactly one wins; the others get
+// ErrExists and write nothing (one tenant record, one token).
+func TestCreateTenantRace(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	const tries = 8
+	errs := make(chan error, tries)
+	for range tries {
+		go func() {
+			_, _, err := s.CreateTenant(ctx, "acme")
+			errs <- err
+		}()
+	}
+	won := 0
+	for range tries {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrExists):
+			t.Errorf("CreateTenant = %v, want nil or ErrExists", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d creates of one name won", won)
+	}
+	var records, tokens int
+	for _, k := range s.mr.Keys() {
+		switch {
+		case strings.HasPrefix(k, "fs:tenant:"):
+			records++
+		case strings.HasPrefix(k, "fs:token:"):
+			tokens++
+		}
+	}
+	if records != 1 || tokens != 1 {
+		t.Errorf("%d tenant records and %d tokens after one create: %v", records, tokens, s.mr.Keys())
+	}
+}
