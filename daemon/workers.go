@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
@@ -26,6 +28,8 @@ type workers struct {
 	consumer string
 	hard     context.Context
 	contexts contextCache
+	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
+	rebuilding sync.Mutex
 }
 
 func (d *Daemon) startWorkers(soft context.Context) {
@@ -189,6 +193,27 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	return ignoreNotFound(err)
 }
 
+// localImage builds, on this node's engine, the image of dep's ready version from the source the
+// store keeps for it, and returns its tag: the same as dep.Image when this node's build settings
+// are the building node's. Runs that need it meanwhile wait for the one build.
+func (w *workers) localImage(ctx context.Context, tid string, dep store.Deployment) (string, error) {
+	w.rebuilding.Lock()
+	defer w.rebuilding.Unlock()
+	src, err := w.d.store.LoadSource(ctx, tid, dep.Name, dep.ReadyVersion)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	tag, _, err := w.d.builder.Build(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
+		Code: src.Code, Requirements: src.Requirements})
+	if err != nil {
+		return "", err
+	}
+	w.d.log.Info("image built on this node for a run", "tenant", tid, "deployment", dep.Name,
+		"version", dep.ReadyVersion, "image", tag, "seconds", time.Since(start).Seconds())
+	return tag, nil
+}
+
 // markRunningAfter is how long a run goes before its record says "running": a warm run is over
 // long before, and skipping the write saves a round trip on the hot path.
 const markRunningAfter = 50 * time.Millisecond
@@ -220,7 +245,18 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	}
 	e.Status, e.Version = store.ExecRunning, dep.ReadyVersion
 	marked := w.markRunningLater(job.Tenant, e)
-	res, err := w.d.sandbox.Run(ctx, w.d.runRequest(job.Tenant, dep, e, secrets))
+	req := w.d.runRequest(job.Tenant, dep, e, secrets)
+	res, err := w.d.sandbox.Run(ctx, req)
+	if err != nil && ctx.Err() == nil && cerrdefs.IsNotFound(err) {
+		// This node's engine lacks the image (another node built it, or it was removed by hand).
+		if req.Image, err = w.localImage(ctx, job.Tenant, dep); err != nil {
+			marked()
+			w.d.log.Error("image missing on this node and not rebuilt", "job", job.String(), "err", err)
+			return w.finish(ctx, job, e, failure(store.ExecFailed, "ImageUnavailable",
+				"the deployment's image is not on this worker and could not be built here; try again or redeploy"))
+		}
+		res, err = w.d.sandbox.Run(ctx, req)
+	}
 	marked()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -233,3 +233,32 @@ func TestImageJanitor(t *testing.T) {
 		t.Errorf("run of the live deployment: %s %v", v, err)
 	}
 }
+
+// TestMissingImageRebuilt: a worker whose engine lacks a deployment's image (a worker node on
+// another engine than the one that built it, or an image removed by hand) builds it from the
+// source the store keeps for the ready version, and the run completes.
+func TestMissingImageRebuilt(t *testing.T) {
+	n := startNode(t, func(c *daemon.Config) { c.Warm = false }) // every run creates a container
+	ctx := context.Background()
+	d := n.deploy(t, fsclient.DeploymentRequest{Name: "gone", Requirements: testPkg + "==" + testVersion + "\n",
+		Code: "import faaspot_testpkg\ndef main(args, context):\n    return faaspot_testpkg.hello()\n"})
+	deps, _ := depsOf(t, d.Image)
+	for _, tag := range []string{d.Image, deps} {
+		if _, err := env.docker.ImageRemove(ctx, tag, image.RemoveOptions{Force: true}); err != nil {
+			t.Fatalf("remove %s: %v", tag, err)
+		}
+	}
+	v, id, err := n.c.RunSync(ctx, "gone", nil)
+	if err != nil || string(v) != `"hello from a wheel"` {
+		t.Fatalf("run without the image on the engine = %s, %v", v, err)
+	}
+	if e, err := n.c.GetExecution(ctx, id); err != nil || e.Status != store.ExecCompleted || !e.ColdStart {
+		t.Errorf("its record: %+v %v", e, err)
+	}
+	if !imageExists(d.Image) {
+		t.Errorf("the image %s was not built again under its tag", d.Image)
+	}
+	if v, _, err := n.c.RunSync(ctx, "gone", nil); err != nil || string(v) != `"hello from a wheel"` {
+		t.Errorf("next run = %s, %v", v, err)
+	}
+}

@@ -192,7 +192,8 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deploym
 	return out, err
 }
 
-// LoadSource returns the code and requirements of one version. ErrNotFound once built or deleted.
+// LoadSource returns the code and requirements of one version: kept while the version builds and
+// while it is the ready one. ErrNotFound otherwise.
 func (s *Store) LoadSource(ctx context.Context, tid, name string, version int) (Source, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.src(tid, name, version)).Result()
 	if err != nil {
@@ -246,15 +247,16 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 		if err != nil {
 			return err
 		}
-		// Only the ready version's context is ever read; drop every other one this build settles.
+		// Only the ready version's context and source are ever read again (the source by a worker
+		// node whose engine lacks the image); drop every other one this build settles.
 		var drop []string
 		if out.Error == "" && v > d.ReadyVersion {
 			if d.ReadyVersion > 0 {
-				drop = append(drop, s.k.ctx(tid, name, d.ReadyVersion))
+				drop = append(drop, s.k.ctx(tid, name, d.ReadyVersion), s.k.src(tid, name, d.ReadyVersion))
 			}
 			d.ReadyVersion, d.Image = v, out.Image
 		} else {
-			drop = append(drop, s.k.ctx(tid, name, v))
+			drop = append(drop, s.k.ctx(tid, name, v), s.k.src(tid, name, v))
 		}
 		if v == d.Version {
 			d.Status, d.Error, d.BuildLog = StatusReady, "", out.Log
@@ -266,7 +268,9 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 		rec, _ := json.Marshal(d)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, rec, 0)
-			p.Del(ctx, append(drop, s.k.src(tid, name, v))...)
+			if len(drop) > 0 {
+				p.Del(ctx, drop...)
+			}
 			s.ack(ctx, p, job)
 			p.RPush(ctx, s.k.built(tid, name, v), 1)
 			p.Expire(ctx, s.k.built(tid, name, v), notifyTTL)

@@ -100,8 +100,9 @@ func TestFinishBuild(t *testing.T) {
 	if got, _ := s.GetDeployment(ctx, tn.ID, "fn"); got.Status != store.StatusReady || got.Image != "img:1" {
 		t.Errorf("stored deployment = %+v", got)
 	}
-	if _, err := s.LoadSource(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("source of v1 after its build: %v, want ErrNotFound", err)
+	// The ready version's source stays, for worker nodes whose engine lacks its image.
+	if src, err := s.LoadSource(ctx, tn.ID, "fn", 1); err != nil || src.Code != "v1" {
+		t.Errorf("source of the ready v1: %+v, %v", src, err)
 	}
 	if done, err := s.WaitBuilt(ctx, tn.ID, "fn", 1, time.Second); !done || err != nil {
 		t.Errorf("WaitBuilt(v1) = %v, %v; want true", done, err)
@@ -134,6 +135,12 @@ func TestFinishBuild(t *testing.T) {
 	}
 	if _, err := s.LoadContext(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("context of the replaced v1: %v, want dropped", err)
+	}
+	if _, err := s.LoadSource(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("source of the replaced v1: %v, want dropped", err)
+	}
+	if src, err := s.LoadSource(ctx, tn.ID, "fn", 3); err != nil || src.Code != "v3" {
+		t.Errorf("source of the ready v3: %+v, %v", src, err)
 	}
 	if c, err := s.LoadContext(ctx, tn.ID, "fn", 3); err != nil || !jsonEqual(c, `{"key":"three"}`) {
 		t.Errorf("context of v3: %s, %v", c, err)
