@@ -66,6 +66,9 @@ type Config struct {
 	// JanitorInterval (FAASPOT_JANITOR_INTERVAL) is how often a worker node removes the images it
 	// built for deployments that no longer exist (kept when in use at delete time); 0 turns it off.
 	JanitorInterval time.Duration
+	// JanitorGrace (FAASPOT_JANITOR_GRACE) is how old an image of a deployment that exists must be
+	// before the janitor removes it as an old version: longer than a build takes.
+	JanitorGrace time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §6.
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		Role:              "all",
 		ReclaimIdle:       60 * time.Second,
 		JanitorInterval:   10 * time.Minute,
+		JanitorGrace:      15 * time.Minute,
 		Warm:              true,
 		WarmMode:          "fork",
 		WarmMaxIdle:       4,
@@ -186,6 +190,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	dur("FAASPOT_RESULT_TTL", &c.ResultTTL)
 	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
 	dur("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval)
+	dur("FAASPOT_JANITOR_GRACE", &c.JanitorGrace)
 	str("FAASPOT_ROLE", &c.Role)
 	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("FAASPOT_DATA_DIR", &c.DataDir)
@@ -258,8 +263,8 @@ func (c *Config) Validate() error {
 	if c.WarmMaxIdle < 0 || c.WarmMaxTotal < 0 || c.WarmMaxRuns < 0 || c.WarmPrewarm < 0 || c.WarmIdleTTL < 0 {
 		bad("warm pool settings must not be negative")
 	}
-	if c.JanitorInterval < 0 {
-		bad("janitor interval must not be negative")
+	if c.JanitorInterval < 0 || c.JanitorGrace < 0 {
+		bad("janitor interval and grace must not be negative")
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/store"
 )
 
-// janitorLoop removes, at start and then every JanitorInterval, the images this node built for
-// deployments that no longer exist: an image still used by a run when its deployment was deleted
-// (the removal then fails), or built by a build that ended after the delete. It is a safety net
-// on a slow clock, not on any run's path.
+// janitorLoop removes, at start and then every JanitorInterval, the images this node built that
+// nothing will run again (see sweepImages). It is a safety net on a slow clock, not on any run's
+// path.
 func (d *Daemon) janitorLoop(ctx context.Context) {
 	t := time.NewTicker(d.cfg.JanitorInterval)
 	defer t.Stop()
@@ -18,7 +18,7 @@ func (d *Daemon) janitorLoop(ctx context.Context) {
 		if n, err := d.sweepImages(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("image janitor: pass failed", "err", err)
 		} else if n > 0 {
-			d.log.Info("image janitor: removed the images of deleted deployments", "deployments", n)
+			d.log.Info("image janitor: removed images nothing will run again", "deployments", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -29,37 +29,48 @@ func (d *Daemon) janitorLoop(ctx context.Context) {
 }
 
 // sweepImages removes the images of every deployment this node built images for that the store
-// no longer holds, and returns how many deployments it cleaned. Images in use stay for the next
-// pass. A deployment that exists (including one being built for the first time: its record is
-// written before its build is queued) is never touched.
+// no longer holds, and, of the deployments it holds, the images of versions no longer ready
+// (kept when a run used them at redeploy, or built here for a run of a version since replaced).
+// Images in use stay for the next pass; a deployment that is building is left alone, and so is
+// any image younger than JanitorGrace (a build in progress may not have recorded it yet). It
+// returns how many deployments it cleaned.
 func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 	refs, err := d.builder.Owned(ctx)
 	if err != nil {
 		return 0, err
 	}
-	live := map[string]map[string]bool{} // tenant id -> ids of its deployments
+	live := map[string]map[string]store.Deployment{} // tenant id -> its deployments by id
 	cleaned := 0
 	for _, r := range refs {
-		ids, ok := live[r.TenantID]
+		deps, ok := live[r.TenantID]
 		if !ok {
-			deps, err := d.store.ListDeployments(ctx, r.TenantID)
+			list, err := d.store.ListDeployments(ctx, r.TenantID)
 			if err != nil {
 				return cleaned, err
 			}
-			ids = map[string]bool{}
-			for _, dep := range deps {
-				ids[dep.ID] = true
+			deps = map[string]store.Deployment{}
+			for _, dep := range list {
+				deps[dep.ID] = dep
 			}
-			live[r.TenantID] = ids
+			live[r.TenantID] = deps
 		}
-		if ids[r.DeploymentID] {
-			continue
+		dep, exists := deps[r.DeploymentID]
+		switch {
+		case !exists:
+			if err := d.removeGone(ctx, r); err != nil {
+				d.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+				continue
+			}
+			cleaned++
+		case dep.Status != store.StatusBuilding:
+			n, err := d.builder.Prune(ctx, r, dep.Image, d.cfg.JanitorGrace)
+			if err != nil {
+				d.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+			}
+			if n > 0 {
+				cleaned++
+			}
 		}
-		if err := d.removeGone(ctx, r); err != nil {
-			d.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
-			continue
-		}
-		cleaned++
 	}
 	return cleaned, nil
 }

@@ -5,11 +5,13 @@ package imagebuilder
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -377,4 +379,45 @@ func parseRepository(tag string) (Ref, bool) {
 		return Ref{}, false
 	}
 	return Ref{TenantID: tid, DeploymentID: did}, true
+}
+
+// Prune removes the images of deployment r other than keep and the dependencies image keep is
+// built on, when they are older than minAge (younger ones may belong to a build in progress);
+// images a container still uses stay. It returns how many tags it removed.
+func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Duration) (int, error) {
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("reference", repository(r.TenantID, r.DeploymentID)))})
+	if err != nil {
+		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
+	}
+	keepDeps := ""
+	for _, img := range imgs {
+		if keep != "" && slices.Contains(img.RepoTags, keep) {
+			keepDeps = img.Labels[LabelDeps]
+		}
+	}
+	// Deployment images first, so that their dependencies images are free to go after them.
+	slices.SortStableFunc(imgs, func(a, b image.Summary) int {
+		return cmp.Compare(len(b.Labels[LabelDeps]), len(a.Labels[LabelDeps]))
+	})
+	removed := 0
+	var errs []error
+	for _, img := range imgs {
+		if time.Since(time.Unix(img.Created, 0)) < minAge {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if tag == keep || tag == keepDeps {
+				continue
+			}
+			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+				if !cerrdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
+				}
+				continue
+			}
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
 }

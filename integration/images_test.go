@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -182,11 +183,11 @@ func TestBuildWithoutLoad(t *testing.T) {
 	}
 }
 
-// TestImageJanitor: images the delete could not remove (a run still used them; a build ended
-// after the delete) are removed by the janitor later; a live deployment's images are never
+// TestImageJanitor: images a delete or a redeploy could not remove (a run still used them; a build
+// ended after the delete) are removed by the janitor later; a live version's images are never
 // touched, not even by the janitor of a node of another store on the same engine.
 func TestImageJanitor(t *testing.T) {
-	fast := func(c *daemon.Config) { c.JanitorInterval = 300 * time.Millisecond }
+	fast := func(c *daemon.Config) { c.JanitorInterval, c.JanitorGrace = 300*time.Millisecond, 0 }
 	n := startNode(t, fast)
 	ctx := context.Background()
 	keep := n.deploy(t, fsclient.DeploymentRequest{Name: "keep", Code: "def main(args, context):\n    return 1\n"})
@@ -210,6 +211,33 @@ func TestImageJanitor(t *testing.T) {
 		t.Fatalf("the run of the deleted deployment: %+v %v", e, err)
 	}
 	waitGone(t, busy.Image)
+
+	// Redeployed while a run of the old version goes on: the old image goes once the run ends.
+	slow := "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return %d\n"
+	v1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 1)})
+	id, err = n.c.Run(ctx, "ver", map[string]any{"sleep": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the slow run of version 1 started", func() bool {
+		e, err := n.c.GetExecution(ctx, id)
+		return err == nil && e.Status == store.ExecRunning
+	})
+	v2 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 2)})
+	if !imageExists(v1.Image) {
+		t.Fatalf("the image of version 1 went while a run used it")
+	}
+	if e, err := n.c.WaitExecution(ctx, id, 30*time.Second); err != nil || string(e.Result) != "1" {
+		t.Fatalf("the run of version 1: %+v %v", e, err)
+	}
+	waitGone(t, v1.Image)
+	deps2, _ := depsOf(t, v2.Image)
+	if !imageExists(deps2) {
+		t.Errorf("the dependencies image of the ready version went")
+	}
+	if v, _, err := n.c.RunSync(ctx, "ver", nil); err != nil || string(v) != "2" {
+		t.Errorf("run of version 2: %s %v", v, err)
+	}
 
 	// Deleted while its first build runs: nothing of it is left once the build ends.
 	late, err := n.c.CreateDeployment(ctx, fsclient.DeploymentRequest{Name: "late", Code: "def main(args, context):\n    return 2\n"}, false)
