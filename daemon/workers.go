@@ -185,7 +185,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	}
 	if err == nil && dep.Image != "" && after.Image != dep.Image {
 		// The previous ready image serves no new run; in-flight runs keep it alive (removal of an
-		// image in use fails and is retried when the deployment is deleted).
+		// image in use fails, and the janitor removes it once unused).
 		if err := w.d.builder.RemoveImage(ctx, dep.Image); err != nil {
 			w.d.log.Debug("keep previous image", "image", dep.Image, "err", err)
 		}
