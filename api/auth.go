@@ -29,7 +29,8 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// authenticate resolves the caller's tenant from its token; every tenant route sits behind it.
+// authenticate resolves the caller's tenant from its token and applies its request-rate quota;
+// every tenant route sits behind it.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
@@ -37,7 +38,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.log, errUnauthorized)
 			return
 		}
-		t, err := s.store.TenantByToken(r.Context(), token)
+		t, wait, err := s.store.Authenticate(r.Context(), token, s.cfg.DefaultQuotas.RequestsPerSecond)
 		if errors.Is(err, store.ErrNotFound) {
 			err = errUnauthorized
 		}
@@ -45,8 +46,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		rate := s.quotasFor(t).RequestsPerSecond
-		if ok, wait := s.limiter.allow(t.ID, rate, s.now()); !ok {
+		if wait > 0 { // over the tenant's request rate, counted across every API node
+			rate := s.quotasFor(t).RequestsPerSecond
 			writeError(w, r, s.log, quotaError(&store.QuotaError{What: "requests per second", Limit: rate}, wait))
 			return
 		}

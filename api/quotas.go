@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/faaspot/faaspot/store"
@@ -33,43 +32,6 @@ func (s *Server) quotasFor(t store.Tenant) store.Quotas {
 func quotaError(qe *store.QuotaError, retryAfter time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Message: qe.Error(),
 		RetryAfter: max(1, int(math.Ceil(retryAfter.Seconds())))}
-}
-
-// rateLimiter is a token bucket per tenant, on this API node: a tenant may make RequestsPerSecond
-// requests a second on average and twice that in a burst.
-type rateLimiter struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// allow takes one token from the tenant's bucket, or says how long until one is there.
-func (l *rateLimiter) allow(tid string, rate float64, now time.Time) (bool, time.Duration) {
-	if rate <= 0 {
-		return true, 0
-	}
-	burst := max(1, 2*rate)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buckets == nil {
-		l.buckets = map[string]*bucket{}
-	}
-	b, ok := l.buckets[tid]
-	if !ok {
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[tid] = b
-	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
 }
 
 // setQuotas handles PUT /v1/tenants/{tenant}/quotas (admin): zero fields mean the defaults.

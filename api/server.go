@@ -22,7 +22,7 @@ import (
 // Store is what the API needs of the record store.
 type Store interface {
 	Ping(ctx context.Context) error
-	TenantByToken(ctx context.Context, token string) (store.Tenant, error)
+	Authenticate(ctx context.Context, token string, defaultRate float64) (store.Tenant, time.Duration, error)
 	CreateTenant(ctx context.Context, name string) (store.Tenant, string, error)
 	TenantByName(ctx context.Context, name string) (store.Tenant, error)
 	ListTenants(ctx context.Context) ([]store.Tenant, error)
@@ -92,7 +92,6 @@ type Server struct {
 	gather  prometheus.Gatherer
 	log     *slog.Logger
 	now     func() time.Time
-	limiter rateLimiter
 	waiters waiterCount
 	// draining is cancelled by Drain: synchronous waiters stop waiting and answer 202.
 	draining context.Context

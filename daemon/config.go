@@ -52,7 +52,7 @@ type Config struct {
 	MaxConcurrentRuns int     // FAASPOT_MAX_CONCURRENT_RUNS; 0: half the workers (at least 1)
 	MaxQueuedRuns     int     // FAASPOT_MAX_QUEUED_RUNS
 	MaxDeployments    int     // FAASPOT_MAX_DEPLOYMENTS
-	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, per API node
+	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, counted across every API node
 	// Warm execution: keep started containers of a deployment version for its next runs.
 	Warm         bool          // FAASPOT_WARM (default true); false: every run in a fresh container
 	WarmMode     string        // FAASPOT_WARM_MODE: fork (default) or process

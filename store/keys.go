@@ -14,6 +14,7 @@ package store
 //	{p}t:{tid}:execs                     zset   recent execution ids by creation time
 //	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
 //	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
+//	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
 //	{p}q:builds                          stream build jobs, consumer group "workers"
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream

@@ -51,21 +51,49 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, 
 	return t, token, nil
 }
 
-// tokenScript resolves a token hash to {tenant id, tenant fields} in one round trip.
-var tokenScript = redis.NewScript(`
+// authScript resolves a token hash to {tenant id, tenant fields, wait} in one round trip, and
+// takes one token from the tenant's request-rate bucket, shared by every API node: wait is "0",
+// or the seconds until the bucket holds a token again. The rate is the tenant's
+// requests_per_second when set, else ARGV[2]; the bucket holds two seconds' worth.
+var authScript = redis.NewScript(`
 local tid = redis.call('GET', KEYS[1])
 if not tid then return false end
-return {tid, redis.call('HGETALL', ARGV[1] .. tid)}`)
+local fields = redis.call('HGETALL', ARGV[1] .. tid)
+local rate = tonumber(ARGV[2]) or 0
+for i = 1, #fields, 2 do
+  if fields[i] == 'requests_per_second' then
+    local r = tonumber(fields[i + 1])
+    if r and r > 0 then rate = r end
+  end
+end
+local wait = 0
+if rate > 0 and #fields > 0 then
+  local key = ARGV[3] .. tid .. ':rate'
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local burst = math.max(1, 2 * rate)
+  local b = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return {tid, fields, tostring(wait)}`)
 
-// TenantByToken resolves a token to its tenant, in one round trip (it runs on every request).
-// ErrNotFound for an unknown token.
-func (s *Store) TenantByToken(ctx context.Context, token string) (Tenant, error) {
-	res, err := tokenScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))}, s.k.p+"tenant:").Slice()
+// Authenticate resolves a token to its tenant and takes one request from the tenant's rate
+// quota (its requests_per_second, else defaultRate; 0: no limit), counted in Redis so that every
+// API node shares it, all in one round trip (it runs on every request). Over the rate, the tenant
+// comes with the wait until the next request is allowed, and nothing else is done. ErrNotFound
+// for an unknown token.
+func (s *Store) Authenticate(ctx context.Context, token string, defaultRate float64) (Tenant, time.Duration, error) {
+	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))},
+		s.k.p+"tenant:", defaultRate, s.k.p+"t:").Slice()
 	if errors.Is(err, redis.Nil) {
-		return Tenant{}, ErrNotFound
+		return Tenant{}, 0, ErrNotFound
 	}
 	if err != nil {
-		return Tenant{}, unavailable("resolve token", err)
+		return Tenant{}, 0, unavailable("resolve token", err)
 	}
 	tid, _ := res[0].(string)
 	fields, _ := res[1].([]any)
@@ -76,9 +104,11 @@ func (s *Store) TenantByToken(ctx context.Context, token string) (Tenant, error)
 		m[k] = v
 	}
 	if len(m) == 0 {
-		return Tenant{}, ErrNotFound
+		return Tenant{}, 0, ErrNotFound
 	}
-	return tenantOf(tid, m), nil
+	waitS, _ := res[2].(string)
+	wait, _ := strconv.ParseFloat(waitS, 64)
+	return tenantOf(tid, m), time.Duration(wait * float64(time.Second)), nil
 }
 
 // TenantByName returns the tenant with that name. ErrNotFound when none.

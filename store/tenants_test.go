@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faaspot/faaspot/store"
 )
@@ -40,7 +41,7 @@ func TestTenants(t *testing.T) {
 	}
 	for _, tt := range lookups {
 		t.Run("by token/"+tt.name, func(t *testing.T) {
-			got, err := s.TenantByToken(ctx, tt.token)
+			got, err := tenantByToken(ctx, s, tt.token)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("TenantByToken = %v, want %v", err, tt.wantErr)
 			}
@@ -66,7 +67,7 @@ func TestTenants(t *testing.T) {
 			t.Fatalf("CreateTenant(acme) again = %q, %v; want ErrExists", tok, err)
 		}
 		// The first tenant is untouched.
-		if got, err := s.TenantByToken(ctx, token); err != nil || got.ID != acme.ID {
+		if got, err := tenantByToken(ctx, s, token); err != nil || got.ID != acme.ID {
 			t.Errorf("first tenant after the duplicate: %+v, %v", got, err)
 		}
 	})
@@ -107,7 +108,7 @@ func TestTokensAndTenantDeletion(t *testing.T) {
 	if err := s.RevokeToken(ctx, a.ID, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.TenantByToken(ctx, second); !errors.Is(err, store.ErrNotFound) {
+	if _, err := tenantByToken(ctx, s, second); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("revoked token resolves: %v", err)
 	}
 	if err := s.RevokeToken(ctx, a.ID, id); !errors.Is(err, store.ErrNotFound) {
@@ -118,7 +119,7 @@ func TestTokensAndTenantDeletion(t *testing.T) {
 	if err != nil || len(deps) != 1 || deps[0].Name != "fn" {
 		t.Fatalf("DeleteTenant = %+v %v", deps, err)
 	}
-	if _, err := s.TenantByToken(ctx, first); !errors.Is(err, store.ErrNotFound) {
+	if _, err := tenantByToken(ctx, s, first); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the deleted tenant's token resolves: %v", err)
 	}
 	for _, k := range s.mr.Keys() {
@@ -126,7 +127,7 @@ func TestTokensAndTenantDeletion(t *testing.T) {
 			t.Errorf("key %s of the deleted tenant remains", k)
 		}
 	}
-	if _, err := s.TenantByToken(ctx, other); err != nil {
+	if _, err := tenantByToken(ctx, s, other); err != nil {
 		t.Errorf("the other tenant lost its token: %v", err)
 	}
 	if _, err := s.GetDeployment(ctx, b.ID, "fn"); err != nil {
@@ -173,5 +174,54 @@ func TestCreateTenantRace(t *testing.T) {
 	}
 	if records != 1 || tokens != 1 {
 		t.Errorf("%d tenant records and %d tokens after one create: %v", records, tokens, s.mr.Keys())
+	}
+}
+
+// tenantByToken resolves a token with no default rate.
+func tenantByToken(ctx context.Context, s *testStore, token string) (store.Tenant, error) {
+	t, _, err := s.Authenticate(ctx, token, 0)
+	return t, err
+}
+
+// TestAuthenticateRate: the request-rate bucket lives in Redis, so every API node (here two
+// stores on one Redis) draws from the same one; the tenant's own quota overrides the default;
+// other tenants are not touched; rate 0 means no limit.
+func TestAuthenticateRate(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	peer, err := store.New(s.rdb, store.Options{SecretKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, token := mustCreateTenant(t, s, "acme")
+	_, other := mustCreateTenant(t, s, "other")
+	const rate = 5 // a burst of 10
+	allowed := 0
+	for i := range 20 {
+		node := []*store.Store{s.Store, peer}[i%2]
+		got, wait, err := node.Authenticate(ctx, token, rate)
+		if err != nil || got.ID != acme.ID {
+			t.Fatalf("Authenticate = %+v, %v", got, err)
+		}
+		if wait == 0 {
+			allowed++
+		} else if wait > time.Second/rate+50*time.Millisecond {
+			t.Errorf("wait %v, want at most a token's time (%v)", wait, time.Second/rate)
+		}
+	}
+	if allowed < 10 || allowed > 11 { // 10, or 11 when the clock ticked a token in meanwhile
+		t.Errorf("%d of 20 requests at once allowed across two nodes, want the burst of 10", allowed)
+	}
+	if _, wait, _ := s.Authenticate(ctx, other, rate); wait != 0 {
+		t.Errorf("another tenant waits %v", wait)
+	}
+	if _, wait, err := s.Authenticate(ctx, token, 0); err != nil || wait != 0 {
+		t.Errorf("no rate quota at all, with the bucket empty: wait %v, %v; want no limit", wait, err)
+	}
+	if err := s.SetQuotas(ctx, acme.ID, store.Quotas{RequestsPerSecond: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, wait, _ := s.Authenticate(ctx, token, rate); wait != 0 {
+		t.Errorf("with its own quota of 1000/s the tenant still waits %v", wait)
 	}
 }
