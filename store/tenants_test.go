@@ -209,7 +209,7 @@ func TestAuthenticateRate(t *testing.T) {
 			t.Errorf("wait %v, want at most a token's time (%v)", wait, time.Second/rate)
 		}
 	}
-	if allowed < 10 || allowed > 11 { // 10, or 11 when the clock ticked a token in meanwhile
+	if allowed < 10 || allowed > 12 { // 10, and one more for each 200 ms the loop took
 		t.Errorf("%d of 20 requests at once allowed across two nodes, want the burst of 10", allowed)
 	}
 	if _, wait, _ := s.Authenticate(ctx, other, rate); wait != 0 {
