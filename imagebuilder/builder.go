@@ -85,7 +85,6 @@ type dockerAPI interface {
 	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
 	ContainerStart(ctx context.Context, container string, options container.StartOptions) error
 	ContainerWait(ctx context.Context, container string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
-	ContainerLogs(ctx context.Context, container string, options container.LogsOptions) (io.ReadCloser, error)
 	ContainerRemove(ctx context.Context, container string, options container.RemoveOptions) error
 }
 
@@ -365,6 +364,24 @@ func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
 		}
 	}
 	return refs, nil
+}
+
+// RemoveOwned removes the images of every deployment that Owned lists (all a node built, when
+// the node is retired or a test ends); images in use stay. A builder without labels refuses: it
+// would own every deployment image on the engine.
+func (b *Builder) RemoveOwned(ctx context.Context) error {
+	if len(b.cfg.Labels) == 0 {
+		return errors.New("remove owned images: the builder has no labels")
+	}
+	refs, err := b.Owned(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range refs {
+		errs = append(errs, b.Remove(ctx, r.TenantID, r.DeploymentID))
+	}
+	return errors.Join(errs...)
 }
 
 // parseRepository reads the ids back from a tag made by repository.

@@ -3,10 +3,12 @@ package imagebuilder
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -145,5 +147,14 @@ func TestParseRepository(t *testing.T) {
 		if got, ok := parseRepository(tt.tag); got != tt.want || ok != tt.ok {
 			t.Errorf("parseRepository(%q) = %v, %v; want %v, %v", tt.tag, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestRemoveOwnedNeedsLabels: a builder without labels would own every deployment image on the
+// engine; RemoveOwned refuses before asking the engine anything.
+func TestRemoveOwnedNeedsLabels(t *testing.T) {
+	b := New(nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := b.RemoveOwned(context.Background()); err == nil {
+		t.Error("RemoveOwned without labels went ahead")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,13 +17,13 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
+	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
 )
@@ -108,9 +109,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.index.Close()
-	started := time.Now()
 	code := m.Run()
-	removeImagesSince(ctx, started)
+	removeSuiteImages(ctx)
 	if code == 0 {
 		for _, id := range env.nodes {
 			left, err := containersOf(ctx, id)
@@ -123,21 +123,14 @@ func run(m *testing.M) int {
 	return code
 }
 
-// removeImagesSince removes the deployment images the tests built (ours: labelled, tagged
-// faaspot/t-…), so that runs of the suite do not fill the disk.
-func removeImagesSince(ctx context.Context, since time.Time) {
-	imgs, err := env.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "io.faaspot.managed=true"))})
-	if err != nil {
-		return
-	}
-	for _, img := range imgs {
-		if time.Unix(img.Created, 0).Before(since.Add(-time.Minute)) {
-			continue
-		}
-		for _, tag := range img.RepoTags {
-			if strings.HasPrefix(tag, "faaspot/t-") {
-				_, _ = env.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
-			}
+// removeSuiteImages removes the deployment images the suite's nodes built (each labelled with
+// its node id), dependencies images included, so that runs of the suite do not fill the disk.
+func removeSuiteImages(ctx context.Context) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, id := range env.nodes {
+		b := imagebuilder.New(env.docker, imagebuilder.Config{Labels: map[string]string{sandbox.LabelNode: id}}, discard)
+		if err := b.RemoveOwned(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: images of node %s: %v\n", id, err)
 		}
 	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 )
 
@@ -60,11 +63,16 @@ func (e *benchEnv) sweepBare() {
 	}
 }
 
-// removeImages removes the images a bench daemon built (they are the bench tenant's own).
-func (e *benchEnv) removeImages(images map[string]bool) {
+// removeImages removes the images a bench daemon built (they are the bench tenant's own): those
+// its deployments were built into, and every image labelled with its node id (dependencies
+// images included).
+func (e *benchEnv) removeImages(nodeID string, images map[string]bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for ref := range images {
 		_, _ = e.docker.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
 	}
+	b := imagebuilder.New(e.docker, imagebuilder.Config{Labels: map[string]string{sandbox.LabelNode: nodeID}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_ = b.RemoveOwned(ctx)
 }

@@ -106,7 +106,7 @@ func (n *node) close() {
 	n.closed = true
 	_ = n.d.Close()
 	n.env.sweepNode(n.cfg.NodeID)
-	n.env.removeImages(n.images)
+	n.env.removeImages(n.cfg.NodeID, n.images)
 }
 
 // quietly runs f with os.Stderr sent to /dev/null: Open announces the dev tenant's token there,
