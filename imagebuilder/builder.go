@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -145,7 +146,10 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 		return "", buildLog, err
 	}
 	msg, err := b.checkAndLoad(ctx, deps, tag, spec.Code)
-	if err == nil && msg == "" {
+	switch {
+	case msg != "": // the code fails the check: nothing to build, whatever the load did
+		err = nil
+	case err == nil:
 		buildLog += "code layer added: " + tag + "\n"
 	}
 	if err != nil && ctx.Err() == nil {
@@ -156,7 +160,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 			return "", buildLog, err2
 		}
 		if msg, err = b.check(ctx, tag, spec.Code); err != nil || msg != "" {
-			_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
+			_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true, PruneChildren: true})
 		}
 	}
 	if err != nil {
@@ -186,7 +190,7 @@ func (b *Builder) checkAndLoad(ctx context.Context, deps, tag, code string) (str
 	loadErr := b.loadCode(ctx, deps, tag, code)
 	v := <-checked
 	if loadErr == nil && (v.err != nil || v.msg != "") {
-		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true})
+		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true, PruneChildren: true})
 	}
 	return v.msg, errors.Join(v.err, loadErr)
 }
@@ -244,9 +248,31 @@ func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCo
 		return buildLog, fmt.Errorf("read build output of %s: %w", tag, err)
 	}
 	if buildErr != "" {
+		b.removeSteps(ctx, buildLog)
 		return buildLog, classify(buildErr, buildLog)
 	}
 	return buildLog, nil
+}
+
+// stepImage matches the log line naming the image a build step made.
+var stepImage = regexp.MustCompile(`(?m)^ ---> ([0-9a-f]{12})$`)
+
+// removeSteps removes the untagged images the steps of a failed build made (the classic builder
+// keeps them), from the last one up to the first image something else still uses or tags: the
+// steps shared with other builds stay, as their cache.
+func (b *Builder) removeSteps(ctx context.Context, buildLog string) {
+	ids := stepImage.FindAllStringSubmatch(buildLog, -1)
+	if len(ids) == 0 {
+		return
+	}
+	last := ids[len(ids)-1][1]
+	info, err := b.docker.ImageInspect(context.WithoutCancel(ctx), last)
+	if err != nil || len(info.RepoTags) > 0 {
+		return
+	}
+	if _, err := b.docker.ImageRemove(context.WithoutCancel(ctx), last, image.RemoveOptions{PruneChildren: true}); err != nil {
+		b.log.Debug("steps of a failed build kept", "image", last, "err", err)
+	}
 }
 
 // loadCode makes the image tag from the dependencies image deps and the code layer.

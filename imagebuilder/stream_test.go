@@ -222,3 +222,16 @@ func TestClassifyRecordedStream(t *testing.T) {
 		t.Error("the kept log still carries colour codes")
 	}
 }
+
+// TestStepImage: of a build log, the step images are found, not the step containers.
+func TestStepImage(t *testing.T) {
+	log := "Step 3/7 : COPY runner.py /opt/faaspot/runner.py\n ---> Using cache\n ---> 0a1b2c3d4e5f\n" +
+		"Step 4/7 : RUN python3 -m pip install x\n ---> Running in 9f8e7d6c5b4a\nERROR: no x\n"
+	var ids []string
+	for _, m := range stepImage.FindAllStringSubmatch(log, -1) {
+		ids = append(ids, m[1])
+	}
+	if len(ids) != 1 || ids[0] != "0a1b2c3d4e5f" {
+		t.Errorf("step images %v, want [0a1b2c3d4e5f]", ids)
+	}
+}

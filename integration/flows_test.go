@@ -224,6 +224,7 @@ func wantError(t *testing.T, e store.Execution, status, typ, msg string) {
 // TestBuildFailures: a script without main fails its deployment with a clear message; so does a
 // requirement the index does not have.
 func TestBuildFailures(t *testing.T) {
+	start := time.Now()
 	n := startNode(t)
 	a := n.raw(t, http.MethodPost, "/v1/deployments?wait=true", mustJSON(map[string]string{
 		"name": "nomain", "code": "def handler(event):\n    return 1\n"}))
@@ -248,6 +249,12 @@ func TestBuildFailures(t *testing.T) {
 	d, err := n.c.GetDeployment(context.Background(), "nomain")
 	if err != nil || d.Status != store.StatusFailed || !strings.Contains(d.BuildLog, "FAASPOT-CHECK") {
 		t.Fatalf("failed deployment record: %+v %v", d, err)
+	}
+	// The failed pip step left no untagged images behind.
+	for _, img := range danglingOurs(t) {
+		if time.Unix(img.Created, 0).After(start.Add(-time.Second)) {
+			t.Errorf("untagged image %s left by the failed builds", img.ID)
+		}
 	}
 }
 

@@ -150,7 +150,7 @@ func (refusingLoad) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOpt
 // TestBuildWithoutLoad: when the engine refuses the code layer, the builder builds the whole
 // Dockerfile instead: the image works, and code failing the check still fails with no image left.
 func TestBuildWithoutLoad(t *testing.T) {
-	ctx := context.Background()
+	ctx, start := context.Background(), time.Now()
 	b := imagebuilder.New(refusingLoad{env.docker}, imagebuilder.Config{BaseImage: env.baseImage},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	id := store.NewID()
@@ -159,7 +159,11 @@ func TestBuildWithoutLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build = %v\n%s", err, buildLog)
 	}
-	t.Cleanup(func() { _ = b.Remove(context.Background(), "it", id) })
+	t.Cleanup(func() {
+		if err := b.Remove(context.Background(), "it", id); err != nil {
+			t.Errorf("remove the test's images: %v", err)
+		}
+	})
 	info, err := env.docker.ImageInspect(ctx, tag)
 	if err != nil || info.Config.Labels[imagebuilder.LabelDeps] != "" || !strings.Contains(buildLog, "COPY main.py") {
 		t.Fatalf("image %s: %v; want one built from the whole Dockerfile\n%s", tag, err, buildLog)
@@ -171,7 +175,10 @@ func TestBuildWithoutLoad(t *testing.T) {
 	}
 
 	spec.Code = "def handler(event):\n    return 1\n"
-	_, _, err = b.Build(ctx, spec)
+	_, buildLog, err = b.Build(ctx, spec)
+	if strings.Contains(buildLog, "COPY main.py") {
+		t.Errorf("code that fails the check was built all the same:\n%s", buildLog)
+	}
 	var be *imagebuilder.BuildError
 	if !errors.As(err, &be) || !errors.Is(err, imagebuilder.ErrInvalidFunction) {
 		t.Fatalf("code without main = %v, want an invalid function", err)
@@ -181,6 +188,23 @@ func TestBuildWithoutLoad(t *testing.T) {
 			t.Errorf("image %s left by the failed build", tag)
 		}
 	}
+	// Nor is any untagged image left behind.
+	for _, img := range danglingOurs(t) {
+		if time.Unix(img.Created, 0).After(start.Add(-time.Second)) {
+			t.Errorf("untagged image %s left by the builds", img.ID)
+		}
+	}
+}
+
+// danglingOurs lists the untagged images labelled as ours.
+func danglingOurs(t *testing.T) []image.Summary {
+	t.Helper()
+	imgs, err := env.docker.ImageList(context.Background(), image.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("dangling", "true"), filters.Arg("label", imagebuilder.LabelManaged+"=true"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imgs
 }
 
 // TestImageJanitor: images a delete or a redeploy could not remove (a run still used them; a build
