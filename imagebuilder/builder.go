@@ -141,11 +141,11 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 		return tag, "image " + tag + " is up to date\n", nil
 	}
 	deps := depsTag(spec, b.cfg)
-	buildLog, err := b.buildDeps(ctx, spec, deps)
+	depsInfo, buildLog, err := b.buildDeps(ctx, spec, deps)
 	if err != nil {
 		return "", buildLog, err
 	}
-	msg, err := b.checkAndLoad(ctx, deps, tag, spec.Code)
+	msg, err := b.checkAndLoad(ctx, depsInfo, deps, tag, spec.Code)
 	switch {
 	case msg != "": // the code fails the check: nothing to build, whatever the load did
 		err = nil
@@ -177,7 +177,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 // checkAndLoad checks code in a container of the dependencies image deps while it loads the
 // image tag (deps plus the code layer). It returns the check's message for code that fails it,
 // an error when either step could not run; in both cases no image tag is left behind.
-func (b *Builder) checkAndLoad(ctx context.Context, deps, tag, code string) (string, error) {
+func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectResponse, deps, tag, code string) (string, error) {
 	type verdict struct {
 		msg string
 		err error
@@ -187,7 +187,7 @@ func (b *Builder) checkAndLoad(ctx context.Context, deps, tag, code string) (str
 		msg, err := b.check(ctx, deps, code)
 		checked <- verdict{msg, err}
 	}()
-	loadErr := b.loadCode(ctx, deps, tag, code)
+	loadErr := b.loadCode(ctx, depsInfo, deps, tag, code)
 	v := <-checked
 	if loadErr == nil && (v.err != nil || v.msg != "") {
 		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true, PruneChildren: true})
@@ -195,12 +195,21 @@ func (b *Builder) checkAndLoad(ctx context.Context, deps, tag, code string) (str
 	return v.msg, errors.Join(v.err, loadErr)
 }
 
-// buildDeps makes sure the dependencies image deps exists, building it when it does not.
-func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (string, error) {
-	if _, err := b.docker.ImageInspect(ctx, deps); err == nil {
-		return "dependencies image " + deps + " is up to date\n", nil
+// buildDeps makes sure the dependencies image deps exists, building it when it does not, and
+// returns its inspection and the build log.
+func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (image.InspectResponse, string, error) {
+	if info, err := b.docker.ImageInspect(ctx, deps); err == nil {
+		return info, "dependencies image " + deps + " is up to date\n", nil
 	}
-	return b.dockerBuild(ctx, spec, deps, false)
+	buildLog, err := b.dockerBuild(ctx, spec, deps, false)
+	if err != nil {
+		return image.InspectResponse{}, buildLog, err
+	}
+	info, err := b.docker.ImageInspect(ctx, deps)
+	if err != nil {
+		return image.InspectResponse{}, buildLog, fmt.Errorf("inspect %s: %w", deps, err)
+	}
+	return info, buildLog, nil
 }
 
 // dockerBuild builds our Dockerfile for spec, with the code (the whole deployment image) or
@@ -275,12 +284,9 @@ func (b *Builder) removeSteps(ctx context.Context, buildLog string) {
 	}
 }
 
-// loadCode makes the image tag from the dependencies image deps and the code layer.
-func (b *Builder) loadCode(ctx context.Context, deps, tag, code string) error {
-	info, err := b.docker.ImageInspect(ctx, deps)
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", deps, err)
-	}
+// loadCode makes the image tag from the dependencies image deps (inspected as info) and the code
+// layer.
+func (b *Builder) loadCode(ctx context.Context, info image.InspectResponse, deps, tag, code string) error {
 	archive, err := codeImageArchive(info, deps, tag, code, b.cfg.Labels, time.Now())
 	if err != nil {
 		return err
@@ -349,21 +355,12 @@ func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
 	return nil
 }
 
-// Remove deletes every image of the deployment (by repository). Images still used by a running
-// container are skipped; they go when the deployment's last run ends and Remove is called again.
+// Remove deletes every image of the deployment (by repository), its deployment images before
+// their dependencies images. Images still used by a container are skipped and reported; the
+// janitor removes them once unused.
 func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
-	f := filters.NewArgs(filters.Arg("reference", repository(tenantID, deploymentID)))
-	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("list images of %s: %w", deploymentID, err)
-	}
-	var errs []error
-	for _, img := range imgs {
-		for _, tag := range img.RepoTags {
-			errs = append(errs, b.RemoveImage(ctx, tag))
-		}
-	}
-	return errors.Join(errs...)
+	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, "", 0)
+	return err
 }
 
 // Ref names one deployment by its server-side ids.

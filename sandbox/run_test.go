@@ -180,26 +180,37 @@ func b2i(b bool) int {
 	return 0
 }
 
-func TestRunEngineFails(t *testing.T) {
-	for _, tt := range []struct {
-		failOn  string
-		removed bool
-	}{{"create", false}, {"attach", true}, {"start", true}} {
-		t.Run(tt.failOn, func(t *testing.T) {
-			fd := newFake(t, process{})
-			fd.failOn = tt.failOn
-			s := mustNew(t, fd)
+// TestEngineFails: when the engine fails a step, Run and Prewarm both report ErrEngine, make one
+// container only (Prewarm stops at the first failure), remove it once it exists, keep none idle.
+func TestEngineFails(t *testing.T) {
+	ops := map[string]func(s *Sandbox) error{
+		"Run": func(s *Sandbox) error {
 			_, err := s.Run(context.Background(), testRequest(keyA))
-			if !errors.Is(err, ErrEngine) {
-				t.Errorf("Run = %v, want ErrEngine", err)
-			}
-			if removed := fd.count("remove ctr1") == 1; removed != tt.removed {
-				t.Errorf("removed = %v, want %v (calls %q)", removed, tt.removed, fd.callList())
-			}
-			if _, all := s.Idle(keyA); all != 0 {
-				t.Errorf("%d idle containers, want none", all)
-			}
-		})
+			return err
+		},
+		"Prewarm": func(s *Sandbox) error { return s.Prewarm(context.Background(), testRequest(keyA), 2) },
+	}
+	for name, op := range ops {
+		for _, tt := range []struct {
+			failOn  string
+			removed bool
+		}{{"create", false}, {"attach", true}, {"start", true}} {
+			t.Run(name+"/"+tt.failOn, func(t *testing.T) {
+				fd := newFake(t, process{})
+				fd.failOn = tt.failOn
+				s := mustNew(t, fd)
+				if err := op(s); !errors.Is(err, ErrEngine) {
+					t.Errorf("%s = %v, want ErrEngine", name, err)
+				}
+				s.removals.Wait()
+				if fd.count("create") != 1 || (fd.count("remove ctr1") == 1) != tt.removed {
+					t.Errorf("calls = %q, want one container, removed %v", fd.callList(), tt.removed)
+				}
+				if _, all := s.Idle(keyA); all != 0 {
+					t.Errorf("%d idle containers, want none", all)
+				}
+			})
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -126,11 +125,7 @@ func TestWarmPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fd := newFake(t, process{})
-			cfg := DefaultConfig()
-			if tt.maxTotal > 0 {
-				cfg.MaxIdle = tt.maxTotal
-			}
-			s := mustNewConfig(t, fd, cfg)
+			s := mustNewMaxTotal(t, fd, tt.maxTotal)
 			for _, key := range tt.keys {
 				req := testRequest(key)
 				req.Policy = tt.pol
@@ -312,11 +307,7 @@ func TestPrewarmCapped(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fd := newFake(t, process{})
-			cfg := DefaultConfig()
-			if tt.maxTotal > 0 {
-				cfg.MaxIdle = tt.maxTotal
-			}
-			s := mustNewConfig(t, fd, cfg)
+			s := mustNewMaxTotal(t, fd, tt.maxTotal)
 			req := testRequest(keyA)
 			req.Policy.MaxIdle = tt.maxIdle
 			if err := s.Prewarm(context.Background(), req, tt.n); err != nil {
@@ -328,30 +319,6 @@ func TestPrewarmCapped(t *testing.T) {
 			// A second Prewarm starts none beyond the cap.
 			if err := s.Prewarm(context.Background(), req, tt.n); err != nil || (tt.idle == tt.maxIdle && fd.count("create") != tt.creates) {
 				t.Errorf("second Prewarm = %v, %d created; want none more", err, fd.count("create"))
-			}
-		})
-	}
-}
-
-func TestPrewarmFails(t *testing.T) {
-	for _, tt := range []struct {
-		failOn  string
-		removed bool
-	}{{"create", false}, {"attach", true}, {"start", true}} {
-		t.Run(tt.failOn, func(t *testing.T) {
-			fd := newFake(t, process{})
-			fd.failOn = tt.failOn
-			s := mustNew(t, fd)
-			if err := s.Prewarm(context.Background(), testRequest(keyA), 2); !errors.Is(err, ErrEngine) {
-				t.Errorf("Prewarm = %v, want ErrEngine", err)
-			}
-			s.removals.Wait()
-			// Prewarm stops at the first failure.
-			if fd.count("create") != 1 || (fd.count("remove ctr1") == 1) != tt.removed {
-				t.Errorf("calls = %q, want one container, removed %v", fd.callList(), tt.removed)
-			}
-			if _, all := s.Idle(keyA); all != 0 {
-				t.Errorf("%d idle, want none", all)
 			}
 		})
 	}
@@ -385,4 +352,14 @@ func TestRetiredBoxReaderEnds(t *testing.T) {
 	if n := readers(); n > before {
 		t.Errorf("%d box readers left after the container was removed, want %d", n, before)
 	}
+}
+
+// mustNewMaxTotal is mustNew with the node's cap on idle containers set to maxTotal (0: default).
+func mustNewMaxTotal(t *testing.T, fd *fakeDocker, maxTotal int) *Sandbox {
+	t.Helper()
+	cfg := DefaultConfig()
+	if maxTotal > 0 {
+		cfg.MaxIdle = maxTotal
+	}
+	return mustNewConfig(t, fd, cfg)
 }
