@@ -7,14 +7,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
 type tenantKey struct{}
 
 // tenantOf returns the tenant that authenticate put in the request's context.
-func tenantOf(r *http.Request) store.Tenant {
-	t, _ := r.Context().Value(tenantKey{}).(store.Tenant)
+func tenantOf(r *http.Request) faaspot.Tenant {
+	t, _ := r.Context().Value(tenantKey{}).(faaspot.Tenant)
 	return t
 }
 
@@ -48,7 +49,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if wait > 0 { // over the tenant's request rate, counted across every API node
 			rate := s.quotasFor(t).RequestsPerSecond
-			writeError(w, r, s.log, quotaError(&store.QuotaError{What: "requests per second", Limit: rate}, wait))
+			writeError(w, r, s.log, quotaError(&faaspot.QuotaError{What: "requests per second", Limit: rate}, wait))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))

@@ -10,27 +10,28 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/store"
 )
 
 // deploymentRequest is the body of PUT /api/deployments/ and POST /v1/deployments.
 type deploymentRequest struct {
-	Name         string            `json:"name"`
-	Code         string            `json:"code"`
-	Requirements string            `json:"requirements"`
-	Context      json.RawMessage   `json:"context"`
-	Limits       *store.Limits     `json:"limits"`
-	Warm         *store.WarmPolicy `json:"warm"`
+	Name         string              `json:"name"`
+	Code         string              `json:"code"`
+	Requirements string              `json:"requirements"`
+	Context      json.RawMessage     `json:"context"`
+	Limits       *faaspot.Limits     `json:"limits"`
+	Warm         *faaspot.WarmPolicy `json:"warm"`
 }
 
 // deploymentView is a deployment as the API shows it: never the context's values, the build log
 // only on a single deployment.
 type deploymentView struct {
-	store.Deployment
+	faaspot.Deployment
 }
 
-func viewOf(d store.Deployment, withLog bool) deploymentView {
+func viewOf(d faaspot.Deployment, withLog bool) deploymentView {
 	if !withLog {
 		d.BuildLog = ""
 	}
@@ -41,44 +42,44 @@ func viewOf(d store.Deployment, withLog bool) deploymentView {
 }
 
 // validate checks a request completely before anything is stored.
-func (s *Server) validate(req deploymentRequest) (store.DeploymentSpec, error) {
+func (s *Server) validate(req deploymentRequest) (faaspot.DeploymentSpec, error) {
 	if !validName(req.Name) {
-		return store.DeploymentSpec{}, invalid("name", "name must match %s", namePattern)
+		return faaspot.DeploymentSpec{}, invalid("name", "name must match %s", namePattern)
 	}
 	code := maybeUnquote(req.Code)
 	if strings.TrimSpace(code) == "" {
-		return store.DeploymentSpec{}, invalid("code", "code is required: a Python script defining main(args, context)")
+		return faaspot.DeploymentSpec{}, invalid("code", "code is required: a Python script defining main(args, context)")
 	}
 	if int64(len(code)) > s.cfg.MaxCodeBytes {
-		return store.DeploymentSpec{}, tooLarge("code", s.cfg.MaxCodeBytes)
+		return faaspot.DeploymentSpec{}, tooLarge("code", s.cfg.MaxCodeBytes)
 	}
 	if strings.ContainsRune(code, 0) {
-		return store.DeploymentSpec{}, invalid("code", "code must be text without NUL bytes")
+		return faaspot.DeploymentSpec{}, invalid("code", "code must be text without NUL bytes")
 	}
 	reqs := maybeUnquote(req.Requirements)
 	if int64(len(reqs)) > s.cfg.MaxRequirementsBytes {
-		return store.DeploymentSpec{}, tooLarge("requirements", s.cfg.MaxRequirementsBytes)
+		return faaspot.DeploymentSpec{}, tooLarge("requirements", s.cfg.MaxRequirementsBytes)
 	}
 	if err := imagebuilder.ValidateRequirements(reqs); err != nil {
-		return store.DeploymentSpec{}, invalid("requirements", "%v", err)
+		return faaspot.DeploymentSpec{}, invalid("requirements", "%v", err)
 	}
 	ctxMap, err := parseContext(req.Context, s.cfg.MaxContextBytes)
 	if err != nil {
-		return store.DeploymentSpec{}, err
+		return faaspot.DeploymentSpec{}, err
 	}
 	limits, err := resolveLimits(req.Limits, s.cfg.DefaultLimits, s.cfg.MaxLimits)
 	if err != nil {
-		return store.DeploymentSpec{}, err
+		return faaspot.DeploymentSpec{}, err
 	}
 	if err := validateWarm(req.Warm); err != nil {
-		return store.DeploymentSpec{}, err
+		return faaspot.DeploymentSpec{}, err
 	}
-	return store.DeploymentSpec{Name: req.Name, Source: store.Source{Code: code, Requirements: reqs},
+	return faaspot.DeploymentSpec{Name: req.Name, Source: faaspot.Source{Code: code, Requirements: reqs},
 		Context: ctxMap, Limits: limits, Warm: req.Warm}, nil
 }
 
 // validateWarm checks a deployment's warm policy; the operator's settings cap it when applied.
-func validateWarm(w *store.WarmPolicy) error {
+func validateWarm(w *faaspot.WarmPolicy) error {
 	if w == nil {
 		return nil
 	}
@@ -110,7 +111,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	}
 	t := tenantOf(r)
 	d, err := s.store.PutDeployment(r.Context(), t.ID, spec, s.quotasFor(t).MaxDeployments)
-	var qe *store.QuotaError
+	var qe *faaspot.QuotaError
 	if errors.As(err, &qe) {
 		err = quotaError(qe, time.Minute)
 	}
@@ -127,7 +128,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerBuilt waits for the build of d's version and answers with its outcome.
-func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string, d store.Deployment) {
+func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string, d faaspot.Deployment) {
 	name := d.Name
 	done, err := s.store.WaitBuilt(r.Context(), tid, name, d.Version, s.cfg.BuildWait)
 	if err == nil {
@@ -138,9 +139,9 @@ func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string,
 		writeError(w, r, s.log, notFound("deployment", name))
 	case err != nil:
 		writeError(w, r, s.log, err)
-	case !done || d.Status == store.StatusBuilding:
+	case !done || d.Status == faaspot.StatusBuilding:
 		writeJSON(w, http.StatusAccepted, viewOf(d, false))
-	case d.Status == store.StatusFailed:
+	case d.Status == faaspot.StatusFailed:
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"error":      &Error{Code: "build_failed", Message: d.Error},
 			"deployment": viewOf(d, true),

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -94,7 +95,7 @@ func TestCreateDeploymentRejects(t *testing.T) {
 func TestCreateDeployment(t *testing.T) {
 	env := newEnv(t, nil)
 	d := env.createDeployment(env.token, deploymentBody("fn"))
-	if d.Name != "fn" || d.Version != 1 || d.Status != store.StatusBuilding || d.ID == "" || d.ReadyVersion != 0 {
+	if d.Name != "fn" || d.Version != 1 || d.Status != faaspot.StatusBuilding || d.ID == "" || d.ReadyVersion != 0 {
 		t.Errorf("created = %+v", d)
 	}
 	if d.Limits != env.cfg.DefaultLimits {
@@ -116,12 +117,12 @@ func TestCreateDeployment(t *testing.T) {
 	if d2.Version != 2 || d2.ID != d.ID {
 		t.Errorf("updated = %+v", d2)
 	}
-	if want := (store.Limits{MemoryMB: 512, CPUs: env.cfg.DefaultLimits.CPUs, TimeoutS: 5}); d2.Limits != want {
+	if want := (faaspot.Limits{MemoryMB: 512, CPUs: env.cfg.DefaultLimits.CPUs, TimeoutS: 5}); d2.Limits != want {
 		t.Errorf("limits = %+v, want %+v", d2.Limits, want)
 	}
-	src, err := env.store.LoadSource(context.Background(), env.tenant.ID, "fn", 2)
-	if err != nil || src.Code != validCode || src.Requirements != "six==1.16.0\n" {
-		t.Errorf("stored source = %+v, %v", src, err)
+	ver, err := env.store.LoadVersion(context.Background(), env.tenant.ID, "fn", 2)
+	if src := ver.Source; err != nil || src.Code != validCode || src.Requirements != "six==1.16.0\n" {
+		t.Errorf("stored source = %+v, %v", ver, err)
 	}
 }
 
@@ -136,7 +137,7 @@ func TestCreateDeploymentWait(t *testing.T) {
 			check: func(t *testing.T, body []byte) {
 				var d deployment
 				_ = json.Unmarshal(body, &d)
-				if d.Status != store.StatusReady || d.ReadyVersion != 1 {
+				if d.Status != faaspot.StatusReady || d.ReadyVersion != 1 {
 					t.Errorf("deployment = %+v", d)
 				}
 			}},
@@ -149,7 +150,7 @@ func TestCreateDeploymentWait(t *testing.T) {
 				}
 				_ = json.Unmarshal(body, &v)
 				if v.Error.Code != "build_failed" || v.Error.Message != "the code defines no main" ||
-					v.Deployment.Status != store.StatusFailed || !strings.Contains(v.Deployment.BuildLog, "no main") {
+					v.Deployment.Status != faaspot.StatusFailed || !strings.Contains(v.Deployment.BuildLog, "no main") {
 					t.Errorf("answer = %s", body)
 				}
 			}},
@@ -261,10 +262,11 @@ func TestPercentEncodedSource(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t, nil)
 			env.createDeployment(env.token, jsonBody(map[string]any{"name": "fn", "code": tt.code, "requirements": tt.requirements}))
-			src, err := env.store.LoadSource(context.Background(), env.tenant.ID, "fn", 1)
+			ver, err := env.store.LoadVersion(context.Background(), env.tenant.ID, "fn", 1)
 			if err != nil {
 				t.Fatal(err)
 			}
+			src := ver.Source
 			if src.Code != tt.wantCode || src.Requirements != tt.wantReqs {
 				t.Errorf("stored code %q requirements %q; want %q, %q", src.Code, src.Requirements, tt.wantCode, tt.wantReqs)
 			}
@@ -296,7 +298,7 @@ func TestDeploymentsListGetDelete(t *testing.T) {
 	t.Run("get", func(t *testing.T) {
 		var d deployment
 		expect(t, env.do(http.MethodGet, "/v1/deployments/fn", env.token, ""), http.StatusOK, &d)
-		if d.ID != fn.ID || d.Status != store.StatusReady || d.ReadyVersion != 1 || d.BuildLog != "built\n" {
+		if d.ID != fn.ID || d.Status != faaspot.StatusReady || d.ReadyVersion != 1 || d.BuildLog != "built\n" {
 			t.Errorf("deployment = %+v", d)
 		}
 		expectError(t, env.do(http.MethodGet, "/v1/deployments/nope", env.token, ""), http.StatusNotFound, "not_found", "")

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/api"
 	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/store"
@@ -96,7 +97,7 @@ type apiEnv struct {
 	h      http.Handler
 	logs   *syncBuffer
 
-	tenant store.Tenant
+	tenant faaspot.Tenant
 	token  string
 
 	mu     sync.Mutex
@@ -119,7 +120,7 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	// No retries: the tests that stop Redis want the failure at once.
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := store.New(rdb, store.Options{SecretKey: make([]byte, store.KeySize)})
+	st, err := store.New(rdb, store.Options{Prefix: "fs:", ResultTTL: time.Hour, RunCap: 4, SecretKey: make([]byte, store.KeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	return e
 }
 
-func (e *apiEnv) newTenant(name string) (store.Tenant, string) {
+func (e *apiEnv) newTenant(name string) (faaspot.Tenant, string) {
 	e.t.Helper()
 	tn, token, err := e.store.CreateTenant(context.Background(), name)
 	if err != nil {
@@ -217,15 +218,15 @@ func expectError(t *testing.T, rec *httptest.ResponseRecorder, status int, code,
 
 // deployment is the API's view of a deployment.
 type deployment struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	Version      int          `json:"version"`
-	Status       string       `json:"status"`
-	Error        string       `json:"error"`
-	BuildLog     string       `json:"build_log"`
-	ReadyVersion int          `json:"ready_version"`
-	Limits       store.Limits `json:"limits"`
-	ContextKeys  []string     `json:"context_keys"`
+	ID           string                   `json:"id"`
+	Name         string                   `json:"name"`
+	Version      int                      `json:"version"`
+	Status       faaspot.DeploymentStatus `json:"status"`
+	Error        string                   `json:"error"`
+	BuildLog     string                   `json:"build_log"`
+	ReadyVersion int                      `json:"ready_version"`
+	Limits       faaspot.Limits           `json:"limits"`
+	ContextKeys  []string                 `json:"context_keys"`
 }
 
 const validCode = "def main(args, context):\n    return args\n"
@@ -266,7 +267,7 @@ func (e *apiEnv) readyDeployment(name string) deployment {
 
 // runWorker plays one run worker in the background: it takes the next run job, lets finish
 // shape the terminal record and writes it. Wait for the returned channel before the test ends.
-func (e *apiEnv) runWorker(finish func(*store.Execution)) <-chan error {
+func (e *apiEnv) runWorker(finish func(*faaspot.Execution)) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		ctx := context.Background()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
 const namePattern = `^[a-z0-9][a-z0-9_-]{0,62}$`
@@ -179,7 +179,7 @@ func checkContextKeys(m map[string]any) error {
 }
 
 // resolveLimits fills unset limits from the defaults and refuses values outside (0, max].
-func resolveLimits(in *store.Limits, def, max store.Limits) (store.Limits, error) {
+func resolveLimits(in *faaspot.Limits, def, max faaspot.Limits) (faaspot.Limits, error) {
 	out := def
 	if in == nil {
 		return out, nil

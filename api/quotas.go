@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
 // quotasFor is the tenant's quotas with the operator's defaults filled in.
-func (s *Server) quotasFor(t store.Tenant) store.Quotas {
+func (s *Server) quotasFor(t faaspot.Tenant) faaspot.Quotas {
 	q, def := t.Quotas, s.cfg.DefaultQuotas
 	if q.MaxConcurrentRuns <= 0 {
 		q.MaxConcurrentRuns = def.MaxConcurrentRuns
@@ -29,7 +30,7 @@ func (s *Server) quotasFor(t store.Tenant) store.Quotas {
 }
 
 // quotaError turns a refused quota into a 429 with Retry-After.
-func quotaError(qe *store.QuotaError, retryAfter time.Duration) *Error {
+func quotaError(qe *faaspot.QuotaError, retryAfter time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Message: qe.Error(),
 		RetryAfter: max(1, int(math.Ceil(retryAfter.Seconds())))}
 }
@@ -40,7 +41,7 @@ func (s *Server) setQuotas(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var q store.Quotas
+	var q faaspot.Quotas
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &q); err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -18,20 +19,20 @@ const HeaderExecutionID = "X-Faaspot-Execution-Id"
 
 // enqueue validates a run request and queues it durably; it answers the error itself and returns
 // ok=false when it could not.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (store.Execution, bool) {
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faaspot.Execution, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
 	args, err := parseArgs(w, r, s.cfg.MaxArgsBytes)
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return store.Execution{}, false
+		return faaspot.Execution{}, false
 	}
 	d, err := s.store.GetDeployment(r.Context(), t.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		err = notFound("deployment", name)
 	}
 	if err == nil && d.ReadyVersion == 0 {
-		if d.Status == store.StatusFailed {
+		if d.Status == faaspot.StatusFailed {
 			err = conflict("deployment %q failed to build: %s", name, d.Error)
 		} else {
 			err = conflict("deployment %q is still building", name)
@@ -39,12 +40,12 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (sto
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return store.Execution{}, false
+		return faaspot.Execution{}, false
 	}
-	e := store.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
-		Status: store.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
+	e := faaspot.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
+		Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
 	err = s.store.EnqueueRun(r.Context(), t.ID, e, s.quotasFor(t).MaxQueuedRuns, sync)
-	var qe *store.QuotaError
+	var qe *faaspot.QuotaError
 	switch {
 	case errors.As(err, &qe):
 		err = quotaError(qe, 5*time.Second)
@@ -53,7 +54,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (sto
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return store.Execution{}, false
+		return faaspot.Execution{}, false
 	}
 	w.Header().Set(HeaderExecutionID, e.ID)
 	return e, true
@@ -130,17 +131,17 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	if !done || !e.Terminal() {
 		status = "pending"
 	}
-	s.metrics.SyncLatency.WithLabelValues(status).Observe(time.Since(start).Seconds())
+	s.metrics.SyncLatency.WithLabelValues(string(status)).Observe(time.Since(start).Seconds())
 	switch {
 	case status == "pending":
 		writeJSON(w, http.StatusAccepted, map[string]any{"execution_id": e.ID, "status": e.Status})
-	case e.Status == store.ExecCompleted:
+	case e.Status == faaspot.ExecCompleted:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(append(json.RawMessage(e.Result), '\n'))
 	default:
 		code := http.StatusInternalServerError
-		if e.Status == store.ExecTimeout {
+		if e.Status == faaspot.ExecTimeout {
 			code = http.StatusGatewayTimeout
 		}
 		writeJSON(w, code, map[string]any{"error": e.Error, "execution_id": e.ID, "status": e.Status})

@@ -7,18 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/api"
 	"github.com/faaspot/faaspot/store"
 )
 
 // execution is the API's execution record.
 type execution struct {
-	ID         string          `json:"id"`
-	Deployment string          `json:"deployment"`
-	Version    int             `json:"version"`
-	Status     string          `json:"status"`
-	Args       json.RawMessage `json:"args"`
-	Result     json.RawMessage `json:"result"`
+	ID         string             `json:"id"`
+	Deployment string             `json:"deployment"`
+	Version    int                `json:"version"`
+	Status     faaspot.ExecStatus `json:"status"`
+	Args       json.RawMessage    `json:"args"`
+	Result     json.RawMessage    `json:"result"`
 	Error      *struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
@@ -81,7 +82,7 @@ func TestRunAsync(t *testing.T) {
 	t.Run("record", func(t *testing.T) {
 		var e execution
 		expect(t, env.do(http.MethodGet, "/v1/executions/"+id, env.token, ""), http.StatusOK, &e)
-		if e.ID != id || e.Deployment != "fn" || e.Version != 1 || e.Status != store.ExecQueued {
+		if e.ID != id || e.Deployment != "fn" || e.Version != 1 || e.Status != faaspot.ExecQueued {
 			t.Errorf("execution = %+v", e)
 		}
 		var args map[string]any
@@ -137,41 +138,41 @@ func TestRunAsync(t *testing.T) {
 func TestRunSync(t *testing.T) {
 	tests := []struct {
 		name       string
-		finish     func(e *store.Execution)
+		finish     func(e *faaspot.Execution)
 		status     int
 		wantBody   string // exact JSON for 200
 		wantType   string // error.type otherwise
-		wantStatus string
+		wantStatus faaspot.ExecStatus
 	}{
 		{
 			name: "completed",
-			finish: func(e *store.Execution) {
-				e.Status, e.Result = store.ExecCompleted, json.RawMessage(`{"x":1}`)
+			finish: func(e *faaspot.Execution) {
+				e.Status, e.Result = faaspot.ExecCompleted, json.RawMessage(`{"x":1}`)
 			},
 			status: http.StatusOK, wantBody: `{"x":1}`,
 		},
 		{
 			name: "completed with a scalar",
-			finish: func(e *store.Execution) {
-				e.Status, e.Result = store.ExecCompleted, json.RawMessage(`"hello"`)
+			finish: func(e *faaspot.Execution) {
+				e.Status, e.Result = faaspot.ExecCompleted, json.RawMessage(`"hello"`)
 			},
 			status: http.StatusOK, wantBody: `"hello"`,
 		},
 		{
 			name: "failed",
-			finish: func(e *store.Execution) {
-				e.Status = store.ExecFailed
-				e.Error = &store.ExecError{Type: "ValueError", Message: "boom", Traceback: "Traceback…"}
+			finish: func(e *faaspot.Execution) {
+				e.Status = faaspot.ExecFailed
+				e.Error = &faaspot.ExecError{Type: "ValueError", Message: "boom", Traceback: "Traceback…"}
 			},
-			status: http.StatusInternalServerError, wantType: "ValueError", wantStatus: store.ExecFailed,
+			status: http.StatusInternalServerError, wantType: "ValueError", wantStatus: faaspot.ExecFailed,
 		},
 		{
 			name: "timeout",
-			finish: func(e *store.Execution) {
-				e.Status = store.ExecTimeout
-				e.Error = &store.ExecError{Type: "Timeout", Message: "the function ran longer than 30s"}
+			finish: func(e *faaspot.Execution) {
+				e.Status = faaspot.ExecTimeout
+				e.Error = &faaspot.ExecError{Type: "Timeout", Message: "the function ran longer than 30s"}
 			},
-			status: http.StatusGatewayTimeout, wantType: "Timeout", wantStatus: store.ExecTimeout,
+			status: http.StatusGatewayTimeout, wantType: "Timeout", wantStatus: faaspot.ExecTimeout,
 		},
 	}
 	for _, tt := range tests {
@@ -204,7 +205,7 @@ func TestRunSync(t *testing.T) {
 					Type, Message, Traceback string
 				}
 				ExecutionID string `json:"execution_id"`
-				Status      string
+				Status      faaspot.ExecStatus
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 				t.Fatalf("body %s: %v", rec.Body, err)
@@ -225,11 +226,11 @@ func TestRunSyncStillRunning(t *testing.T) {
 		t.Errorf("answered after %v, the sync wait is 1s", d)
 	}
 	var body struct {
-		ExecutionID string `json:"execution_id"`
-		Status      string `json:"status"`
+		ExecutionID string             `json:"execution_id"`
+		Status      faaspot.ExecStatus `json:"status"`
 	}
 	expect(t, rec, http.StatusAccepted, &body)
-	if body.ExecutionID == "" || body.ExecutionID != rec.Header().Get(api.HeaderExecutionID) || body.Status != store.ExecQueued {
+	if body.ExecutionID == "" || body.ExecutionID != rec.Header().Get(api.HeaderExecutionID) || body.Status != faaspot.ExecQueued {
 		t.Errorf("body = %s", rec.Body)
 	}
 }

@@ -15,31 +15,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/metrics"
-	"github.com/faaspot/faaspot/store"
 )
 
 // Store is what the API needs of the record store.
 type Store interface {
 	Ping(ctx context.Context) error
-	Authenticate(ctx context.Context, token string, defaultRate float64) (store.Tenant, time.Duration, error)
-	CreateTenant(ctx context.Context, name string) (store.Tenant, string, error)
-	TenantByName(ctx context.Context, name string) (store.Tenant, error)
-	ListTenants(ctx context.Context) ([]store.Tenant, error)
-	DeleteTenant(ctx context.Context, tid string) ([]store.Deployment, error)
+	Authenticate(ctx context.Context, token string, defaultRate float64) (faaspot.Tenant, time.Duration, error)
+	CreateTenant(ctx context.Context, name string) (faaspot.Tenant, string, error)
+	TenantByName(ctx context.Context, name string) (faaspot.Tenant, error)
+	ListTenants(ctx context.Context) ([]faaspot.Tenant, error)
+	DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deployment, error)
 	IssueToken(ctx context.Context, tid string) (string, string, error)
-	ListTokens(ctx context.Context, tid string) ([]store.Token, error)
+	ListTokens(ctx context.Context, tid string) ([]faaspot.Token, error)
 	RevokeToken(ctx context.Context, tid, id string) error
-	PutDeployment(ctx context.Context, tid string, spec store.DeploymentSpec, maxDeployments int) (store.Deployment, error)
-	GetDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
-	ListDeployments(ctx context.Context, tid string) ([]store.Deployment, error)
-	DeleteDeployment(ctx context.Context, tid, name string) (store.Deployment, error)
+	PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error)
+	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error)
+	DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
 	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
-	EnqueueRun(ctx context.Context, tid string, e store.Execution, maxQueued int, sync bool) error
-	SetQuotas(ctx context.Context, tid string, q store.Quotas) error
-	GetExecution(ctx context.Context, tid, id string) (store.Execution, error)
-	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]store.Execution, error)
-	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (store.Execution, bool, error)
+	EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error
+	SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) error
+	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
+	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]faaspot.Execution, error)
+	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (faaspot.Execution, bool, error)
 }
 
 // Engine is the container engine as far as the API cares: is it up, and retiring a deleted
@@ -54,7 +54,7 @@ type Config struct {
 	// AdminToken guards the operator routes; empty disables them.
 	AdminToken string
 	// DefaultLimits fill what a deployment leaves out; MaxLimits cap what it may ask for.
-	DefaultLimits, MaxLimits store.Limits
+	DefaultLimits, MaxLimits faaspot.Limits
 	// SyncWait is how long a synchronous run request waits before answering 202.
 	SyncWait time.Duration
 	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on this node; past it
@@ -64,7 +64,7 @@ type Config struct {
 	BuildWait time.Duration
 	// DefaultQuotas apply to tenants without their own (MaxConcurrentRuns is enforced by the
 	// store's scheduler, which must be given the same default).
-	DefaultQuotas store.Quotas
+	DefaultQuotas faaspot.Quotas
 	// Size caps, in bytes.
 	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
 }
@@ -72,11 +72,11 @@ type Config struct {
 // DefaultConfig returns the API defaults.
 func DefaultConfig() Config {
 	return Config{
-		DefaultLimits:  store.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
-		MaxLimits:      store.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
+		DefaultLimits:  faaspot.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
+		MaxLimits:      faaspot.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
 		SyncWait:       60 * time.Second,
 		MaxSyncWaiters: 256,
-		DefaultQuotas:  store.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
+		DefaultQuotas:  faaspot.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
 		BuildWait:      10 * time.Minute,
 		MaxBodyBytes:   2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
 		MaxContextBytes: 64 << 10, MaxArgsBytes: 256 << 10,

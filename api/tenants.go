@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -66,7 +67,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 }
 
 // tenantByName resolves the {tenant} route variable; it answers the error itself.
-func (s *Server) tenantByName(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
+func (s *Server) tenantByName(w http.ResponseWriter, r *http.Request) (faaspot.Tenant, bool) {
 	name := mux.Vars(r)["tenant"]
 	t, err := s.store.TenantByName(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -74,7 +75,7 @@ func (s *Server) tenantByName(w http.ResponseWriter, r *http.Request) (store.Ten
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return store.Tenant{}, false
+		return faaspot.Tenant{}, false
 	}
 	return t, true
 }

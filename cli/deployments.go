@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/client"
 )
 
@@ -29,7 +30,7 @@ func (a *app) createCommand() *cobra.Command {
 			if file == "" {
 				return usageError{errors.New("--file is required: the Python file that defines main(args, context)")}
 			}
-			req := client.DeploymentRequest{Name: args[0]}
+			req := faaspot.DeploymentRequest{Name: args[0]}
 			var err error
 			if req.Code, err = readFile(file, "--file"); err != nil {
 				return err
@@ -40,7 +41,11 @@ func (a *app) createCommand() *cobra.Command {
 				}
 			}
 			if ctxFile != "" {
-				if req.Context, err = readFile(ctxFile, "--context-file"); err != nil {
+				text, err := readFile(ctxFile, "--context-file")
+				if err != nil {
+					return err
+				}
+				if req.Context, err = faaspot.ContextJSON(text); err != nil {
 					return err
 				}
 			}
@@ -57,11 +62,11 @@ func (a *app) createCommand() *cobra.Command {
 			}
 			stop := a.progress(fmt.Sprintf("building %s", req.Name))
 			d, err := c.CreateDeployment(cmd.Context(), req, true)
-			stop(err == nil && d.Status == "ready")
+			stop(err == nil && d.Status == faaspot.StatusReady)
 			if err != nil {
 				return err
 			}
-			if d.Status != "ready" {
+			if d.Status != faaspot.StatusReady {
 				return fmt.Errorf("deployment %s version %d is still %s; see `fas deployments get %s`", d.Name, d.Version, d.Status, d.Name)
 			}
 			return a.printDeployment(d, fmt.Sprintf("deployment %s version %d is ready", d.Name, d.Version))
@@ -183,7 +188,7 @@ func (a *app) listDeploymentsCommand() *cobra.Command {
 			}
 			rows := [][]string{{"NAME", "STATUS", "VERSION", "READY VERSION", "UPDATED"}}
 			for _, d := range ds {
-				rows = append(rows, []string{d.Name, d.Status, fmt.Sprint(d.Version), fmt.Sprint(d.ReadyVersion), d.UpdatedAt.Format("2006-01-02 15:04:05")})
+				rows = append(rows, []string{d.Name, string(d.Status), fmt.Sprint(d.Version), fmt.Sprint(d.ReadyVersion), d.UpdatedAt.Format("2006-01-02 15:04:05")})
 			}
 			return a.printTable(rows)
 		},

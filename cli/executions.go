@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 )
 
 func (a *app) executionsCommand() *cobra.Command {
@@ -17,10 +17,10 @@ func (a *app) executionsCommand() *cobra.Command {
 }
 
 // execution fetches one execution record.
-func (a *app) execution(ctx context.Context, id string) (client.Execution, error) {
+func (a *app) execution(ctx context.Context, id string) (faaspot.Execution, error) {
 	c, err := a.client()
 	if err != nil {
-		return client.Execution{}, err
+		return faaspot.Execution{}, err
 	}
 	return c.GetExecution(ctx, id)
 }
@@ -40,7 +40,7 @@ func (a *app) getExecutionCommand() *cobra.Command {
 			}
 			rows := [][]string{
 				{"id", e.ID}, {"deployment", e.Deployment}, {"version", fmt.Sprint(e.Version)},
-				{"status", strings.ToUpper(e.Status)}, {"args", compact(e.Args)}, {"result", compact(e.Result)},
+				{"status", strings.ToUpper(string(e.Status))}, {"args", compact(e.Args)}, {"result", compact(e.Result)},
 			}
 			if e.Error != nil {
 				rows = append(rows, []string{"error", e.Error.Type + ": " + e.Error.Message})
@@ -77,7 +77,7 @@ func (a *app) listExecutionsCommand() *cobra.Command {
 			}
 			rows := [][]string{{"ID", "DEPLOYMENT", "STATUS", "CREATED", "DURATION"}}
 			for _, e := range es {
-				rows = append(rows, []string{e.ID, e.Deployment, e.Status, e.CreatedAt.Format("2006-01-02 15:04:05"), fmt.Sprintf("%.1f ms", e.DurationMS)})
+				rows = append(rows, []string{e.ID, e.Deployment, string(e.Status), e.CreatedAt.Format("2006-01-02 15:04:05"), fmt.Sprintf("%.1f ms", e.DurationMS)})
 			}
 			return a.printTable(rows)
 		},

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 )
 
 // printJSON writes v as indented JSON.
@@ -40,7 +40,7 @@ func (a *app) printTable(rows [][]string) error {
 }
 
 // printDeployment shows a deployment; headline, when set, is the table output's first line.
-func (a *app) printDeployment(d client.Deployment, headline string) error {
+func (a *app) printDeployment(d faaspot.Deployment, headline string) error {
 	if a.output == "json" {
 		return a.printJSON(d)
 	}
@@ -48,7 +48,7 @@ func (a *app) printDeployment(d client.Deployment, headline string) error {
 		fmt.Fprintln(a.env.Stdout, headline)
 		return nil
 	}
-	rows := [][]string{{"name", d.Name}, {"status", strings.ToUpper(d.Status)}, {"version", fmt.Sprint(d.Version)},
+	rows := [][]string{{"name", d.Name}, {"status", strings.ToUpper(string(d.Status))}, {"version", fmt.Sprint(d.Version)},
 		{"ready version", fmt.Sprint(d.ReadyVersion)},
 		{"limits", fmt.Sprintf("%d MB, %g CPUs, %d s", d.Limits.MemoryMB, d.Limits.CPUs, d.Limits.TimeoutS)},
 		{"context keys", strings.Join(d.ContextKeys, ", ")}, {"updated", d.UpdatedAt.Format(time.RFC3339)}}

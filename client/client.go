@@ -13,31 +13,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
-// Deployment and Execution are the API's records.
-type (
-	Deployment = store.Deployment
-	Execution  = store.Execution
-	Limits     = store.Limits
-)
-
-// APIError is an error answer of the API.
+// APIError is an error answer of the API: its HTTP status and the error it carried.
 type APIError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Status int
+	Err    faaspot.Error
 	// Body is the raw answer, for callers that need more than the error (e.g. a failed build).
-	Body []byte `json:"-"`
+	Body []byte
 }
 
 func (e *APIError) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s (field %s, HTTP %d)", e.Message, e.Field, e.Status)
+	if e.Err.Field != "" {
+		return fmt.Sprintf("%s (field %s, HTTP %d)", e.Err.Message, e.Err.Field, e.Status)
 	}
-	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+	return fmt.Sprintf("%s (HTTP %d)", e.Err.Message, e.Status)
 }
 
 // IsStatus reports whether err is an API error with that HTTP status.
@@ -46,13 +37,11 @@ func IsStatus(err error, status int) bool {
 	return errors.As(err, &ae) && ae.Status == status
 }
 
-// RunError is a run that ended failed or timed out.
+// RunError is a run that ended failed or timed out, with the error it reported.
 type RunError struct {
 	ExecutionID string
-	Status      string
-	Type        string
-	Message     string
-	Traceback   string
+	Status      faaspot.ExecStatus
+	faaspot.ExecError
 }
 
 func (e *RunError) Error() string {
@@ -72,19 +61,9 @@ func New(baseURL, token string) *Client {
 		http: &http.Client{Timeout: 15 * time.Minute}}
 }
 
-// DeploymentRequest is a create-or-update request. Context may be a map or context-file text.
-type DeploymentRequest struct {
-	Name         string            `json:"name"`
-	Code         string            `json:"code"`
-	Requirements string            `json:"requirements,omitempty"`
-	Context      any               `json:"context,omitempty"`
-	Limits       *Limits           `json:"limits,omitempty"`
-	Warm         *store.WarmPolicy `json:"warm,omitempty"`
-}
-
 // BuildError is a deployment whose build failed (create with wait).
 type BuildError struct {
-	Deployment Deployment
+	Deployment faaspot.Deployment
 	Message    string
 }
 
@@ -94,8 +73,8 @@ func (e *BuildError) Error() string {
 
 // CreateDeployment creates or updates a deployment. With wait it returns once the build ended; a
 // failed build is a *BuildError carrying the deployment and its build log.
-func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest, wait bool) (Deployment, error) {
-	var d Deployment
+func (c *Client) CreateDeployment(ctx context.Context, req faaspot.DeploymentRequest, wait bool) (faaspot.Deployment, error) {
+	var d faaspot.Deployment
 	path := "/v1/deployments"
 	if wait {
 		path += "?wait=true"
@@ -103,26 +82,24 @@ func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest, wa
 	_, err := c.do(ctx, http.MethodPost, path, req, &d)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
-		var failed struct {
-			Deployment Deployment `json:"deployment"`
-		}
+		var failed faaspot.BuildFailure
 		if json.Unmarshal(ae.Body, &failed) == nil {
-			return failed.Deployment, &BuildError{Deployment: failed.Deployment, Message: ae.Message}
+			return failed.Deployment, &BuildError{Deployment: failed.Deployment, Message: ae.Err.Message}
 		}
 	}
 	return d, err
 }
 
 // GetDeployment returns one deployment.
-func (c *Client) GetDeployment(ctx context.Context, name string) (Deployment, error) {
-	var d Deployment
+func (c *Client) GetDeployment(ctx context.Context, name string) (faaspot.Deployment, error) {
+	var d faaspot.Deployment
 	_, err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(name), nil, &d)
 	return d, err
 }
 
 // ListDeployments returns the tenant's deployments.
-func (c *Client) ListDeployments(ctx context.Context) ([]Deployment, error) {
-	var ds []Deployment
+func (c *Client) ListDeployments(ctx context.Context) ([]faaspot.Deployment, error) {
+	var ds []faaspot.Deployment
 	_, err := c.do(ctx, http.MethodGet, "/v1/deployments", nil, &ds)
 	return ds, err
 }
@@ -145,17 +122,13 @@ func (c *Client) Run(ctx context.Context, name string, args map[string]any) (str
 func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) (json.RawMessage, string, error) {
 	var raw json.RawMessage
 	hdr, err := c.do(ctx, http.MethodPost, "/v1/sync/deployments/"+url.PathEscape(name)+"/rpc/", orEmpty(args), &raw)
-	id := hdr.Get("X-Faaspot-Execution-Id")
+	id := hdr.Get(faaspot.HeaderExecutionID)
 	var ae *APIError
-	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Code == "" {
-		// The answer carries the error: {"error": {type, message, traceback}, "execution_id", "status"}.
-		var failed struct {
-			Error       *store.ExecError `json:"error"`
-			ExecutionID string           `json:"execution_id"`
-			Status      string           `json:"status"`
-		}
+	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Err.Code == "" {
+		// The answer carries the function's error: faaspot.RunFailure.
+		var failed faaspot.RunFailure
 		if json.Unmarshal(ae.Body, &failed) == nil && failed.ExecutionID != "" {
-			return nil, id, runErrorOf(Execution{ID: failed.ExecutionID, Status: failed.Status, Error: failed.Error})
+			return nil, id, runErrorOf(faaspot.Execution{ID: failed.ExecutionID, Status: failed.Status, Error: failed.Error})
 		}
 		return nil, id, c.runError(ctx, id)
 	}
@@ -167,7 +140,7 @@ func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) 
 		if err != nil {
 			return nil, id, err
 		}
-		if e.Status != store.ExecCompleted {
+		if e.Status != faaspot.ExecCompleted {
 			return nil, id, runErrorOf(e)
 		}
 		return e.Result, id, nil
@@ -183,23 +156,23 @@ func (c *Client) runError(ctx context.Context, id string) error {
 	return runErrorOf(e)
 }
 
-func runErrorOf(e Execution) *RunError {
+func runErrorOf(e faaspot.Execution) *RunError {
 	re := &RunError{ExecutionID: e.ID, Status: e.Status}
 	if e.Error != nil {
-		re.Type, re.Message, re.Traceback = e.Error.Type, e.Error.Message, e.Error.Traceback
+		re.ExecError = *e.Error
 	}
 	return re
 }
 
 // GetExecution returns an execution record.
-func (c *Client) GetExecution(ctx context.Context, id string) (Execution, error) {
-	var e Execution
+func (c *Client) GetExecution(ctx context.Context, id string) (faaspot.Execution, error) {
+	var e faaspot.Execution
 	_, err := c.do(ctx, http.MethodGet, "/v1/executions/"+url.PathEscape(id), nil, &e)
 	return e, err
 }
 
 // ListExecutions returns recent executions, of one deployment when deployment is not empty.
-func (c *Client) ListExecutions(ctx context.Context, deployment string, limit int) ([]Execution, error) {
+func (c *Client) ListExecutions(ctx context.Context, deployment string, limit int) ([]faaspot.Execution, error) {
 	q := url.Values{}
 	if deployment != "" {
 		q.Set("deployment", deployment)
@@ -207,14 +180,14 @@ func (c *Client) ListExecutions(ctx context.Context, deployment string, limit in
 	if limit > 0 {
 		q.Set("limit", fmt.Sprint(limit))
 	}
-	var es []Execution
+	var es []faaspot.Execution
 	_, err := c.do(ctx, http.MethodGet, "/v1/executions?"+q.Encode(), nil, &es)
 	return es, err
 }
 
 // WaitExecution polls the record until it is terminal or timeout passes. Clients poll; the server
 // never does.
-func (c *Client) WaitExecution(ctx context.Context, id string, timeout time.Duration) (Execution, error) {
+func (c *Client) WaitExecution(ctx context.Context, id string, timeout time.Duration) (faaspot.Execution, error) {
 	deadline := time.Now().Add(timeout)
 	delay := 20 * time.Millisecond
 	for {
@@ -236,10 +209,8 @@ func (c *Client) WaitExecution(ctx context.Context, id string, timeout time.Dura
 
 // CreateTenant creates a tenant (admin token) and returns its first token.
 func (c *Client) CreateTenant(ctx context.Context, name string) (string, error) {
-	var out struct {
-		Token string `json:"token"`
-	}
-	_, err := c.do(ctx, http.MethodPost, "/v1/tenants", map[string]string{"name": name}, &out)
+	var out faaspot.TenantCreated
+	_, err := c.do(ctx, http.MethodPost, "/v1/tenants", faaspot.CreateTenantRequest{Name: name}, &out)
 	return out.Token, err
 }
 
@@ -293,12 +264,12 @@ func apiError(status int, data []byte) *APIError {
 	}
 	ae := &APIError{Status: status, Body: data}
 	if json.Unmarshal(data, &env) == nil && len(env.Error) > 0 {
-		_ = json.Unmarshal(env.Error, ae)
+		_ = json.Unmarshal(env.Error, &ae.Err) // a function's error (RunFailure) decodes as far as it matches
 	}
-	if ae.Message == "" {
-		ae.Message = strings.TrimSpace(string(data))
-		if ae.Message == "" {
-			ae.Message = http.StatusText(status)
+	if ae.Err.Message == "" {
+		ae.Err.Message = strings.TrimSpace(string(data))
+		if ae.Err.Message == "" {
+			ae.Err.Message = http.StatusText(status)
 		}
 	}
 	return ae

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
 // env is a map-backed getenv.
@@ -164,21 +164,21 @@ func TestRunLimits(t *testing.T) {
 	cfg := DefaultConfig() // defaults 256 MB, 1 CPU, 30 s; caps 2048 MB, 2 CPUs, 900 s
 	tests := []struct {
 		name   string
-		limits store.Limits
+		limits faaspot.Limits
 		cfg    Config
 		mem    int64
 		nano   int64
 		time   time.Duration
 	}{
 		{name: "defaults", cfg: cfg, mem: 256 << 20, nano: 1e9, time: 30 * time.Second},
-		{name: "negative values mean defaults", cfg: cfg, limits: store.Limits{MemoryMB: -1, CPUs: -1, TimeoutS: -1},
+		{name: "negative values mean defaults", cfg: cfg, limits: faaspot.Limits{MemoryMB: -1, CPUs: -1, TimeoutS: -1},
 			mem: 256 << 20, nano: 1e9, time: 30 * time.Second},
-		{name: "explicit", cfg: cfg, limits: store.Limits{MemoryMB: 512, CPUs: 0.5, TimeoutS: 5},
+		{name: "explicit", cfg: cfg, limits: faaspot.Limits{MemoryMB: 512, CPUs: 0.5, TimeoutS: 5},
 			mem: 512 << 20, nano: 500_000_000, time: 5 * time.Second},
-		{name: "fractional cpus", cfg: cfg, limits: store.Limits{CPUs: 0.01}, mem: 256 << 20, nano: 10_000_000, time: 30 * time.Second},
-		{name: "caps", cfg: cfg, limits: store.Limits{MemoryMB: 1 << 20, CPUs: 64, TimeoutS: 86400},
+		{name: "fractional cpus", cfg: cfg, limits: faaspot.Limits{CPUs: 0.01}, mem: 256 << 20, nano: 10_000_000, time: 30 * time.Second},
+		{name: "caps", cfg: cfg, limits: faaspot.Limits{MemoryMB: 1 << 20, CPUs: 64, TimeoutS: 86400},
 			mem: 2048 << 20, nano: 2e9, time: 900 * time.Second},
-		{name: "caps apply to defaults too", limits: store.Limits{},
+		{name: "caps apply to defaults too", limits: faaspot.Limits{},
 			cfg: Config{DefaultMemMB: 4096, DefaultCPUs: 8, DefaultTimeout: 1000, MaxMemMB: 1024, MaxCPUs: 1.5, MaxTimeout: 60},
 			mem: 1024 << 20, nano: 1_500_000_000, time: time.Minute},
 	}

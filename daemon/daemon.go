@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/api"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/metrics"
@@ -242,10 +243,10 @@ func (d *Daemon) serve() error {
 	d.listener = ln
 	acfg := api.DefaultConfig()
 	acfg.AdminToken = d.cfg.AdminToken
-	acfg.DefaultLimits = store.Limits{MemoryMB: d.cfg.DefaultMemMB, CPUs: d.cfg.DefaultCPUs, TimeoutS: d.cfg.DefaultTimeout}
-	acfg.MaxLimits = store.Limits{MemoryMB: d.cfg.MaxMemMB, CPUs: d.cfg.MaxCPUs, TimeoutS: d.cfg.MaxTimeout}
+	acfg.DefaultLimits = faaspot.Limits{MemoryMB: d.cfg.DefaultMemMB, CPUs: d.cfg.DefaultCPUs, TimeoutS: d.cfg.DefaultTimeout}
+	acfg.MaxLimits = faaspot.Limits{MemoryMB: d.cfg.MaxMemMB, CPUs: d.cfg.MaxCPUs, TimeoutS: d.cfg.MaxTimeout}
 	acfg.SyncWait = d.cfg.SyncWait
-	acfg.DefaultQuotas = store.Quotas{MaxConcurrentRuns: d.cfg.runCap(), MaxQueuedRuns: d.cfg.MaxQueuedRuns,
+	acfg.DefaultQuotas = faaspot.Quotas{MaxConcurrentRuns: d.cfg.runCap(), MaxQueuedRuns: d.cfg.MaxQueuedRuns,
 		MaxDeployments: d.cfg.MaxDeployments, RequestsPerSecond: d.cfg.RequestsPerSecond}
 	srv := api.New(acfg, d.store, engine{d}, d.metrics, d.Registry, d.log)
 	d.api = srv

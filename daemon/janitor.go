@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
-	"github.com/faaspot/faaspot/store"
 )
 
 // janitorLoop removes, at start and then every JanitorInterval, the images this node built that
@@ -39,7 +39,7 @@ func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	live := map[string]map[string]store.Deployment{} // tenant id -> its deployments by id
+	live := map[string]map[string]faaspot.Deployment{} // tenant id -> its deployments by id
 	cleaned := 0
 	for _, r := range refs {
 		deps, ok := live[r.TenantID]
@@ -48,7 +48,7 @@ func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 			if err != nil {
 				return cleaned, err
 			}
-			deps = map[string]store.Deployment{}
+			deps = map[string]faaspot.Deployment{}
 			for _, dep := range list {
 				deps[dep.ID] = dep
 			}
@@ -62,7 +62,7 @@ func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 				continue
 			}
 			cleaned++
-		case dep.Status != store.StatusBuilding:
+		case dep.Status != faaspot.StatusBuilding:
 			n, err := d.builder.Prune(ctx, r, dep.Image, d.cfg.JanitorGrace)
 			if err != nil {
 				d.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
-	"github.com/faaspot/faaspot/store"
 )
 
 // deploymentKey prefixes the pool keys of every version of a deployment.
@@ -21,7 +21,7 @@ func versionKey(tenantID, deploymentID string, version int) string {
 
 // poolPolicy is how the containers of a deployment are kept: the operator's settings, lowered
 // by the deployment's own (which can never exceed them).
-func poolPolicy(cfg Config, w *store.WarmPolicy) sandbox.PoolPolicy {
+func poolPolicy(cfg Config, w *faaspot.WarmPolicy) sandbox.PoolPolicy {
 	if !cfg.Warm {
 		return sandbox.PoolPolicy{}
 	}
@@ -42,7 +42,7 @@ func poolPolicy(cfg Config, w *store.WarmPolicy) sandbox.PoolPolicy {
 }
 
 // prewarmCount is how many containers to start when a version becomes ready.
-func prewarmCount(cfg Config, w *store.WarmPolicy, pol sandbox.PoolPolicy) int {
+func prewarmCount(cfg Config, w *faaspot.WarmPolicy, pol sandbox.PoolPolicy) int {
 	n := cfg.WarmPrewarm
 	if w != nil && w.Prewarm != nil {
 		n = *w.Prewarm
@@ -51,7 +51,7 @@ func prewarmCount(cfg Config, w *store.WarmPolicy, pol sandbox.PoolPolicy) int {
 }
 
 // runRequest is the sandbox request of a run of dep's ready version.
-func (d *Daemon) runRequest(tid string, dep store.Deployment, e store.Execution, secrets []byte) sandbox.Request {
+func (d *Daemon) runRequest(tid string, dep faaspot.Deployment, e faaspot.Execution, secrets []byte) sandbox.Request {
 	return sandbox.Request{Image: dep.Image, TenantID: tid, ExecutionID: e.ID,
 		Key:  versionKey(tid, dep.ID, dep.ReadyVersion),
 		Args: e.Args, Context: secrets, Limits: runLimits(dep.Limits, d.cfg),
@@ -61,7 +61,7 @@ func (d *Daemon) runRequest(tid string, dep store.Deployment, e store.Execution,
 // prewarm starts the pre-warmed containers of a version about to become ready, before its
 // waiters are woken, so that the first run after a deploy is already warm. Containers join the
 // pool once started; the function's import overlaps the deploy's answer.
-func (d *Daemon) prewarm(ctx context.Context, tid string, dep store.Deployment, version int, image string) {
+func (d *Daemon) prewarm(ctx context.Context, tid string, dep faaspot.Deployment, version int, image string) {
 	pol := poolPolicy(d.cfg, dep.Warm)
 	n := prewarmCount(d.cfg, dep.Warm, pol)
 	if n <= 0 {
@@ -78,7 +78,7 @@ func (d *Daemon) prewarm(ctx context.Context, tid string, dep store.Deployment, 
 
 // versionRecorded retires the containers of the version a build replaced, and those pre-warmed
 // for a version that did not become the ready one.
-func (d *Daemon) versionRecorded(tid string, before, after store.Deployment, built int) {
+func (d *Daemon) versionRecorded(tid string, before, after faaspot.Deployment, built int) {
 	if before.ReadyVersion > 0 && before.ReadyVersion != after.ReadyVersion {
 		d.sandbox.Retire(versionKey(tid, before.ID, before.ReadyVersion))
 	}

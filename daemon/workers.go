@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
@@ -144,7 +145,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 		_, err := w.d.store.FinishBuild(ctx, job, store.BuildOutcome{Error: fmt.Sprintf("superseded by version %d", dep.Version)})
 		return ignoreNotFound(err)
 	}
-	src, err := w.d.store.LoadSource(ctx, job.Tenant, job.Name, job.Version)
+	ver, err := w.d.store.LoadVersion(ctx, job.Tenant, job.Name, job.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		return w.d.store.Ack(ctx, job)
 	}
@@ -153,7 +154,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	}
 	start := time.Now()
 	tag, buildLog, err := w.d.builder.Build(ctx, imagebuilder.Spec{TenantID: job.Tenant, DeploymentID: dep.ID,
-		Code: src.Code, Requirements: src.Requirements})
+		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
 	out := store.BuildOutcome{Image: tag, Log: buildLog}
 	var be *imagebuilder.BuildError
 	switch {
@@ -165,13 +166,13 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 		w.d.log.Error("build failed in the engine", "job", job.String(), "err", err)
 		out.Error = "the image build could not run (container engine error); try again"
 	}
-	result := store.StatusReady
+	result := faaspot.StatusReady
 	if out.Error != "" {
-		result = store.StatusFailed
+		result = faaspot.StatusFailed
 	} else if job.Version >= dep.Version {
 		w.d.prewarm(ctx, job.Tenant, dep, job.Version, tag)
 	}
-	w.d.metrics.BuildDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	w.d.metrics.BuildDuration.WithLabelValues(string(result)).Observe(time.Since(start).Seconds())
 	after, err := w.d.store.FinishBuild(ctx, job, out)
 	w.d.log.Info("build finished", "job", job.String(), "result", result, "seconds", time.Since(start).Seconds())
 	if err == nil {
@@ -196,16 +197,16 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 // localImage builds, on this node's engine, the image of dep's ready version from the source the
 // store keeps for it, and returns its tag: the same as dep.Image when this node's build settings
 // are the building node's. Runs that need it meanwhile wait for the one build.
-func (w *workers) localImage(ctx context.Context, tid string, dep store.Deployment) (string, error) {
+func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
 	w.rebuilding.Lock()
 	defer w.rebuilding.Unlock()
-	src, err := w.d.store.LoadSource(ctx, tid, dep.Name, dep.ReadyVersion)
+	ver, err := w.d.store.LoadVersion(ctx, tid, dep.Name, dep.ReadyVersion)
 	if err != nil {
 		return "", err
 	}
 	start := time.Now()
 	tag, _, err := w.d.builder.Build(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
-		Code: src.Code, Requirements: src.Requirements})
+		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
 	if err != nil {
 		return "", err
 	}
@@ -227,7 +228,7 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	case e.ID != "" && e.Terminal():
 		return w.d.store.Ack(ctx, job)
 	case errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0):
-		return w.finish(ctx, job, e, failure(store.ExecFailed, "DeploymentNotFound",
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "DeploymentNotFound",
 			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
 	case err != nil:
 		return err
@@ -237,13 +238,13 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	secrets, dep, err := w.context(ctx, job.Tenant, dep)
 	if errors.Is(err, store.ErrSecretKey) || errors.Is(err, store.ErrNotFound) {
 		w.d.log.Error("context unavailable", "job", job.String(), "err", err)
-		return w.finish(ctx, job, e, failure(store.ExecFailed, "ContextUnavailable",
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ContextUnavailable",
 			"the deployment's context cannot be read on this server; redeploy it or ask the operator"))
 	}
 	if err != nil {
 		return err
 	}
-	e.Status, e.Version = store.ExecRunning, dep.ReadyVersion
+	e.Status, e.Version = faaspot.ExecRunning, dep.ReadyVersion
 	marked := w.markRunningLater(job.Tenant, e)
 	req := w.d.runRequest(job.Tenant, dep, e, secrets)
 	res, err := w.d.sandbox.Run(ctx, req)
@@ -252,7 +253,7 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 		if req.Image, err = w.localImage(ctx, job.Tenant, dep); err != nil {
 			marked()
 			w.d.log.Error("image missing on this node and not rebuilt", "job", job.String(), "err", err)
-			return w.finish(ctx, job, e, failure(store.ExecFailed, "ImageUnavailable",
+			return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ImageUnavailable",
 				"the deployment's image is not on this worker and could not be built here; try again or redeploy"))
 		}
 		res, err = w.d.sandbox.Run(ctx, req)
@@ -263,7 +264,7 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 			return err // shutting down or reclaimed: the job stays with its owner
 		}
 		w.d.log.Error("run failed in the engine", "job", job.String(), "err", err)
-		return w.finish(ctx, job, e, failure(store.ExecFailed, "EngineError",
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "EngineError",
 			"the container engine could not run the function; try again"))
 	}
 	applyResult(&e, res)
@@ -274,14 +275,14 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 		w.d.metrics.ColdStarts.Inc()
 	}
 	w.d.metrics.ContainerAcquire.WithLabelValues(mode).Observe(res.Acquire.Seconds())
-	w.d.metrics.RunDuration.WithLabelValues(e.Status).Observe(res.Duration.Seconds())
+	w.d.metrics.RunDuration.WithLabelValues(string(e.Status)).Observe(res.Duration.Seconds())
 	return w.finish(ctx, job, e, nil)
 }
 
 // markRunningLater records the run as running if it is still going after markRunningAfter. The
 // returned function, called when the run ends, cancels that or waits for its write, so that the
 // terminal record is always written last.
-func (w *workers) markRunningLater(tid string, e store.Execution) func() {
+func (w *workers) markRunningLater(tid string, e faaspot.Execution) func() {
 	var mu sync.Mutex
 	done := false
 	t := time.AfterFunc(markRunningAfter, func() {
@@ -302,7 +303,7 @@ func (w *workers) markRunningLater(tid string, e store.Execution) func() {
 // context returns the decrypted context of dep's ready version, from the worker's cache when it
 // has it (a version's context never changes). When the version was replaced meanwhile (its
 // context dropped), it reloads the deployment once and returns the one it used.
-func (w *workers) context(ctx context.Context, tid string, dep store.Deployment) ([]byte, store.Deployment, error) {
+func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deployment) ([]byte, faaspot.Deployment, error) {
 	for attempt := 0; ; attempt++ {
 		key := versionKey(tid, dep.ID, dep.ReadyVersion)
 		if c, ok := w.contexts.get(key); ok {
@@ -323,7 +324,7 @@ func (w *workers) context(ctx context.Context, tid string, dep store.Deployment)
 }
 
 // finish writes the terminal record (applying f when given) and acknowledges the job.
-func (w *workers) finish(ctx context.Context, job store.Job, e store.Execution, f func(*store.Execution)) error {
+func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution)) error {
 	if f != nil {
 		f(&e)
 	}
@@ -332,12 +333,12 @@ func (w *workers) finish(ctx context.Context, job store.Job, e store.Execution, 
 	if err := w.d.store.FinishRun(ctx, job, e); err != nil {
 		return err
 	}
-	w.d.metrics.Executions.WithLabelValues(e.Status).Inc()
+	w.d.metrics.Executions.WithLabelValues(string(e.Status)).Inc()
 	return nil
 }
 
 // runLimits turns a deployment's limits into the sandbox's, applying operator defaults and caps.
-func runLimits(l store.Limits, cfg Config) sandbox.Limits {
+func runLimits(l faaspot.Limits, cfg Config) sandbox.Limits {
 	mem, cpus, timeout := l.MemoryMB, l.CPUs, l.TimeoutS
 	if mem <= 0 {
 		mem = cfg.DefaultMemMB
@@ -359,18 +360,18 @@ func runLimits(l store.Limits, cfg Config) sandbox.Limits {
 }
 
 // applyResult copies a sandbox result into the execution record.
-func applyResult(e *store.Execution, res sandbox.Result) {
+func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	switch res.Outcome {
 	case sandbox.Completed:
-		e.Status = store.ExecCompleted
+		e.Status = faaspot.ExecCompleted
 	case sandbox.Timeout:
-		e.Status = store.ExecTimeout
+		e.Status = faaspot.ExecTimeout
 	default:
-		e.Status = store.ExecFailed
+		e.Status = faaspot.ExecFailed
 	}
 	e.Result = res.Value
 	if res.Error != nil {
-		e.Error = &store.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback}
+		e.Error = &faaspot.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback}
 	}
 	e.Stdout, e.Stderr = res.Stdout, res.Stderr
 	e.StdoutTruncated, e.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
@@ -380,10 +381,10 @@ func applyResult(e *store.Execution, res sandbox.Result) {
 	e.ExitCode = &code
 }
 
-func failure(status, typ, msg string) func(*store.Execution) {
-	return func(e *store.Execution) {
+func failure(status faaspot.ExecStatus, typ, msg string) func(*faaspot.Execution) {
+	return func(e *faaspot.Execution) {
 		e.Status = status
-		e.Error = &store.ExecError{Type: typ, Message: msg}
+		e.Error = &faaspot.ExecError{Type: typ, Message: msg}
 	}
 }
 

@@ -5,32 +5,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
-	"github.com/faaspot/faaspot/store"
 )
 
 func TestApplyResult(t *testing.T) {
 	tests := []struct {
 		name    string
 		res     sandbox.Result
-		status  string
+		status  faaspot.ExecStatus
 		errType string
 	}{
-		{name: "completed", status: store.ExecCompleted,
+		{name: "completed", status: faaspot.ExecCompleted,
 			res: sandbox.Result{Outcome: sandbox.Completed, Value: json.RawMessage(`{"x":1}`), Stdout: "out", ExitCode: 0}},
-		{name: "function error", status: store.ExecFailed, errType: "ValueError",
+		{name: "function error", status: faaspot.ExecFailed, errType: "ValueError",
 			res: sandbox.Result{Outcome: sandbox.Failed, Error: &sandbox.FuncError{Type: "ValueError", Message: "boom", Traceback: "tb"}, ExitCode: 0}},
-		{name: "timeout", status: store.ExecTimeout, errType: sandbox.ErrTypeTimeout,
+		{name: "timeout", status: faaspot.ExecTimeout, errType: sandbox.ErrTypeTimeout,
 			res: sandbox.Result{Outcome: sandbox.Timeout, Error: &sandbox.FuncError{Type: sandbox.ErrTypeTimeout, Message: "killed"}, ExitCode: 137}},
-		{name: "out of memory", status: store.ExecFailed, errType: sandbox.ErrTypeOutOfMemory,
+		{name: "out of memory", status: faaspot.ExecFailed, errType: sandbox.ErrTypeOutOfMemory,
 			res: sandbox.Result{Outcome: sandbox.Failed, OOMKilled: true, Error: &sandbox.FuncError{Type: sandbox.ErrTypeOutOfMemory}, ExitCode: 137}},
-		{name: "unknown outcome is a failure", status: store.ExecFailed, res: sandbox.Result{Outcome: "weird"}},
+		{name: "unknown outcome is a failure", status: faaspot.ExecFailed, res: sandbox.Result{Outcome: "weird"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.res.Duration, tt.res.ColdStart = 1500*time.Microsecond, true
 			tt.res.Stderr, tt.res.StdoutTruncated = "err", true
-			var e store.Execution
+			var e faaspot.Execution
 			applyResult(&e, tt.res)
 			if e.Status != tt.status {
 				t.Errorf("status = %q, want %q", e.Status, tt.status)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 )
@@ -18,8 +19,8 @@ func TestFairness(t *testing.T) {
 	ctx := context.Background()
 	quiet := &node{url: n.url, token: mustToken(t, n)}
 	quiet.c = fsclient.New(n.url, quiet.token)
-	n.deploy(t, fsclient.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'slow'\n"})
-	quiet.deploy(t, fsclient.DeploymentRequest{Name: "quick", Code: "def main(args, context):\n    return 'quick'\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'slow'\n"})
+	quiet.deploy(t, faaspot.DeploymentRequest{Name: "quick", Code: "def main(args, context):\n    return 'quick'\n"})
 
 	const flood = 16 // 16 runs of 3 s: 12 s of backlog even on all 4 workers
 	var ids []string
@@ -65,7 +66,7 @@ func TestQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := &node{url: n.url, token: token, c: fsclient.New(n.url, token)}
-	q.deploy(t, fsclient.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 1\n"})
+	q.deploy(t, faaspot.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 1\n"})
 	if a := n.raw(t, "PUT", "/v1/tenants/"+tenant+"/quotas", `{"max_concurrent_runs": 1, "max_queued_runs": 2, "max_deployments": 1, "requests_per_second": 5}`, adminToken); a.status != 200 {
 		t.Fatalf("set quotas: %d %s", a.status, a.body)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
-	"github.com/faaspot/faaspot/store"
 )
 
 // The seed's hello function, using a requirement from the local index and the context.
@@ -66,7 +66,7 @@ func TestSeedHTTPExamples(t *testing.T) {
 	}
 	a = n.raw(t, http.MethodGet, "/v1/executions/"+id, "")
 	rec := a.json(t)
-	if rec["status"] != "completed" || e.Status != store.ExecCompleted {
+	if rec["status"] != "completed" || e.Status != faaspot.ExecCompleted {
 		t.Fatalf("execution: %s", a.body)
 	}
 	for _, field := range []string{"id", "deployment", "version", "status", "args", "result", "error", "stdout", "stderr",
@@ -123,66 +123,68 @@ func TestRunOutcomes(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name, code string
-		limits     *store.Limits
+		limits     *faaspot.Limits
 		status     int
-		check      func(t *testing.T, e store.Execution)
+		check      func(t *testing.T, e faaspot.Execution)
 	}{
 		{name: "typed-args", code: "def main(args, context):\n    return {'n': args['n'] * 2, 'q': args['q']}\n",
-			status: http.StatusOK, check: func(t *testing.T, e store.Execution) {
+			status: http.StatusOK, check: func(t *testing.T, e faaspot.Execution) {
 				if string(e.Result) != `{"n": 42, "q": "s"}` && !strings.Contains(string(e.Result), `"n":42`) && !strings.Contains(string(e.Result), `"n": 42`) {
 					t.Errorf("result %s", e.Result)
 				}
 			}},
 		{name: "exception", code: "def main(args, context):\n    raise ValueError('bad value')\n",
-			status: http.StatusInternalServerError, check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "ValueError", "bad value")
+			status: http.StatusInternalServerError, check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "ValueError", "bad value")
 				if !strings.Contains(e.Error.Traceback, "main.py") || strings.Contains(e.Error.Traceback, "runner.py") {
 					t.Errorf("traceback should show the function, not the runner: %s", e.Error.Traceback)
 				}
 			}},
 		{name: "timeout", code: "def main(args, context):\n    while True:\n        pass\n",
-			limits: &store.Limits{TimeoutS: 1}, status: http.StatusGatewayTimeout,
-			check: func(t *testing.T, e store.Execution) { wantError(t, e, store.ExecTimeout, "Timeout", "longer than 1s") }},
+			limits: &faaspot.Limits{TimeoutS: 1}, status: http.StatusGatewayTimeout,
+			check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecTimeout, "Timeout", "longer than 1s")
+			}},
 		{name: "memory", code: "def main(args, context):\n    x = []\n    while True:\n        x.append(bytearray(8 << 20))\n",
-			limits: &store.Limits{MemoryMB: 48}, status: http.StatusInternalServerError,
-			check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "OutOfMemory", "48 MB")
+			limits: &faaspot.Limits{MemoryMB: 48}, status: http.StatusInternalServerError,
+			check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "OutOfMemory", "48 MB")
 				if !e.OOMKilled {
 					t.Error("oom_killed should be true")
 				}
 			}},
 		{name: "huge-output", code: "import sys\ndef main(args, context):\n    for _ in range(2000):\n        print('x' * 5000)\n        print('y' * 5000, file=sys.stderr)\n    return 'done'\n",
-			status: http.StatusOK, check: func(t *testing.T, e store.Execution) {
+			status: http.StatusOK, check: func(t *testing.T, e faaspot.Execution) {
 				if !e.StdoutTruncated || !e.StderrTruncated || len(e.Stdout) != 256<<10 || len(e.Stderr) != 256<<10 {
 					t.Errorf("want both streams capped at 256 KiB and flagged, got %d/%v %d/%v",
 						len(e.Stdout), e.StdoutTruncated, len(e.Stderr), e.StderrTruncated)
 				}
 			}},
 		{name: "non-json", code: "def main(args, context):\n    return object()\n",
-			status: http.StatusInternalServerError, check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "ResultNotSerializable", "not JSON-serializable")
+			status: http.StatusInternalServerError, check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "ResultNotSerializable", "not JSON-serializable")
 			}},
 		{name: "nan", code: "def main(args, context):\n    return float('nan')\n",
-			status: http.StatusInternalServerError, check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "ResultNotSerializable", "")
+			status: http.StatusInternalServerError, check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "ResultNotSerializable", "")
 			}},
 		{name: "hard-exit", code: "import os\ndef main(args, context):\n    os._exit(7)\n",
-			status: http.StatusInternalServerError, check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "ProcessExited", "code 7")
+			status: http.StatusInternalServerError, check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "ProcessExited", "code 7")
 			}},
 		{name: "sys-exit", code: "import sys\ndef main(args, context):\n    sys.exit(3)\n",
-			status: http.StatusInternalServerError, check: func(t *testing.T, e store.Execution) {
-				wantError(t, e, store.ExecFailed, "SystemExit", "3")
+			status: http.StatusInternalServerError, check: func(t *testing.T, e faaspot.Execution) {
+				wantError(t, e, faaspot.ExecFailed, "SystemExit", "3")
 			}},
 		{name: "fake-frame", code: "def main(args, context):\n    print('{\"ok\": true, \"result\": \"1\"}')\n    return 2\n",
-			status: http.StatusOK, check: func(t *testing.T, e store.Execution) {
+			status: http.StatusOK, check: func(t *testing.T, e faaspot.Execution) {
 				if string(e.Result) != "2" || !strings.Contains(e.Stdout, `"ok": true`) {
 					t.Errorf("printed frame must stay user output: result %s stdout %q", e.Result, e.Stdout)
 				}
 			}},
 	}
 	for _, tc := range cases {
-		n.deploy(t, fsclient.DeploymentRequest{Name: tc.name, Code: tc.code, Limits: tc.limits})
+		n.deploy(t, faaspot.DeploymentRequest{Name: tc.name, Code: tc.code, Limits: tc.limits})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +216,7 @@ func TestRunOutcomes(t *testing.T) {
 	eventually(t, "no container left once the node closed", func() bool { return len(n.sandboxContainers(t)) == 0 })
 }
 
-func wantError(t *testing.T, e store.Execution, status, typ, msg string) {
+func wantError(t *testing.T, e faaspot.Execution, status faaspot.ExecStatus, typ, msg string) {
 	t.Helper()
 	if e.Status != status || e.Error == nil || e.Error.Type != typ || !strings.Contains(e.Error.Message, msg) {
 		t.Errorf("want %s/%s containing %q, got status %s error %+v", status, typ, msg, e.Status, e.Error)
@@ -247,7 +249,7 @@ func TestBuildFailures(t *testing.T) {
 		t.Fatalf("run of failed deployment: %d %s", a.status, a.body)
 	}
 	d, err := n.c.GetDeployment(context.Background(), "nomain")
-	if err != nil || d.Status != store.StatusFailed || !strings.Contains(d.BuildLog, "FAASPOT-CHECK") {
+	if err != nil || d.Status != faaspot.StatusFailed || !strings.Contains(d.BuildLog, "FAASPOT-CHECK") {
 		t.Fatalf("failed deployment record: %+v %v", d, err)
 	}
 	// The failed pip step left no untagged images behind.
@@ -312,8 +314,8 @@ func TestBadInput(t *testing.T) {
 func TestRedeployAndDelete(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
-	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 1\n"})
-	d := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 2\n"})
+	d1 := n.deploy(t, faaspot.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 1\n"})
+	d := n.deploy(t, faaspot.DeploymentRequest{Name: "ver", Code: "def main(args, context):\n    return 2\n"})
 	if d.Version != 2 || d.ReadyVersion != 2 || d.Image == d1.Image {
 		t.Fatalf("redeploy: %+v", d)
 	}
@@ -366,14 +368,14 @@ func mustToken(t *testing.T, n *node) string {
 // id, and completes in the background.
 func TestSyncWaitExpires(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.SyncWait = time.Second })
-	n.deploy(t, fsclient.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'late'\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'late'\n"})
 	a := n.raw(t, http.MethodPost, "/v1/sync/deployments/slow/rpc/", "")
 	id, _ := a.json(t)["execution_id"].(string)
 	if a.status != http.StatusAccepted || id == "" || a.header.Get("X-Faaspot-Execution-Id") != id {
 		t.Fatalf("want 202 with the execution id, got %d %s", a.status, a.body)
 	}
 	e, err := n.c.WaitExecution(context.Background(), id, time.Minute)
-	if err != nil || e.Status != store.ExecCompleted || string(e.Result) != `"late"` {
+	if err != nil || e.Status != faaspot.ExecCompleted || string(e.Result) != `"late"` {
 		t.Fatalf("background completion: %+v %v", e, err)
 	}
 }

@@ -2,25 +2,25 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	fsclient "github.com/faaspot/faaspot/client"
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
 // hostile is a function that attacks the platform, and what we guarantee about its run.
 type hostile struct {
 	name, code string
-	limits     *store.Limits
+	limits     *faaspot.Limits
 	statuses   []string // acceptable terminal statuses
-	check      func(t *testing.T, e store.Execution)
+	check      func(t *testing.T, e faaspot.Execution)
 }
 
-func errType(types ...string) func(t *testing.T, e store.Execution) {
-	return func(t *testing.T, e store.Execution) {
+func errType(types ...string) func(t *testing.T, e faaspot.Execution) {
+	return func(t *testing.T, e faaspot.Execution) {
 		t.Helper()
 		if e.Error == nil || e.Error.Message == "" {
 			t.Fatalf("no clear error: %+v", e)
@@ -34,8 +34,8 @@ func errType(types ...string) func(t *testing.T, e store.Execution) {
 	}
 }
 
-func resultHas(parts ...string) func(t *testing.T, e store.Execution) {
-	return func(t *testing.T, e store.Execution) {
+func resultHas(parts ...string) func(t *testing.T, e faaspot.Execution) {
+	return func(t *testing.T, e faaspot.Execution) {
 		t.Helper()
 		for _, p := range parts {
 			if !strings.Contains(string(e.Result), p) {
@@ -45,7 +45,7 @@ func resultHas(parts ...string) func(t *testing.T, e store.Execution) {
 	}
 }
 
-var short = &store.Limits{TimeoutS: 5, MemoryMB: 128}
+var short = &faaspot.Limits{TimeoutS: 5, MemoryMB: 128}
 
 // The hostile suite (DESIGN.md §4): resource exhaustion, escape and snooping attempts, protocol
 // abuse and odd values. Every run must end in a terminal status with a clear error (or a result
@@ -56,13 +56,13 @@ var hostileFunctions = []hostile{
 		code: "import os\ndef main(args, context):\n    while True:\n        os.fork()\n"},
 	{name: "thread-bomb", limits: short, statuses: []string{"failed", "timeout"},
 		code: "import threading, time\ndef main(args, context):\n    while True:\n        threading.Thread(target=time.sleep, args=(60,)).start()\n"},
-	{name: "memory-bomb", limits: &store.Limits{TimeoutS: 10, MemoryMB: 64}, statuses: []string{"failed"},
+	{name: "memory-bomb", limits: &faaspot.Limits{TimeoutS: 10, MemoryMB: 64}, statuses: []string{"failed"},
 		code: "def main(args, context):\n    blocks = []\n    while True:\n        blocks.append(b'x' * (16 << 20))\n", check: errType("OutOfMemory", "MemoryError")},
-	{name: "cpu-spin", limits: &store.Limits{TimeoutS: 2}, statuses: []string{"timeout"},
+	{name: "cpu-spin", limits: &faaspot.Limits{TimeoutS: 2}, statuses: []string{"timeout"},
 		code: "def main(args, context):\n    while True:\n        pass\n", check: errType("Timeout")},
-	{name: "endless-output", limits: &store.Limits{TimeoutS: 3}, statuses: []string{"timeout"},
+	{name: "endless-output", limits: &faaspot.Limits{TimeoutS: 3}, statuses: []string{"timeout"},
 		code: "def main(args, context):\n    while True:\n        print('x' * 4096)\n", check: errType("Timeout")},
-	{name: "disk-fill", limits: &store.Limits{TimeoutS: 20, MemoryMB: 256}, statuses: []string{"failed"},
+	{name: "disk-fill", limits: &faaspot.Limits{TimeoutS: 20, MemoryMB: 256}, statuses: []string{"failed"},
 		code:  "def main(args, context):\n    with open('/tmp/fill', 'wb') as f:\n        while True:\n            f.write(b'x' * (1 << 20))\n            f.flush()\n",
 		check: errType("OSError", "OutOfMemory")},
 	{name: "huge-return", statuses: []string{"failed"},
@@ -74,7 +74,7 @@ var hostileFunctions = []hostile{
 		check: resultHas(`"setuid":"denied"`, `"euid":65534`)},
 	{name: "write-outside-tmp", statuses: []string{"completed"},
 		code: "def main(args, context):\n    out = {}\n    for p in ['/etc/passwd', '/opt/faaspot/function/main.py', '/usr/bin/evil', '/proc/sysrq-trigger']:\n        try:\n            open(p, 'a').close()\n            out[p] = 'written'\n        except OSError as e:\n            out[p] = 'denied'\n    return out\n",
-		check: func(t *testing.T, e store.Execution) {
+		check: func(t *testing.T, e faaspot.Execution) {
 			if strings.Contains(string(e.Result), "written") {
 				t.Errorf("wrote outside /tmp: %s", e.Result)
 			}
@@ -87,7 +87,7 @@ var hostileFunctions = []hostile{
 		check: resultHas(`"interfaces":["lo"]`)},
 	{name: "snoop-processes", statuses: []string{"completed"},
 		code: "import os\ndef main(args, context):\n    envs = []\n    for pid in os.listdir('/proc'):\n        if pid.isdigit():\n            try:\n                envs.append(open('/proc/%s/environ' % pid, 'rb').read().decode('latin-1'))\n            except OSError:\n                pass\n    return {'pids': len(envs), 'env': envs}\n",
-		check: func(t *testing.T, e store.Execution) {
+		check: func(t *testing.T, e faaspot.Execution) {
 			if strings.Contains(string(e.Result), "FAASPOT") || strings.Contains(string(e.Result), "canary") {
 				t.Errorf("other processes' environment leaks: %s", e.Result)
 			}
@@ -102,13 +102,13 @@ var hostileFunctions = []hostile{
 	{name: "exit-interpreter", statuses: []string{"failed"},
 		code: "import os\ndef main(args, context):\n    os._exit(0)\n", check: errType("ProcessExited")},
 	{name: "kill-self", statuses: []string{"failed"},
-		code: "import os, signal\ndef main(args, context):\n    os.kill(os.getpid(), signal.SIGKILL)\n", check: func(t *testing.T, e store.Execution) {
+		code: "import os, signal\ndef main(args, context):\n    os.kill(os.getpid(), signal.SIGKILL)\n", check: func(t *testing.T, e faaspot.Execution) {
 			errType("ProcessExited")(t, e)
 			if e.ExitCode == nil || *e.ExitCode != 137 {
 				t.Errorf("exit code %v, want 137 (killed by SIGKILL)", e.ExitCode)
 			}
 		}},
-	{name: "ignore-sigterm", limits: &store.Limits{TimeoutS: 2}, statuses: []string{"timeout"},
+	{name: "ignore-sigterm", limits: &faaspot.Limits{TimeoutS: 2}, statuses: []string{"timeout"},
 		code: "import signal, time\ndef main(args, context):\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    while True:\n        time.sleep(0.1)\n", check: errType("Timeout")},
 	{name: "background-process", statuses: []string{"completed"},
 		code: "import subprocess\ndef main(args, context):\n    p = subprocess.Popen(['sleep', '300'])\n    return {'started': p.pid > 0}\n", check: resultHas(`"started":true`)},
@@ -129,11 +129,11 @@ func TestHostileFunctions(t *testing.T) {
 	ctx := context.Background()
 	keys := map[string]string{}
 	for _, h := range hostileFunctions {
-		d := n.deploy(t, fsclient.DeploymentRequest{Name: h.name, Code: h.code, Limits: h.limits,
-			Context: map[string]any{"secret": "canary-hostile"}})
+		d := n.deploy(t, faaspot.DeploymentRequest{Name: h.name, Code: h.code, Limits: h.limits,
+			Context: json.RawMessage(`{"secret": "canary-hostile"}`)})
 		keys[h.name] = keyOf(d)
 	}
-	n.deploy(t, fsclient.DeploymentRequest{Name: "healthy", Code: "def main(args, context):\n    return 'ok'\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "healthy", Code: "def main(args, context):\n    return 'ok'\n"})
 	for _, h := range hostileFunctions {
 		t.Run(h.name, func(t *testing.T) {
 			start := time.Now()
@@ -147,10 +147,10 @@ func TestHostileFunctions(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: %s in %v, error %+v", h.name, e.Status, time.Since(start).Round(time.Millisecond), e.Error)
-			if !contains(h.statuses, e.Status) {
+			if !contains(h.statuses, string(e.Status)) {
 				t.Fatalf("status %s, want one of %v (error %+v, result %.200s)", e.Status, h.statuses, e.Error, e.Result)
 			}
-			if e.Status != store.ExecCompleted && (e.Error == nil || e.Error.Message == "") {
+			if e.Status != faaspot.ExecCompleted && (e.Error == nil || e.Error.Message == "") {
 				t.Errorf("a %s run without a clear error", e.Status)
 			}
 			if h.check != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/store"
@@ -32,7 +32,7 @@ func TestCodeLayerImages(t *testing.T) {
 	code := func(v int) string {
 		return "import faaspot_testpkg\n\ndef main(args, context):\n    return [" + string(rune('0'+v)) + ", faaspot_testpkg.hello()]\n"
 	}
-	req := fsclient.DeploymentRequest{Name: "layers", Code: code(1), Requirements: testPkg + "==" + testVersion + "\n"}
+	req := faaspot.DeploymentRequest{Name: "layers", Code: code(1), Requirements: testPkg + "==" + testVersion + "\n"}
 	d1 := n.deploy(t, req)
 	deps1, layers1 := depsOf(t, d1.Image)
 
@@ -61,7 +61,7 @@ func TestCodeLayerImages(t *testing.T) {
 	before := repositoryTags(t, d2.Image)
 	req.Code = "def handler(event):\n    return 1\n"
 	bad, err := n.c.CreateDeployment(ctx, req, true)
-	if err == nil || bad.Status != store.StatusFailed || !strings.Contains(bad.Error, "main(args, context)") {
+	if err == nil || bad.Status != faaspot.StatusFailed || !strings.Contains(bad.Error, "main(args, context)") {
 		t.Fatalf("code without main = %+v, %v; want failed with the check's message", bad, err)
 	}
 	if after := repositoryTags(t, d2.Image); !slices.Equal(after, before) {
@@ -72,7 +72,7 @@ func TestCodeLayerImages(t *testing.T) {
 	}
 
 	// Requirements changed: a new dependencies image; the old one goes with version 2.
-	d4 := n.deploy(t, fsclient.DeploymentRequest{Name: "layers", Code: "def main(args, context):\n    return 4\n"})
+	d4 := n.deploy(t, faaspot.DeploymentRequest{Name: "layers", Code: "def main(args, context):\n    return 4\n"})
 	deps4, _ := depsOf(t, d4.Image)
 	if deps4 == deps1 {
 		t.Fatalf("a requirements change kept the dependencies image %s", deps1)
@@ -214,8 +214,8 @@ func TestImageJanitor(t *testing.T) {
 	fast := func(c *daemon.Config) { c.JanitorInterval, c.JanitorGrace = 300*time.Millisecond, 0 }
 	n := startNode(t, fast)
 	ctx := context.Background()
-	keep := n.deploy(t, fsclient.DeploymentRequest{Name: "keep", Code: "def main(args, context):\n    return 1\n"})
-	busy := n.deploy(t, fsclient.DeploymentRequest{Name: "busy",
+	keep := n.deploy(t, faaspot.DeploymentRequest{Name: "keep", Code: "def main(args, context):\n    return 1\n"})
+	busy := n.deploy(t, faaspot.DeploymentRequest{Name: "busy",
 		Code: "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return 'done'\n"})
 	id, err := n.c.Run(ctx, "busy", map[string]any{"sleep": 4})
 	if err != nil {
@@ -223,7 +223,7 @@ func TestImageJanitor(t *testing.T) {
 	}
 	eventually(t, "the slow run started", func() bool {
 		e, err := n.c.GetExecution(ctx, id)
-		return err == nil && e.Status == store.ExecRunning
+		return err == nil && e.Status == faaspot.ExecRunning
 	})
 	if err := n.c.DeleteDeployment(ctx, "busy"); err != nil {
 		t.Fatal(err)
@@ -238,16 +238,16 @@ func TestImageJanitor(t *testing.T) {
 
 	// Redeployed while a run of the old version goes on: the old image goes once the run ends.
 	slow := "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return %d\n"
-	v1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 1)})
+	v1 := n.deploy(t, faaspot.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 1)})
 	id, err = n.c.Run(ctx, "ver", map[string]any{"sleep": 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the slow run of version 1 started", func() bool {
 		e, err := n.c.GetExecution(ctx, id)
-		return err == nil && e.Status == store.ExecRunning
+		return err == nil && e.Status == faaspot.ExecRunning
 	})
-	v2 := n.deploy(t, fsclient.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 2)})
+	v2 := n.deploy(t, faaspot.DeploymentRequest{Name: "ver", Code: fmt.Sprintf(slow, 2)})
 	if !imageExists(v1.Image) {
 		t.Fatalf("the image of version 1 went while a run used it")
 	}
@@ -264,7 +264,7 @@ func TestImageJanitor(t *testing.T) {
 	}
 
 	// Deleted while its first build runs: nothing of it is left once the build ends.
-	late, err := n.c.CreateDeployment(ctx, fsclient.DeploymentRequest{Name: "late", Code: "def main(args, context):\n    return 2\n"}, false)
+	late, err := n.c.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: "late", Code: "def main(args, context):\n    return 2\n"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestImageJanitor(t *testing.T) {
 
 	// A node of another store on the same engine: its janitor must leave this store's images.
 	other := startNode(t, fast)
-	other.deploy(t, fsclient.DeploymentRequest{Name: "other", Code: "def main(args, context):\n    return 3\n"})
+	other.deploy(t, faaspot.DeploymentRequest{Name: "other", Code: "def main(args, context):\n    return 3\n"})
 	time.Sleep(time.Second) // several passes of both janitors
 	if !imageExists(keep.Image) {
 		t.Errorf("the image of a live deployment (%s) was removed", keep.Image)
@@ -292,7 +292,7 @@ func TestImageJanitor(t *testing.T) {
 func TestMissingImageRebuilt(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.Warm = false }) // every run creates a container
 	ctx := context.Background()
-	d := n.deploy(t, fsclient.DeploymentRequest{Name: "gone", Requirements: testPkg + "==" + testVersion + "\n",
+	d := n.deploy(t, faaspot.DeploymentRequest{Name: "gone", Requirements: testPkg + "==" + testVersion + "\n",
 		Code: "import faaspot_testpkg\ndef main(args, context):\n    return faaspot_testpkg.hello()\n"})
 	deps, _ := depsOf(t, d.Image)
 	for _, tag := range []string{d.Image, deps} {
@@ -304,7 +304,7 @@ func TestMissingImageRebuilt(t *testing.T) {
 	if err != nil || string(v) != `"hello from a wheel"` {
 		t.Fatalf("run without the image on the engine = %s, %v", v, err)
 	}
-	if e, err := n.c.GetExecution(ctx, id); err != nil || e.Status != store.ExecCompleted || !e.ColdStart {
+	if e, err := n.c.GetExecution(ctx, id); err != nil || e.Status != faaspot.ExecCompleted || !e.ColdStart {
 		t.Errorf("its record: %+v %v", e, err)
 	}
 	if !imageExists(d.Image) {

@@ -21,6 +21,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
@@ -223,20 +224,20 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 }
 
 // deploy creates a deployment and waits for its build to end successfully.
-func (n *node) deploy(t testing.TB, req fsclient.DeploymentRequest) store.Deployment {
+func (n *node) deploy(t testing.TB, req faaspot.DeploymentRequest) faaspot.Deployment {
 	t.Helper()
 	d, err := n.c.CreateDeployment(context.Background(), req, true)
 	if err != nil {
 		t.Fatalf("deploy %s: %v", req.Name, err)
 	}
-	if d.Status != store.StatusReady {
+	if d.Status != faaspot.StatusReady {
 		t.Fatalf("deploy %s: status %s, error %q", req.Name, d.Status, d.Error)
 	}
 	return d
 }
 
 // keyOf is the pool key of a deployment's ready version, as the daemon labels its containers.
-func keyOf(d store.Deployment) string {
+func keyOf(d faaspot.Deployment) string {
 	tid := strings.SplitN(strings.TrimPrefix(d.Image, "faaspot/t-"), "/", 2)[0]
 	return fmt.Sprintf("%s/%s/%d/", tid, d.ID, d.ReadyVersion)
 }

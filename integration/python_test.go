@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/daemon"
-	"github.com/faaspot/faaspot/store"
 )
 
 // The Python examples of the FaaSpot docs (shared/seed/faaspot-deployments.rst), verbatim. The
@@ -192,7 +191,7 @@ func pyWriteFile(t *testing.T, dir, name, body string) {
 }
 
 // pyWaitReady waits for the deployment's build to succeed.
-func (n *node) pyWaitReady(t *testing.T, name string) store.Deployment {
+func (n *node) pyWaitReady(t *testing.T, name string) faaspot.Deployment {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -201,9 +200,9 @@ func (n *node) pyWaitReady(t *testing.T, name string) store.Deployment {
 			t.Fatalf("get deployment %s: %v", name, err)
 		}
 		switch {
-		case d.Status == store.StatusReady:
+		case d.Status == faaspot.StatusReady:
 			return d
-		case d.Status == store.StatusFailed:
+		case d.Status == faaspot.StatusFailed:
 			t.Fatalf("deployment %s failed to build: %s\n%s", name, d.Error, d.BuildLog)
 		case time.Now().After(deadline):
 			t.Fatalf("deployment %s still %s", name, d.Status)
@@ -225,7 +224,7 @@ func TestPythonDocExamples(t *testing.T) {
 	out := pyRun(t, dir, env, vars+pyDocsCreate)
 	var d map[string]any
 	out.value(t, 0, &d)
-	if d["name"] != "pyecho" || d["status"] != store.StatusBuilding || d["version"] != 1.0 {
+	if d["name"] != "pyecho" || d["status"] != faaspot.StatusBuilding || d["version"] != 1.0 {
 		t.Fatalf("create answered %v", d)
 	}
 	n.pyWaitReady(t, "pyecho")
@@ -246,25 +245,25 @@ func TestPythonDocExamples(t *testing.T) {
 	if len(out.lines) != 2 || !strings.HasPrefix(out.lines[1], "ID ") {
 		t.Fatalf("want the status and the id, got %q (stderr %s)", out.lines, out.stderr)
 	}
-	status, id := out.lines[0], strings.TrimPrefix(out.lines[1], "ID ")
-	if status != store.ExecQueued && status != store.ExecRunning && status != store.ExecCompleted {
+	status, id := faaspot.ExecStatus(out.lines[0]), strings.TrimPrefix(out.lines[1], "ID ")
+	if status != faaspot.ExecQueued && status != faaspot.ExecRunning && status != faaspot.ExecCompleted {
 		t.Fatalf("printed status %q", status)
 	}
 	e, err := n.c.WaitExecution(context.Background(), id, 2*time.Minute)
-	if err != nil || e.Status != store.ExecCompleted || e.Deployment != "pyecho" ||
+	if err != nil || e.Status != faaspot.ExecCompleted || e.Deployment != "pyecho" ||
 		!strings.Contains(string(e.Args), `"PARAMETER":"VALUE"`) {
 		t.Fatalf("execution %s: %+v %v", id, e, err)
 	}
 	out = pyRun(t, dir, env, "from faaspot import Faaspot\nfaaspot = Faaspot()\n"+
 		fmt.Sprintf("faaspot.executions().get(%q)['status']\n", id)+
 		fmt.Sprintf("faaspot.executions.wait(%q, timeout=60)['result']\n", id))
-	var st string
+	var st faaspot.ExecStatus
 	var res struct {
 		Args map[string]any `json:"args"`
 	}
 	out.value(t, 0, &st)
 	out.value(t, 1, &res)
-	if st != store.ExecCompleted || res.Args["PARAMETER"] != "VALUE" {
+	if st != faaspot.ExecCompleted || res.Args["PARAMETER"] != "VALUE" {
 		t.Fatalf("execution seen from Python: %s %s", out.values[0], out.values[1])
 	}
 }
@@ -318,9 +317,9 @@ print(json.dumps(faaspot.deployments.list()))
 // TestPythonFailures: every way a call fails, as the exception the client raises.
 func TestPythonFailures(t *testing.T) {
 	n := startNode(t)
-	n.deploy(t, fsclient.DeploymentRequest{Name: "pyboom", Code: "def main(args, context):\n    raise ValueError('bad value')\n"})
-	n.deploy(t, fsclient.DeploymentRequest{Name: "pyloop", Code: "def main(args, context):\n    while True:\n        pass\n",
-		Limits: &store.Limits{TimeoutS: 1}})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "pyboom", Code: "def main(args, context):\n    raise ValueError('bad value')\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "pyloop", Code: "def main(args, context):\n    while True:\n        pass\n",
+		Limits: &faaspot.Limits{TimeoutS: 1}})
 	dir := t.TempDir()
 	env := pyEnv(t, t.TempDir(), n.pyVars()...)
 	pyWriteFile(t, dir, "nomain.py", "def handler(event):\n    return 1\n")
@@ -369,14 +368,14 @@ print(json.dumps(out))
 	f := got["failed"]
 	id, _ := f["execution_id"].(string)
 	if f["class"] != "ExecutionFailed" || f["type"] != "ValueError" || f["message"] != "bad value" ||
-		f["status"] != store.ExecFailed || f["http_status"] != 500.0 || id == "" ||
+		f["status"] != faaspot.ExecFailed || f["http_status"] != 500.0 || id == "" ||
 		!strings.Contains(fmt.Sprint(f["traceback"]), "ValueError: bad value") {
 		t.Errorf("ExecutionFailed: %v", f)
 	}
-	if e, err := n.c.GetExecution(context.Background(), id); err != nil || e.Status != store.ExecFailed || e.Deployment != "pyboom" {
+	if e, err := n.c.GetExecution(context.Background(), id); err != nil || e.Status != faaspot.ExecFailed || e.Deployment != "pyboom" {
 		t.Errorf("the execution the error names: %+v %v", e, err)
 	}
-	if f := got["timeout"]; f["class"] != "ExecutionTimeout" || f["type"] != "Timeout" || f["status"] != store.ExecTimeout ||
+	if f := got["timeout"]; f["class"] != "ExecutionTimeout" || f["type"] != "Timeout" || f["status"] != faaspot.ExecTimeout ||
 		f["http_status"] != 504.0 || f["execution_id"] == "" {
 		t.Errorf("ExecutionTimeout: %v", f)
 	}
@@ -392,7 +391,7 @@ print(json.dumps(out))
 	f = got["build_failed"]
 	dep, _ := f["deployment"].(map[string]any)
 	if f["class"] != "BuildFailed" || f["status"] != 422.0 || !strings.Contains(fmt.Sprint(f["message"]), "main(args, context)") ||
-		dep["name"] != "pynomain" || dep["status"] != store.StatusFailed || !strings.Contains(fmt.Sprint(dep["build_log"]), "FAASPOT-CHECK") {
+		dep["name"] != "pynomain" || dep["status"] != faaspot.StatusFailed || !strings.Contains(fmt.Sprint(dep["build_log"]), "FAASPOT-CHECK") {
 		t.Errorf("BuildFailed: %v", f)
 	}
 	if f := got["not_runnable"]; f["class"] != "Conflict" || f["status"] != 409.0 {
@@ -410,7 +409,7 @@ print(json.dumps(out))
 // polls the execution and still returns the value.
 func TestPythonSyncWaitExpires(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.SyncWait = time.Second })
-	n.deploy(t, fsclient.DeploymentRequest{Name: "pyslow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return args['x'] + 1\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "pyslow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return args['x'] + 1\n"})
 	dir := t.TempDir()
 	out := pyRun(t, dir, pyEnv(t, t.TempDir(), n.pyVars()...), `import time
 from faaspot import Faaspot
@@ -447,7 +446,7 @@ faaspot.deployments.run('pycfg', wait=True)
 	out.value(t, 0, &url)
 	out.value(t, 1, &status)
 	out.value(t, 2, &v)
-	if url != n.url || status != store.StatusReady || v != "from the config file" {
+	if url != n.url || faaspot.DeploymentStatus(status) != faaspot.StatusReady || v != "from the config file" {
 		t.Fatalf("got %s", out.values)
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/store"
@@ -18,7 +19,7 @@ import (
 // taken over by another worker and completes. API and worker roles run as separate nodes.
 func TestReclaimFromDeadWorker(t *testing.T) {
 	builder := startNode(t)
-	builder.deploy(t, fsclient.DeploymentRequest{Name: "echo", Code: "def main(args, context):\n    return args\n"})
+	builder.deploy(t, faaspot.DeploymentRequest{Name: "echo", Code: "def main(args, context):\n    return args\n"})
 	_ = builder.d.Close() // no worker is left listening on this prefix
 
 	shared := func(c *daemon.Config) { c.KeyPrefix = builder.prefix }
@@ -34,7 +35,7 @@ func TestReclaimFromDeadWorker(t *testing.T) {
 	opts, _ := redis.ParseURL(env.redisURL)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	st, err := store.New(rdb, store.Options{Prefix: builder.prefix, SecretKey: testSecretKey})
+	st, err := store.New(rdb, store.Options{Prefix: builder.prefix, ResultTTL: time.Hour, RunCap: 4, SecretKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestReclaimFromDeadWorker(t *testing.T) {
 		c.Role, c.Listen, c.ReclaimIdle = "worker", "", 2*time.Second
 	})
 	e, err := c.WaitExecution(ctx, id, time.Minute)
-	if err != nil || e.Status != store.ExecCompleted || !strings.Contains(string(e.Result), `"k"`) {
+	if err != nil || e.Status != faaspot.ExecCompleted || !strings.Contains(string(e.Result), `"k"`) {
 		t.Fatalf("reclaimed run: %+v %v", e, err)
 	}
 	if n, err := st.QueueDepth(ctx, store.Runs); err != nil || n != 0 {
@@ -63,7 +64,7 @@ func TestReclaimFromDeadWorker(t *testing.T) {
 // never by a tenant's deployment name.
 func TestMetrics(t *testing.T) {
 	n := startNode(t)
-	n.deploy(t, fsclient.DeploymentRequest{Name: "secretname", Code: "def main(args, context):\n    return 1\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "secretname", Code: "def main(args, context):\n    return 1\n"})
 	if _, _, err := n.c.RunSync(context.Background(), "secretname", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
-	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
 )
@@ -60,8 +60,8 @@ func TestSandboxHardening(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	canary := "canary-" + store.NewID()
-	d := n.deploy(t, fsclient.DeploymentRequest{Name: "probe", Code: probeCode,
-		Context: map[string]any{"canary": canary}, Limits: &store.Limits{MemoryMB: 96, CPUs: 0.5}})
+	d := n.deploy(t, faaspot.DeploymentRequest{Name: "probe", Code: probeCode,
+		Context: mustContext(t, map[string]any{"canary": canary}), Limits: &faaspot.Limits{MemoryMB: 96, CPUs: 0.5}})
 
 	id, err := n.c.Run(ctx, "probe", map[string]any{"sleep": 3, "expect": sha256hex(canary)})
 	if err != nil {
@@ -86,7 +86,7 @@ func TestSandboxHardening(t *testing.T) {
 	}
 
 	e, err := n.c.WaitExecution(ctx, id, time.Minute)
-	if err != nil || e.Status != store.ExecCompleted {
+	if err != nil || e.Status != faaspot.ExecCompleted {
 		t.Fatalf("probe run: %+v %v", e, err)
 	}
 	var p map[string]any

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -23,7 +24,7 @@ func TestSecretCanary(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	canary := "canary" + store.NewID()
-	d := n.deploy(t, fsclient.DeploymentRequest{Name: "vault", Context: map[string]any{"db_password": canary},
+	d := n.deploy(t, faaspot.DeploymentRequest{Name: "vault", Context: mustContext(t, map[string]any{"db_password": canary}),
 		Code: "import hashlib\ndef main(args, context):\n    print('connecting')\n    return hashlib.sha256(context['db_password'].encode()).hexdigest()\n"})
 	v, id, err := n.c.RunSync(ctx, "vault", map[string]any{"q": 1})
 	if err != nil || strings.Trim(string(v), `"`) != sha256hex(canary) {
@@ -106,9 +107,9 @@ func TestContextOnlyRedeploy(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	code := "def main(args, context):\n    return context['v']\n"
-	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "ctx", Code: code, Context: `v = "one"`})
+	d1 := n.deploy(t, faaspot.DeploymentRequest{Name: "ctx", Code: code, Context: mustContext(t, `v = "one"`)})
 	start := time.Now()
-	d2 := n.deploy(t, fsclient.DeploymentRequest{Name: "ctx", Code: code, Context: `v = "two"`})
+	d2 := n.deploy(t, faaspot.DeploymentRequest{Name: "ctx", Code: code, Context: mustContext(t, `v = "two"`)})
 	t.Logf("context-only redeploy to ready: %v", time.Since(start).Round(time.Millisecond))
 	if d2.Image != d1.Image || d2.Version != 2 {
 		t.Fatalf("a context change rebuilt the image: %s -> %s", d1.Image, d2.Image)
@@ -119,4 +120,14 @@ func TestContextOnlyRedeploy(t *testing.T) {
 	if v, _, err := n.c.RunSync(ctx, "ctx", nil); err != nil || string(v) != `"two"` {
 		t.Errorf("run after the context change: %s %v", v, err)
 	}
+}
+
+// mustContext encodes a context for a deployment request.
+func mustContext(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	raw, err := faaspot.ContextJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

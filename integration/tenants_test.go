@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 )
 
@@ -21,9 +22,9 @@ func TestTenantIsolation(t *testing.T) {
 	tokB := mustToken(t, a)
 	b := &node{d: a.d, url: a.url, token: tokB, prefix: a.prefix, c: fsclient.New(a.url, tokB), admin: a.admin, logs: a.logs}
 
-	da := a.deploy(t, fsclient.DeploymentRequest{Name: "shared", Code: "def main(args, context):\n    return 'tenant a'\n"})
-	db := b.deploy(t, fsclient.DeploymentRequest{Name: "shared", Code: "def main(args, context):\n    return 'tenant b'\n"})
-	a.deploy(t, fsclient.DeploymentRequest{Name: "a-only", Code: "def main(args, context):\n    return 1\n"})
+	da := a.deploy(t, faaspot.DeploymentRequest{Name: "shared", Code: "def main(args, context):\n    return 'tenant a'\n"})
+	db := b.deploy(t, faaspot.DeploymentRequest{Name: "shared", Code: "def main(args, context):\n    return 'tenant b'\n"})
+	a.deploy(t, faaspot.DeploymentRequest{Name: "a-only", Code: "def main(args, context):\n    return 1\n"})
 	if da.Image == db.Image || da.ID == db.ID {
 		t.Fatalf("the same name in two tenants shares an image or id: %s %s", da.Image, db.Image)
 	}
@@ -90,7 +91,7 @@ func TestTenantAdmin(t *testing.T) {
 	}
 	acme := fsclient.New(n.url, issued.Token)
 	acmeNode := &node{url: n.url, token: issued.Token, c: acme}
-	d := acmeNode.deploy(t, fsclient.DeploymentRequest{Name: "fn", Code: "def main(args, context):\n    return 1\n"})
+	d := acmeNode.deploy(t, faaspot.DeploymentRequest{Name: "fn", Code: "def main(args, context):\n    return 1\n"})
 	if r := adm("GET", "/v1/tenants/acme/tokens", ""); r.status != 200 || !strings.Contains(string(r.body), issued.ID) || strings.Contains(string(r.body), issued.Token) {
 		t.Errorf("list tokens must show ids, never tokens: %s", r.body)
 	}

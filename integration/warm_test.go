@@ -9,10 +9,10 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/sandbox"
-	"github.com/faaspot/faaspot/store"
 )
 
 // keysOf counts the node's sandbox containers by the deployment version they serve.
@@ -36,7 +36,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Errorf("not so after 10 s: %s", what)
 }
 
-func (n *node) runRecord(t *testing.T, name string, args map[string]any) store.Execution {
+func (n *node) runRecord(t *testing.T, name string, args map[string]any) faaspot.Execution {
 	t.Helper()
 	_, id, err := n.c.RunSync(context.Background(), name, args)
 	var re *fsclient.RunError
@@ -62,7 +62,7 @@ func TestWarmPool(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	code := "import os\nseen = []\ndef main(args, context):\n    seen.append(args)\n    return {'seen': seen, 'pid': os.getpid(), 'v': 1}\n"
-	d1 := n.deploy(t, fsclient.DeploymentRequest{Name: "warm", Code: code})
+	d1 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: code})
 	key1 := keyOf(d1)
 	eventually(t, "one container pre-warmed for version 1", func() bool { return n.keysOf(t)[key1] == 1 })
 
@@ -80,7 +80,7 @@ func TestWarmPool(t *testing.T) {
 	}
 
 	// A redeploy retires version 1's containers and pre-warms version 2.
-	d2 := n.deploy(t, fsclient.DeploymentRequest{Name: "warm", Code: strings.Replace(code, "'v': 1", "'v': 2", 1)})
+	d2 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: strings.Replace(code, "'v': 1", "'v': 2", 1)})
 	key2 := keyOf(d2)
 	eventually(t, "version 1 retired, version 2 pre-warmed", func() bool {
 		k := n.keysOf(t)
@@ -91,12 +91,12 @@ func TestWarmPool(t *testing.T) {
 	}
 
 	// A run that times out is never reused: its container is killed.
-	n.deploy(t, fsclient.DeploymentRequest{Name: "sometimes-slow", Limits: &store.Limits{TimeoutS: 1},
+	n.deploy(t, faaspot.DeploymentRequest{Name: "sometimes-slow", Limits: &faaspot.Limits{TimeoutS: 1},
 		Code: "import time\ndef main(args, context):\n    time.sleep(args.get('sleep', 0))\n    return 'ok'\n"})
 	warmRun := n.runRecord(t, "sometimes-slow", nil)
 	slow := n.runRecord(t, "sometimes-slow", map[string]any{"sleep": 3})
 	after := n.runRecord(t, "sometimes-slow", nil)
-	if warmRun.ColdStart || slow.Status != store.ExecTimeout || !after.ColdStart {
+	if warmRun.ColdStart || slow.Status != faaspot.ExecTimeout || !after.ColdStart {
 		t.Errorf("after a timeout the next run must start a fresh container: warm %v, slow %s, after cold %v",
 			!warmRun.ColdStart, slow.Status, after.ColdStart)
 	}
@@ -104,7 +104,7 @@ func TestWarmPool(t *testing.T) {
 	// Background processes make no difference in fork mode, even those that left the run's
 	// process group (a new session, a double fork): all are killed before the next run, and
 	// the container stays warm.
-	n.deploy(t, fsclient.DeploymentRequest{Name: "bg", Code: `import os, subprocess
+	n.deploy(t, faaspot.DeploymentRequest{Name: "bg", Code: `import os, subprocess
 def main(args, context):
     if args.get('spawn'):
         subprocess.Popen(['sleep', '300'])
@@ -119,7 +119,7 @@ def main(args, context):
 `})
 	spawned := n.runRecord(t, "bg", map[string]any{"spawn": true})
 	next := n.runRecord(t, "bg", nil)
-	if spawned.Status != store.ExecCompleted || next.ColdStart || strings.Contains(string(next.Result), "sleep") {
+	if spawned.Status != faaspot.ExecCompleted || next.ColdStart || strings.Contains(string(next.Result), "sleep") {
 		t.Errorf("after a run that spawned background processes (%s): cold %v, processes %s", spawned.Status, next.ColdStart, next.Result)
 	}
 
@@ -140,7 +140,7 @@ def main(args, context):
 // turns warm execution off, and a deployment's policy is capped by the operator's.
 func TestWarmPolicies(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.WarmIdleTTL = 2 * time.Second })
-	n.deploy(t, fsclient.DeploymentRequest{Name: "ttl", Code: "def main(args, context):\n    return 1\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "ttl", Code: "def main(args, context):\n    return 1\n"})
 	if e := n.runRecord(t, "ttl", nil); e.ColdStart {
 		t.Error("first run after deploy was cold")
 	}
@@ -150,8 +150,8 @@ func TestWarmPolicies(t *testing.T) {
 	}
 
 	one, zero := 1, 0
-	n.deploy(t, fsclient.DeploymentRequest{Name: "fresh", Code: "def main(args, context):\n    return 1\n",
-		Warm: &store.WarmPolicy{MaxRuns: 1, Prewarm: &zero, MaxIdle: &one}})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "fresh", Code: "def main(args, context):\n    return 1\n",
+		Warm: &faaspot.WarmPolicy{MaxRuns: 1, Prewarm: &zero, MaxIdle: &one}})
 	for i := range 3 {
 		if e := n.runRecord(t, "fresh", nil); !e.ColdStart {
 			t.Errorf("max_runs 1: run %d was warm", i)
@@ -159,7 +159,7 @@ func TestWarmPolicies(t *testing.T) {
 	}
 
 	off := startNode(t, func(c *daemon.Config) { c.Warm = false })
-	off.deploy(t, fsclient.DeploymentRequest{Name: "cold", Code: "def main(args, context):\n    return 1\n"})
+	off.deploy(t, faaspot.DeploymentRequest{Name: "cold", Code: "def main(args, context):\n    return 1\n"})
 	for i := range 2 {
 		if e := off.runRecord(t, "cold", nil); !e.ColdStart {
 			t.Errorf("FAASPOT_WARM=false: run %d was warm", i)
@@ -172,7 +172,7 @@ func TestWarmPolicies(t *testing.T) {
 // documented trade-off), and a run that leaves a process behind retires its container.
 func TestWarmProcessMode(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.WarmMode = "process" })
-	n.deploy(t, fsclient.DeploymentRequest{Name: "globals", Code: "import subprocess\ncount = 0\ndef main(args, context):\n    global count\n    count += 1\n    if args.get('spawn'):\n        subprocess.Popen(['sleep', '300'])\n    return count\n"})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "globals", Code: "import subprocess\ncount = 0\ndef main(args, context):\n    global count\n    count += 1\n    if args.get('spawn'):\n        subprocess.Popen(['sleep', '300'])\n    return count\n"})
 	a, b := n.runRecord(t, "globals", nil), n.runRecord(t, "globals", nil)
 	if string(a.Result) != "1" || string(b.Result) != "2" || b.ColdStart {
 		t.Errorf("process mode: results %s %s, second cold %v", a.Result, b.Result, b.ColdStart)

@@ -10,68 +10,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot"
 )
-
-// Deployment statuses.
-const (
-	StatusBuilding = "building"
-	StatusReady    = "ready"
-	StatusFailed   = "failed"
-)
-
-// Limits are the resources of one run. Zero values mean "operator default".
-type Limits struct {
-	MemoryMB int     `json:"memory_mb"`
-	CPUs     float64 `json:"cpus"`
-	TimeoutS int     `json:"timeout_s"`
-}
-
-// WarmPolicy is a deployment's own wish for warm containers; the operator's settings cap it.
-type WarmPolicy struct {
-	// MaxIdle is how many idle containers to keep; 0 keeps none (every run cold).
-	MaxIdle *int `json:"max_idle,omitempty"`
-	// Prewarm is how many containers to start as soon as a version is ready.
-	Prewarm *int `json:"prewarm,omitempty"`
-	// MaxRuns is how many runs one container serves (1: a fresh container for every run).
-	MaxRuns int `json:"max_runs,omitempty"`
-	// IdleTTLS is how long, in seconds, an idle container is kept.
-	IdleTTLS int `json:"idle_ttl_s,omitempty"`
-}
-
-// Deployment is the record of a tenant's deployment. Version is the newest requested version and
-// Status/Error/BuildLog describe its build; ReadyVersion and Image name the newest version that
-// built successfully, which is the one runs use. The context is stored apart and never part of it.
-type Deployment struct {
-	ID           string      `json:"id"`
-	Name         string      `json:"name"`
-	Version      int         `json:"version"`
-	Status       string      `json:"status"`
-	Error        string      `json:"error,omitempty"`
-	BuildLog     string      `json:"build_log,omitempty"`
-	ReadyVersion int         `json:"ready_version"`
-	Image        string      `json:"image,omitempty"`
-	Limits       Limits      `json:"limits"`
-	Warm         *WarmPolicy `json:"warm,omitempty"`
-	ContextKeys  []string    `json:"context_keys"`
-	CreatedAt    time.Time   `json:"created_at"`
-	UpdatedAt    time.Time   `json:"updated_at"`
-}
-
-// Source is what a build needs: the code and requirements of one version.
-type Source struct {
-	Code         string
-	Requirements string
-}
-
-// DeploymentSpec is a validated create-or-update request.
-type DeploymentSpec struct {
-	Name   string
-	Source Source
-	// Context is the deployment's secret context as a JSON object (nil for none).
-	Context map[string]any
-	Limits  Limits
-	Warm    *WarmPolicy
-}
 
 // BuildOutcome is the result of building one version.
 type BuildOutcome struct {
@@ -85,13 +26,13 @@ type BuildOutcome struct {
 // maxDeployments > 0, a new name that would take the tenant past that many deployments is refused
 // with a *QuotaError and nothing is written; the count is checked in the same transaction, so
 // concurrent creates cannot overshoot it.
-func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSpec, maxDeployments int) (Deployment, error) {
+func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error) {
 	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
 	if err != nil {
-		return Deployment{}, fmt.Errorf("encode context: %w", err)
+		return faaspot.Deployment{}, fmt.Errorf("encode context: %w", err)
 	}
 	key, names := s.k.dep(tid, spec.Name), s.k.deps(tid)
-	var out Deployment
+	var out faaspot.Deployment
 	err = s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		now := s.now().UTC()
@@ -103,21 +44,20 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 					return err
 				}
 				if n >= int64(maxDeployments) {
-					return &QuotaError{What: "deployments", Limit: float64(maxDeployments)}
+					return &faaspot.QuotaError{What: "deployments", Limit: float64(maxDeployments)}
 				}
 			}
-			d = Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
+			d = faaspot.Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
 		case err != nil:
 			return err
 		}
 		d.Version++
-		d.Status, d.Error, d.BuildLog = StatusBuilding, "", ""
+		d.Status, d.Error, d.BuildLog = faaspot.StatusBuilding, "", ""
 		d.Limits, d.Warm = spec.Limits, spec.Warm
 		d.ContextKeys = sortedKeys(spec.Context)
 		d.UpdatedAt = now
-		rec, _ := json.Marshal(d)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, rec, 0)
+			p.Set(ctx, key, encodeDeployment(d), 0)
 			p.SAdd(ctx, names, spec.Name)
 			p.HSet(ctx, s.k.src(tid, spec.Name, d.Version), "code", spec.Source.Code, "requirements", spec.Source.Requirements)
 			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), 0)
@@ -132,18 +72,18 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec DeploymentSp
 }
 
 // GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
-func (s *Store) GetDeployment(ctx context.Context, tid, name string) (Deployment, error) {
+func (s *Store) GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
 	return s.getDeployment(ctx, s.rdb, s.k.dep(tid, name))
 }
 
 // ListDeployments returns the tenant's deployments sorted by name.
-func (s *Store) ListDeployments(ctx context.Context, tid string) ([]Deployment, error) {
+func (s *Store) ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error) {
 	names, err := s.rdb.SMembers(ctx, s.k.deps(tid)).Result()
 	if err != nil {
 		return nil, unavailable("list deployments", err)
 	}
 	sort.Strings(names)
-	out := make([]Deployment, 0, len(names))
+	out := make([]faaspot.Deployment, 0, len(names))
 	if len(names) == 0 {
 		return out, nil
 	}
@@ -160,8 +100,7 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]Deployment, 
 		if !ok {
 			continue
 		}
-		var d Deployment
-		if json.Unmarshal([]byte(str), &d) == nil {
+		if d, err := decodeDeployment([]byte(str)); err == nil {
 			out = append(out, d)
 		}
 	}
@@ -170,9 +109,9 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]Deployment, 
 
 // DeleteDeployment removes the deployment with its sources and contexts and returns the record
 // it removed, so the caller can remove its images. ErrNotFound when absent.
-func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deployment, error) {
+func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
 	key := s.k.dep(tid, name)
-	var out Deployment
+	var out faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		if err != nil {
@@ -192,17 +131,18 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (Deploym
 	return out, err
 }
 
-// LoadSource returns the code and requirements of one version: kept while the version builds and
-// while it is the ready one. ErrNotFound otherwise.
-func (s *Store) LoadSource(ctx context.Context, tid, name string, version int) (Source, error) {
+// LoadVersion returns one version of a deployment with its code and requirements: kept while the
+// version builds and while it is the ready one. ErrNotFound otherwise.
+func (s *Store) LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.src(tid, name, version)).Result()
 	if err != nil {
-		return Source{}, unavailable("load source", err)
+		return faaspot.Version{}, unavailable("load source", err)
 	}
 	if len(m) == 0 {
-		return Source{}, fmt.Errorf("source of %s v%d: %w", name, version, ErrNotFound)
+		return faaspot.Version{}, fmt.Errorf("source of %s v%d: %w", name, version, ErrNotFound)
 	}
-	return Source{Code: m["code"], Requirements: m["requirements"]}, nil
+	return faaspot.Version{Deployment: name, Number: version,
+		Source: faaspot.Source{Code: m["code"], Requirements: m["requirements"]}}, nil
 }
 
 // LoadContext returns the context of one version as a JSON object, decrypted. ErrSecretKey when
@@ -227,10 +167,10 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 // build of a version newer than the ready one becomes the ready version; the status changes only
 // when the version is still the newest requested. ErrNotFound when the deployment was deleted
 // meanwhile (the job is acknowledged anyway).
-func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Deployment, error) {
+func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
 	key := s.k.dep(tid, name)
-	var res Deployment
+	var res faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		d, err := s.getDeployment(ctx, tx, key)
 		if errors.Is(err, ErrNotFound) {
@@ -259,15 +199,14 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (Dep
 			drop = append(drop, s.k.ctx(tid, name, v), s.k.src(tid, name, v))
 		}
 		if v == d.Version {
-			d.Status, d.Error, d.BuildLog = StatusReady, "", out.Log
+			d.Status, d.Error, d.BuildLog = faaspot.StatusReady, "", out.Log
 			if out.Error != "" {
-				d.Status, d.Error = StatusFailed, out.Error
+				d.Status, d.Error = faaspot.StatusFailed, out.Error
 			}
 			d.UpdatedAt = s.now().UTC()
 		}
-		rec, _ := json.Marshal(d)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, rec, 0)
+			p.Set(ctx, key, encodeDeployment(d), 0)
 			if len(drop) > 0 {
 				p.Del(ctx, drop...)
 			}
@@ -289,17 +228,17 @@ func (s *Store) WaitBuilt(ctx context.Context, tid, name string, version int, ti
 	return ok, err
 }
 
-func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) (Deployment, error) {
+func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) (faaspot.Deployment, error) {
 	b, err := c.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return Deployment{}, ErrNotFound
+		return faaspot.Deployment{}, ErrNotFound
 	}
 	if err != nil {
-		return Deployment{}, unavailable("load deployment", err)
+		return faaspot.Deployment{}, unavailable("load deployment", err)
 	}
-	var d Deployment
-	if err := json.Unmarshal(b, &d); err != nil {
-		return Deployment{}, fmt.Errorf("decode deployment %s: %w", key, err)
+	d, err := decodeDeployment(b)
+	if err != nil {
+		return faaspot.Deployment{}, fmt.Errorf("decode deployment %s: %w", key, err)
 	}
 	return d, nil
 }

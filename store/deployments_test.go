@@ -10,15 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
-func spec(name, code string, ctxMap map[string]any) store.DeploymentSpec {
-	return store.DeploymentSpec{Name: name, Source: store.Source{Code: code, Requirements: "six==1.16.0\n"},
-		Context: ctxMap, Limits: store.Limits{MemoryMB: 128, CPUs: 0.5, TimeoutS: 10}}
+func spec(name, code string, ctxMap map[string]any) faaspot.DeploymentSpec {
+	return faaspot.DeploymentSpec{Name: name, Source: faaspot.Source{Code: code, Requirements: "six==1.16.0\n"},
+		Context: ctxMap, Limits: faaspot.Limits{MemoryMB: 128, CPUs: 0.5, TimeoutS: 10}}
 }
 
-func mustPut(tb testing.TB, s *testStore, tid string, sp store.DeploymentSpec) store.Deployment {
+func mustPut(tb testing.TB, s *testStore, tid string, sp faaspot.DeploymentSpec) faaspot.Deployment {
 	tb.Helper()
 	d, err := s.PutDeployment(context.Background(), tid, sp, 0)
 	if err != nil {
@@ -27,7 +28,7 @@ func mustPut(tb testing.TB, s *testStore, tid string, sp store.DeploymentSpec) s
 	return d
 }
 
-func mustFinishBuild(tb testing.TB, s *testStore, job store.Job, out store.BuildOutcome) store.Deployment {
+func mustFinishBuild(tb testing.TB, s *testStore, job store.Job, out store.BuildOutcome) faaspot.Deployment {
 	tb.Helper()
 	d, err := s.FinishBuild(context.Background(), job, out)
 	if err != nil {
@@ -42,13 +43,13 @@ func TestPutDeploymentQueuesBuilds(t *testing.T) {
 	tn, _ := mustCreateTenant(t, s, "acme")
 
 	d1 := mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"zeta": "1", "alpha": "2"}))
-	if d1.Version != 1 || d1.Status != store.StatusBuilding || d1.ReadyVersion != 0 || d1.ID == "" {
+	if d1.Version != 1 || d1.Status != faaspot.StatusBuilding || d1.ReadyVersion != 0 || d1.ID == "" {
 		t.Errorf("first put = %+v", d1)
 	}
 	if !slices.Equal(d1.ContextKeys, []string{"alpha", "zeta"}) {
 		t.Errorf("context keys = %v, want sorted [alpha zeta]", d1.ContextKeys)
 	}
-	if d1.Limits != (store.Limits{MemoryMB: 128, CPUs: 0.5, TimeoutS: 10}) {
+	if d1.Limits != (faaspot.Limits{MemoryMB: 128, CPUs: 0.5, TimeoutS: 10}) {
 		t.Errorf("limits = %+v", d1.Limits)
 	}
 	d2 := mustPut(t, s, tn.ID, spec("fn", "v2", nil))
@@ -68,9 +69,9 @@ func TestPutDeploymentQueuesBuilds(t *testing.T) {
 		if job.Queue != store.Builds || job.Tenant != tn.ID || job.Name != "fn" || job.Version != v || job.Enqueued.IsZero() {
 			t.Errorf("job %d = %+v", v, job)
 		}
-		src, err := s.LoadSource(ctx, tn.ID, "fn", v)
-		if err != nil || src.Code != code || src.Requirements != "six==1.16.0\n" {
-			t.Errorf("LoadSource(v%d) = %+v, %v", v, src, err)
+		ver, err := s.LoadVersion(ctx, tn.ID, "fn", v)
+		if err != nil || ver.Source.Code != code || ver.Source.Requirements != "six==1.16.0\n" || ver.Number != v || ver.Deployment != "fn" {
+			t.Errorf("LoadVersion(v%d) = %+v, %v", v, ver, err)
 		}
 	}
 	mustNoJob(t, s, store.Builds)
@@ -94,15 +95,15 @@ func TestFinishBuild(t *testing.T) {
 	mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"key": "one"}))
 	job1 := mustNextJob(t, s, store.Builds, "w1")
 	d := mustFinishBuild(t, s, job1, store.BuildOutcome{Image: "img:1", Log: "built 1\n"})
-	if d.Status != store.StatusReady || d.ReadyVersion != 1 || d.Image != "img:1" || d.BuildLog != "built 1\n" || d.Error != "" {
+	if d.Status != faaspot.StatusReady || d.ReadyVersion != 1 || d.Image != "img:1" || d.BuildLog != "built 1\n" || d.Error != "" {
 		t.Fatalf("after a successful build: %+v", d)
 	}
-	if got, _ := s.GetDeployment(ctx, tn.ID, "fn"); got.Status != store.StatusReady || got.Image != "img:1" {
+	if got, _ := s.GetDeployment(ctx, tn.ID, "fn"); got.Status != faaspot.StatusReady || got.Image != "img:1" {
 		t.Errorf("stored deployment = %+v", got)
 	}
 	// The ready version's source stays, for worker nodes whose engine lacks its image.
-	if src, err := s.LoadSource(ctx, tn.ID, "fn", 1); err != nil || src.Code != "v1" {
-		t.Errorf("source of the ready v1: %+v, %v", src, err)
+	if ver, err := s.LoadVersion(ctx, tn.ID, "fn", 1); err != nil || ver.Source.Code != "v1" {
+		t.Errorf("source of the ready v1: %+v, %v", ver, err)
 	}
 	if done, err := s.WaitBuilt(ctx, tn.ID, "fn", 1, time.Second); !done || err != nil {
 		t.Errorf("WaitBuilt(v1) = %v, %v; want true", done, err)
@@ -112,7 +113,7 @@ func TestFinishBuild(t *testing.T) {
 	mustPut(t, s, tn.ID, spec("fn", "v2 broken", map[string]any{"key": "two"}))
 	job2 := mustNextJob(t, s, store.Builds, "w1")
 	d = mustFinishBuild(t, s, job2, store.BuildOutcome{Log: "no main\n", Error: "the code defines no main"})
-	if d.Status != store.StatusFailed || d.Error != "the code defines no main" || d.Version != 2 ||
+	if d.Status != faaspot.StatusFailed || d.Error != "the code defines no main" || d.Version != 2 ||
 		d.ReadyVersion != 1 || d.Image != "img:1" {
 		t.Fatalf("after a failed newer build: %+v", d)
 	}
@@ -122,7 +123,7 @@ func TestFinishBuild(t *testing.T) {
 	if _, err := s.LoadContext(ctx, tn.ID, "fn", 2); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("context of the failed v2: %v, want dropped", err)
 	}
-	if _, err := s.LoadSource(ctx, tn.ID, "fn", 2); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LoadVersion(ctx, tn.ID, "fn", 2); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("source of the failed v2: %v, want dropped", err)
 	}
 
@@ -130,17 +131,17 @@ func TestFinishBuild(t *testing.T) {
 	mustPut(t, s, tn.ID, spec("fn", "v3", map[string]any{"key": "three"}))
 	job3 := mustNextJob(t, s, store.Builds, "w1")
 	d = mustFinishBuild(t, s, job3, store.BuildOutcome{Image: "img:3"})
-	if d.Status != store.StatusReady || d.Error != "" || d.ReadyVersion != 3 || d.Image != "img:3" {
+	if d.Status != faaspot.StatusReady || d.Error != "" || d.ReadyVersion != 3 || d.Image != "img:3" {
 		t.Fatalf("after v3: %+v", d)
 	}
 	if _, err := s.LoadContext(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("context of the replaced v1: %v, want dropped", err)
 	}
-	if _, err := s.LoadSource(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LoadVersion(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("source of the replaced v1: %v, want dropped", err)
 	}
-	if src, err := s.LoadSource(ctx, tn.ID, "fn", 3); err != nil || src.Code != "v3" {
-		t.Errorf("source of the ready v3: %+v, %v", src, err)
+	if ver, err := s.LoadVersion(ctx, tn.ID, "fn", 3); err != nil || ver.Source.Code != "v3" {
+		t.Errorf("source of the ready v3: %+v, %v", ver, err)
 	}
 	if c, err := s.LoadContext(ctx, tn.ID, "fn", 3); err != nil || !jsonEqual(c, `{"key":"three"}`) {
 		t.Errorf("context of v3: %s, %v", c, err)
@@ -166,7 +167,7 @@ func TestFinishBuildOutOfOrder(t *testing.T) {
 	// v2 finishes first, then the older v1 (its worker was slower).
 	mustFinishBuild(t, s, job2, store.BuildOutcome{Image: "img:2"})
 	d := mustFinishBuild(t, s, job1, store.BuildOutcome{Image: "img:1"})
-	if d.ReadyVersion != 2 || d.Image != "img:2" || d.Status != store.StatusReady {
+	if d.ReadyVersion != 2 || d.Image != "img:2" || d.Status != faaspot.StatusReady {
 		t.Errorf("an older build overrode the newer: %+v", d)
 	}
 	_, err := s.LoadContext(ctx, tn.ID, "fn", 1)
@@ -292,7 +293,7 @@ func TestTenantScoping(t *testing.T) {
 	b, _ := mustCreateTenant(t, s, "tenant-b")
 	mustPut(t, s, a.ID, spec("fn", "a's code", map[string]any{"k": "a"}))
 	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:a"})
-	e := store.Execution{ID: store.NewID(), Deployment: "fn", Version: 1, Status: store.ExecQueued, CreatedAt: time.Now()}
+	e := faaspot.Execution{ID: store.NewID(), Deployment: "fn", Version: 1, Status: faaspot.ExecQueued, CreatedAt: time.Now()}
 	if err := s.EnqueueRun(ctx, a.ID, e, 0, true); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestTenantScoping(t *testing.T) {
 	if db.Version != 1 {
 		t.Errorf("tenant B's fn = %+v, want its own version 1", db)
 	}
-	if da, err := s.GetDeployment(ctx, a.ID, "fn"); err != nil || da.Version != 1 || da.Status != store.StatusReady || da.ID == db.ID {
+	if da, err := s.GetDeployment(ctx, a.ID, "fn"); err != nil || da.Version != 1 || da.Status != faaspot.StatusReady || da.ID == db.ID {
 		t.Errorf("tenant A's fn after B's put = %+v, %v", da, err)
 	}
 	for _, k := range s.mr.Keys() {
@@ -357,7 +358,7 @@ func TestPutDeploymentQuota(t *testing.T) {
 	accepted := 0
 	for range tries {
 		err := <-errs
-		var qe *store.QuotaError
+		var qe *faaspot.QuotaError
 		switch {
 		case err == nil:
 			accepted++

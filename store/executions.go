@@ -2,90 +2,42 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Execution statuses.
-const (
-	ExecQueued    = "queued"
-	ExecRunning   = "running"
-	ExecCompleted = "completed"
-	ExecFailed    = "failed"
-	ExecTimeout   = "timeout"
+	"github.com/faaspot/faaspot"
 )
 
 // notifyTTL bounds how long an unconsumed wake-up notification lives.
 const notifyTTL = 10 * time.Minute
 
-// ExecError describes why an execution failed.
-type ExecError struct {
-	Type      string `json:"type"`
-	Message   string `json:"message"`
-	Traceback string `json:"traceback,omitempty"`
-}
-
-// Execution is the record of one run, as the API returns it.
-type Execution struct {
-	ID              string          `json:"id"`
-	Deployment      string          `json:"deployment"`
-	Version         int             `json:"version"`
-	Status          string          `json:"status"`
-	Args            json.RawMessage `json:"args"`
-	Result          json.RawMessage `json:"result"`
-	Error           *ExecError      `json:"error"`
-	Stdout          string          `json:"stdout"`
-	Stderr          string          `json:"stderr"`
-	StdoutTruncated bool            `json:"stdout_truncated"`
-	StderrTruncated bool            `json:"stderr_truncated"`
-	CreatedAt       time.Time       `json:"created_at"`
-	StartedAt       *time.Time      `json:"started_at"`
-	FinishedAt      *time.Time      `json:"finished_at"`
-	QueueMS         float64         `json:"queue_ms"`
-	AcquireMS       float64         `json:"acquire_ms"`
-	DurationMS      float64         `json:"duration_ms"`
-	ColdStart       bool            `json:"cold_start"`
-	ExitCode        *int            `json:"exit_code"`
-	OOMKilled       bool            `json:"oom_killed"`
-}
-
-// Terminal reports whether the status is final.
-func (e *Execution) Terminal() bool {
-	switch e.Status {
-	case ExecCompleted, ExecFailed, ExecTimeout:
-		return true
-	}
-	return false
-}
-
 // GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
-func (s *Store) GetExecution(ctx context.Context, tid, id string) (Execution, error) {
+func (s *Store) GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error) {
 	b, err := s.rdb.Get(ctx, s.k.exec(tid, id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return Execution{}, ErrNotFound
+		return faaspot.Execution{}, ErrNotFound
 	}
 	if err != nil {
-		return Execution{}, unavailable("load execution", err)
+		return faaspot.Execution{}, unavailable("load execution", err)
 	}
-	var e Execution
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Execution{}, fmt.Errorf("decode execution %s: %w", id, err)
+	e, err := decodeExecution(b)
+	if err != nil {
+		return faaspot.Execution{}, fmt.Errorf("decode execution %s: %w", id, err)
 	}
 	return e, nil
 }
 
 // ListExecutions returns up to limit of the tenant's most recent executions, newest first,
 // restricted to one deployment when deployment is not empty.
-func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]Execution, error) {
-	ids, err := s.rdb.ZRevRange(ctx, s.k.execs(tid), 0, s.ExecutionsKept-1).Result()
+func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]faaspot.Execution, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.k.execs(tid), 0, s.opts.ExecutionsKept-1).Result()
 	if err != nil {
 		return nil, unavailable("list executions", err)
 	}
-	out := []Execution{}
+	out := []faaspot.Execution{}
 	for start := 0; start < len(ids) && len(out) < limit; start += 100 {
 		batch := ids[start:min(start+100, len(ids))]
 		ks := make([]string, len(batch))
@@ -98,8 +50,11 @@ func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limi
 		}
 		for _, v := range vals {
 			str, ok := v.(string)
-			var e Execution
-			if !ok || json.Unmarshal([]byte(str), &e) != nil {
+			if !ok {
+				continue
+			}
+			e, err := decodeExecution([]byte(str))
+			if err != nil {
 				continue
 			}
 			if deployment == "" || e.Deployment == deployment {
@@ -115,30 +70,36 @@ func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limi
 
 // RunInputs returns, in one round trip, the execution and its deployment: what a worker needs to
 // start a run. Either may be ErrNotFound.
-func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (Execution, Deployment, error) {
+func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error) {
 	vals, err := s.rdb.MGet(ctx, s.k.exec(tid, id), s.k.dep(tid, deployment)).Result()
 	if err != nil {
-		return Execution{}, Deployment{}, unavailable("load run", err)
+		return faaspot.Execution{}, faaspot.Deployment{}, unavailable("load run", err)
 	}
-	var e Execution
-	var d Deployment
-	if str, ok := vals[0].(string); !ok {
+	var e faaspot.Execution
+	var d faaspot.Deployment
+	str, ok := vals[0].(string)
+	if !ok {
 		return e, d, fmt.Errorf("execution %s: %w", id, ErrNotFound)
-	} else if err := json.Unmarshal([]byte(str), &e); err != nil {
+	}
+	if e, err = decodeExecution([]byte(str)); err != nil {
 		return e, d, fmt.Errorf("decode execution %s: %w", id, err)
 	}
-	if str, ok := vals[1].(string); !ok {
+	if str, ok = vals[1].(string); !ok {
 		return e, d, fmt.Errorf("deployment %s: %w", deployment, ErrNotFound)
-	} else if err := json.Unmarshal([]byte(str), &d); err != nil {
+	}
+	if d, err = decodeDeployment([]byte(str)); err != nil {
 		return e, d, fmt.Errorf("decode deployment %s: %w", deployment, err)
 	}
 	return e, d, nil
 }
 
 // MarkRunning records that the execution started.
-func (s *Store) MarkRunning(ctx context.Context, tid string, e Execution) error {
-	rec, _ := json.Marshal(e)
-	if err := s.rdb.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL).Err(); err != nil {
+func (s *Store) MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error {
+	rec, err := encodeExecution(e)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	if err := s.rdb.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL).Err(); err != nil {
 		return unavailable("mark running", err)
 	}
 	return nil
@@ -147,14 +108,14 @@ func (s *Store) MarkRunning(ctx context.Context, tid string, e Execution) error 
 // FinishRun writes the terminal record, acknowledges the run job and, for a synchronous run,
 // hands the record to its waiter, in one transaction: the job is never acknowledged before its
 // terminal record is stored.
-func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
-	rec, err := json.Marshal(e)
+func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {
+	rec, err := encodeExecution(e)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)
 	}
 	tid := job.Tenant
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.ResultTTL)
+		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL)
 		s.ack(ctx, p, job)
 		if job.Sync {
 			p.RPush(ctx, s.k.done(tid, e.ID), rec)
@@ -170,14 +131,14 @@ func (s *Store) FinishRun(ctx context.Context, job Job, e Execution) error {
 
 // WaitExecution blocks until a synchronous execution is terminal, returning its record, or until
 // the timeout passes (ok false). It is woken by FinishRun (BLPOP), never by polling.
-func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (Execution, bool, error) {
+func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (faaspot.Execution, bool, error) {
 	val, ok, err := s.waitKey(ctx, s.k.done(tid, id), timeout)
 	if err != nil || !ok {
-		return Execution{}, false, err
+		return faaspot.Execution{}, false, err
 	}
-	var e Execution
-	if err := json.Unmarshal([]byte(val), &e); err != nil {
-		return Execution{}, false, fmt.Errorf("decode execution %s: %w", id, err)
+	e, err := decodeExecution([]byte(val))
+	if err != nil {
+		return faaspot.Execution{}, false, fmt.Errorf("decode execution %s: %w", id, err)
 	}
 	return e, true, nil
 }

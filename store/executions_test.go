@@ -8,15 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
-func queued(dep string, created time.Time) store.Execution {
-	return store.Execution{ID: store.NewID(), Deployment: dep, Version: 1, Status: store.ExecQueued,
+func queued(dep string, created time.Time) faaspot.Execution {
+	return faaspot.Execution{ID: store.NewID(), Deployment: dep, Version: 1, Status: faaspot.ExecQueued,
 		Args: json.RawMessage(`{"a":1}`), CreatedAt: created.UTC()}
 }
 
-func mustEnqueue(tb testing.TB, s *testStore, tid string, e store.Execution) store.Execution {
+func mustEnqueue(tb testing.TB, s *testStore, tid string, e faaspot.Execution) faaspot.Execution {
 	tb.Helper()
 	if err := s.EnqueueRun(context.Background(), tid, e, 0, true); err != nil {
 		tb.Fatalf("EnqueueRun: %v", err)
@@ -31,7 +32,7 @@ func TestRunLifecycle(t *testing.T) {
 	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
 
 	got, err := s.GetExecution(ctx, tn.ID, e.ID)
-	if err != nil || got.Status != store.ExecQueued || got.Terminal() || string(got.Args) != `{"a":1}` {
+	if err != nil || got.Status != faaspot.ExecQueued || got.Terminal() || string(got.Args) != `{"a":1}` {
 		t.Fatalf("queued record = %+v, %v", got, err)
 	}
 	job := mustNextJob(t, s, store.Runs, "w1")
@@ -43,17 +44,17 @@ func TestRunLifecycle(t *testing.T) {
 	}
 
 	started := time.Now().UTC()
-	got.Status, got.StartedAt = store.ExecRunning, &started
+	got.Status, got.StartedAt = faaspot.ExecRunning, &started
 	if err := s.MarkRunning(ctx, tn.ID, got); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.GetExecution(ctx, tn.ID, e.ID); r.Status != store.ExecRunning || r.Terminal() {
+	if r, _ := s.GetExecution(ctx, tn.ID, e.ID); r.Status != faaspot.ExecRunning || r.Terminal() {
 		t.Errorf("running record = %+v", r)
 	}
 
 	finished := time.Now().UTC()
 	code := 0
-	got.Status, got.FinishedAt, got.ExitCode = store.ExecCompleted, &finished, &code
+	got.Status, got.FinishedAt, got.ExitCode = faaspot.ExecCompleted, &finished, &code
 	got.Result, got.Stdout = json.RawMessage(`{"x":1}`), "printed\n"
 
 	waited := make(chan bool, 1)
@@ -78,7 +79,7 @@ func TestRunLifecycle(t *testing.T) {
 	}
 
 	final, err := s.GetExecution(ctx, tn.ID, e.ID)
-	if err != nil || !final.Terminal() || final.Status != store.ExecCompleted || string(final.Result) != `{"x":1}` ||
+	if err != nil || !final.Terminal() || final.Status != faaspot.ExecCompleted || string(final.Result) != `{"x":1}` ||
 		final.Stdout != "printed\n" || final.ExitCode == nil || *final.ExitCode != 0 {
 		t.Errorf("terminal record = %+v, %v", final, err)
 	}
@@ -114,8 +115,8 @@ func TestWaitExecution(t *testing.T) {
 		}
 	})
 	t.Run("waiter arriving after the end", func(t *testing.T) {
-		e.Status = store.ExecFailed
-		e.Error = &store.ExecError{Type: "ValueError", Message: "boom"}
+		e.Status = faaspot.ExecFailed
+		e.Error = &faaspot.ExecError{Type: "ValueError", Message: "boom"}
 		if err := s.FinishRun(ctx, job, e); err != nil {
 			t.Fatal(err)
 		}

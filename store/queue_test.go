@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -43,7 +44,7 @@ func TestReclaim(t *testing.T) {
 				}
 			}
 			if tt.acked {
-				e.Status = store.ExecCompleted
+				e.Status = faaspot.ExecCompleted
 				if err := s.FinishRun(ctx, job, e); err != nil {
 					t.Fatal(err)
 				}
@@ -73,7 +74,7 @@ func TestReclaim(t *testing.T) {
 				t.Errorf("second Reclaim = %+v, want none", again)
 			}
 			// The new owner finishes it.
-			e.Status = store.ExecCompleted
+			e.Status = faaspot.ExecCompleted
 			if err := s.FinishRun(ctx, jobs[0], e); err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +118,7 @@ func TestQueueDepth(t *testing.T) {
 	if n := depth(store.Runs); n != 0 {
 		t.Errorf("empty queue depth = %d", n)
 	}
-	var es []store.Execution
+	var es []faaspot.Execution
 	for range 3 {
 		es = append(es, mustEnqueue(t, s, tn.ID, queued("fn", time.Now())))
 	}

@@ -2,13 +2,14 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot"
 )
 
 // Run scheduling. Every tenant has its own run stream; workers take runs through claimScript,
@@ -20,21 +21,6 @@ import (
 
 // wakeKept caps the wake-up list: more tokens than workers would only cause empty claims.
 const wakeKept = 64
-
-// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.
-var ErrQuota = errors.New("quota exceeded")
-
-// QuotaError says which quota refused a request.
-type QuotaError struct {
-	What  string // "queued runs", "deployments", "requests per second"
-	Limit float64
-}
-
-func (e *QuotaError) Error() string {
-	return fmt.Sprintf("quota exceeded: at most %g %s", e.Limit, e.What)
-}
-
-func (e *QuotaError) Unwrap() error { return ErrQuota }
 
 // enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything.
 var enqueueScript = redis.NewScript(`
@@ -91,8 +77,8 @@ return false`)
 // it returns nil the run is durably queued. maxQueued > 0 bounds the tenant's runs waiting to
 // start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes
 // the terminal record to the waiter (WaitExecution). ErrNotFound when the tenant was deleted.
-func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueued int, sync bool) error {
-	rec, err := json.Marshal(e)
+func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error {
+	rec, err := encodeExecution(e)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)
 	}
@@ -102,7 +88,7 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueu
 	}
 	n, err := enqueueScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(), s.k.tenant(tid)},
-		rec, s.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.ExecutionsKept, tid, maxQueued,
+		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
 		e.Deployment, syncFlag, wakeKept).Int()
 	switch {
 	case err != nil:
@@ -110,7 +96,7 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueu
 	case n == -1:
 		return fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
 	case n == 0:
-		return &QuotaError{What: "queued runs", Limit: float64(maxQueued)}
+		return &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
 	}
 	return nil
 }
@@ -119,7 +105,7 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e Execution, maxQueu
 // to block and tries once more.
 func (s *Store) nextRun(ctx context.Context, consumer string, block time.Duration) (*Job, error) {
 	for attempt := 0; attempt < 2; attempt++ {
-		res, err := claimScript.Run(ctx, s.rdb, []string{s.k.rr()}, s.k.p, consumer, s.RunCap).Slice()
+		res, err := claimScript.Run(ctx, s.rdb, []string{s.k.rr()}, s.k.p, consumer, s.opts.RunCap).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable("claim run", err)
 		}
@@ -152,16 +138,8 @@ func claimedJob(res []any) *Job {
 	return &j
 }
 
-// Quotas are a tenant's limits; zero fields take the operator's defaults.
-type Quotas struct {
-	MaxConcurrentRuns int     `json:"max_concurrent_runs"`
-	MaxQueuedRuns     int     `json:"max_queued_runs"`
-	MaxDeployments    int     `json:"max_deployments"`
-	RequestsPerSecond float64 `json:"requests_per_second"`
-}
-
 // SetQuotas stores the tenant's quota overrides. ErrNotFound for an unknown tenant.
-func (s *Store) SetQuotas(ctx context.Context, tid string, q Quotas) error {
+func (s *Store) SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) error {
 	if _, err := s.tenant(ctx, tid); err != nil {
 		return err
 	}
@@ -174,9 +152,9 @@ func (s *Store) SetQuotas(ctx context.Context, tid string, q Quotas) error {
 	return nil
 }
 
-func quotasOf(m map[string]string) Quotas {
+func quotasOf(m map[string]string) faaspot.Quotas {
 	num := func(k string) int { n, _ := strconv.Atoi(m[k]); return n }
 	rps, _ := strconv.ParseFloat(m["requests_per_second"], 64)
-	return Quotas{MaxConcurrentRuns: num("max_concurrent_runs"), MaxQueuedRuns: num("max_queued_runs"),
+	return faaspot.Quotas{MaxConcurrentRuns: num("max_concurrent_runs"), MaxQueuedRuns: num("max_queued_runs"),
 		MaxDeployments: num("max_deployments"), RequestsPerSecond: rps}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -57,7 +58,7 @@ func TestConcurrencyCapPerTenant(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{RunCap: 5})
 	a, _ := mustCreateTenant(t, s, "acme")
-	if err := s.SetQuotas(ctx, a.ID, store.Quotas{MaxConcurrentRuns: 1}); err != nil {
+	if err := s.SetQuotas(ctx, a.ID, faaspot.Quotas{MaxConcurrentRuns: 1}); err != nil {
 		t.Fatal(err)
 	}
 	e1 := mustEnqueue(t, s, a.ID, queued("fn", time.Now()))
@@ -69,7 +70,7 @@ func TestConcurrencyCapPerTenant(t *testing.T) {
 	if got := claim(t, s); got != "" {
 		t.Fatalf("a second run started past the tenant's cap of 1")
 	}
-	e1.Status = store.ExecCompleted
+	e1.Status = faaspot.ExecCompleted
 	if err := s.FinishRun(ctx, *j, e1); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestQueuedRunsQuota(t *testing.T) {
 	}
 	e := queued("fn", time.Now())
 	err := s.EnqueueRun(ctx, a.ID, e, 3, false)
-	var qe *store.QuotaError
+	var qe *faaspot.QuotaError
 	if !errors.As(err, &qe) || !errors.Is(err, store.ErrQuota) || qe.Limit != 3 {
 		t.Fatalf("fourth enqueue = %v, want a QuotaError", err)
 	}

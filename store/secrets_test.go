@@ -45,14 +45,14 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	}
 
 	// Under another key, it does not open.
-	other, err := store.New(redis.NewClient(&redis.Options{Addr: s.mr.Addr()}), store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))})
+	other, err := store.New(redis.NewClient(&redis.Options{Addr: s.mr.Addr()}), withTestDefaults(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.LoadContext(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrSecretKey) {
 		t.Errorf("a context opened under another key: %v", err)
 	}
-	if _, err := store.New(nil, store.Options{SecretKey: []byte("short")}); err == nil {
+	if _, err := store.New(nil, withTestDefaults(store.Options{SecretKey: []byte("short")})); err == nil {
 		t.Error("a short key was accepted")
 	}
 }

@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot"
 )
 
-// Errors returned by the store. Callers test them with errors.Is.
+// Errors returned by the store, shared with the rest of faaspot. Callers test them with errors.Is.
 var (
-	// ErrNotFound means the record does not exist for the calling tenant (it may exist for another).
-	ErrNotFound = errors.New("not found")
-	// ErrExists means a record with that unique name exists already.
-	ErrExists = errors.New("already exists")
-	// ErrUnavailable wraps failures to reach Redis.
-	ErrUnavailable = errors.New("store unavailable")
+	ErrNotFound    = faaspot.ErrNotFound
+	ErrExists      = faaspot.ErrExists
+	ErrUnavailable = faaspot.ErrUnavailable
+	ErrQuota       = faaspot.ErrQuota
 )
 
 // Store is the Redis-backed store. It is safe for concurrent use.
@@ -28,58 +28,69 @@ type Store struct {
 	rdb *redis.Client
 	// waits serves the blocking pops of synchronous callers: its own pool, so that many waiters
 	// never starve the other calls of connections.
-	waits *redis.Client
-	k     keys
-	// ResultTTL is how long terminal execution records are kept.
-	ResultTTL time.Duration
-	// ExecutionsKept bounds the per-tenant index of recent executions.
-	ExecutionsKept int64
-	// RunCap is the default maximum of concurrent runs per tenant (a tenant's quota overrides it).
-	RunCap  int
+	waits   *redis.Client
+	k       keys
+	opts    Options
 	secrets sealer
-	now     func() time.Time
 }
 
-// Options configure a Store.
+// Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
+// holds the defaults); New refuses a value that cannot work rather than default it.
 type Options struct {
-	// Prefix is put in front of every key (default "fs:"); tests use it to share one Redis.
-	Prefix         string
-	ResultTTL      time.Duration
+	// Prefix is put in front of every key (the daemon's "fs:"); tests use it to share one Redis.
+	Prefix string
+	// ResultTTL is how long terminal execution records are kept.
+	ResultTTL time.Duration
+	// ExecutionsKept bounds the per-tenant index of recent executions (0: 1000).
 	ExecutionsKept int64
-	// RunCap is the default maximum of concurrent runs per tenant (default 4).
+	// RunCap is the default maximum of concurrent runs per tenant (a tenant's quota overrides it).
 	RunCap int
 	// Waits, when set, is the client blocking waits use (default: the store's client).
 	Waits *redis.Client
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
 	// same key.
 	SecretKey []byte
+	// Now is the store's clock (default time.Now); tests set it.
+	Now func() time.Time
 }
 
-// New returns a Store over an existing client. The caller owns the client. It fails only on a
-// secret key of the wrong size.
+// defaultExecutionsKept is the per-tenant index size when Options.ExecutionsKept is 0.
+const defaultExecutionsKept = 1000
+
+// New returns a Store over an existing client. The caller owns the client. It fails on a secret
+// key of the wrong size, an empty prefix, a non-positive result TTL or run cap.
 func New(rdb *redis.Client, opts Options) (*Store, error) {
 	sec, err := newSealer(opts.SecretKey)
 	if err != nil {
 		return nil, err
 	}
+	var errs []error
 	if opts.Prefix == "" {
-		opts.Prefix = "fs:"
+		errs = append(errs, errors.New("store: empty key prefix"))
 	}
 	if opts.ResultTTL <= 0 {
-		opts.ResultTTL = 7 * 24 * time.Hour
-	}
-	if opts.ExecutionsKept <= 0 {
-		opts.ExecutionsKept = 1000
+		errs = append(errs, errors.New("store: result TTL must be positive"))
 	}
 	if opts.RunCap <= 0 {
-		opts.RunCap = 4
+		errs = append(errs, errors.New("store: run cap must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if opts.ExecutionsKept <= 0 {
+		opts.ExecutionsKept = defaultExecutionsKept
 	}
 	if opts.Waits == nil {
 		opts.Waits = rdb
 	}
-	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, ResultTTL: opts.ResultTTL,
-		ExecutionsKept: opts.ExecutionsKept, RunCap: opts.RunCap, secrets: sec, now: time.Now}, nil
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec}, nil
 }
+
+// now is the store's clock.
+func (s *Store) now() time.Time { return s.opts.Now() }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -21,16 +22,30 @@ type testStore struct {
 // testKey is the secret key of test stores.
 var testKey = []byte("k-0123456789abcdef0123456789abcd")
 
+// withTestDefaults fills what a test leaves out: the daemon's prefix, TTL and run cap, testKey.
+func withTestDefaults(opts store.Options) store.Options {
+	if opts.SecretKey == nil {
+		opts.SecretKey = testKey
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "fs:"
+	}
+	if opts.ResultTTL == 0 {
+		opts.ResultTTL = 7 * 24 * time.Hour
+	}
+	if opts.RunCap == 0 {
+		opts.RunCap = 4
+	}
+	return opts
+}
+
 // mustOpenStore returns a store over a fresh miniredis with its consumer groups created.
 func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	tb.Helper()
 	mr := miniredis.RunT(tb)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	tb.Cleanup(func() { _ = rdb.Close() })
-	if opts.SecretKey == nil {
-		opts.SecretKey = testKey
-	}
-	s, err := store.New(rdb, opts)
+	s, err := store.New(rdb, withTestDefaults(opts))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,7 +59,7 @@ func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	return &testStore{Store: s, mr: mr, rdb: rdb}
 }
 
-func mustCreateTenant(tb testing.TB, s *testStore, name string) (store.Tenant, string) {
+func mustCreateTenant(tb testing.TB, s *testStore, name string) (faaspot.Tenant, string) {
 	tb.Helper()
 	t, token, err := s.CreateTenant(context.Background(), name)
 	if err != nil {
@@ -118,14 +133,14 @@ func TestInstallationID(t *testing.T) {
 	if err != nil || len(first) != 16 {
 		t.Fatalf("InstallationID = %q, %v", first, err)
 	}
-	peer, err := store.New(s.rdb, store.Options{SecretKey: testKey})
+	peer, err := store.New(s.rdb, withTestDefaults(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again, err := peer.InstallationID(ctx); err != nil || again != first {
 		t.Errorf("another node of the store reads %q, %v; want %q", again, err, first)
 	}
-	other, err := store.New(s.rdb, store.Options{SecretKey: testKey, Prefix: "other:"})
+	other, err := store.New(s.rdb, withTestDefaults(store.Options{Prefix: "other:"}))
 	if err != nil {
 		t.Fatal(err)
 	}

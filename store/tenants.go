@@ -13,21 +13,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Tenant is an isolated customer of the platform.
-type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	Quotas    Quotas    `json:"quotas"`
-}
+	"github.com/faaspot/faaspot"
+)
 
 // CreateTenant creates a tenant with a unique name and returns it with its first token. The token is
 // returned only here; the store keeps its SHA-256 hash. ErrExists when the name is taken. The name,
 // the record and the token are written in one transaction: all of them or none.
-func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, error) {
-	t := Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
+func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, string, error) {
+	t := faaspot.Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
 	var token string
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		taken, err := tx.HExists(ctx, s.k.tenantNames(), name).Result()
@@ -46,7 +40,7 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, 
 		return err
 	}, s.k.tenantNames())
 	if err != nil {
-		return Tenant{}, "", err
+		return faaspot.Tenant{}, "", err
 	}
 	return t, token, nil
 }
@@ -86,14 +80,14 @@ return {tid, fields, tostring(wait)}`)
 // API node shares it, all in one round trip (it runs on every request). Over the rate, the tenant
 // comes with the wait until the next request is allowed, and nothing else is done. ErrNotFound
 // for an unknown token.
-func (s *Store) Authenticate(ctx context.Context, token string, defaultRate float64) (Tenant, time.Duration, error) {
+func (s *Store) Authenticate(ctx context.Context, token string, defaultRate float64) (faaspot.Tenant, time.Duration, error) {
 	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))},
 		s.k.p+"tenant:", defaultRate, s.k.p+"t:").Slice()
 	if errors.Is(err, redis.Nil) {
-		return Tenant{}, 0, ErrNotFound
+		return faaspot.Tenant{}, 0, ErrNotFound
 	}
 	if err != nil {
-		return Tenant{}, 0, unavailable("resolve token", err)
+		return faaspot.Tenant{}, 0, unavailable("resolve token", err)
 	}
 	tid, _ := res[0].(string)
 	fields, _ := res[1].([]any)
@@ -104,7 +98,7 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 		m[k] = v
 	}
 	if len(m) == 0 {
-		return Tenant{}, 0, ErrNotFound
+		return faaspot.Tenant{}, 0, ErrNotFound
 	}
 	waitS, _ := res[2].(string)
 	wait, _ := strconv.ParseFloat(waitS, 64)
@@ -112,37 +106,31 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 }
 
 // TenantByName returns the tenant with that name. ErrNotFound when none.
-func (s *Store) TenantByName(ctx context.Context, name string) (Tenant, error) {
+func (s *Store) TenantByName(ctx context.Context, name string) (faaspot.Tenant, error) {
 	tid, err := s.rdb.HGet(ctx, s.k.tenantNames(), name).Result()
 	if errors.Is(err, redis.Nil) {
-		return Tenant{}, ErrNotFound
+		return faaspot.Tenant{}, ErrNotFound
 	}
 	if err != nil {
-		return Tenant{}, unavailable("find tenant", err)
+		return faaspot.Tenant{}, unavailable("find tenant", err)
 	}
 	return s.tenant(ctx, tid)
 }
 
-func (s *Store) tenant(ctx context.Context, tid string) (Tenant, error) {
+func (s *Store) tenant(ctx context.Context, tid string) (faaspot.Tenant, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.tenant(tid)).Result()
 	if err != nil {
-		return Tenant{}, unavailable("load tenant", err)
+		return faaspot.Tenant{}, unavailable("load tenant", err)
 	}
 	if len(m) == 0 {
-		return Tenant{}, ErrNotFound
+		return faaspot.Tenant{}, ErrNotFound
 	}
 	return tenantOf(tid, m), nil
 }
 
-func tenantOf(tid string, m map[string]string) Tenant {
+func tenantOf(tid string, m map[string]string) faaspot.Tenant {
 	created, _ := time.Parse(time.RFC3339Nano, m["created_at"])
-	return Tenant{ID: tid, Name: m["name"], CreatedAt: created, Quotas: quotasOf(m)}
-}
-
-// Token describes an issued token; the token itself is shown only when issued.
-type Token struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
+	return faaspot.Tenant{ID: tid, Name: m["name"], CreatedAt: created, Quotas: quotasOf(m)}
 }
 
 type tokenRecord struct {
@@ -174,16 +162,16 @@ func (s *Store) IssueToken(ctx context.Context, tid string) (string, string, err
 }
 
 // ListTokens returns the tenant's tokens (ids and dates only), oldest first.
-func (s *Store) ListTokens(ctx context.Context, tid string) ([]Token, error) {
+func (s *Store) ListTokens(ctx context.Context, tid string) ([]faaspot.Token, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.tokens(tid)).Result()
 	if err != nil {
 		return nil, unavailable("list tokens", err)
 	}
-	out := make([]Token, 0, len(m))
+	out := make([]faaspot.Token, 0, len(m))
 	for id, v := range m {
 		var rec tokenRecord
 		if json.Unmarshal([]byte(v), &rec) == nil {
-			out = append(out, Token{ID: id, CreatedAt: rec.CreatedAt})
+			out = append(out, faaspot.Token{ID: id, CreatedAt: rec.CreatedAt})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
@@ -213,12 +201,12 @@ func (s *Store) RevokeToken(ctx context.Context, tid, id string) error {
 }
 
 // ListTenants returns every tenant, sorted by name.
-func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
+func (s *Store) ListTenants(ctx context.Context) ([]faaspot.Tenant, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.tenantNames()).Result()
 	if err != nil {
 		return nil, unavailable("list tenants", err)
 	}
-	out := make([]Tenant, 0, len(m))
+	out := make([]faaspot.Tenant, 0, len(m))
 	for _, tid := range m {
 		if t, err := s.tenant(ctx, tid); err == nil {
 			out = append(out, t)
@@ -231,7 +219,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
 // DeleteTenant revokes the tenant's tokens first (nothing can act for it any more), then removes
 // every key it owns, its run stream included (queued runs are dropped; a run in flight finishes and
 // its record expires). It returns the deployments it had, so the caller can remove their images.
-func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]Deployment, error) {
+func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deployment, error) {
 	t, err := s.tenant(ctx, tid)
 	if err != nil {
 		return nil, err

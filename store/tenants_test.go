@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -29,7 +30,7 @@ func TestTenants(t *testing.T) {
 	lookups := []struct {
 		name    string
 		token   string
-		want    store.Tenant
+		want    faaspot.Tenant
 		wantErr error
 	}{
 		{name: "first tenant", token: token, want: acme},
@@ -178,7 +179,7 @@ func TestCreateTenantRace(t *testing.T) {
 }
 
 // tenantByToken resolves a token with no default rate.
-func tenantByToken(ctx context.Context, s *testStore, token string) (store.Tenant, error) {
+func tenantByToken(ctx context.Context, s *testStore, token string) (faaspot.Tenant, error) {
 	t, _, err := s.Authenticate(ctx, token, 0)
 	return t, err
 }
@@ -189,7 +190,7 @@ func tenantByToken(ctx context.Context, s *testStore, token string) (store.Tenan
 func TestAuthenticateRate(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	peer, err := store.New(s.rdb, store.Options{SecretKey: testKey})
+	peer, err := store.New(s.rdb, withTestDefaults(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestAuthenticateRate(t *testing.T) {
 	if _, wait, err := s.Authenticate(ctx, token, 0); err != nil || wait != 0 {
 		t.Errorf("no rate quota at all, with the bucket empty: wait %v, %v; want no limit", wait, err)
 	}
-	if err := s.SetQuotas(ctx, acme.ID, store.Quotas{RequestsPerSecond: 1000}); err != nil {
+	if err := s.SetQuotas(ctx, acme.ID, faaspot.Quotas{RequestsPerSecond: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond) // 20 tokens' worth at the tenant's own rate

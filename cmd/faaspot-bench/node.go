@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/store"
@@ -81,11 +82,11 @@ func (e *benchEnv) startNodeAs(ctx context.Context, name string, mutate func(*da
 }
 
 // deploy creates or updates a deployment and waits until it is ready (or failed).
-func (n *node) deploy(ctx context.Context, name, code string) (fsclient.Deployment, time.Duration, error) {
+func (n *node) deploy(ctx context.Context, name, code string) (faaspot.Deployment, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	dep, err := n.c.CreateDeployment(ctx, fsclient.DeploymentRequest{Name: name, Code: code}, true)
+	dep, err := n.c.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: name, Code: code}, true)
 	took := time.Since(start)
 	if dep.Image != "" {
 		n.images[dep.Image] = true

@@ -1,0 +1,78 @@
+package faaspot
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ExecStatus is the state of an execution.
+type ExecStatus string
+
+// Execution statuses: queued → running → completed | failed | timeout.
+const (
+	ExecQueued    ExecStatus = "queued"
+	ExecRunning   ExecStatus = "running"
+	ExecCompleted ExecStatus = "completed"
+	ExecFailed    ExecStatus = "failed"
+	ExecTimeout   ExecStatus = "timeout"
+)
+
+// Terminal reports whether the status is final.
+func (s ExecStatus) Terminal() bool {
+	switch s {
+	case ExecCompleted, ExecFailed, ExecTimeout:
+		return true
+	}
+	return false
+}
+
+// ExecError describes why an execution failed: the function's exception, or what the engine saw
+// (Timeout, OutOfMemory, ProcessExited, ...).
+type ExecError struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+// Execution is the record of one run, as GET /v1/executions/{id} answers it.
+type Execution struct {
+	ID              string          `json:"id"`
+	Deployment      string          `json:"deployment"`
+	Version         int             `json:"version"`
+	Status          ExecStatus      `json:"status"`
+	Args            json.RawMessage `json:"args"`
+	Result          json.RawMessage `json:"result"`
+	Error           *ExecError      `json:"error"`
+	Stdout          string          `json:"stdout"`
+	Stderr          string          `json:"stderr"`
+	StdoutTruncated bool            `json:"stdout_truncated"`
+	StderrTruncated bool            `json:"stderr_truncated"`
+	CreatedAt       time.Time       `json:"created_at"`
+	StartedAt       *time.Time      `json:"started_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	QueueMS         float64         `json:"queue_ms"`
+	AcquireMS       float64         `json:"acquire_ms"`
+	DurationMS      float64         `json:"duration_ms"`
+	ColdStart       bool            `json:"cold_start"`
+	ExitCode        *int            `json:"exit_code"`
+	OOMKilled       bool            `json:"oom_killed"`
+}
+
+// Terminal reports whether the execution has ended.
+func (e *Execution) Terminal() bool { return e.Status.Terminal() }
+
+// HeaderExecutionID carries the execution id on every run answer.
+const HeaderExecutionID = "X-Faaspot-Execution-Id"
+
+// RunFailure is the body of a synchronous run that failed (500) or timed out (504).
+type RunFailure struct {
+	Error       *ExecError `json:"error"`
+	ExecutionID string     `json:"execution_id"`
+	Status      ExecStatus `json:"status"`
+}
+
+// RunPending is the body of a synchronous run that outlasted the server's sync wait (202).
+type RunPending struct {
+	ExecutionID string     `json:"execution_id"`
+	Status      ExecStatus `json:"status"`
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/faaspot/faaspot"
+)
+
+// The records below are how the store keeps deployments and executions in Redis. They are the
+// store's own: the API's types (package faaspot) may change without a migration of the data, and
+// a change here is never an API break. Their JSON names are those of the records written by
+// earlier releases, so existing data keeps decoding.
+
+// deploymentRecord is the stored form of a deployment.
+type deploymentRecord struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	Version      int          `json:"version"`
+	Status       string       `json:"status"`
+	Error        string       `json:"error,omitempty"`
+	BuildLog     string       `json:"build_log,omitempty"`
+	ReadyVersion int          `json:"ready_version"`
+	Image        string       `json:"image,omitempty"`
+	Limits       limitsRecord `json:"limits"`
+	Warm         *warmRecord  `json:"warm,omitempty"`
+	ContextKeys  []string     `json:"context_keys"`
+	CreatedAt    time.Time    `json:"created_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+}
+
+type warmRecord struct {
+	MaxIdle  *int `json:"max_idle,omitempty"`
+	Prewarm  *int `json:"prewarm,omitempty"`
+	MaxRuns  int  `json:"max_runs,omitempty"`
+	IdleTTLS int  `json:"idle_ttl_s,omitempty"`
+}
+
+type limitsRecord struct {
+	MemoryMB int     `json:"memory_mb"`
+	CPUs     float64 `json:"cpus"`
+	TimeoutS int     `json:"timeout_s"`
+}
+
+func (r deploymentRecord) domain() faaspot.Deployment {
+	d := faaspot.Deployment{ID: r.ID, Name: r.Name, Version: r.Version,
+		Status: faaspot.DeploymentStatus(r.Status), Error: r.Error, BuildLog: r.BuildLog,
+		ReadyVersion: r.ReadyVersion, Image: r.Image,
+		Limits:      faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS},
+		ContextKeys: r.ContextKeys, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if w := r.Warm; w != nil {
+		d.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
+	}
+	return d
+}
+
+func deploymentRecordOf(d faaspot.Deployment) deploymentRecord {
+	r := deploymentRecord{ID: d.ID, Name: d.Name, Version: d.Version, Status: string(d.Status),
+		Error: d.Error, BuildLog: d.BuildLog, ReadyVersion: d.ReadyVersion, Image: d.Image,
+		Limits:      limitsRecord{MemoryMB: d.Limits.MemoryMB, CPUs: d.Limits.CPUs, TimeoutS: d.Limits.TimeoutS},
+		ContextKeys: d.ContextKeys, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if w := d.Warm; w != nil {
+		r.Warm = &warmRecord{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
+	}
+	return r
+}
+
+// executionRecord is the stored form of an execution.
+type executionRecord struct {
+	ID              string          `json:"id"`
+	Deployment      string          `json:"deployment"`
+	Version         int             `json:"version"`
+	Status          string          `json:"status"`
+	Args            json.RawMessage `json:"args"`
+	Result          json.RawMessage `json:"result"`
+	Error           *errorRecord    `json:"error"`
+	Stdout          string          `json:"stdout"`
+	Stderr          string          `json:"stderr"`
+	StdoutTruncated bool            `json:"stdout_truncated"`
+	StderrTruncated bool            `json:"stderr_truncated"`
+	CreatedAt       time.Time       `json:"created_at"`
+	StartedAt       *time.Time      `json:"started_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	QueueMS         float64         `json:"queue_ms"`
+	AcquireMS       float64         `json:"acquire_ms"`
+	DurationMS      float64         `json:"duration_ms"`
+	ColdStart       bool            `json:"cold_start"`
+	ExitCode        *int            `json:"exit_code"`
+	OOMKilled       bool            `json:"oom_killed"`
+}
+
+type errorRecord struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+func (r executionRecord) domain() faaspot.Execution {
+	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version,
+		Status: faaspot.ExecStatus(r.Status), Args: r.Args, Result: r.Result,
+		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTruncated: r.StdoutTruncated, StderrTruncated: r.StderrTruncated,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		QueueMS: r.QueueMS, AcquireMS: r.AcquireMS, DurationMS: r.DurationMS,
+		ColdStart: r.ColdStart, ExitCode: r.ExitCode, OOMKilled: r.OOMKilled}
+	if r.Error != nil {
+		e.Error = &faaspot.ExecError{Type: r.Error.Type, Message: r.Error.Message, Traceback: r.Error.Traceback}
+	}
+	return e
+}
+
+func executionRecordOf(e faaspot.Execution) executionRecord {
+	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version,
+		Status: string(e.Status), Args: e.Args, Result: e.Result,
+		Stdout: e.Stdout, Stderr: e.Stderr, StdoutTruncated: e.StdoutTruncated, StderrTruncated: e.StderrTruncated,
+		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,
+		QueueMS: e.QueueMS, AcquireMS: e.AcquireMS, DurationMS: e.DurationMS,
+		ColdStart: e.ColdStart, ExitCode: e.ExitCode, OOMKilled: e.OOMKilled}
+	if e.Error != nil {
+		r.Error = &errorRecord{Type: e.Error.Type, Message: e.Error.Message, Traceback: e.Error.Traceback}
+	}
+	return r
+}
+
+// encodeExecution is the stored JSON of an execution.
+func encodeExecution(e faaspot.Execution) ([]byte, error) {
+	return json.Marshal(executionRecordOf(e))
+}
+
+// decodeExecution reads a stored execution.
+func decodeExecution(b []byte) (faaspot.Execution, error) {
+	var r executionRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return faaspot.Execution{}, err
+	}
+	return r.domain(), nil
+}
+
+// encodeDeployment is the stored JSON of a deployment.
+func encodeDeployment(d faaspot.Deployment) []byte {
+	b, _ := json.Marshal(deploymentRecordOf(d)) // plain fields: cannot fail
+	return b
+}
+
+// decodeDeployment reads a stored deployment.
+func decodeDeployment(b []byte) (faaspot.Deployment, error) {
+	var r deploymentRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return faaspot.Deployment{}, err
+	}
+	return r.domain(), nil
+}
