@@ -37,8 +37,9 @@ bench: ## measure cold, warm, throughput, async, redeploy and memory against bar
 		{ echo "make bench needs redis-server on PATH (apt-get install redis-server) or FAASPOT_REDIS_URL"; exit 1; }
 	FAASPOT_BASE_IMAGE=$$(scripts/images.sh base) $(GO) run ./cmd/faaspot-bench
 
-lint: ## gofmt, go vet
+lint: ## gofmt, go vet, and sizes: no non-test Go file over 450 lines, no function over 80
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run ./scripts/codesize -max-file 450 -max-func 80 $$(git ls-files -co --exclude-standard '*.go' | xargs ls 2>/dev/null)
 
 .PHONY: help build run test bench lint

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faaspot/faaspot"
 )
 
 // Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
@@ -37,7 +40,7 @@ type Config struct {
 	BuildWorkers           int           // FAASPOT_BUILD_WORKERS: concurrent builds per node
 	ResultTTL              time.Duration // FAASPOT_RESULT_TTL
 	SyncWait               time.Duration // FAASPOT_SYNC_WAIT
-	Role                   string        // FAASPOT_ROLE: all, api or worker
+	Role                   Role          // FAASPOT_ROLE: all, api or worker
 	SecretKeyFile          string        // FAASPOT_SECRET_KEY_FILE: key encrypting contexts at rest
 	DataDir                string        // FAASPOT_DATA_DIR: where a generated secret key and node id are kept
 	// NodeID names this node's containers, so that at start-up it removes its own orphans and
@@ -61,6 +64,14 @@ type Config struct {
 	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
 	WarmMaxRuns  int           // FAASPOT_WARM_MAX_RUNS: runs per container (1: fresh every run)
 	WarmPrewarm  int           // FAASPOT_WARM_PREWARM: containers started when a version is ready
+	// BuildWait is how long a create with ?wait=true waits for its build.
+	BuildWait time.Duration
+	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on one API node; past
+	// it they answer 202 with the execution id at once.
+	MaxSyncWaiters int
+	// Size caps of requests, in bytes: a whole body, a deployment's code, requirements and
+	// context, a run's arguments.
+	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
 	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
 	ReclaimIdle time.Duration
 	// JanitorInterval (FAASPOT_JANITOR_INTERVAL) is how often a worker node removes the images it
@@ -74,35 +85,42 @@ type Config struct {
 // DefaultConfig returns the defaults of DESIGN.md §6.
 func DefaultConfig() Config {
 	return Config{
-		Listen:            "127.0.0.1:8080",
-		KeyPrefix:         "fs:",
-		BaseImage:         "python:3.12-slim",
-		SandboxNetwork:    "none",
-		DefaultMemMB:      256,
-		DefaultTimeout:    30,
-		DefaultCPUs:       1,
-		MaxMemMB:          2048,
-		MaxTimeout:        900,
-		MaxCPUs:           2,
-		Workers:           8,
-		BuildWorkers:      2,
-		ResultTTL:         7 * 24 * time.Hour,
-		SyncWait:          60 * time.Second,
-		Role:              "all",
-		ReclaimIdle:       60 * time.Second,
-		JanitorInterval:   10 * time.Minute,
-		JanitorGrace:      15 * time.Minute,
-		Warm:              true,
-		WarmMode:          "fork",
-		WarmMaxIdle:       4,
-		WarmMaxTotal:      64,
-		WarmIdleTTL:       10 * time.Minute,
-		WarmMaxRuns:       10000,
-		WarmPrewarm:       1,
-		MaxQueuedRuns:     1000,
-		MaxDeployments:    100,
-		RequestsPerSecond: 200,
-		DataDir:           defaultDataDir(),
+		Listen:               "127.0.0.1:8080",
+		KeyPrefix:            "fs:",
+		BaseImage:            "python:3.12-slim",
+		SandboxNetwork:       "none",
+		DefaultMemMB:         256,
+		DefaultTimeout:       30,
+		DefaultCPUs:          1,
+		MaxMemMB:             2048,
+		MaxTimeout:           900,
+		MaxCPUs:              2,
+		Workers:              8,
+		BuildWorkers:         2,
+		ResultTTL:            7 * 24 * time.Hour,
+		SyncWait:             60 * time.Second,
+		BuildWait:            10 * time.Minute,
+		MaxSyncWaiters:       256,
+		MaxBodyBytes:         2 << 20,
+		MaxCodeBytes:         1 << 20,
+		MaxRequirementsBytes: 16 << 10,
+		MaxContextBytes:      64 << 10,
+		MaxArgsBytes:         256 << 10,
+		Role:                 RoleAll,
+		ReclaimIdle:          60 * time.Second,
+		JanitorInterval:      10 * time.Minute,
+		JanitorGrace:         15 * time.Minute,
+		Warm:                 true,
+		WarmMode:             "fork",
+		WarmMaxIdle:          4,
+		WarmMaxTotal:         64,
+		WarmIdleTTL:          10 * time.Minute,
+		WarmMaxRuns:          10000,
+		WarmPrewarm:          1,
+		MaxQueuedRuns:        1000,
+		MaxDeployments:       100,
+		RequestsPerSecond:    200,
+		DataDir:              defaultDataDir(),
 	}
 }
 
@@ -114,90 +132,124 @@ func defaultDataDir() string {
 	return "/var/lib/faaspot"
 }
 
-// LoadEnv overlays the FAASPOT_* variables that getenv returns non-empty.
+// LoadEnv overlays the FAASPOT_* variables that getenv returns non-empty. Every value that does
+// not parse is reported, each naming its variable.
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	var errs []error
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
+	for _, v := range c.envVars() {
+		raw := getenv(v.name)
+		if raw == "" {
+			continue
+		}
+		if err := v.set(raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.name, err))
 		}
 	}
-	num := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
-			}
-			*dst = n
-		}
-	}
-	float := func(name string, dst *float64) {
-		if v := getenv(name); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a number", name, v))
-			}
-			*dst = f
-		}
-	}
-	boolean := func(name string, dst *bool) {
-		if v := getenv(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
-			}
-			*dst = b
-		}
-	}
-	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := parseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
-			*dst = d
-		}
-	}
-	str("FAASPOT_LISTEN", &c.Listen)
-	str("FAASPOT_REDIS_URL", &c.RedisURL)
-	str("FAASPOT_KEY_PREFIX", &c.KeyPrefix)
-	str("FAASPOT_ADMIN_TOKEN", &c.AdminToken)
-	str("FAASPOT_BASE_IMAGE", &c.BaseImage)
-	str("FAASPOT_PIP_INDEX_URL", &c.PipIndexURL)
-	str("FAASPOT_BUILD_NETWORK", &c.BuildNetwork)
-	str("FAASPOT_SANDBOX_NETWORK", &c.SandboxNetwork)
-	str("FAASPOT_RUNTIME", &c.Runtime)
-	boolean("FAASPOT_ALLOW_VULNERABLE_RUNTIME", &c.AllowVulnerableRuntime)
-	num("FAASPOT_DEFAULT_MEMORY_MB", &c.DefaultMemMB)
-	num("FAASPOT_DEFAULT_TIMEOUT_S", &c.DefaultTimeout)
-	float("FAASPOT_DEFAULT_CPUS", &c.DefaultCPUs)
-	num("FAASPOT_MAX_MEMORY_MB", &c.MaxMemMB)
-	num("FAASPOT_MAX_TIMEOUT_S", &c.MaxTimeout)
-	float("FAASPOT_MAX_CPUS", &c.MaxCPUs)
-	num("FAASPOT_WORKERS", &c.Workers)
-	num("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns)
-	boolean("FAASPOT_WARM", &c.Warm)
-	str("FAASPOT_WARM_MODE", &c.WarmMode)
-	num("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle)
-	num("FAASPOT_WARM_MAX_TOTAL", &c.WarmMaxTotal)
-	dur("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL)
-	num("FAASPOT_WARM_MAX_RUNS", &c.WarmMaxRuns)
-	num("FAASPOT_WARM_PREWARM", &c.WarmPrewarm)
-	num("FAASPOT_MAX_QUEUED_RUNS", &c.MaxQueuedRuns)
-	num("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments)
-	float("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond)
-	num("FAASPOT_BUILD_WORKERS", &c.BuildWorkers)
-	dur("FAASPOT_RESULT_TTL", &c.ResultTTL)
-	dur("FAASPOT_SYNC_WAIT", &c.SyncWait)
-	dur("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval)
-	dur("FAASPOT_JANITOR_GRACE", &c.JanitorGrace)
-	str("FAASPOT_ROLE", &c.Role)
-	str("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile)
-	str("FAASPOT_DATA_DIR", &c.DataDir)
-	str("FAASPOT_NODE_ID", &c.NodeID)
-	str("FAASPOT_DEV_TENANT", &c.DevTenant)
-	str("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig)
 	return errors.Join(errs...)
+}
+
+// envVar binds one environment variable to the field it sets.
+type envVar struct {
+	name string
+	set  func(string) error
+}
+
+// envVars lists every FAASPOT_* variable the daemon reads, with the field it sets.
+func (c *Config) envVars() []envVar {
+	return []envVar{
+		strVar("FAASPOT_LISTEN", &c.Listen),
+		strVar("FAASPOT_REDIS_URL", &c.RedisURL),
+		strVar("FAASPOT_KEY_PREFIX", &c.KeyPrefix),
+		strVar("FAASPOT_ADMIN_TOKEN", &c.AdminToken),
+		strVar("FAASPOT_BASE_IMAGE", &c.BaseImage),
+		strVar("FAASPOT_PIP_INDEX_URL", &c.PipIndexURL),
+		strVar("FAASPOT_BUILD_NETWORK", &c.BuildNetwork),
+		strVar("FAASPOT_SANDBOX_NETWORK", &c.SandboxNetwork),
+		strVar("FAASPOT_RUNTIME", &c.Runtime),
+		boolVar("FAASPOT_ALLOW_VULNERABLE_RUNTIME", &c.AllowVulnerableRuntime),
+		intVar("FAASPOT_DEFAULT_MEMORY_MB", &c.DefaultMemMB),
+		intVar("FAASPOT_DEFAULT_TIMEOUT_S", &c.DefaultTimeout),
+		floatVar("FAASPOT_DEFAULT_CPUS", &c.DefaultCPUs),
+		intVar("FAASPOT_MAX_MEMORY_MB", &c.MaxMemMB),
+		intVar("FAASPOT_MAX_TIMEOUT_S", &c.MaxTimeout),
+		floatVar("FAASPOT_MAX_CPUS", &c.MaxCPUs),
+		intVar("FAASPOT_WORKERS", &c.Workers),
+		intVar("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns),
+		boolVar("FAASPOT_WARM", &c.Warm),
+		strVar("FAASPOT_WARM_MODE", &c.WarmMode),
+		intVar("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle),
+		intVar("FAASPOT_WARM_MAX_TOTAL", &c.WarmMaxTotal),
+		durVar("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL),
+		intVar("FAASPOT_WARM_MAX_RUNS", &c.WarmMaxRuns),
+		intVar("FAASPOT_WARM_PREWARM", &c.WarmPrewarm),
+		intVar("FAASPOT_MAX_QUEUED_RUNS", &c.MaxQueuedRuns),
+		intVar("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments),
+		floatVar("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond),
+		intVar("FAASPOT_BUILD_WORKERS", &c.BuildWorkers),
+		durVar("FAASPOT_RESULT_TTL", &c.ResultTTL),
+		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
+		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
+		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
+		textVar("FAASPOT_ROLE", &c.Role),
+		strVar("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile),
+		strVar("FAASPOT_DATA_DIR", &c.DataDir),
+		strVar("FAASPOT_NODE_ID", &c.NodeID),
+		strVar("FAASPOT_DEV_TENANT", &c.DevTenant),
+		strVar("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig),
+	}
+}
+
+func strVar(name string, dst *string) envVar {
+	return envVar{name, func(v string) error { *dst = v; return nil }}
+}
+
+func intVar(name string, dst *int) envVar {
+	return envVar{name, func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*dst = n
+		return nil
+	}}
+}
+
+func floatVar(name string, dst *float64) envVar {
+	return envVar{name, func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*dst = f
+		return nil
+	}}
+}
+
+func boolVar(name string, dst *bool) envVar {
+	return envVar{name, func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*dst = b
+		return nil
+	}}
+}
+
+func durVar(name string, dst *time.Duration) envVar {
+	return envVar{name, func(v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		*dst = d
+		return nil
+	}}
+}
+
+// textVar sets a typed value that parses itself (a Role, a warm Mode).
+func textVar(name string, dst encoding.TextUnmarshaler) envVar {
+	return envVar{name, func(v string) error { return dst.UnmarshalText([]byte(v)) }}
 }
 
 // runCap is the default maximum of concurrent runs per tenant: half the workers, so that a tenant
@@ -207,6 +259,22 @@ func (c *Config) runCap() int {
 		return c.MaxConcurrentRuns
 	}
 	return max(1, c.Workers/2)
+}
+
+// defaultQuotas are the quotas of tenants without their own: the API enforces them and the
+// store's scheduler is given the same concurrency cap (runCap), from this one place.
+func (c *Config) defaultQuotas() faaspot.Quotas {
+	return faaspot.Quotas{MaxConcurrentRuns: c.runCap(), MaxQueuedRuns: c.MaxQueuedRuns,
+		MaxDeployments: c.MaxDeployments, RequestsPerSecond: c.RequestsPerSecond}
+}
+
+// defaultLimits fill what a deployment leaves out; maxLimits cap what it may ask for.
+func (c *Config) defaultLimits() faaspot.Limits {
+	return faaspot.Limits{MemoryMB: c.DefaultMemMB, CPUs: c.DefaultCPUs, TimeoutS: c.DefaultTimeout}
+}
+
+func (c *Config) maxLimits() faaspot.Limits {
+	return faaspot.Limits{MemoryMB: c.MaxMemMB, CPUs: c.MaxCPUs, TimeoutS: c.MaxTimeout}
 }
 
 // parseDuration accepts Go durations ("90s", "168h") and a plain number of seconds.
@@ -225,21 +293,19 @@ func parseDuration(v string) (time.Duration, error) {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	switch c.Role {
-	case "all", "api", "worker":
-	default:
-		bad("role must be all, api or worker, not %q", c.Role)
+	if err := new(Role).UnmarshalText([]byte(c.Role)); err != nil {
+		bad("%v", err)
 	}
-	if c.Role != "api" && c.Workers < 1 {
+	if c.Role.RunsWorkers() && c.Workers < 1 {
 		bad("workers must be at least 1")
 	}
-	if c.Role != "api" && c.BuildWorkers < 1 {
+	if c.Role.RunsWorkers() && c.BuildWorkers < 1 {
 		bad("build workers must be at least 1")
 	}
-	if c.Role != "worker" && strings.TrimSpace(c.Listen) == "" {
+	if c.Role.ServesAPI() && strings.TrimSpace(c.Listen) == "" {
 		bad("role %s serves the API: set FAASPOT_LISTEN", c.Role)
 	}
-	if c.Role != "all" && c.RedisURL == "" {
+	if c.Role != RoleAll && c.RedisURL == "" {
 		bad("role %s needs a shared Redis: set FAASPOT_REDIS_URL", c.Role)
 	}
 	if c.MaxMemMB < 16 || c.DefaultMemMB < 16 || c.DefaultMemMB > c.MaxMemMB {
@@ -268,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")
+	}
+	if c.BuildWait < time.Second || c.MaxSyncWaiters < 0 {
+		bad("build wait must be at least a second and max sync waiters not negative")
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxCodeBytes <= 0 || c.MaxRequirementsBytes <= 0 || c.MaxContextBytes <= 0 || c.MaxArgsBytes <= 0 {
+		bad("request size caps must be positive")
 	}
 	if c.SyncWait < time.Second {
 		bad("sync wait must be at least a second")

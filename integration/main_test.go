@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
@@ -233,7 +234,55 @@ func (n *node) deploy(t testing.TB, req faaspot.DeploymentRequest) faaspot.Deplo
 	if d.Status != faaspot.StatusReady {
 		t.Fatalf("deploy %s: status %s, error %q", req.Name, d.Status, d.Error)
 	}
+	d.Image = n.image(t, d.Name)
 	return d
+}
+
+// image returns the tag of the ready image of the caller's deployment named name. The API does
+// not serve it (it is internal): it is read from the node's store, as an operator with access to
+// Redis could.
+func (n *node) image(t testing.TB, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	st := storeOf(t, n.prefix)
+	tenant, _, err := st.Authenticate(ctx, n.token, 0)
+	if err != nil {
+		t.Fatalf("resolve the node's tenant: %v", err)
+	}
+	d, err := st.GetDeployment(ctx, tenant.ID, name)
+	if err != nil {
+		t.Fatalf("read deployment %s from the store: %v", name, err)
+	}
+	return d.Image
+}
+
+// stores holds one store per key prefix, over the suite's Redis.
+var stores struct {
+	sync.Mutex
+	m map[string]*store.Store
+}
+
+// storeOf returns a store over the suite's Redis with the prefix of a node.
+func storeOf(t testing.TB, prefix string) *store.Store {
+	t.Helper()
+	stores.Lock()
+	defer stores.Unlock()
+	if st, ok := stores.m[prefix]; ok {
+		return st
+	}
+	opts, err := redis.ParseURL(env.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(redis.NewClient(opts), store.Options{Prefix: prefix, ResultTTL: time.Hour, RunCap: 4, SecretKey: testSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stores.m == nil {
+		stores.m = map[string]*store.Store{}
+	}
+	stores.m[prefix] = st
+	return st
 }
 
 // keyOf is the pool key of a deployment's ready version, as the daemon labels its containers.

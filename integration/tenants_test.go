@@ -90,7 +90,7 @@ func TestTenantAdmin(t *testing.T) {
 		t.Fatalf("issue token: %d %s", r.status, r.body)
 	}
 	acme := fsclient.New(n.url, issued.Token)
-	acmeNode := &node{url: n.url, token: issued.Token, c: acme}
+	acmeNode := &node{url: n.url, token: issued.Token, c: acme, prefix: n.prefix}
 	d := acmeNode.deploy(t, faaspot.DeploymentRequest{Name: "fn", Code: "def main(args, context):\n    return 1\n"})
 	if r := adm("GET", "/v1/tenants/acme/tokens", ""); r.status != 200 || !strings.Contains(string(r.body), issued.ID) || strings.Contains(string(r.body), issued.Token) {
 		t.Errorf("list tokens must show ids, never tokens: %s", r.body)

@@ -36,7 +36,7 @@ func run() error {
 	fs.BoolVar(&cfg.AllowVulnerableRuntime, "allow-vulnerable-runtime", cfg.AllowVulnerableRuntime, "start even on a runc with a known container escape (FAASPOT_ALLOW_VULNERABLE_RUNTIME)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent runs on this node (FAASPOT_WORKERS)")
 	fs.IntVar(&cfg.BuildWorkers, "build-workers", cfg.BuildWorkers, "concurrent builds on this node (FAASPOT_BUILD_WORKERS)")
-	fs.StringVar(&cfg.Role, "role", cfg.Role, "all, api or worker (FAASPOT_ROLE)")
+	fs.TextVar(&cfg.Role, "role", cfg.Role, "all, api or worker; a worker serves only /healthz, /readyz and /metrics (FAASPOT_ROLE)")
 	fs.StringVar(&cfg.DevTenant, "dev-tenant", cfg.DevTenant, "create this tenant at start-up and print its token (FAASPOT_DEV_TENANT)")
 	fs.StringVar(&cfg.ClientConfig, "write-client-config", cfg.ClientConfig, "write the dev tenant's URL and token to this file (FAASPOT_WRITE_CLIENT_CONFIG)")
 	debug := fs.Bool("debug", false, "debug logging")

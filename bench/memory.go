@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sort"
 	"strings"
 	"time"
 
@@ -139,23 +138,3 @@ func (e *benchEnv) memoryOf(ctx context.Context, id string) (memSample, string, 
 }
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
-
-// medians returns the median usage, RSS and raw usage, and every usage sample.
-func medians(ss []memSample) (usage, rss, raw float64, all []float64) {
-	if len(ss) == 0 {
-		return 0, 0, 0, nil
-	}
-	median := func(f func(memSample) float64) float64 {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = f(s)
-		}
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
-	for _, s := range ss {
-		all = append(all, s.usage)
-	}
-	return median(func(s memSample) float64 { return s.usage }), median(func(s memSample) float64 { return s.rss }),
-		median(func(s memSample) float64 { return s.raw }), all
-}

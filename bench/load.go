@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -20,18 +20,15 @@ type loadOutcome struct {
 	first   error
 }
 
-// profileDir, when set (-profile), receives a CPU profile of the bench process (the daemon and
-// the clients) for every measured load phase.
-var profileDir string
-
-// profile starts a CPU profile named for a phase; the returned func stops it.
-func profile(name string) func() {
-	if profileDir == "" {
+// profile starts a CPU profile named for a phase in the profile directory, if any; the returned
+// func stops it.
+func (e *benchEnv) profile(name string) func() {
+	if e.profileDir == "" {
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(profileDir, name+".pprof"))
+	f, err := os.Create(filepath.Join(e.profileDir, name+".pprof"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		fmt.Fprintln(e.progress, "bench: profile:", err)
 		return func() {}
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {

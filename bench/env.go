@@ -1,25 +1,30 @@
-package main
+package bench
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/docker/docker/client"
 
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
 // benchEnv is what every phase shares: Redis, the Docker engine, the base image, the daemons
 // started so far, and the label that marks the bench's own bare containers.
 type benchEnv struct {
-	redis     *benchRedis
-	docker    *client.Client
-	baseImage string
-	runID     string // value of labelBenchRun on every bare container this run starts
-	tmp       string
-	logFile   *os.File
+	redis      *benchRedis
+	docker     *client.Client
+	baseImage  string
+	runID      string // value of labelBenchRun on every bare container this run starts
+	tmp        string
+	logFile    *os.File
+	getenv     func(string) string
+	progress   io.Writer // progress lines and warnings, never the results
+	profileDir string    // where load phases write CPU profiles; empty: none
 
 	mu      sync.Mutex
 	nodes   []*node
@@ -30,8 +35,14 @@ type benchEnv struct {
 // labelBenchRun marks the bare containers the bench starts, so that it removes only those.
 const labelBenchRun = "io.faaspot.bench.run"
 
-func newEnv(ctx context.Context, logPath string) (*benchEnv, error) {
-	e := &benchEnv{runID: store.NewID()[:12], baseImage: os.Getenv("FAASPOT_BASE_IMAGE")}
+// newEnv checks the base image and the Docker engine and starts (or reaches) Redis. On error it
+// may return an environment to close along with it.
+func newEnv(ctx context.Context, o Options, progress io.Writer) (*benchEnv, error) {
+	e := &benchEnv{runID: faaspot.NewID()[:12], getenv: o.Getenv, progress: progress, profileDir: o.ProfileDir}
+	if e.getenv == nil {
+		e.getenv = func(string) string { return "" }
+	}
+	e.baseImage = e.getenv("FAASPOT_BASE_IMAGE")
 	if e.baseImage == "" {
 		return nil, fmt.Errorf("FAASPOT_BASE_IMAGE is not set: run `make bench`, or set it to the base image (scripts/images.sh base)")
 	}
@@ -39,8 +50,8 @@ func newEnv(ctx context.Context, logPath string) (*benchEnv, error) {
 	if e.tmp, err = os.MkdirTemp("", "faaspot-bench-"); err != nil {
 		return e, err
 	}
-	if logPath != "" {
-		if e.logFile, err = os.Create(logPath); err != nil {
+	if o.Log != "" {
+		if e.logFile, err = os.Create(o.Log); err != nil {
 			return e, err
 		}
 	}
@@ -53,7 +64,7 @@ func newEnv(ctx context.Context, logPath string) (*benchEnv, error) {
 	if _, err := e.docker.ImageInspect(ctx, e.baseImage); err != nil {
 		return e, fmt.Errorf("base image %s: %w (run scripts/images.sh base)", e.baseImage, err)
 	}
-	if e.redis, err = startRedis(ctx); err != nil {
+	if e.redis, err = startRedis(ctx, e.getenv("FAASPOT_REDIS_URL")); err != nil {
 		return e, err
 	}
 	return e, nil
@@ -91,4 +102,16 @@ func (e *benchEnv) close() {
 		e.docker.Close()
 	}
 	os.RemoveAll(e.tmp)
+}
+
+// machine describes this machine and its Docker engine, as far as the engine answers.
+func (e *benchEnv) machine(ctx context.Context) machine {
+	m := machine{CPUs: runtime.NumCPU(), InProcess: true}
+	if info, err := e.docker.Info(ctx); err == nil {
+		m.DockerVersion, m.CgroupVersion, m.StorageDriver = info.ServerVersion, info.CgroupVersion, info.Driver
+		if info.NCPU > 0 {
+			m.CPUs = info.NCPU
+		}
+	}
+	return m
 }

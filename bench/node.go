@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
-	"github.com/faaspot/faaspot/store"
 )
 
 // node is one in-process faaspot daemon of the bench, with a key prefix, a node id, a data dir
@@ -37,10 +36,10 @@ func (e *benchEnv) startNode(ctx context.Context, name string, mutate func(*daem
 // mutate) whose dev tenant exists already, as that tenant.
 func (e *benchEnv) startNodeAs(ctx context.Context, name string, mutate func(*daemon.Config), token string) (*node, error) {
 	cfg := daemon.DefaultConfig()
-	if err := cfg.LoadEnv(os.Getenv); err != nil {
+	if err := cfg.LoadEnv(e.getenv); err != nil {
 		return nil, err
 	}
-	id := store.NewID()[:10]
+	id := faaspot.NewID()[:10]
 	cfg.Listen, cfg.DevTenant, cfg.AdminToken = "127.0.0.1:0", "bench", "bench-admin-"+id
 	cfg.ClientConfig = "" // never overwrite the user's ~/.faaspot/config.json
 	cfg.RedisURL = e.redis.URL

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -20,8 +20,8 @@ type asyncResult struct {
 }
 
 func (e *benchEnv) benchAsync(ctx context.Context, n *node, deployment string, clients int, duration time.Duration, limit int64) asyncResult {
-	defer profile("async-" + n.name)()
+	defer e.profile("async-" + n.name)()
 	o := closedLoop(ctx, clients, duration, limit, func(ctx context.Context) (reply, error) { return n.asyncRun(ctx, deployment) })
-	return asyncResult{Role: n.cfg.Role, Clients: clients, DurationS: o.elapsed.Seconds(), Accepted: o.ok, Refused: o.errors,
+	return asyncResult{Role: string(n.cfg.Role), Clients: clients, DurationS: o.elapsed.Seconds(), Accepted: o.ok, Refused: o.errors,
 		FirstError: errString(o.first), PerS: float64(o.ok) / o.elapsed.Seconds(), LatencyMS: summarize(o.lat)}
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func (e *benchEnv) benchThroughput(ctx context.Context, n *node, deployment stri
 				break
 			}
 		}
-		stop := profile(fmt.Sprintf("throughput-%s-%d", n.cfg.WarmMode, c))
+		stop := e.profile(fmt.Sprintf("throughput-%s-%d", n.cfg.WarmMode, c))
 		o := closedLoop(ctx, c, duration, limit, run)
 		stop()
 		out = append(out, throughputResult{Mode: n.cfg.WarmMode, Clients: c, DurationS: o.elapsed.Seconds(), Runs: o.ok, Errors: o.errors,

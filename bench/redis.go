@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -22,12 +22,12 @@ type benchRedis struct {
 	dir      string
 }
 
-// startRedis uses FAASPOT_REDIS_URL when set, else starts redis-server from PATH on a free
+// startRedis uses url (FAASPOT_REDIS_URL) when set, else starts redis-server from PATH on a free
 // loopback port. A missing redis-server is an error: the bench never falls back to the daemon's
 // embedded store, whose numbers would not be Redis's.
-func startRedis(ctx context.Context) (*benchRedis, error) {
-	if u := os.Getenv("FAASPOT_REDIS_URL"); u != "" {
-		r := &benchRedis{URL: u, External: true}
+func startRedis(ctx context.Context, url string) (*benchRedis, error) {
+	if url != "" {
+		r := &benchRedis{URL: url, External: true}
 		return r, r.ping(ctx)
 	}
 	bin, err := exec.LookPath("redis-server")
