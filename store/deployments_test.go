@@ -39,12 +39,15 @@ func mustFinishBuild(tb testing.TB, s *testStore, job store.Job, out store.Build
 
 func TestPutDeploymentQueuesBuilds(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
+	s.mr.SetTime(t0) // stream ids, hence Job.Enqueued, come from Redis' clock
 	tn, _ := mustCreateTenant(t, s, "acme")
 
 	d1 := mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"zeta": "1", "alpha": "2"}))
-	if d1.Version != 1 || d1.Status != faaspot.StatusBuilding || d1.ReadyVersion != 0 || d1.ID == "" {
-		t.Errorf("first put = %+v", d1)
+	if d1.Version != 1 || d1.Status != faaspot.StatusBuilding || d1.ReadyVersion != 0 || d1.ID == "" ||
+		!d1.CreatedAt.Equal(t0) || !d1.UpdatedAt.Equal(t0) {
+		t.Errorf("first put = %+v, want created and updated at %v", d1, t0)
 	}
 	if !slices.Equal(d1.ContextKeys, []string{"alpha", "zeta"}) {
 		t.Errorf("context keys = %v, want sorted [alpha zeta]", d1.ContextKeys)
@@ -52,9 +55,10 @@ func TestPutDeploymentQueuesBuilds(t *testing.T) {
 	if d1.Limits != (faaspot.Limits{MemoryMB: 128, CPUs: 0.5, TimeoutS: 10}) {
 		t.Errorf("limits = %+v", d1.Limits)
 	}
+	clock.Advance(time.Minute)
 	d2 := mustPut(t, s, tn.ID, spec("fn", "v2", nil))
-	if d2.Version != 2 || d2.ID != d1.ID || !d2.CreatedAt.Equal(d1.CreatedAt) || len(d2.ContextKeys) != 0 {
-		t.Errorf("second put = %+v (first %+v)", d2, d1)
+	if d2.Version != 2 || d2.ID != d1.ID || !d2.CreatedAt.Equal(t0) || !d2.UpdatedAt.Equal(clock.Now()) || len(d2.ContextKeys) != 0 {
+		t.Errorf("second put = %+v (first %+v), want updated a minute later", d2, d1)
 	}
 
 	if n, err := s.QueueDepth(ctx, store.Builds); err != nil || n != 2 {
@@ -66,8 +70,8 @@ func TestPutDeploymentQueuesBuilds(t *testing.T) {
 	}{{1, "v1"}, {2, "v2"}} {
 		v, code := want.v, want.code
 		job := mustNextJob(t, s, store.Builds, "w1")
-		if job.Queue != store.Builds || job.Tenant != tn.ID || job.Name != "fn" || job.Version != v || job.Enqueued.IsZero() {
-			t.Errorf("job %d = %+v", v, job)
+		if job.Queue != store.Builds || job.Tenant != tn.ID || job.Name != "fn" || job.Version != v || !job.Enqueued.Equal(t0) {
+			t.Errorf("job %d = %+v, want enqueued at %v", v, job, t0)
 		}
 		ver, err := s.LoadVersion(ctx, tn.ID, "fn", v)
 		if err != nil || ver.Source.Code != code || ver.Source.Requirements != "six==1.16.0\n" || ver.Number != v || ver.Deployment != "fn" {
@@ -89,14 +93,17 @@ func TestPutDeploymentQueuesBuilds(t *testing.T) {
 
 func TestFinishBuild(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
 	tn, _ := mustCreateTenant(t, s, "acme")
 
 	mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"key": "one"}))
 	job1 := mustNextJob(t, s, store.Builds, "w1")
+	clock.Advance(time.Minute)
 	d := mustFinishBuild(t, s, job1, store.BuildOutcome{Image: "img:1", Log: "built 1\n"})
-	if d.Status != faaspot.StatusReady || d.ReadyVersion != 1 || d.Image != "img:1" || d.BuildLog != "built 1\n" || d.Error != "" {
-		t.Fatalf("after a successful build: %+v", d)
+	if d.Status != faaspot.StatusReady || d.ReadyVersion != 1 || d.Image != "img:1" || d.BuildLog != "built 1\n" || d.Error != "" ||
+		!d.CreatedAt.Equal(t0) || !d.UpdatedAt.Equal(clock.Now()) {
+		t.Fatalf("after a successful build: %+v, want updated at the build's end", d)
 	}
 	if got, _ := s.GetDeployment(ctx, tn.ID, "fn"); got.Status != faaspot.StatusReady || got.Image != "img:1" {
 		t.Errorf("stored deployment = %+v", got)

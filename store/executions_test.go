@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/faaspot/faaspot"
@@ -25,25 +26,32 @@ func mustEnqueue(tb testing.TB, s *testStore, tid string, e faaspot.Execution) f
 	return e
 }
 
+// TestRunLifecycle runs in a synctest bubble: the waiter is known to be blocked in Redis before
+// the run finishes, and its timeout passes on the bubble's clock, not the wall clock.
 func TestRunLifecycle(t *testing.T) {
+	synctest.Test(t, testRunLifecycle)
+}
+
+func testRunLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{ResultTTL: time.Hour})
+	s.mr.SetTime(t0)
 	tn, _ := mustCreateTenant(t, s, "acme")
-	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
+	e := mustEnqueue(t, s, tn.ID, queued("fn", t0))
 
 	got, err := s.GetExecution(ctx, tn.ID, e.ID)
 	if err != nil || got.Status != faaspot.ExecQueued || got.Terminal() || string(got.Args) != `{"a":1}` {
 		t.Fatalf("queued record = %+v, %v", got, err)
 	}
 	job := mustNextJob(t, s, store.Runs, "w1")
-	if job.Queue != store.Runs || job.Tenant != tn.ID || job.ID != e.ID || job.Enqueued.IsZero() {
-		t.Fatalf("run job = %+v", job)
+	if job.Queue != store.Runs || job.Tenant != tn.ID || job.ID != e.ID || !job.Enqueued.Equal(t0) {
+		t.Fatalf("run job = %+v, want enqueued at %v", job, t0)
 	}
 	if job.String() != "run "+tn.ID+"/"+e.ID {
 		t.Errorf("job.String() = %q", job.String())
 	}
 
-	started := time.Now().UTC()
+	started := t0.Add(time.Second)
 	got.Status, got.StartedAt = faaspot.ExecRunning, &started
 	if err := s.MarkRunning(ctx, tn.ID, got); err != nil {
 		t.Fatal(err)
@@ -52,7 +60,7 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("running record = %+v", r)
 	}
 
-	finished := time.Now().UTC()
+	finished := t0.Add(2 * time.Second)
 	code := 0
 	got.Status, got.FinishedAt, got.ExitCode = faaspot.ExecCompleted, &finished, &code
 	got.Result, got.Stdout = json.RawMessage(`{"x":1}`), "printed\n"
@@ -65,17 +73,23 @@ func TestRunLifecycle(t *testing.T) {
 		}
 		waited <- done
 	}()
-	time.Sleep(20 * time.Millisecond) // let the waiter block first (a later waiter is tested below)
+	// Every goroutine of the bubble is blocked: the waiter's BLPOP is parked in miniredis. (A
+	// waiter arriving after the end is TestWaitExecution's.)
+	synctest.Wait()
+	select {
+	case <-waited:
+		t.Fatal("WaitExecution returned before the run finished")
+	default:
+	}
+	start := time.Now()
 	if err := s.FinishRun(ctx, job, got); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case done := <-waited:
-		if !done {
-			t.Error("WaitExecution reported a timeout")
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("FinishRun did not wake the waiter")
+	if done := <-waited; !done {
+		t.Fatalf("WaitExecution timed out after %v: FinishRun did not wake it", time.Since(start))
+	}
+	if d := time.Since(start); d != 0 {
+		t.Errorf("the waiter woke %v after FinishRun, want at once (woken by the push, not a poll)", d)
 	}
 
 	final, err := s.GetExecution(ctx, tn.ID, e.ID)
@@ -83,11 +97,11 @@ func TestRunLifecycle(t *testing.T) {
 		final.Stdout != "printed\n" || final.ExitCode == nil || *final.ExitCode != 0 {
 		t.Errorf("terminal record = %+v, %v", final, err)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":exec:" + e.ID); ttl <= 0 || ttl > time.Hour {
+	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":exec:" + e.ID); ttl != time.Hour {
 		t.Errorf("terminal record TTL = %v, want the result TTL (1h)", ttl)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":done:" + e.ID); ttl < 0 {
-		t.Errorf("notification TTL = %v, want one set", ttl)
+	if s.mr.Exists("fs:t:" + tn.ID + ":done:" + e.ID) {
+		t.Error("the notification outlives its waiter")
 	}
 	if p, err := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending runs = %+v, %v; want acknowledged", p, err)
@@ -95,49 +109,82 @@ func TestRunLifecycle(t *testing.T) {
 	if n, _ := s.QueueDepth(ctx, store.Runs); n != 0 {
 		t.Errorf("queue depth = %d, want 0", n)
 	}
+	s.mr.FastForward(time.Hour - time.Millisecond)
+	if _, err := s.GetExecution(ctx, tn.ID, e.ID); err != nil {
+		t.Errorf("the terminal record is gone before its TTL: %v", err)
+	}
+	s.mr.FastForward(time.Millisecond)
+	if _, err := s.GetExecution(ctx, tn.ID, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the terminal record outlives its TTL: %v", err)
+	}
 }
 
+// TestWaitExecution: each case runs in a synctest bubble, so the timeouts pass on its clock: the
+// durations below do not depend on the machine's speed.
 func TestWaitExecution(t *testing.T) {
-	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
-	tn, _ := mustCreateTenant(t, s, "acme")
-	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
-	job := mustNextJob(t, s, store.Runs, "w1")
-
+	// running opens a store whose one execution was taken by a worker and is still running.
+	running := func(t *testing.T) (*testStore, store.Job, faaspot.Execution) {
+		s := mustOpenStore(t, store.Options{})
+		tn, _ := mustCreateTenant(t, s, "acme")
+		e := mustEnqueue(t, s, tn.ID, queued("fn", t0))
+		return s, mustNextJob(t, s, store.Runs, "w1"), e
+	}
 	t.Run("times out while running", func(t *testing.T) {
-		start := time.Now()
-		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, 10*time.Millisecond) // raised to the 1 s minimum
-		if done || err != nil {
-			t.Errorf("WaitExecution = %v, %v; want false, nil", done, err)
-		}
-		if d := time.Since(start); d < 900*time.Millisecond {
-			t.Errorf("returned after %v, before the 1 s minimum", d)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			s, job, e := running(t)
+			start := time.Now()
+			_, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, 10*time.Millisecond)
+			if done || err != nil {
+				t.Errorf("WaitExecution = %v, %v; want false, nil", done, err)
+			}
+			if d := time.Since(start); d != time.Second {
+				t.Errorf("returned after %v, want the 1 s minimum", d)
+			}
+		})
 	})
 	t.Run("waiter arriving after the end", func(t *testing.T) {
-		e.Status = faaspot.ExecFailed
-		e.Error = &faaspot.ExecError{Type: "ValueError", Message: "boom"}
-		if err := s.FinishRun(ctx, job, e); err != nil {
-			t.Fatal(err)
-		}
-		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second)
-		if !done || err != nil {
-			t.Errorf("WaitExecution after FinishRun = %v, %v; want true", done, err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			s, job, e := running(t)
+			e.Status = faaspot.ExecFailed
+			e.Error = &faaspot.ExecError{Type: "ValueError", Message: "boom"}
+			if err := s.FinishRun(t.Context(), job, e); err != nil {
+				t.Fatal(err)
+			}
+			// Unconsumed, the notification expires; the waiter below consumes it.
+			note := "fs:t:" + job.Tenant + ":done:" + e.ID
+			if ttl := s.mr.TTL(note); ttl != 10*time.Minute {
+				t.Errorf("notification TTL = %v, want 10m", ttl)
+			}
+			start := time.Now()
+			got, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, time.Second)
+			if !done || err != nil || got.Status != faaspot.ExecFailed || got.Error == nil || got.Error.Message != "boom" {
+				t.Errorf("WaitExecution after FinishRun = %+v, %v, %v; want the failed record", got, done, err)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Errorf("returned after %v, want at once", d)
+			}
+			if s.mr.Exists(note) {
+				t.Error("the notification outlives its waiter")
+			}
+		})
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		cctx, cancel := context.WithCancel(ctx)
-		time.AfterFunc(50*time.Millisecond, cancel)
-		start := time.Now()
-		_, done, err := s.WaitExecution(cctx, tn.ID, "never", 10*time.Second)
-		elapsed := time.Since(start)
-		// The wait gives up within one slice (1 s) of the cancellation, not after its timeout.
-		if elapsed > 1500*time.Millisecond {
-			t.Errorf("WaitExecution took %v to notice the cancellation", elapsed)
-		}
-		if done || !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("WaitExecution with a cancelled context = %v, %v after %v; want context.Canceled", done, err, elapsed)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			s, job, _ := running(t)
+			cctx, cancel := context.WithCancel(t.Context())
+			const after = 50 * time.Millisecond
+			time.AfterFunc(after, cancel)
+			start := time.Now()
+			_, done, err := s.WaitExecution(cctx, job.Tenant, "never", 10*time.Second)
+			// The wait gives up at the end of the blocking pop in progress (a 1 s slice), not
+			// after its timeout.
+			if elapsed := time.Since(start); elapsed > time.Second {
+				t.Errorf("WaitExecution returned %v after it began, want within the 1 s slice", elapsed)
+			}
+			if done || !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("WaitExecution with a cancelled context = %v, %v; want context.Canceled", done, err)
+			}
+		})
 	})
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -45,7 +43,7 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	}
 
 	// Under another key, it does not open.
-	other, err := store.New(redis.NewClient(&redis.Options{Addr: s.mr.Addr()}), withTestDefaults(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
+	other, err := store.New(s.rdb, withTestDefaults(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,14 @@ package store_test
 
 import (
 	"context"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/store"
@@ -39,11 +42,20 @@ func withTestDefaults(opts store.Options) store.Options {
 	return opts
 }
 
-// mustOpenStore returns a store over a fresh miniredis with its consumer groups created.
+// mustOpenStore returns a store over a fresh miniredis with its consumer groups created. The
+// store reaches miniredis over in-memory pipes, never a socket, so it also works inside a
+// testing/synctest bubble: there blocking pops time out on the bubble's fake clock, and
+// synctest.Wait returns once every client is blocked in Redis.
 func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	tb.Helper()
-	mr := miniredis.RunT(tb)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	mr := miniredis.NewMiniRedis()
+	tb.Cleanup(mr.Close)
+	rdb := redis.NewClient(&redis.Options{
+		Dialer: func(context.Context, string, string) (net.Conn, error) { return mr.Dial() },
+		// Off: it would look the address up in the DNS to classify the endpoint; a bubble allows
+		// no DNS.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
 	tb.Cleanup(func() { _ = rdb.Close() })
 	s, err := store.New(rdb, withTestDefaults(opts))
 	if err != nil {
@@ -58,6 +70,29 @@ func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	}
 	return &testStore{Store: s, mr: mr, rdb: rdb}
 }
+
+// testClock is a settable clock for Options.Now.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{now: t} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// t0 is the time tests start their clocks at: a whole millisecond, as stream ids count them.
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func mustCreateTenant(tb testing.TB, s *testStore, name string) (faaspot.Tenant, string) {
 	tb.Helper()

@@ -13,12 +13,17 @@ import (
 
 func TestTenants(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
 	acme, token := mustCreateTenant(t, s, "acme")
+	clock.Advance(time.Minute)
 	other, otherToken := mustCreateTenant(t, s, "other")
 
-	if acme.ID == "" || acme.Name != "acme" || acme.CreatedAt.IsZero() {
-		t.Errorf("tenant = %+v", acme)
+	if acme.ID == "" || acme.Name != "acme" || !acme.CreatedAt.Equal(t0) {
+		t.Errorf("tenant = %+v, want created at %v", acme, t0)
+	}
+	if !other.CreatedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("second tenant created at %v, want a minute later", other.CreatedAt)
 	}
 	if !strings.HasPrefix(token, "fs_") || len(token) < 32 {
 		t.Errorf("token %q is not a long random fs_ token", token)
@@ -92,19 +97,21 @@ func TestTenants(t *testing.T) {
 // removes every key it owned, leaving other tenants untouched.
 func TestTokensAndTenantDeletion(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
 	a, first := mustCreateTenant(t, s, "acme")
 	b, other := mustCreateTenant(t, s, "other")
 	mustPut(t, s, a.ID, spec("fn", "code", map[string]any{"k": "v"}))
 	mustPut(t, s, b.ID, spec("fn", "code", nil))
 
+	clock.Advance(time.Minute)
 	id, second, err := s.IssueToken(ctx, a.ID)
 	if err != nil || second == first || len(second) != 67 {
 		t.Fatalf("IssueToken = %s %q %v", id, second, err)
 	}
 	toks, err := s.ListTokens(ctx, a.ID)
-	if err != nil || len(toks) != 2 {
-		t.Fatalf("ListTokens = %+v %v", toks, err)
+	if err != nil || len(toks) != 2 || !toks[0].CreatedAt.Equal(t0) || toks[1].ID != id || !toks[1].CreatedAt.Equal(clock.Now()) {
+		t.Fatalf("ListTokens = %+v %v; want the first token, then %s a minute later", toks, err, id)
 	}
 	if err := s.RevokeToken(ctx, a.ID, id); err != nil {
 		t.Fatal(err)
@@ -186,7 +193,8 @@ func tenantByToken(ctx context.Context, s *testStore, token string) (faaspot.Ten
 
 // TestAuthenticateRate: the request-rate bucket lives in Redis, so every API node (here two
 // stores on one Redis) draws from the same one; the tenant's own quota overrides the default;
-// other tenants are not touched; rate 0 means no limit.
+// other tenants are not touched; rate 0 means no limit. The bucket reads Redis' TIME, which the
+// test sets (miniredis SetTime): the amounts below are exact.
 func TestAuthenticateRate(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
@@ -196,6 +204,8 @@ func TestAuthenticateRate(t *testing.T) {
 	}
 	acme, token := mustCreateTenant(t, s, "acme")
 	_, other := mustCreateTenant(t, s, "other")
+	now := t0
+	s.mr.SetTime(now)
 	const rate = 5 // a burst of 10
 	allowed := 0
 	for i := range 20 {
@@ -206,12 +216,15 @@ func TestAuthenticateRate(t *testing.T) {
 		}
 		if wait == 0 {
 			allowed++
-		} else if wait > time.Second/rate+50*time.Millisecond {
-			t.Errorf("wait %v, want at most a token's time (%v)", wait, time.Second/rate)
+		} else if wait != time.Second/rate {
+			t.Errorf("request %d waits %v, want a token's time (%v)", i, wait, time.Second/rate)
 		}
 	}
-	if allowed < 10 || allowed > 12 { // 10, and one more for each 200 ms the loop took
+	if allowed != 10 {
 		t.Errorf("%d of 20 requests at once allowed across two nodes, want the burst of 10", allowed)
+	}
+	if ttl := s.mr.TTL("fs:t:" + acme.ID + ":rate"); ttl != 3*time.Second {
+		t.Errorf("bucket TTL = %v, want the time to refill it plus 1 s (3s)", ttl)
 	}
 	if _, wait, _ := s.Authenticate(ctx, other, rate); wait != 0 {
 		t.Errorf("another tenant waits %v", wait)
@@ -219,11 +232,25 @@ func TestAuthenticateRate(t *testing.T) {
 	if _, wait, err := s.Authenticate(ctx, token, 0); err != nil || wait != 0 {
 		t.Errorf("no rate quota at all, with the bucket empty: wait %v, %v; want no limit", wait, err)
 	}
+
+	// 20 ms refill a tenth of a token at the default rate, 20 tokens at the tenant's own.
+	now = now.Add(20 * time.Millisecond)
+	s.mr.SetTime(now)
+	if _, wait, _ := s.Authenticate(ctx, token, rate); wait == 0 {
+		t.Errorf("20 ms after the burst, at %d/s, the tenant does not wait", rate)
+	}
 	if err := s.SetQuotas(ctx, acme.ID, faaspot.Quotas{RequestsPerSecond: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // 20 tokens' worth at the tenant's own rate
+	now = now.Add(20 * time.Millisecond)
+	s.mr.SetTime(now)
 	if _, wait, _ := s.Authenticate(ctx, token, rate); wait != 0 {
 		t.Errorf("with its own quota of 1000/s the tenant still waits %v", wait)
+	}
+
+	// An idle tenant's bucket expires: it starts full again.
+	s.mr.FastForward(3 * time.Second)
+	if s.mr.Exists("fs:t:" + acme.ID + ":rate") {
+		t.Error("the bucket outlives its TTL")
 	}
 }
