@@ -3,12 +3,10 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/store"
 )
 
 type tenantKey struct{}
@@ -31,24 +29,21 @@ func bearer(r *http.Request) string {
 }
 
 // authenticate resolves the caller's tenant from its token and applies its request-rate quota;
-// every tenant route sits behind it.
+// every tenant route sits behind it. A missing or unknown token is 401, a tenant over its rate 429.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
 		if token == "" {
-			writeError(w, r, s.log, errUnauthorized)
+			writeError(w, r, s.log, unauthorized())
 			return
 		}
-		t, wait, err := s.store.Authenticate(r.Context(), token, s.cfg.DefaultQuotas.RequestsPerSecond)
-		if errors.Is(err, store.ErrNotFound) {
-			err = errUnauthorized
-		}
-		if err != nil {
+		t, wait, err := s.auth.Authenticate(r.Context(), token, s.cfg.DefaultQuotas.RequestsPerSecond)
+		if err = ifNotFound(err, unauthorized()); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
 		if wait > 0 { // over the tenant's request rate, counted across every API node
-			rate := s.quotasFor(t).RequestsPerSecond
+			rate := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).RequestsPerSecond
 			writeError(w, r, s.log, quotaError(&faaspot.QuotaError{What: "requests per second", Limit: rate}, wait))
 			return
 		}
@@ -56,17 +51,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// adminOnly lets through requests carrying the operator's admin token, compared in constant time.
+// adminOnly lets through requests carrying the operator's admin token, compared in constant time:
+// 403 when no admin token is configured, 401 for a missing or wrong one.
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" {
-			writeError(w, r, s.log, &Error{Status: http.StatusForbidden, Code: "forbidden",
-				Message: "the admin API is disabled: set FAASPOT_ADMIN_TOKEN"})
+			writeError(w, r, s.log, faaspot.Errorf(faaspot.ECodeForbidden, "the admin API is disabled: set FAASPOT_ADMIN_TOKEN"))
 			return
 		}
 		token := bearer(r)
 		if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
-			writeError(w, r, s.log, errUnauthorized)
+			writeError(w, r, s.log, unauthorized())
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -12,56 +10,42 @@ import (
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
-	"github.com/faaspot/faaspot/store"
 )
 
-// deploymentRequest is the body of PUT /api/deployments/ and POST /v1/deployments.
-type deploymentRequest struct {
-	Name         string              `json:"name"`
-	Code         string              `json:"code"`
-	Requirements string              `json:"requirements"`
-	Context      json.RawMessage     `json:"context"`
-	Limits       *faaspot.Limits     `json:"limits"`
-	Warm         *faaspot.WarmPolicy `json:"warm"`
-}
-
-// deploymentView is a deployment as the API shows it: never the context's values, the build log
-// only on a single deployment.
-type deploymentView struct {
-	faaspot.Deployment
-}
-
-func viewOf(d faaspot.Deployment, withLog bool) deploymentView {
+// shown is a deployment as the API shows it: the build log only on a single deployment
+// (withLog), context_keys never null. The context's values are never part of a Deployment.
+func shown(d faaspot.Deployment, withLog bool) faaspot.Deployment {
 	if !withLog {
 		d.BuildLog = ""
 	}
 	if d.ContextKeys == nil {
 		d.ContextKeys = []string{}
 	}
-	return deploymentView{d}
+	return d
 }
 
-// validate checks a request completely before anything is stored.
-func (s *Server) validate(req deploymentRequest) (faaspot.DeploymentSpec, error) {
+// validate checks a request completely before anything is stored and returns the spec to store.
+// Errors are *faaspot.Error values naming the field at fault.
+func (s *Server) validate(req faaspot.DeploymentRequest) (faaspot.DeploymentSpec, error) {
 	if !validName(req.Name) {
-		return faaspot.DeploymentSpec{}, invalid("name", "name must match %s", namePattern)
+		return faaspot.DeploymentSpec{}, faaspot.Invalid("name", "name must match %s", namePattern)
 	}
 	code := maybeUnquote(req.Code)
 	if strings.TrimSpace(code) == "" {
-		return faaspot.DeploymentSpec{}, invalid("code", "code is required: a Python script defining main(args, context)")
+		return faaspot.DeploymentSpec{}, faaspot.Invalid("code", "code is required: a Python script defining main(args, context)")
 	}
 	if int64(len(code)) > s.cfg.MaxCodeBytes {
 		return faaspot.DeploymentSpec{}, tooLarge("code", s.cfg.MaxCodeBytes)
 	}
 	if strings.ContainsRune(code, 0) {
-		return faaspot.DeploymentSpec{}, invalid("code", "code must be text without NUL bytes")
+		return faaspot.DeploymentSpec{}, faaspot.Invalid("code", "code must be text without NUL bytes")
 	}
 	reqs := maybeUnquote(req.Requirements)
 	if int64(len(reqs)) > s.cfg.MaxRequirementsBytes {
 		return faaspot.DeploymentSpec{}, tooLarge("requirements", s.cfg.MaxRequirementsBytes)
 	}
 	if err := imagebuilder.ValidateRequirements(reqs); err != nil {
-		return faaspot.DeploymentSpec{}, invalid("requirements", "%v", err)
+		return faaspot.DeploymentSpec{}, faaspot.Invalid("requirements", "%v", err)
 	}
 	ctxMap, err := parseContext(req.Context, s.cfg.MaxContextBytes)
 	if err != nil {
@@ -85,13 +69,13 @@ func validateWarm(w *faaspot.WarmPolicy) error {
 	}
 	switch {
 	case w.MaxIdle != nil && (*w.MaxIdle < 0 || *w.MaxIdle > 1000):
-		return invalid("warm.max_idle", "max_idle must be between 0 and 1000")
+		return faaspot.Invalid("warm.max_idle", "max_idle must be between 0 and 1000")
 	case w.Prewarm != nil && (*w.Prewarm < 0 || *w.Prewarm > 1000):
-		return invalid("warm.prewarm", "prewarm must be between 0 and 1000")
+		return faaspot.Invalid("warm.prewarm", "prewarm must be between 0 and 1000")
 	case w.MaxRuns < 0:
-		return invalid("warm.max_runs", "max_runs must not be negative")
+		return faaspot.Invalid("warm.max_runs", "max_runs must not be negative")
 	case w.IdleTTLS < 0:
-		return invalid("warm.idle_ttl_s", "idle_ttl_s must not be negative")
+		return faaspot.Invalid("warm.idle_ttl_s", "idle_ttl_s must not be negative")
 	}
 	return nil
 }
@@ -99,7 +83,7 @@ func validateWarm(w *faaspot.WarmPolicy) error {
 // createDeployment handles PUT /api/deployments/ and POST /v1/deployments: 202 with the deployment
 // once its build is queued; with ?wait=true, 200 when built, 422 when the build failed.
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
-	var req deploymentRequest
+	var req faaspot.DeploymentRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -110,44 +94,39 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := tenantOf(r)
-	d, err := s.store.PutDeployment(r.Context(), t.ID, spec, s.quotasFor(t).MaxDeployments)
-	var qe *faaspot.QuotaError
-	if errors.As(err, &qe) {
-		err = quotaError(qe, time.Minute)
-	}
+	d, err := s.deployments.PutDeployment(r.Context(), t.ID, spec, t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxDeployments)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		writeError(w, r, s.log, retryQuota(err, time.Minute))
 		return
 	}
 	s.log.Info("deployment queued", "tenant", t.ID, "deployment", d.Name, "version", d.Version)
 	if !isTrue(r.URL.Query().Get("wait")) {
-		writeJSON(w, http.StatusAccepted, viewOf(d, false))
+		writeJSON(w, http.StatusAccepted, shown(d, false))
 		return
 	}
 	s.answerBuilt(w, r, t.ID, d)
 }
 
-// answerBuilt waits for the build of d's version and answers with its outcome.
+// answerBuilt waits up to BuildWait for the build of d's version and answers with its outcome:
+// 200 built, 422 with a BuildFailure when it failed, 202 when it is still building.
 func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string, d faaspot.Deployment) {
 	name := d.Name
-	done, err := s.store.WaitBuilt(r.Context(), tid, name, d.Version, s.cfg.BuildWait)
+	done, err := s.deployments.WaitBuilt(r.Context(), tid, name, d.Version, s.cfg.BuildWait)
 	if err == nil {
-		d, err = s.store.GetDeployment(r.Context(), tid, name)
+		d, err = s.deployments.GetDeployment(r.Context(), tid, name)
 	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, s.log, notFound("deployment", name))
 	case err != nil:
-		writeError(w, r, s.log, err)
+		writeError(w, r, s.log, ifNotFound(err, notFound("deployment", name)))
 	case !done || d.Status == faaspot.StatusBuilding:
-		writeJSON(w, http.StatusAccepted, viewOf(d, false))
+		writeJSON(w, http.StatusAccepted, shown(d, false))
 	case d.Status == faaspot.StatusFailed:
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"error":      &Error{Code: "build_failed", Message: d.Error},
-			"deployment": viewOf(d, true),
+		writeJSON(w, http.StatusUnprocessableEntity, faaspot.BuildFailure{
+			Error:      &faaspot.Error{Code: faaspot.ECodeBuildFailed, Message: d.Error},
+			Deployment: shown(d, true),
 		})
 	default:
-		writeJSON(w, http.StatusOK, viewOf(d, false))
+		writeJSON(w, http.StatusOK, shown(d, false))
 	}
 }
 
@@ -159,41 +138,38 @@ func isTrue(s string) bool {
 	return false
 }
 
+// listDeployments handles GET /v1/deployments: 200 with the tenant's deployments, without logs.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
-	ds, err := s.store.ListDeployments(r.Context(), tenantOf(r).ID)
+	ds, err := s.deployments.ListDeployments(r.Context(), tenantOf(r).ID)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := make([]deploymentView, len(ds))
+	out := make([]faaspot.Deployment, len(ds))
 	for i, d := range ds {
-		out[i] = viewOf(d, false)
+		out[i] = shown(d, false)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// getDeployment handles GET /v1/deployments/{name}: 200 with the deployment and its build log.
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
-	d, err := s.store.GetDeployment(r.Context(), tenantOf(r).ID, name)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("deployment", name)
-	}
-	if err != nil {
+	d, err := s.deployments.GetDeployment(r.Context(), tenantOf(r).ID, name)
+	if err = ifNotFound(err, notFound("deployment", name)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(d, true))
+	writeJSON(w, http.StatusOK, shown(d, true))
 }
 
-// deleteDeployment removes the record first (so no new run can start), then its images.
+// deleteDeployment handles DELETE /v1/deployments/{name}: 204. It removes the record first (so no
+// new run can start), then its images; a failure to remove them is logged, not answered.
 func (s *Server) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
-	d, err := s.store.DeleteDeployment(r.Context(), t.ID, name)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("deployment", name)
-	}
-	if err != nil {
+	d, err := s.deployments.DeleteDeployment(r.Context(), t.ID, name)
+	if err = ifNotFound(err, notFound("deployment", name)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

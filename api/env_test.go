@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,6 +95,7 @@ type apiEnv struct {
 	mr     *miniredis.Miniredis
 	store  *store.Store
 	engine *fakeEngine
+	exec   *waitHook
 	h      http.Handler
 	logs   *syncBuffer
 
@@ -105,14 +107,26 @@ type apiEnv struct {
 	srv    *api.Server
 }
 
-// newEnv starts an API over a fresh store. configure may adjust the config (nil: defaults with a
-// 2 s sync wait and the admin token).
+// testConfig is the API configuration of the tests: a fixture with every field set (the api has
+// no defaults), with short waits and the admin token.
+func testConfig() api.Config {
+	return api.Config{
+		AdminToken:     adminToken,
+		DefaultLimits:  faaspot.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
+		MaxLimits:      faaspot.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
+		SyncWait:       2 * time.Second,
+		MaxSyncWaiters: 256,
+		BuildWait:      2 * time.Second,
+		DefaultQuotas:  faaspot.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
+		MaxBodyBytes:   2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
+		MaxContextBytes: 64 << 10, MaxArgsBytes: 256 << 10,
+	}
+}
+
+// newEnv starts an API over a fresh store. configure may adjust the config (nil: testConfig).
 func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	t.Helper()
-	cfg := api.DefaultConfig()
-	cfg.AdminToken = adminToken
-	cfg.SyncWait = 2 * time.Second
-	cfg.BuildWait = 2 * time.Second
+	cfg := testConfig()
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -131,10 +145,72 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng := &fakeEngine{}
-	srv := api.New(cfg, st, eng, metrics.New(reg), reg, log)
-	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, h: srv.Handler(), logs: logs, srv: srv}
+	exec := newWaitHook(st)
+	srv := api.New(cfg, storeDeps(st, exec, eng), metrics.New(reg), reg, log)
+	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, exec: exec, h: srv.Handler(), logs: logs, srv: srv}
 	e.tenant, e.token = e.newTenant("acme")
 	return e
+}
+
+// storeDeps are the API's dependencies on one store: executions through exec (the store itself
+// when nil), the engine eng (none when nil).
+func storeDeps(st *store.Store, exec api.ExecutionStore, eng api.Engine) api.Deps {
+	if exec == nil {
+		exec = st
+	}
+	return api.Deps{Auth: st, Tenants: st, Deployments: st, Executions: exec, Store: st, Engine: eng}
+}
+
+// waitMode is how a waitHook answers WaitExecution.
+type waitMode int32
+
+const (
+	waitInStore waitMode = iota // the store's own wait
+	waitExpires                 // at once, as if the timeout had passed
+	waitBlocks                  // the run never ends: block until ctx ends, then return its error
+)
+
+// waitHook is the store's ExecutionStore with WaitExecution observed and controlled: each call
+// sends its timeout on waits once it has begun (so a test knows a sync request is waiting), then
+// answers as mode says.
+type waitHook struct {
+	api.ExecutionStore
+	waits chan time.Duration
+	mode  atomic.Int32 // a waitMode
+}
+
+func newWaitHook(st *store.Store) *waitHook {
+	return &waitHook{ExecutionStore: st, waits: make(chan time.Duration, 16)}
+}
+
+func (h *waitHook) setMode(m waitMode) { h.mode.Store(int32(m)) }
+
+func (h *waitHook) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (faaspot.Execution, bool, error) {
+	select {
+	case h.waits <- timeout:
+	default: // nobody is watching: do not block the request
+	}
+	switch waitMode(h.mode.Load()) {
+	case waitExpires:
+		return faaspot.Execution{}, false, nil
+	case waitBlocks:
+		<-ctx.Done()
+		return faaspot.Execution{}, false, ctx.Err()
+	}
+	return h.ExecutionStore.WaitExecution(ctx, tid, id, timeout)
+}
+
+// nextWait returns the timeout of the next WaitExecution call, failing the test when none begins
+// within a generous bound (a hang guard, not a timing assumption).
+func (e *apiEnv) nextWait() time.Duration {
+	e.t.Helper()
+	select {
+	case d := <-e.exec.waits:
+		return d
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("no synchronous request began to wait")
+		return 0
+	}
 }
 
 func (e *apiEnv) newTenant(name string) (faaspot.Tenant, string) {

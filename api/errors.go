@@ -6,38 +6,105 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
-	"github.com/faaspot/faaspot/store"
+	"github.com/faaspot/faaspot"
 )
 
-// Error is an error meant for the client: an HTTP status, a stable code, a message and, for
-// invalid input, the field at fault. Handlers return it; writeError renders it.
-type Error struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	// RetryAfter, in seconds, is sent as the Retry-After header when set.
-	RetryAfter int `json:"-"`
+// statusOf maps each error code to its HTTP status: the one place where a code becomes a status.
+// An error whose code is missing here is answered as an internal error.
+var statusOf = map[string]int{
+	faaspot.ECodeInvalid:          http.StatusBadRequest,
+	faaspot.ECodeUnauthorized:     http.StatusUnauthorized,
+	faaspot.ECodeForbidden:        http.StatusForbidden,
+	faaspot.ECodeNotFound:         http.StatusNotFound,
+	faaspot.ECodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	faaspot.ECodeNotReady:         http.StatusConflict,
+	faaspot.ECodeExists:           http.StatusConflict,
+	faaspot.ECodeTooLarge:         http.StatusRequestEntityTooLarge,
+	faaspot.ECodeBuildFailed:      http.StatusUnprocessableEntity,
+	faaspot.ECodeQuota:            http.StatusTooManyRequests,
+	faaspot.ECodeInternal:         http.StatusInternalServerError,
+	faaspot.ECodeUnavailable:      http.StatusServiceUnavailable,
 }
 
-func (e *Error) Error() string { return e.Message }
+// sentinelRetry is the Retry-After of a quota or outage error that comes without a better hint.
+const sentinelRetry = time.Second
 
-func invalid(field, format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: "invalid_argument", Field: field, Message: fmt.Sprintf(format, args...)}
+// writeError is the one place where errors become HTTP answers. A *faaspot.Error is answered as
+// it is (its code gives the status); the faaspot sentinels, *faaspot.QuotaError and
+// *http.MaxBytesError become their codes with generic messages; store outages and every other
+// error are logged and answered without their text, which may hold internals. Nothing is written
+// when the client has gone away.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	e, logAs := publicError(err)
+	if logAs != "" {
+		log.Error(logAs, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+	}
+	writeJSON(w, statusOf[e.Code], faaspot.ErrorResponse{Error: e})
 }
 
-func notFound(kind, name string) *Error {
-	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("%s %q not found", kind, name)}
+// publicError returns what the client may see of err, and the log message when err must be logged
+// ("" when it is the client's own doing).
+func publicError(err error) (e *faaspot.Error, logAs string) {
+	var fe *faaspot.Error
+	var mb *http.MaxBytesError
+	var qe *faaspot.QuotaError
+	switch {
+	case errors.As(err, &fe):
+		if _, known := statusOf[fe.Code]; !known || fe.Code == faaspot.ECodeInternal {
+			return internalError(), "internal error"
+		}
+		return fe, ""
+	case errors.As(err, &mb):
+		return tooLarge("", mb.Limit), ""
+	case errors.As(err, &qe):
+		return quotaError(qe, sentinelRetry), ""
+	case errors.Is(err, faaspot.ErrQuota):
+		return &faaspot.Error{Code: faaspot.ECodeQuota, Message: "quota exceeded", RetryAfter: sentinelRetry}, ""
+	case errors.Is(err, faaspot.ErrNotFound):
+		return faaspot.Errorf(faaspot.ECodeNotFound, "not found"), ""
+	case errors.Is(err, faaspot.ErrExists):
+		return faaspot.Errorf(faaspot.ECodeExists, "already exists"), ""
+	case errors.Is(err, faaspot.ErrUnavailable):
+		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the service is temporarily unavailable",
+			RetryAfter: sentinelRetry}, "store unavailable"
+	}
+	return internalError(), "internal error"
 }
 
-func conflict(format string, args ...any) *Error {
-	return &Error{Status: http.StatusConflict, Code: "not_ready", Message: fmt.Sprintf(format, args...)}
+// retrySeconds is the Retry-After header's value for d: whole seconds, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
 }
 
-func tooLarge(field string, limit int64) *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: field,
+func internalError() *faaspot.Error {
+	return faaspot.Errorf(faaspot.ECodeInternal, "internal error")
+}
+
+func unauthorized() *faaspot.Error {
+	return faaspot.Errorf(faaspot.ECodeUnauthorized, `missing or unknown token: send "Authorization: Token <token>"`)
+}
+
+func notFound(kind, name string) *faaspot.Error {
+	return faaspot.Errorf(faaspot.ECodeNotFound, "%s %q not found", kind, name)
+}
+
+func notReady(format string, args ...any) *faaspot.Error {
+	return faaspot.Errorf(faaspot.ECodeNotReady, format, args...)
+}
+
+func tooLarge(field string, limit int64) *faaspot.Error {
+	return &faaspot.Error{Code: faaspot.ECodeTooLarge, Field: field,
 		Message: fmt.Sprintf("%s is larger than the limit of %d bytes", orBody(field), limit)}
 }
 
@@ -48,33 +115,13 @@ func orBody(field string) string {
 	return field
 }
 
-var errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
-	Message: `missing or unknown token: send "Authorization: Token <token>"`}
-
-// writeError is the one place where errors become HTTP answers. Errors of the client's making are
-// *Error values; store outages become 503; everything else is logged and answered with a generic
-// 500 that reveals nothing internal.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var apiErr *Error
-	var maxBytes *http.MaxBytesError
-	switch {
-	case errors.As(err, &apiErr):
-	case errors.As(err, &maxBytes):
-		apiErr = tooLarge("", maxBytes.Limit)
-	case errors.Is(err, store.ErrUnavailable):
-		log.Error("store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
-			Message: "the service is temporarily unavailable", RetryAfter: 1}
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return // the client went away; nobody to answer
-	default:
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+// ifNotFound returns e when err is faaspot.ErrNotFound (a message naming what is missing), err
+// otherwise.
+func ifNotFound(err error, e *faaspot.Error) error {
+	if errors.Is(err, faaspot.ErrNotFound) {
+		return e
 	}
-	if apiErr.RetryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(apiErr.RetryAfter))
-	}
-	writeJSON(w, apiErr.Status, map[string]any{"error": apiErr})
+	return err
 }
 
 // writeJSON answers with v as JSON.

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/faaspot/faaspot"
 )
 
 // FuzzParseContext: any context text is either refused with a 400/413 naming "context", or
@@ -20,8 +22,8 @@ func FuzzParseContext(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := parseContext(raw, 64<<10)
 		if err != nil {
-			e, ok := err.(*Error)
-			if !ok || e.Field != "context" || (e.Status != 400 && e.Status != 413) {
+			e, ok := err.(*faaspot.Error)
+			if !ok || e.Field != "context" || (e.Code != faaspot.ECodeInvalid && e.Code != faaspot.ECodeTooLarge) {
 				t.Fatalf("parseContext(%q) error %#v: want a 400/413 on field context", raw, err)
 			}
 			return
@@ -48,7 +50,7 @@ func FuzzMergeArgs(f *testing.F) {
 		}
 		out, err := mergeArgs(q, body)
 		if err != nil {
-			if e, ok := err.(*Error); !ok || e.Field != "args" || e.Status != 400 {
+			if e, ok := err.(*faaspot.Error); !ok || e.Field != "args" || e.Code != faaspot.ECodeInvalid {
 				t.Fatalf("mergeArgs error %#v: want a 400 on field args", err)
 			}
 			return

@@ -24,7 +24,7 @@ var nameRE = regexp.MustCompile(namePattern)
 func validName(s string) bool { return nameRE.MatchString(s) }
 
 // decodeBody decodes a JSON object body into v, refusing unknown fields, trailing data and bodies
-// over limit. Errors are *Error values naming the field when the decoder knows it.
+// over limit. Errors are *faaspot.Error values naming the field when the decoder knows it.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -32,7 +32,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		if errors.As(err, &mb) {
 			return tooLarge("", limit)
 		}
-		return invalid("", "cannot read the request body: %v", err)
+		return faaspot.Invalid("", "cannot read the request body: %v", err)
 	}
 	if err := checkDepth(body, maxJSONDepth, ""); err != nil {
 		return err
@@ -43,7 +43,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return jsonError(err)
 	}
 	if dec.More() {
-		return invalid("", "the request body must hold one JSON object")
+		return faaspot.Invalid("", "the request body must hold one JSON object")
 	}
 	return nil
 }
@@ -64,7 +64,7 @@ func checkDepth(data []byte, max int, field string) error {
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			if depth++; depth > max {
-				return invalid(field, "JSON nested deeper than %d levels", max)
+				return faaspot.Invalid(field, "JSON nested deeper than %d levels", max)
 			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
@@ -73,21 +73,21 @@ func checkDepth(data []byte, max int, field string) error {
 }
 
 // jsonError turns a decoding error into a 400 naming the field where possible.
-func jsonError(err error) *Error {
+func jsonError(err error) *faaspot.Error {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		return invalid(te.Field, "%s must be a %s, not a JSON %s", orBody(te.Field), jsonKind(te.Type.Kind().String()), te.Value)
+		return faaspot.Invalid(te.Field, "%s must be a %s, not a JSON %s", orBody(te.Field), jsonKind(te.Type.Kind().String()), te.Value)
 	case errors.As(err, &se):
-		return invalid("", "malformed JSON at byte %d: %v", se.Offset, err)
+		return faaspot.Invalid("", "malformed JSON at byte %d: %v", se.Offset, err)
 	case errors.Is(err, io.EOF):
-		return invalid("", "the request body is empty; a JSON object is required")
+		return faaspot.Invalid("", "the request body is empty; a JSON object is required")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return invalid(f, "unknown field %q", f)
+		return faaspot.Invalid(f, "unknown field %q", f)
 	}
-	return invalid("", "malformed JSON: %v", err)
+	return faaspot.Invalid("", "malformed JSON: %v", err)
 }
 
 func jsonKind(k string) string {
@@ -136,7 +136,7 @@ func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 	var text string
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return nil, invalid("context", "context is not a valid JSON string: %v", err)
+			return nil, faaspot.Invalid("context", "context is not a valid JSON string: %v", err)
 		}
 		text = strings.TrimSpace(maybeUnquote(text))
 		if text == "" {
@@ -151,7 +151,7 @@ func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep large integers exact
 	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
-		return nil, invalid("context", `context must be a JSON object or context-file text (key = "value" lines)`)
+		return nil, faaspot.Invalid("context", `context must be a JSON object or context-file text (key = "value" lines)`)
 	}
 	return m, checkContextKeys(m)
 }
@@ -162,9 +162,9 @@ func parseContextFile(text string) (map[string]any, error) {
 	if _, err := toml.Decode(text, &m); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, invalid("context", "context file line %d: %s", pe.Position.Line, pe.Message)
+			return nil, faaspot.Invalid("context", "context file line %d: %s", pe.Position.Line, pe.Message)
 		}
-		return nil, invalid("context", "context file: %v", err)
+		return nil, faaspot.Invalid("context", "context file: %v", err)
 	}
 	return m, checkContextKeys(m)
 }
@@ -172,7 +172,7 @@ func parseContextFile(text string) (map[string]any, error) {
 func checkContextKeys(m map[string]any) error {
 	for k := range m {
 		if k == "" || len(k) > 256 {
-			return invalid("context", "context keys must be 1 to 256 characters")
+			return faaspot.Invalid("context", "context keys must be 1 to 256 characters")
 		}
 	}
 	return nil
@@ -186,19 +186,19 @@ func resolveLimits(in *faaspot.Limits, def, max faaspot.Limits) (faaspot.Limits,
 	}
 	if in.MemoryMB != 0 {
 		if in.MemoryMB < 16 || in.MemoryMB > max.MemoryMB {
-			return out, invalid("limits.memory_mb", "memory_mb must be between 16 and %d", max.MemoryMB)
+			return out, faaspot.Invalid("limits.memory_mb", "memory_mb must be between 16 and %d", max.MemoryMB)
 		}
 		out.MemoryMB = in.MemoryMB
 	}
 	if in.CPUs != 0 {
 		if in.CPUs < 0.01 || in.CPUs > max.CPUs {
-			return out, invalid("limits.cpus", "cpus must be between 0.01 and %g", max.CPUs)
+			return out, faaspot.Invalid("limits.cpus", "cpus must be between 0.01 and %g", max.CPUs)
 		}
 		out.CPUs = in.CPUs
 	}
 	if in.TimeoutS != 0 {
 		if in.TimeoutS < 1 || in.TimeoutS > max.TimeoutS {
-			return out, invalid("limits.timeout_s", "timeout_s must be between 1 and %d", max.TimeoutS)
+			return out, faaspot.Invalid("limits.timeout_s", "timeout_s must be between 1 and %d", max.TimeoutS)
 		}
 		out.TimeoutS = in.TimeoutS
 	}
@@ -213,7 +213,7 @@ func parseArgs(w http.ResponseWriter, r *http.Request, limit int64) (json.RawMes
 	case errors.As(err, &mb):
 		return nil, tooLarge("args", limit)
 	case err != nil:
-		return nil, invalid("args", "cannot read the request body: %v", err)
+		return nil, faaspot.Invalid("args", "cannot read the request body: %v", err)
 	}
 	out, err := mergeArgs(r.URL.Query(), body)
 	if err == nil && int64(len(out)) > limit {
@@ -237,7 +237,7 @@ func mergeArgs(query url.Values, body []byte) (json.RawMessage, error) {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		if err := dec.Decode(&extra); err != nil || extra == nil || dec.More() {
-			return nil, invalid("args", "the request body must be a JSON object of arguments")
+			return nil, faaspot.Invalid("args", "the request body must be a JSON object of arguments")
 		}
 		for k, v := range extra {
 			args[k] = v

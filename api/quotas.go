@@ -1,41 +1,31 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"time"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/store"
 )
 
-// quotasFor is the tenant's quotas with the operator's defaults filled in.
-func (s *Server) quotasFor(t faaspot.Tenant) faaspot.Quotas {
-	q, def := t.Quotas, s.cfg.DefaultQuotas
-	if q.MaxConcurrentRuns <= 0 {
-		q.MaxConcurrentRuns = def.MaxConcurrentRuns
-	}
-	if q.MaxQueuedRuns <= 0 {
-		q.MaxQueuedRuns = def.MaxQueuedRuns
-	}
-	if q.MaxDeployments <= 0 {
-		q.MaxDeployments = def.MaxDeployments
-	}
-	if q.RequestsPerSecond <= 0 {
-		q.RequestsPerSecond = def.RequestsPerSecond
-	}
-	return q
+// quotaError turns a refused quota into a quota_exceeded error (429) whose Retry-After is
+// retryAfter, rounded up to whole seconds.
+func quotaError(qe *faaspot.QuotaError, retryAfter time.Duration) *faaspot.Error {
+	return &faaspot.Error{Code: faaspot.ECodeQuota, Message: qe.Error(), RetryAfter: retryAfter}
 }
 
-// quotaError turns a refused quota into a 429 with Retry-After.
-func quotaError(qe *faaspot.QuotaError, retryAfter time.Duration) *Error {
-	return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Message: qe.Error(),
-		RetryAfter: max(1, int(math.Ceil(retryAfter.Seconds())))}
+// retryQuota gives the *faaspot.QuotaError in err's chain a Retry-After of retryAfter; any other
+// error is returned unchanged.
+func retryQuota(err error, retryAfter time.Duration) error {
+	var qe *faaspot.QuotaError
+	if errors.As(err, &qe) {
+		return quotaError(qe, retryAfter)
+	}
+	return err
 }
 
-// setQuotas handles PUT /v1/tenants/{tenant}/quotas (admin): zero fields mean the defaults.
+// setQuotas handles PUT /v1/tenants/{tenant}/quotas (admin): 200 with the tenant's own quotas and
+// those in effect. Zero fields mean the operator's defaults; negative ones are refused.
 func (s *Server) setQuotas(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantByName(w, r)
 	if !ok {
@@ -47,23 +37,16 @@ func (s *Server) setQuotas(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.MaxConcurrentRuns < 0 || q.MaxQueuedRuns < 0 || q.MaxDeployments < 0 || q.RequestsPerSecond < 0 {
-		writeError(w, r, s.log, invalid("", "quotas must be zero (the default) or positive"))
+		writeError(w, r, s.log, faaspot.Invalid("", "quotas must be zero (the default) or positive"))
 		return
 	}
-	err := s.store.SetQuotas(r.Context(), t.ID, q)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("tenant", t.Name)
-	}
-	if err != nil {
+	err := s.tenants.SetQuotas(r.Context(), t.ID, q)
+	if err = ifNotFound(err, notFound("tenant", t.Name)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	t.Quotas = q
-	s.log.Info("quotas set", "tenant", t.ID, "quotas", mustJSON(q))
-	writeJSON(w, http.StatusOK, map[string]any{"name": t.Name, "quotas": q, "effective": s.quotasFor(t)})
-}
-
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	s.log.Info("quotas set", "tenant", t.ID, "max_concurrent_runs", q.MaxConcurrentRuns,
+		"max_queued_runs", q.MaxQueuedRuns, "max_deployments", q.MaxDeployments,
+		"requests_per_second", q.RequestsPerSecond)
+	writeJSON(w, http.StatusOK, faaspot.QuotasSet{Name: t.Name, Quotas: q, Effective: q.WithDefaults(s.cfg.DefaultQuotas)})
 }

@@ -3,7 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -11,14 +11,11 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/store"
 )
 
-// HeaderExecutionID carries the execution id on every run answer.
-const HeaderExecutionID = "X-Faaspot-Execution-Id"
-
-// enqueue validates a run request and queues it durably; it answers the error itself and returns
-// ok=false when it could not.
+// enqueue validates a run request and queues it durably on the deployment's ready version,
+// setting the faaspot.HeaderExecutionID header. When it cannot, it answers the error itself (404
+// unknown deployment, 409 not built, 429 over the queued-runs quota) and returns ok=false.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faaspot.Execution, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
@@ -27,36 +24,29 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
-	d, err := s.store.GetDeployment(r.Context(), t.ID, name)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("deployment", name)
-	}
+	d, err := s.deployments.GetDeployment(r.Context(), t.ID, name)
+	err = ifNotFound(err, notFound("deployment", name))
 	if err == nil && d.ReadyVersion == 0 {
 		if d.Status == faaspot.StatusFailed {
-			err = conflict("deployment %q failed to build: %s", name, d.Error)
+			err = notReady("deployment %q failed to build: %s", name, d.Error)
 		} else {
-			err = conflict("deployment %q is still building", name)
+			err = notReady("deployment %q is still building", name)
 		}
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
-	e := faaspot.Execution{ID: store.NewID(), Deployment: name, Version: d.ReadyVersion,
+	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: d.ReadyVersion,
 		Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
-	err = s.store.EnqueueRun(r.Context(), t.ID, e, s.quotasFor(t).MaxQueuedRuns, sync)
-	var qe *faaspot.QuotaError
-	switch {
-	case errors.As(err, &qe):
-		err = quotaError(qe, 5*time.Second)
-	case errors.Is(err, store.ErrNotFound): // the tenant was deleted meanwhile
-		err = errUnauthorized
-	}
+	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
+	err = s.executions.EnqueueRun(r.Context(), t.ID, e, maxQueued, sync)
+	err = ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
 	if err != nil {
-		writeError(w, r, s.log, err)
+		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
 		return faaspot.Execution{}, false
 	}
-	w.Header().Set(HeaderExecutionID, e.ID)
+	w.Header().Set(faaspot.HeaderExecutionID, e.ID)
 	return e, true
 }
 
@@ -95,55 +85,70 @@ func (c *waiterCount) leave(tid string) {
 }
 
 // runSync handles /v1/sync/deployments/{name}/rpc/: it queues the run, waits to be woken when the
-// run ends and answers 200 with the function's value, 500 (failed) or 504 (timeout) with the
-// error, or 202 with the execution id when the run outlasts the server's sync wait.
+// run ends and answers 200 with the function's value, 500 (failed) or 504 (timeout) with a
+// faaspot.RunFailure, or 202 with a faaspot.RunPending when the run outlasts the server's sync
+// wait, the tenant already holds MaxSyncWaiters waiting requests, or the node drains.
 func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	e, ok := s.enqueue(w, r, true)
 	if !ok {
 		return
 	}
-	t := tenantOf(r)
-	wait := s.cfg.SyncWait
-	if !s.waiters.enter(t.ID, s.cfg.MaxSyncWaiters) {
-		wait = 0 // this tenant holds enough waiting connections: answer 202 at once
+	final, done, err := s.awaitRun(r, tenantOf(r).ID, e.ID)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
-	defer s.waiters.leave(t.ID)
-	done := false
-	if wait > 0 {
-		ctx, stop := context.WithCancel(r.Context())
-		defer stop()
-		unhook := context.AfterFunc(s.draining, stop)
-		defer unhook()
-		final, ok, err := s.store.WaitExecution(ctx, t.ID, e.ID, wait)
-		if err != nil && s.draining.Err() != nil && r.Context().Err() == nil {
-			err = nil // the node is stopping: answer 202, the run goes on
-		}
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if ok {
-			e, done = final, true
-		}
+	if done {
+		e = final
 	}
-	status := e.Status
-	if !done || !e.Terminal() {
-		status = "pending"
+	s.answerRun(w, e, start)
+}
+
+// awaitRun waits for the terminal record of the tenant's execution id, up to SyncWait, and
+// reports whether it came. It does not wait when the tenant holds MaxSyncWaiters waiting requests
+// on this node, and stops waiting, without an error, when the node drains.
+func (s *Server) awaitRun(r *http.Request, tid, id string) (faaspot.Execution, bool, error) {
+	if !s.waiters.enter(tid, s.cfg.MaxSyncWaiters) {
+		s.waiters.leave(tid)
+		return faaspot.Execution{}, false, nil // enough waiting connections: answer 202 at once
 	}
-	s.metrics.SyncLatency.WithLabelValues(string(status)).Observe(time.Since(start).Seconds())
-	switch {
-	case status == "pending":
-		writeJSON(w, http.StatusAccepted, map[string]any{"execution_id": e.ID, "status": e.Status})
-	case e.Status == faaspot.ExecCompleted:
+	defer s.waiters.leave(tid)
+	if s.cfg.SyncWait <= 0 {
+		return faaspot.Execution{}, false, nil
+	}
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	unhook := context.AfterFunc(s.draining, stop)
+	defer unhook()
+	final, ok, err := s.executions.WaitExecution(ctx, tid, id, s.cfg.SyncWait)
+	if err != nil && s.draining.Err() != nil && r.Context().Err() == nil {
+		return faaspot.Execution{}, false, nil // the node is stopping: answer 202, the run goes on
+	}
+	if err != nil {
+		return faaspot.Execution{}, false, fmt.Errorf("wait for execution %s: %w", id, err)
+	}
+	return final, ok, nil
+}
+
+// answerRun answers a synchronous run with its outcome; e is the queued record when the run has
+// not ended.
+func (s *Server) answerRun(w http.ResponseWriter, e faaspot.Execution, start time.Time) {
+	label := string(e.Status)
+	if !e.Terminal() {
+		label = "pending"
+	}
+	s.metrics.SyncLatency.WithLabelValues(label).Observe(time.Since(start).Seconds())
+	switch e.Status {
+	case faaspot.ExecCompleted:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(append(json.RawMessage(e.Result), '\n'))
+	case faaspot.ExecFailed:
+		writeJSON(w, http.StatusInternalServerError, faaspot.RunFailure{Error: e.Error, ExecutionID: e.ID, Status: e.Status})
+	case faaspot.ExecTimeout:
+		writeJSON(w, http.StatusGatewayTimeout, faaspot.RunFailure{Error: e.Error, ExecutionID: e.ID, Status: e.Status})
 	default:
-		code := http.StatusInternalServerError
-		if e.Status == faaspot.ExecTimeout {
-			code = http.StatusGatewayTimeout
-		}
-		writeJSON(w, code, map[string]any{"error": e.Error, "execution_id": e.ID, "status": e.Status})
+		writeJSON(w, http.StatusAccepted, faaspot.RunPending{ExecutionID: e.ID, Status: e.Status})
 	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestRunNotRunnable(t *testing.T) {
 			for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
 				rec := env.do(method, tt.path, env.token, "")
 				expectError(t, rec, tt.status, tt.code, "")
-				if rec.Header().Get(api.HeaderExecutionID) != "" {
+				if rec.Header().Get(faaspot.HeaderExecutionID) != "" {
 					t.Errorf("%s: execution id header on a refused run", method)
 				}
 			}
@@ -75,8 +76,8 @@ func TestRunAsync(t *testing.T) {
 	rec := env.do(http.MethodPost, "/v1/deployments/fn/rpc/?q=1&q=2&s=x", env.token, `{"n": 2, "s": {"deep": true}}`)
 	var id string
 	expect(t, rec, http.StatusAccepted, &id)
-	if id == "" || rec.Header().Get(api.HeaderExecutionID) != id {
-		t.Fatalf("id %q, header %q", id, rec.Header().Get(api.HeaderExecutionID))
+	if id == "" || rec.Header().Get(faaspot.HeaderExecutionID) != id {
+		t.Fatalf("id %q, header %q", id, rec.Header().Get(faaspot.HeaderExecutionID))
 	}
 
 	t.Run("record", func(t *testing.T) {
@@ -184,7 +185,7 @@ func TestRunSync(t *testing.T) {
 			if err := <-worker; err != nil {
 				t.Fatalf("worker: %v", err)
 			}
-			id := rec.Header().Get(api.HeaderExecutionID)
+			id := rec.Header().Get(faaspot.HeaderExecutionID)
 			if id == "" {
 				t.Error("no execution id header")
 			}
@@ -217,54 +218,73 @@ func TestRunSync(t *testing.T) {
 	}
 }
 
+// TestRunSyncStillRunning: a run still going when the server's sync wait has passed answers 202
+// with its execution id; the wait asked of the store is the configured one.
 func TestRunSyncStillRunning(t *testing.T) {
-	env := newEnv(t, func(c *api.Config) { c.SyncWait = time.Second })
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = 7 * time.Second })
 	env.readyDeployment("fn")
-	start := time.Now()
+	env.exec.setMode(waitExpires)
 	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("answered after %v, the sync wait is 1s", d)
+	if d := env.nextWait(); d != 7*time.Second {
+		t.Errorf("waited with timeout %v, want the sync wait 7s", d)
 	}
 	var body struct {
 		ExecutionID string             `json:"execution_id"`
 		Status      faaspot.ExecStatus `json:"status"`
 	}
 	expect(t, rec, http.StatusAccepted, &body)
-	if body.ExecutionID == "" || body.ExecutionID != rec.Header().Get(api.HeaderExecutionID) || body.Status != faaspot.ExecQueued {
+	if body.ExecutionID == "" || body.ExecutionID != rec.Header().Get(faaspot.HeaderExecutionID) || body.Status != faaspot.ExecQueued {
 		t.Errorf("body = %s", rec.Body)
 	}
+}
+
+// syncRun sends a synchronous run request in the background; the answer comes on the channel.
+func (e *apiEnv) syncRun() <-chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() { out <- e.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", e.token, "") }()
+	return out
 }
 
 // TestRunSyncDrain: a node that stops answers its waiting sync requests at once with 202 and the
 // execution id; the run stays queued.
 func TestRunSyncDrain(t *testing.T) {
-	env := newEnv(t, func(c *api.Config) { c.SyncWait = 30 * time.Second })
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = time.Hour })
 	env.readyDeployment("fn")
-	time.AfterFunc(200*time.Millisecond, env.srv.Drain)
-	start := time.Now()
-	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("a draining node answered after %v", d)
+	env.exec.setMode(waitBlocks)
+	answer := env.syncRun()
+	env.nextWait() // the request is waiting in the store
+	env.srv.Drain()
+	rec := <-answer
+	id := rec.Header().Get(faaspot.HeaderExecutionID)
+	if rec.Code != http.StatusAccepted || id == "" {
+		t.Fatalf("draining: %d %s", rec.Code, rec.Body)
 	}
-	if rec.Code != http.StatusAccepted || rec.Header().Get(api.HeaderExecutionID) == "" {
-		t.Errorf("draining: %d %s", rec.Code, rec.Body)
+	var e execution
+	expect(t, env.do(http.MethodGet, "/v1/executions/"+id, env.token, ""), http.StatusOK, &e)
+	if e.Status != faaspot.ExecQueued {
+		t.Errorf("after the drain the run is %q, want still queued", e.Status)
 	}
 }
 
 // TestSyncWaitersCapped: past a tenant's cap of waiting sync requests, a request answers 202 at
-// once instead of holding another connection.
+// once instead of holding another connection: it never waits in the store.
 func TestSyncWaitersCapped(t *testing.T) {
-	env := newEnv(t, func(c *api.Config) { c.SyncWait = 2 * time.Second; c.MaxSyncWaiters = 1 })
+	env := newEnv(t, func(c *api.Config) { c.SyncWait = time.Hour; c.MaxSyncWaiters = 1 })
 	env.readyDeployment("fn")
-	first := make(chan int)
-	go func() { first <- env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "").Code }()
-	time.Sleep(200 * time.Millisecond)
-	start := time.Now()
+	env.exec.setMode(waitBlocks)
+	first := env.syncRun()
+	env.nextWait() // the first request holds the tenant's one waiting slot
 	rec := env.do(http.MethodGet, "/v1/sync/deployments/fn/rpc/", env.token, "")
-	if rec.Code != http.StatusAccepted || time.Since(start) > time.Second {
-		t.Errorf("second waiter over the cap: %d after %v", rec.Code, time.Since(start))
+	if rec.Code != http.StatusAccepted || rec.Header().Get(faaspot.HeaderExecutionID) == "" {
+		t.Errorf("second waiter over the cap: %d %s", rec.Code, rec.Body)
 	}
-	if code := <-first; code != http.StatusAccepted {
-		t.Errorf("first waiter: %d", code)
+	select {
+	case d := <-env.exec.waits:
+		t.Errorf("the request over the cap waited in the store (timeout %v)", d)
+	default:
+	}
+	env.srv.Drain() // release the first
+	if rec := <-first; rec.Code != http.StatusAccepted {
+		t.Errorf("first waiter: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -74,7 +74,7 @@ func TestHealth(t *testing.T) {
 func TestReadyWithoutEngine(t *testing.T) {
 	env := newEnv(t, nil)
 	reg := prometheus.NewRegistry()
-	srv := api.New(env.cfg, env.store, nil, metrics.New(reg), reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := api.New(env.cfg, storeDeps(env.store, nil, nil), metrics.New(reg), reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	var checks map[string]string
@@ -85,7 +85,7 @@ func TestReadyWithoutEngine(t *testing.T) {
 	// Deleting still works without an engine.
 	env2 := newEnv(t, nil)
 	env2.createDeployment(env2.token, deploymentBody("fn"))
-	srv2 := api.New(env2.cfg, env2.store, nil, metrics.New(prometheus.NewRegistry()), reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv2 := api.New(env2.cfg, storeDeps(env2.store, nil, nil), metrics.New(prometheus.NewRegistry()), reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	req := httptest.NewRequest(http.MethodDelete, "/v1/deployments/fn", nil)
 	req.Header.Set("Authorization", "Token "+env2.token)
 	rec = httptest.NewRecorder()
@@ -163,5 +163,37 @@ func TestStoreErrorsHidden(t *testing.T) {
 	}
 	if !strings.Contains(env.logs.String(), "internal error") {
 		t.Error("the internal error is not logged")
+	}
+}
+
+// TestOpsHandler: a worker node's handler answers health, readiness and metrics, and no tenant
+// or operator route, whatever the token.
+func TestOpsHandler(t *testing.T) {
+	env := newEnv(t, nil)
+	ops := env.srv.OpsHandler()
+	tests := []struct {
+		method, path, token string
+		status              int
+	}{
+		{http.MethodGet, "/healthz", "", http.StatusOK},
+		{http.MethodGet, "/readyz", "", http.StatusOK},
+		{http.MethodGet, "/metrics", "", http.StatusOK},
+		{http.MethodGet, "/v1/deployments", env.token, http.StatusNotFound},
+		{http.MethodPost, "/v1/deployments/fn/rpc/", env.token, http.StatusNotFound},
+		{http.MethodGet, "/v1/tenants", adminToken, http.StatusNotFound},
+		{http.MethodPut, "/api/deployments/", env.token, http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(deploymentBody("fn")))
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Token "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			ops.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+		})
 	}
 }

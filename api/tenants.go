@@ -8,7 +8,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/store"
 )
 
 // The operator's routes, all behind adminOnly:
@@ -32,33 +31,33 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	admin.HandleFunc("/{tenant}/quotas", s.setQuotas).Methods(http.MethodPut)
 }
 
-// createTenant handles POST /v1/tenants {"name"} (admin token): 201 {"name","token"}.
+// createTenant handles POST /v1/tenants {"name"} (admin token): 201 with a faaspot.TenantCreated,
+// the only answer that shows the tenant's first token; 409 when the name is taken.
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name string `json:"name"`
-	}
+	var body faaspot.CreateTenantRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &body); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	if !validName(body.Name) {
-		writeError(w, r, s.log, invalid("name", "tenant name must match %s", namePattern))
+		writeError(w, r, s.log, faaspot.Invalid("name", "tenant name must match %s", namePattern))
 		return
 	}
-	t, token, err := s.store.CreateTenant(r.Context(), body.Name)
-	if errors.Is(err, store.ErrExists) {
-		err = &Error{Status: http.StatusConflict, Code: "exists", Field: "name", Message: "tenant " + body.Name + " exists already"}
+	t, token, err := s.tenants.CreateTenant(r.Context(), body.Name)
+	if errors.Is(err, faaspot.ErrExists) {
+		err = &faaspot.Error{Code: faaspot.ECodeExists, Field: "name", Message: "tenant " + body.Name + " exists already"}
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	s.log.Info("tenant created", "tenant", t.ID, "name", t.Name)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": t.ID, "name": t.Name, "token": token})
+	writeJSON(w, http.StatusCreated, faaspot.TenantCreated{ID: t.ID, Name: t.Name, Token: token})
 }
 
+// listTenants handles GET /v1/tenants (admin): 200 with every tenant, sorted by name.
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.store.ListTenants(r.Context())
+	ts, err := s.tenants.ListTenants(r.Context())
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -69,23 +68,22 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 // tenantByName resolves the {tenant} route variable; it answers the error itself.
 func (s *Server) tenantByName(w http.ResponseWriter, r *http.Request) (faaspot.Tenant, bool) {
 	name := mux.Vars(r)["tenant"]
-	t, err := s.store.TenantByName(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("tenant", name)
-	}
-	if err != nil {
+	t, err := s.tenants.TenantByName(r.Context(), name)
+	if err = ifNotFound(err, notFound("tenant", name)); err != nil {
 		writeError(w, r, s.log, err)
 		return faaspot.Tenant{}, false
 	}
 	return t, true
 }
 
+// deleteTenant handles DELETE /v1/tenants/{tenant} (admin): 204 once its tokens are revoked and its
+// records removed; the images of its deployments are removed next, a failure only logged.
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantByName(w, r)
 	if !ok {
 		return
 	}
-	deps, err := s.store.DeleteTenant(r.Context(), t.ID)
+	deps, err := s.tenants.DeleteTenant(r.Context(), t.ID)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -101,26 +99,29 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// issueToken handles POST /v1/tenants/{tenant}/tokens (admin): 201 with a faaspot.TokenIssued, the
+// only answer that shows the token.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantByName(w, r)
 	if !ok {
 		return
 	}
-	id, token, err := s.store.IssueToken(r.Context(), t.ID)
+	id, token, err := s.tenants.IssueToken(r.Context(), t.ID)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	s.log.Info("token issued", "tenant", t.ID, "token_id", id)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "token": token})
+	writeJSON(w, http.StatusCreated, faaspot.TokenIssued{ID: id, Token: token})
 }
 
+// listTokens handles GET /v1/tenants/{tenant}/tokens (admin): 200 with ids and dates, never values.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantByName(w, r)
 	if !ok {
 		return
 	}
-	toks, err := s.store.ListTokens(r.Context(), t.ID)
+	toks, err := s.tenants.ListTokens(r.Context(), t.ID)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -128,17 +129,15 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toks)
 }
 
+// revokeToken handles DELETE /v1/tenants/{tenant}/tokens/{id} (admin): 204, 404 for an unknown id.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantByName(w, r)
 	if !ok {
 		return
 	}
 	id := mux.Vars(r)["id"]
-	err := s.store.RevokeToken(r.Context(), t.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("token", id)
-	}
-	if err != nil {
+	err := s.tenants.RevokeToken(r.Context(), t.ID, id)
+	if err = ifNotFound(err, notFound("token", id)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

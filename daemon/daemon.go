@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/api"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/metrics"
@@ -88,10 +87,10 @@ func (d *Daemon) Open(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	if d.cfg.Role != "api" {
+	if d.cfg.Role.RunsWorkers() {
 		d.startWorkers(runCtx)
 	}
-	if d.cfg.Role != "worker" || d.cfg.Listen != "" {
+	if d.cfg.Role.ServesAPI() || d.cfg.Listen != "" {
 		if err := d.serve(); err != nil {
 			d.Close()
 			return err
@@ -161,18 +160,19 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Images carry the node and the store they were built for: the image janitor removes only
-	// images of this node and this store, whose deployments this store can vouch for.
-	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
-		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork,
-		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
-	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
+	sc.Mode, sc.MaxIdle, sc.Node = sandbox.Mode(d.cfg.WarmMode), d.cfg.WarmMaxTotal, node
+	// Images carry the node and the store they were built for: the image janitor removes only
+	// images of this node and this store, whose deployments this store can vouch for. Build
+	// checks run under the sandbox's hardening.
+	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
+		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork, Sandbox: sc.Config,
+		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
 	}
-	if d.cfg.Role != "api" {
+	if d.cfg.Role.RunsWorkers() {
 		if err := d.checkRuntime(ctx); err != nil {
 			return err
 		}
@@ -241,16 +241,29 @@ func (d *Daemon) serve() error {
 		return fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
 	}
 	d.listener = ln
-	acfg := api.DefaultConfig()
-	acfg.AdminToken = d.cfg.AdminToken
-	acfg.DefaultLimits = faaspot.Limits{MemoryMB: d.cfg.DefaultMemMB, CPUs: d.cfg.DefaultCPUs, TimeoutS: d.cfg.DefaultTimeout}
-	acfg.MaxLimits = faaspot.Limits{MemoryMB: d.cfg.MaxMemMB, CPUs: d.cfg.MaxCPUs, TimeoutS: d.cfg.MaxTimeout}
-	acfg.SyncWait = d.cfg.SyncWait
-	acfg.DefaultQuotas = faaspot.Quotas{MaxConcurrentRuns: d.cfg.runCap(), MaxQueuedRuns: d.cfg.MaxQueuedRuns,
-		MaxDeployments: d.cfg.MaxDeployments, RequestsPerSecond: d.cfg.RequestsPerSecond}
-	srv := api.New(acfg, d.store, engine{d}, d.metrics, d.Registry, d.log)
+	acfg := api.Config{
+		AdminToken:           d.cfg.AdminToken,
+		DefaultLimits:        d.cfg.defaultLimits(),
+		MaxLimits:            d.cfg.maxLimits(),
+		SyncWait:             d.cfg.SyncWait,
+		MaxSyncWaiters:       d.cfg.MaxSyncWaiters,
+		BuildWait:            d.cfg.BuildWait,
+		DefaultQuotas:        d.cfg.defaultQuotas(),
+		MaxBodyBytes:         d.cfg.MaxBodyBytes,
+		MaxCodeBytes:         d.cfg.MaxCodeBytes,
+		MaxRequirementsBytes: d.cfg.MaxRequirementsBytes,
+		MaxContextBytes:      d.cfg.MaxContextBytes,
+		MaxArgsBytes:         d.cfg.MaxArgsBytes,
+	}
+	deps := api.Deps{Auth: d.store, Tenants: d.store, Deployments: d.store, Executions: d.store,
+		Store: d.store, Engine: engine{d}}
+	srv := api.New(acfg, deps, d.metrics, d.Registry, d.log)
 	d.api = srv
-	d.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	h := srv.Handler()
+	if !d.cfg.Role.ServesAPI() {
+		h = srv.OpsHandler() // a worker answers the operator's health, readiness and metrics only
+	}
+	d.server = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

@@ -2,28 +2,27 @@ package daemon
 
 import (
 	"context"
-	"time"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
 )
 
-// janitorLoop removes, at start and then every JanitorInterval, the images this node built that
-// nothing will run again (see sweepImages). It is a safety net on a slow clock, not on any run's
-// path.
-func (d *Daemon) janitorLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.JanitorInterval)
-	defer t.Stop()
+// janitorLoop removes, at start and then every janitorInterval, the images this node built that
+// nothing will run again (see sweepImages), until ctx ends. It is a safety net on a slow clock,
+// not on any run's path.
+func (w *workers) janitorLoop(ctx context.Context) {
+	ticks, stop := w.clock.NewTicker(w.set.janitorInterval)
+	defer stop()
 	for {
-		if n, err := d.sweepImages(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("image janitor: pass failed", "err", err)
+		if n, err := w.sweepImages(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("image janitor: pass failed", "err", err)
 		} else if n > 0 {
-			d.log.Info("image janitor: removed images nothing will run again", "deployments", n)
+			w.log.Info("image janitor: removed images nothing will run again", "deployments", n)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 	}
 }
@@ -32,10 +31,11 @@ func (d *Daemon) janitorLoop(ctx context.Context) {
 // no longer holds, and, of the deployments it holds, the images of versions no longer ready
 // (kept when a run used them at redeploy, or built here for a run of a version since replaced).
 // Images in use stay for the next pass; a deployment that is building is left alone, and so is
-// any image younger than JanitorGrace (a build in progress may not have recorded it yet). It
-// returns how many deployments it cleaned.
-func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
-	refs, err := d.builder.Owned(ctx)
+// any image younger than janitorGrace (a build in progress may not have recorded it yet). It
+// returns how many deployments it cleaned, and the builder's or the store's error when it could
+// not list what to clean.
+func (w *workers) sweepImages(ctx context.Context) (int, error) {
+	refs, err := w.builder.Owned(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -44,28 +44,23 @@ func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 	for _, r := range refs {
 		deps, ok := live[r.TenantID]
 		if !ok {
-			list, err := d.store.ListDeployments(ctx, r.TenantID)
-			if err != nil {
+			if deps, err = w.deploymentsOf(ctx, r.TenantID); err != nil {
 				return cleaned, err
-			}
-			deps = map[string]faaspot.Deployment{}
-			for _, dep := range list {
-				deps[dep.ID] = dep
 			}
 			live[r.TenantID] = deps
 		}
 		dep, exists := deps[r.DeploymentID]
 		switch {
 		case !exists:
-			if err := d.removeGone(ctx, r); err != nil {
-				d.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+			if err := w.removeGone(ctx, r); err != nil {
+				w.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
 				continue
 			}
 			cleaned++
 		case dep.Status != faaspot.StatusBuilding:
-			n, err := d.builder.Prune(ctx, r, dep.Image, d.cfg.JanitorGrace)
+			n, err := w.builder.Prune(ctx, r, dep.Image, w.set.janitorGrace)
 			if err != nil {
-				d.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+				w.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
 			}
 			if n > 0 {
 				cleaned++
@@ -75,8 +70,22 @@ func (d *Daemon) sweepImages(ctx context.Context) (int, error) {
 	return cleaned, nil
 }
 
-// removeGone retires what is left of a deleted deployment on this node and removes its images.
-func (d *Daemon) removeGone(ctx context.Context, r imagebuilder.Ref) error {
-	d.sandbox.Retire(deploymentKey(r.TenantID, r.DeploymentID))
-	return d.builder.Remove(ctx, r.TenantID, r.DeploymentID)
+// deploymentsOf returns the deployments of a tenant by id.
+func (w *workers) deploymentsOf(ctx context.Context, tid string) (map[string]faaspot.Deployment, error) {
+	list, err := w.lister.ListDeployments(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	deps := make(map[string]faaspot.Deployment, len(list))
+	for _, dep := range list {
+		deps[dep.ID] = dep
+	}
+	return deps, nil
+}
+
+// removeGone retires what is left of a deleted deployment on this node (its idle containers)
+// and removes its images; the builder's error comes back when an image stays (e.g. in use).
+func (w *workers) removeGone(ctx context.Context, r imagebuilder.Ref) error {
+	w.sandbox.Retire(deploymentKey(r.TenantID, r.DeploymentID))
+	return w.builder.Remove(ctx, r.TenantID, r.DeploymentID)
 }

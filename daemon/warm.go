@@ -9,6 +9,16 @@ import (
 	"github.com/faaspot/faaspot/sandbox"
 )
 
+// prewarmTimeout bounds the start of a version's pre-warmed containers.
+const prewarmTimeout = 30 * time.Second
+
+// warmSettings are the operator's warm-container settings (see Config).
+type warmSettings struct {
+	enabled                   bool
+	maxIdle, maxRuns, prewarm int
+	idleTTL                   time.Duration
+}
+
 // deploymentKey prefixes the pool keys of every version of a deployment.
 func deploymentKey(tenantID, deploymentID string) string {
 	return tenantID + "/" + deploymentID + "/"
@@ -21,11 +31,11 @@ func versionKey(tenantID, deploymentID string, version int) string {
 
 // poolPolicy is how the containers of a deployment are kept: the operator's settings, lowered
 // by the deployment's own (which can never exceed them).
-func poolPolicy(cfg Config, w *faaspot.WarmPolicy) sandbox.PoolPolicy {
-	if !cfg.Warm {
+func poolPolicy(s warmSettings, w *faaspot.WarmPolicy) sandbox.PoolPolicy {
+	if !s.enabled {
 		return sandbox.PoolPolicy{}
 	}
-	p := sandbox.PoolPolicy{MaxIdle: cfg.WarmMaxIdle, MaxRuns: cfg.WarmMaxRuns, IdleTTL: cfg.WarmIdleTTL}
+	p := sandbox.PoolPolicy{MaxIdle: s.maxIdle, MaxRuns: s.maxRuns, IdleTTL: s.idleTTL}
 	if w == nil {
 		return p
 	}
@@ -42,8 +52,8 @@ func poolPolicy(cfg Config, w *faaspot.WarmPolicy) sandbox.PoolPolicy {
 }
 
 // prewarmCount is how many containers to start when a version becomes ready.
-func prewarmCount(cfg Config, w *faaspot.WarmPolicy, pol sandbox.PoolPolicy) int {
-	n := cfg.WarmPrewarm
+func prewarmCount(s warmSettings, w *faaspot.WarmPolicy, pol sandbox.PoolPolicy) int {
+	n := s.prewarm
 	if w != nil && w.Prewarm != nil {
 		n = *w.Prewarm
 	}
@@ -51,38 +61,39 @@ func prewarmCount(cfg Config, w *faaspot.WarmPolicy, pol sandbox.PoolPolicy) int
 }
 
 // runRequest is the sandbox request of a run of dep's ready version.
-func (d *Daemon) runRequest(tid string, dep faaspot.Deployment, e faaspot.Execution, secrets []byte) sandbox.Request {
+func (w *workers) runRequest(tid string, dep faaspot.Deployment, e faaspot.Execution, secrets []byte) sandbox.Request {
 	return sandbox.Request{Image: dep.Image, TenantID: tid, ExecutionID: e.ID,
 		Key:  versionKey(tid, dep.ID, dep.ReadyVersion),
-		Args: e.Args, Context: secrets, Limits: runLimits(dep.Limits, d.cfg),
-		Policy: poolPolicy(d.cfg, dep.Warm)}
+		Args: e.Args, Context: secrets, Limits: w.set.limits.sandbox(dep.Limits),
+		Policy: poolPolicy(w.set.warm, dep.Warm)}
 }
 
 // prewarm starts the pre-warmed containers of a version about to become ready, before its
 // waiters are woken, so that the first run after a deploy is already warm. Containers join the
-// pool once started; the function's import overlaps the deploy's answer.
-func (d *Daemon) prewarm(ctx context.Context, tid string, dep faaspot.Deployment, version int, image string) {
-	pol := poolPolicy(d.cfg, dep.Warm)
-	n := prewarmCount(d.cfg, dep.Warm, pol)
+// pool once started; the function's import overlaps the deploy's answer. A failure is logged,
+// not returned: the version's first run is cold instead.
+func (w *workers) prewarm(ctx context.Context, tid string, dep faaspot.Deployment, version int, image string) {
+	pol := poolPolicy(w.set.warm, dep.Warm)
+	n := prewarmCount(w.set.warm, dep.Warm, pol)
 	if n <= 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, prewarmTimeout)
 	defer cancel()
 	req := sandbox.Request{Image: image, TenantID: tid, Key: versionKey(tid, dep.ID, version),
-		Limits: runLimits(dep.Limits, d.cfg), Policy: pol}
-	if err := d.sandbox.Prewarm(ctx, req, n); err != nil {
-		d.log.Warn("pre-warm", "deployment", dep.Name, "version", version, "err", err)
+		Limits: w.set.limits.sandbox(dep.Limits), Policy: pol}
+	if err := w.sandbox.Prewarm(ctx, req, n); err != nil {
+		w.log.Warn("pre-warm", "deployment", dep.Name, "version", version, "err", err)
 	}
 }
 
 // versionRecorded retires the containers of the version a build replaced, and those pre-warmed
 // for a version that did not become the ready one.
-func (d *Daemon) versionRecorded(tid string, before, after faaspot.Deployment, built int) {
+func (w *workers) versionRecorded(tid string, before, after faaspot.Deployment, built int) {
 	if before.ReadyVersion > 0 && before.ReadyVersion != after.ReadyVersion {
-		d.sandbox.Retire(versionKey(tid, before.ID, before.ReadyVersion))
+		w.sandbox.Retire(versionKey(tid, before.ID, before.ReadyVersion))
 	}
 	if built != after.ReadyVersion {
-		d.sandbox.Retire(versionKey(tid, before.ID, built))
+		w.sandbox.Retire(versionKey(tid, before.ID, built))
 	}
 }

@@ -5,30 +5,29 @@ package imagebuilder
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 // LabelManaged marks every image (and so every container) the builder makes.
-const LabelManaged = "io.faaspot.managed"
+const LabelManaged = hardening.LabelManaged
 
 var (
 	// ErrInvalidFunction means the code does not define a usable main(args, context) or does not parse.
@@ -56,12 +55,19 @@ type Config struct {
 	PipIndexURL string
 	// Network is the network mode of build containers ("" for the engine's default, "host", …).
 	Network string
-	// Labels are put on every image built, besides LabelManaged (the daemon puts its node id,
-	// so that it cleans up only what it made: see Owned).
+	// Labels are put on every image built, besides LabelManaged and Sandbox.Node's LabelNode
+	// (the daemon puts its node id and its store's, so that it cleans up only what it made: see
+	// Owned).
 	Labels map[string]string
+	// Sandbox is the operator's container hardening, the sandbox's (package hardening): the
+	// check containers run under it, with no network whatever its Network says (a check needs
+	// none), labelled with its Node; build steps get what the build API can enforce of it (see
+	// dockerBuild). Its zero value is hardened: non-root, no network, the default limits.
+	Sandbox hardening.Config
 	// LogLimit bounds the kept build log (its tail), in bytes.
 	LogLimit int
-	// Timeout bounds one build (requirements included); MemoryBytes and CPUs bound its steps.
+	// Timeout bounds one build (requirements included); MemoryBytes and CPUs bound its steps
+	// (1 GiB and 1 CPU by default).
 	Timeout     time.Duration
 	MemoryBytes int64
 	CPUs        float64
@@ -93,10 +99,11 @@ type dockerAPI interface {
 type Builder struct {
 	docker dockerAPI
 	cfg    Config
+	labels map[string]string // of every image it makes: hardening's image labels and cfg.Labels
 	log    *slog.Logger
 }
 
-// New returns a Builder.
+// New returns a Builder. Zero fields of cfg take their defaults.
 func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	if cfg.LogLimit <= 0 {
 		cfg.LogLimit = 64 << 10
@@ -110,7 +117,9 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	if cfg.CPUs <= 0 {
 		cfg.CPUs = 1
 	}
-	return &Builder{docker: docker, cfg: cfg, log: log.With("component", "imagebuilder")}
+	labels := hardening.ImageLabels(cfg.Sandbox)
+	maps.Copy(labels, cfg.Labels)
+	return &Builder{docker: docker, cfg: cfg, labels: labels, log: log.With("component", "imagebuilder")}
 }
 
 // Build builds the image of spec and returns its tag and log. An image with the same content
@@ -229,25 +238,7 @@ func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCo
 	if err != nil {
 		return "", fmt.Errorf("build context: %w", err)
 	}
-	opts := build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Labels:      b.cfg.Labels,
-		Remove:      true,
-		ForceRemove: true,
-		NetworkMode: b.cfg.Network,
-		Version:     build.BuilderV1,
-		// A requirement's install code runs in these steps: bound it like a run.
-		Memory:     b.cfg.MemoryBytes,
-		MemorySwap: b.cfg.MemoryBytes,
-		CPUPeriod:  100000,
-		CPUQuota:   int64(b.cfg.CPUs * 100000),
-		Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}, {Name: "nproc", Soft: 1024, Hard: 1024}},
-	}
-	if b.cfg.PipIndexURL != "" {
-		u := b.cfg.PipIndexURL
-		opts.BuildArgs = map[string]*string{"PIP_INDEX_URL": &u}
-	}
-	resp, err := b.docker.ImageBuild(ctx, tarball, opts)
+	resp, err := b.docker.ImageBuild(ctx, tarball, b.buildOptions(tag))
 	if err != nil {
 		return "", fmt.Errorf("build image %s: %w", tag, err)
 	}
@@ -261,6 +252,37 @@ func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCo
 		return buildLog, classify(buildErr, buildLog)
 	}
 	return buildLog, nil
+}
+
+// buildOptions renders the options of the build of tag: the classic builder, the images' labels,
+// the build network (Config.Network) and pip index, and, since a requirement's install code runs
+// in the build's steps, the limits of a run as far as the build API enforces them (see
+// buildHardening and hardening.BuildOptions).
+func (b *Builder) buildOptions(tag string) build.ImageBuildOptions {
+	opts := hardening.BuildOptions(b.buildHardening(), hardening.Resources{MemoryBytes: b.cfg.MemoryBytes,
+		NanoCPUs: int64(b.cfg.CPUs * 1e9)})
+	opts.Tags = []string{tag}
+	opts.Labels = b.labels
+	opts.Remove, opts.ForceRemove = true, true
+	opts.NetworkMode = b.cfg.Network
+	opts.Version = build.BuilderV1
+	if b.cfg.PipIndexURL != "" {
+		u := b.cfg.PipIndexURL
+		opts.BuildArgs = map[string]*string{"PIP_INDEX_URL": &u}
+	}
+	return opts
+}
+
+// buildProcesses stands in for a build's pids limit: the build API enforces it as an nproc ulimit,
+// which counts every process of the step's uid on the host, so it is larger than a run's.
+const buildProcesses = 1024
+
+// buildHardening is the hardening of build steps: the sandbox's, with buildProcesses processes.
+// The network is Config.Network, set apart (pip may need one).
+func (b *Builder) buildHardening() hardening.Config {
+	cfg := b.cfg.Sandbox
+	cfg.PidsLimit = buildProcesses
+	return cfg
 }
 
 // stepImage matches the log line naming the image a build step made.
@@ -287,7 +309,7 @@ func (b *Builder) removeSteps(ctx context.Context, buildLog string) {
 // loadCode makes the image tag from the dependencies image deps (inspected as info) and the code
 // layer.
 func (b *Builder) loadCode(ctx context.Context, info image.InspectResponse, deps, tag, code string) error {
-	archive, err := codeImageArchive(info, deps, tag, code, b.cfg.Labels, time.Now())
+	archive, err := codeImageArchive(info, deps, tag, code, b.labels, time.Now())
 	if err != nil {
 		return err
 	}
@@ -326,138 +348,4 @@ func classify(buildErr, buildLog string) *BuildError {
 			Message: "installing the requirements failed: " + strings.Join(pipErrors, " ")}
 	}
 	return &BuildError{Kind: ErrBuildFailed, Message: "image build failed: " + buildErr, Log: buildLog}
-}
-
-// RemoveImage removes one deployment image, unless a container still uses it, and then its
-// dependencies image when no other image of the deployment is built on it.
-func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
-	var deps string
-	if info, err := b.docker.ImageInspect(ctx, tag); err == nil && info.Config != nil {
-		deps = info.Config.Labels[LabelDeps]
-	}
-	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
-		return fmt.Errorf("remove image %s: %w", tag, err)
-	}
-	if deps == "" {
-		return nil
-	}
-	users, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelDeps+"="+deps))})
-	if err != nil {
-		return fmt.Errorf("list users of %s: %w", deps, err)
-	}
-	if len(users) > 0 {
-		return nil
-	}
-	// A build of this deployment that still reaches for deps falls back to the whole Dockerfile.
-	if _, err := b.docker.ImageRemove(ctx, deps, image.RemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("remove dependencies image %s: %w", deps, err)
-	}
-	return nil
-}
-
-// Remove deletes every image of the deployment (by repository), its deployment images before
-// their dependencies images. Images still used by a container are skipped and reported; the
-// janitor removes them once unused.
-func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
-	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, "", 0)
-	return err
-}
-
-// Ref names one deployment by its server-side ids.
-type Ref struct{ TenantID, DeploymentID string }
-
-// Owned lists the deployments that have images carrying every one of the builder's labels.
-func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
-	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
-	for k, v := range b.cfg.Labels {
-		f.Add("label", k+"="+v)
-	}
-	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("list images: %w", err)
-	}
-	seen := map[Ref]bool{}
-	var refs []Ref
-	for _, img := range imgs {
-		for _, tag := range img.RepoTags {
-			if r, ok := parseRepository(tag); ok && !seen[r] {
-				seen[r] = true
-				refs = append(refs, r)
-			}
-		}
-	}
-	return refs, nil
-}
-
-// RemoveOwned removes the images of every deployment that Owned lists (all a node built, when
-// the node is retired or a test ends); images in use stay. A builder without labels refuses: it
-// would own every deployment image on the engine.
-func (b *Builder) RemoveOwned(ctx context.Context) error {
-	if len(b.cfg.Labels) == 0 {
-		return errors.New("remove owned images: the builder has no labels")
-	}
-	refs, err := b.Owned(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, r := range refs {
-		errs = append(errs, b.Remove(ctx, r.TenantID, r.DeploymentID))
-	}
-	return errors.Join(errs...)
-}
-
-// parseRepository reads the ids back from a tag made by repository.
-func parseRepository(tag string) (Ref, bool) {
-	repo, _, _ := strings.Cut(tag, ":")
-	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
-	if !ok {
-		return Ref{}, false
-	}
-	tid, did, ok := strings.Cut(rest, "/d-")
-	if !ok || tid == "" || did == "" || strings.Contains(did, "/") {
-		return Ref{}, false
-	}
-	return Ref{TenantID: tid, DeploymentID: did}, true
-}
-
-// Prune removes the images of deployment r other than keep and the dependencies image keep is
-// built on, when they are older than minAge (younger ones may belong to a build in progress);
-// images a container still uses stay. It returns how many tags it removed.
-func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Duration) (int, error) {
-	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("reference", repository(r.TenantID, r.DeploymentID)))})
-	if err != nil {
-		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
-	}
-	keepDeps := ""
-	for _, img := range imgs {
-		if keep != "" && slices.Contains(img.RepoTags, keep) {
-			keepDeps = img.Labels[LabelDeps]
-		}
-	}
-	// Deployment images first, so that their dependencies images are free to go after them.
-	slices.SortStableFunc(imgs, func(a, b image.Summary) int {
-		return cmp.Compare(len(b.Labels[LabelDeps]), len(a.Labels[LabelDeps]))
-	})
-	removed := 0
-	var errs []error
-	for _, img := range imgs {
-		if time.Since(time.Unix(img.Created, 0)) < minAge {
-			continue
-		}
-		for _, tag := range img.RepoTags {
-			if tag == keep || tag == keepDeps {
-				continue
-			}
-			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
-				if !cerrdefs.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
-				}
-				continue
-			}
-			removed++
-		}
-	}
-	return removed, errors.Join(errs...)
 }

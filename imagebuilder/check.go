@@ -10,28 +10,45 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 // checkTimeout bounds the validation run.
 const checkTimeout = 60 * time.Second
 
+// checkResources bound a check container: parsing the code needs little.
+var checkResources = hardening.Resources{MemoryBytes: 256 << 20, NanoCPUs: 1e9}
+
+// checkContainer renders the configuration of a check container of image under the operator's
+// hardening sb: a run's confinement (package hardening), without a network whatever sb allows
+// runs, labelled with role check and sb's node, the runner in check mode reading the code on
+// stdin. It refuses a root user (wrapping hardening.ErrRootUser).
+func checkContainer(sb hardening.Config, image string) (*container.Config, *container.HostConfig, error) {
+	sb.Network = "none"
+	if err := sb.Validate(); err != nil {
+		return nil, nil, err
+	}
+	cc := hardening.ContainerConfig(sb, hardening.RoleCheck)
+	cc.Image, cc.Cmd = image, []string{"--check", "-"}
+	cc.OpenStdin, cc.StdinOnce = true, true
+	cc.AttachStdin, cc.AttachStdout, cc.AttachStderr = true, true, true
+	return cc, hardening.HostConfig(sb, checkResources), nil
+}
+
 // check validates, with the image's own Python, that code defines main(args, context). It runs
-// the runner's check mode in a throwaway container of image (no network, read-only, non-root),
-// the code on its stdin, and returns the user-facing message when the code fails, "" when it
-// passes. An error means the check could not run.
+// the runner's check mode in a throwaway container of image (see checkContainer), the code on
+// its stdin, and returns the user-facing message when the code fails, "" when it passes. An
+// error means the check could not run (a root Config.Sandbox user, wrapping
+// hardening.ErrRootUser, among others).
 func (b *Builder) check(ctx context.Context, image, code string) (string, error) {
+	cc, hc, err := checkContainer(b.cfg.Sandbox, image)
+	if err != nil {
+		return "", fmt.Errorf("check container for %s: %w", image, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	pids, init := int64(64), true
-	created, err := b.docker.ContainerCreate(ctx,
-		&container.Config{Image: image, Cmd: []string{"--check", "-"}, User: SandboxUser,
-			OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
-			Labels: map[string]string{LabelManaged: "true", "io.faaspot.role": "check"}},
-		&container.HostConfig{NetworkMode: "none", ReadonlyRootfs: true, CapDrop: []string{"ALL"}, Init: &init,
-			SecurityOpt: []string{"no-new-privileges"}, Resources: container.Resources{
-				Memory: 256 << 20, MemorySwap: 256 << 20, NanoCPUs: 1e9, PidsLimit: &pids,
-				Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 256, Hard: 256}}}},
-		nil, nil, "")
+	created, err := b.docker.ContainerCreate(ctx, cc, hc, nil, nil, "")
 	if err != nil {
 		return "", fmt.Errorf("create check container for %s: %w", image, err)
 	}

@@ -18,8 +18,6 @@ const (
 	RunnerPath   = "/opt/faaspot/runner.py"
 	FunctionPath = "/opt/faaspot/function/main.py"
 	SiteDir      = "/opt/faaspot/site"
-	// SandboxUser is the unprivileged uid:gid runs use (nobody on Debian-based images).
-	SandboxUser = "65534:65534"
 	// CheckPrefix starts the line the runner prints when the code fails validation.
 	CheckPrefix = "FAASPOT-CHECK: "
 )

@@ -30,7 +30,9 @@ type box struct {
 	runs    int
 	ready   bool      // the ready line was read
 	readyAt time.Time // when it was read
-	idle    *time.Timer
+	idle    timer     // armed while the box is idle in the pool (see PoolPolicy.IdleTTL)
+	// stopped is closed when the box's reader returns: nothing reads its container's stream.
+	stopped chan struct{}
 }
 
 type frameOrErr struct {
@@ -46,7 +48,7 @@ func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 		return nil, fmt.Errorf("create container for %s: %w: %w", req.Key, ErrEngine, err)
 	}
 	b := &box{id: created.ID, key: req.Key, frames: make(chan frameOrErr, 1), done: make(chan struct{}),
-		stderr: &cappedBuffer{limit: 64 << 10}}
+		stopped: make(chan struct{}), stderr: &cappedBuffer{limit: runnerStderrLimit}}
 	fail := func(what string, err error) (*box, error) {
 		s.remove(b.id)
 		return nil, fmt.Errorf("%s %s: %w: %w", what, short(b.id), ErrEngine, err)
@@ -64,11 +66,16 @@ func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 	return b, nil
 }
 
+// runnerStderrLimit bounds what is kept of the runner's own stderr.
+const runnerStderrLimit = 64 << 10
+
 // frameLimit bounds one frame: JSON escaping may expand the capped fields it holds.
 func frameLimit(l Limits) int { return 8*(2*l.OutputBytes+l.ResultBytes) + 64<<10 }
 
-// read demultiplexes the attach stream and turns stdout into frames until the container ends.
+// read demultiplexes the attach stream and turns stdout into frames until the container ends or
+// the box is discarded; then it closes b.frames and b.stopped.
 func (b *box) read(limit int) {
+	defer close(b.stopped)
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := stdcopy.StdCopy(pw, b.stderr, b.att.Reader)

@@ -37,8 +37,10 @@ type process struct {
 	early      *reply        // before the ready line (an import that crashes)
 	gate       chan struct{} // when set, the ready line waits for it to close
 	readyDelay time.Duration
-	deaf       bool    // after the ready line, never read stdin
-	replies    []reply // reply i answers request i; the last repeats; none: okLine
+	// unsolicited is written right after the ready line, before any request (a chattering runner).
+	unsolicited string
+	deaf        bool    // after the ready line, never read stdin
+	replies     []reply // reply i answers request i; the last repeats; none: okLine
 }
 
 func (p process) reply(i int) reply {
@@ -134,7 +136,7 @@ func (c *fakeContainer) serve() {
 			return
 		}
 	}
-	if act(reply{delay: p.readyDelay, stdout: readyLine}) {
+	if act(reply{delay: p.readyDelay, stdout: readyLine + p.unsolicited}) {
 		return
 	}
 	if p.deaf {
@@ -166,14 +168,14 @@ func (c *fakeContainer) serve() {
 // running the process set when it was created; calls recorded as "create", "kill ctr1", ….
 type fakeDocker struct {
 	t           *testing.T
-	failOn      string        // "create", "attach", "start": that call fails
+	failOn      string        // "create", "attach", "start", "list": that call fails
 	removeDelay time.Duration // how long ContainerRemove takes
 
 	mu         sync.Mutex
 	proc       process
 	calls      []string
 	containers map[string]*fakeContainer
-	orphans    []container.Summary
+	orphans    []container.Summary // what ContainerList lists, as its label filters select
 	listed     container.ListOptions
 }
 
@@ -306,7 +308,7 @@ func (f *fakeDocker) ContainerKill(ctx context.Context, id, signal string) error
 	if signal != "KILL" {
 		f.t.Errorf("kill %s with %s, want KILL", id, signal)
 	}
-	f.container(id).exit(137)
+	f.container(id).exit(exitKilled)
 	return nil
 }
 
@@ -330,15 +332,26 @@ func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, opts contai
 	c := f.containers[id]
 	f.mu.Unlock()
 	if c != nil {
-		c.exit(137) // a forced removal kills what still runs
+		c.exit(exitKilled) // a forced removal kills what still runs
 	}
 	return nil
 }
 
 func (f *fakeDocker) ContainerList(ctx context.Context, opts container.ListOptions) ([]container.Summary, error) {
 	f.record("list")
+	if f.failOn == "list" {
+		return nil, errors.New("engine gone")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.listed = opts
-	return f.orphans, nil
+	var out []container.Summary
+	for _, c := range f.orphans {
+		if opts.Filters.MatchKVList("label", c.Labels) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func mustNew(t *testing.T, fd dockerAPI) *Sandbox {

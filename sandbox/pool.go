@@ -17,8 +17,26 @@ type PoolPolicy struct {
 	IdleTTL time.Duration
 }
 
+// clock is the pool's time: Now dates retired prefixes, AfterFunc arms idle timers. A pool without
+// one uses the real time; tests set a fake they advance themselves.
+type clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) timer
+}
+
+// timer is a call armed by clock.AfterFunc; Stop reports whether it stopped the call in time.
+type timer interface{ Stop() bool }
+
+// realClock is the time of the machine.
+type realClock struct{}
+
+func (realClock) Now() time.Time                            { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
+
 // pool holds idle boxes by key (one deployment version); a box is never handed to another key.
+// The zero pool is ready for use, with a max of 0 (it keeps nothing).
 type pool struct {
+	clock  clock // nil: realClock
 	mu     sync.Mutex
 	idle   map[string][]*box
 	n      int // idle boxes in all
@@ -26,6 +44,14 @@ type pool struct {
 	closed bool
 	// retired holds retired key prefixes (a version or deployment never comes back) with when.
 	retired map[string]time.Time
+}
+
+// clk returns the pool's clock.
+func (p *pool) clk() clock {
+	if p.clock == nil {
+		return realClock{}
+	}
+	return p.clock
 }
 
 // retiredFor is how long a retired prefix is remembered: longer than any run can last.
@@ -38,7 +64,7 @@ func (p *pool) forbid(prefix string) {
 	if p.retired == nil {
 		p.retired = map[string]time.Time{}
 	}
-	now := time.Now()
+	now := p.clk().Now()
 	for k, at := range p.retired {
 		if now.Sub(at) > retiredFor {
 			delete(p.retired, k)
@@ -90,7 +116,7 @@ func (p *pool) put(b *box, pol PoolPolicy, expire func(*box)) bool {
 	p.idle[b.key] = append(p.idle[b.key], b)
 	p.n++
 	if pol.IdleTTL > 0 {
-		b.idle = time.AfterFunc(pol.IdleTTL, func() {
+		b.idle = p.clk().AfterFunc(pol.IdleTTL, func() {
 			if p.remove(b) {
 				expire(b)
 			}

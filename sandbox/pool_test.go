@@ -2,9 +2,83 @@ package sandbox
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
+
+// fakeClock is a clock that moves only when a test advances it; timers due by then fire in the
+// advancing goroutine, in the order of their deadlines.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clock *fakeClock
+	at    time.Time
+	d     time.Duration
+	f     func()
+	done  bool // fired or stopped
+}
+
+var _ clock = (*fakeClock)(nil)
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clock: c, at: c.now.Add(d), d: d, f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	armed := !t.done
+	t.done = true
+	return armed
+}
+
+// Advance moves the clock by d and fires the timers due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	for _, t := range c.timers {
+		if !t.done && !t.at.After(c.now) {
+			t.done = true
+			due = append(due, t)
+		}
+	}
+	c.mu.Unlock()
+	slices.SortStableFunc(due, func(a, b *fakeTimer) int { return a.at.Compare(b.at) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// armed returns the delays of the timers neither fired nor stopped.
+func (c *fakeClock) armed() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Duration
+	for _, t := range c.timers {
+		if !t.done {
+			out = append(out, t.d)
+		}
+	}
+	return out
+}
 
 func noExpire(t *testing.T) func(*box) {
 	return func(b *box) { t.Errorf("box %s expired", b.id) }
@@ -97,19 +171,24 @@ func TestPoolPutRefuses(t *testing.T) {
 }
 
 func TestPoolIdleTTL(t *testing.T) {
-	p := &pool{max: 4}
-	expired := make(chan *box, 1)
+	const ttl = 20 * time.Millisecond
+	clk := newFakeClock()
+	p := &pool{max: 4, clock: clk}
+	var expired []*box
 	b := &box{id: "b", key: keyA}
-	if !p.put(b, PoolPolicy{MaxIdle: 1, IdleTTL: 20 * time.Millisecond}, func(b *box) { expired <- b }) {
+	if !p.put(b, PoolPolicy{MaxIdle: 1, IdleTTL: ttl}, func(b *box) { expired = append(expired, b) }) {
 		t.Fatal("put refused")
 	}
-	select {
-	case got := <-expired:
-		if got != b {
-			t.Errorf("expired %v, want the idle box", got)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("the idle box did not expire")
+	if got := clk.armed(); !slices.Equal(got, []time.Duration{ttl}) {
+		t.Fatalf("armed timers %v, want one of %v", got, ttl)
+	}
+	clk.Advance(ttl - time.Nanosecond)
+	if len(expired) != 0 {
+		t.Fatal("the idle box expired before its idle time")
+	}
+	clk.Advance(time.Nanosecond)
+	if len(expired) != 1 || expired[0] != b {
+		t.Fatalf("expired %v, want the idle box once", expired)
 	}
 	if idle, all := p.size(keyA); idle != 0 || all != 0 {
 		t.Errorf("size after expiry = %d, %d; want 0, 0", idle, all)
@@ -126,7 +205,8 @@ func TestPoolIdleTTL(t *testing.T) {
 // A box taken or drained before its idle time is up does not expire.
 func TestPoolIdleTTLStopped(t *testing.T) {
 	const ttl = 20 * time.Millisecond
-	p := &pool{max: 4}
+	clk := newFakeClock()
+	p := &pool{max: 4, clock: clk}
 	pol := PoolPolicy{MaxIdle: 2, IdleTTL: ttl}
 	taken, drained := &box{id: "taken", key: keyA}, &box{id: "drained", key: keyB}
 	p.put(taken, pol, noExpire(t))
@@ -141,9 +221,36 @@ func TestPoolIdleTTLStopped(t *testing.T) {
 	if !p.put(taken, PoolPolicy{MaxIdle: 2}, noExpire(t)) {
 		t.Fatal("put back refused")
 	}
-	time.Sleep(3 * ttl) // noExpire fails the test if a timer fires
+	if got := clk.armed(); len(got) != 0 {
+		t.Errorf("timers still armed: %v; take and drain stop them", got)
+	}
+	clk.Advance(3 * ttl) // noExpire fails the test if a timer fires
 	if idle, all := p.size(keyA); idle != 1 || all != 1 {
 		t.Errorf("size = %d, %d; want the box put back idle alone", idle, all)
+	}
+}
+
+// TestPoolForbid: a retired prefix refuses boxes of its keys for retiredFor, then is forgotten
+// (at the next retirement) so that the list does not grow for ever.
+func TestPoolForbid(t *testing.T) {
+	clk := newFakeClock()
+	p := &pool{max: 4, clock: clk}
+	p.forbid("t1/d1/")
+	if p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a box of a retired deployment was kept")
+	}
+	if !p.put(&box{key: keyB}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a box of another deployment was refused")
+	}
+	clk.Advance(retiredFor)
+	p.forbid("t9/")
+	if p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a retired prefix was forgotten before retiredFor was over")
+	}
+	clk.Advance(time.Nanosecond)
+	p.forbid("t9/")
+	if !p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a retired prefix is remembered past retiredFor")
 	}
 }
 

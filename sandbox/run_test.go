@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 var testLimits = Limits{MemoryBytes: 128 << 20, NanoCPUs: 5e8, Timeout: 5 * time.Second,
@@ -48,20 +50,20 @@ func TestRun(t *testing.T) {
 			errType: "KeyError", message: "'a'", stderr: "e\n", kept: true},
 		// A forked run's process died: the runner answers, but the container is not reused.
 		{name: "forked process died", proc: process{replies: []reply{{stdout: forkDied}}}, outcome: Failed,
-			errType: ErrTypeProcessExit, message: "code 137", exitCode: 137, killed: true},
+			errType: ErrTypeProcessExit, message: "code 137", exitCode: exitKilled, killed: true},
 		{name: "forked process out of memory", proc: process{replies: []reply{{oom: true, stdout: forkDied}}}, outcome: Failed,
-			errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: 137, oom: true, killed: true},
+			errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: exitKilled, oom: true, killed: true},
 		{name: "processes left behind", proc: process{replies: []reply{{stdout: strayLine}}}, outcome: Completed,
 			value: `{"x": 1}`, killed: true},
 		{name: "timeout", proc: process{replies: []reply{{hang: true}}}, timeout: 50 * time.Millisecond,
-			outcome: Timeout, errType: ErrTypeTimeout, message: "50ms", exitCode: 137, killed: true},
-		{name: "out of memory", proc: process{replies: []reply{{exits: true, code: 137, oom: true}}},
-			outcome: Failed, errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: 137, oom: true, killed: true},
+			outcome: Timeout, errType: ErrTypeTimeout, message: "50ms", exitCode: exitKilled, killed: true},
+		{name: "out of memory", proc: process{replies: []reply{{exits: true, code: exitKilled, oom: true}}},
+			outcome: Failed, errType: ErrTypeOutOfMemory, message: "128 MB", exitCode: exitKilled, oom: true, killed: true},
 		{name: "crash without frame", proc: process{replies: []reply{{stderr: "Fatal Python error\n", exits: true, code: 2}}},
 			outcome: Failed, errType: ErrTypeProcessExit, message: "exited with code 2", stderr: "Fatal Python error",
 			exitCode: 2, killed: true},
-		{name: "killed without frame", proc: process{replies: []reply{{exits: true, code: 137}}},
-			outcome: Failed, errType: ErrTypeProcessExit, message: "code 137", exitCode: 137, killed: true},
+		{name: "killed without frame", proc: process{replies: []reply{{exits: true, code: exitKilled}}},
+			outcome: Failed, errType: ErrTypeProcessExit, message: "code 137", exitCode: exitKilled, killed: true},
 		{name: "runner returned without a frame", proc: process{replies: []reply{{exits: true}}},
 			outcome: Failed, errType: ErrTypeProcessExit, message: "code 0", killed: true},
 		{name: "died before the ready line", proc: process{early: &reply{stderr: "ImportError: no module\n", exits: true, code: 1}},
@@ -70,11 +72,11 @@ func TestRun(t *testing.T) {
 		// A runner that breaks the protocol is killed at once, so its exit code is the kill's:
 		// the fake runners below stay alive, as one that exited by itself would race the kill.
 		{name: "garbage instead of a frame", proc: process{replies: []reply{{stdout: "hello\n"}}},
-			outcome: Failed, errType: ErrTypeProtocol, message: "could not be read", exitCode: 137, killed: true},
+			outcome: Failed, errType: ErrTypeProtocol, message: "could not be read", exitCode: exitKilled, killed: true},
 		{name: "frame with invalid result JSON", proc: process{replies: []reply{{stdout: `{"ok": true, "result": "{bad"}` + "\n"}}},
-			outcome: Failed, errType: ErrTypeProtocol, message: "invalid JSON", exitCode: 137, killed: true},
+			outcome: Failed, errType: ErrTypeProtocol, message: "invalid JSON", exitCode: exitKilled, killed: true},
 		{name: "line over the limit", proc: process{replies: []reply{{stdout: strings.Repeat("x", frameLimit(testLimits)+1) + "\n"}}},
-			outcome: Failed, errType: ErrTypeOutputTooBig, exitCode: 137, killed: true},
+			outcome: Failed, errType: ErrTypeResultTooLarge, exitCode: exitKilled, killed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +296,7 @@ func TestRunStuckRunnerLargeRequest(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Error("Run is still writing the request after its timeout")
-		fd.container("ctr1").exit(137) // unblock the write
+		fd.container("ctr1").exit(exitKilled) // unblock the write
 		<-done
 	}
 }
@@ -307,16 +309,31 @@ func TestRunIdleContainerDied(t *testing.T) {
 	if _, err := s.Run(context.Background(), testRequest(keyA)); err != nil {
 		t.Fatal(err)
 	}
-	fd.container("ctr1").exit(137)
+	fd.container("ctr1").exit(exitKilled)
 	res, err := s.Run(context.Background(), testRequest(keyA))
 	if err != nil || res.Outcome != Completed || !res.ColdStart {
 		t.Errorf("Run = %+v, %v; want completed in a fresh container", res, err)
 	}
 }
 
+// TestRemoveOrphans: every container of this node goes, runs and checks alike; another node's
+// containers and containers faaspot did not make stay.
 func TestRemoveOrphans(t *testing.T) {
 	fd := newFake(t, process{})
-	fd.orphans = []container.Summary{{ID: "aaaa00000000aaaa"}, {ID: "gone00000000gone"}, {ID: "bbbb00000000bbbb"}}
+	labels := func(node, role string) map[string]string {
+		l := hardening.Labels(hardening.Config{Node: node}, role)
+		l[LabelKey] = "t/d/1/"
+		return l
+	}
+	fd.orphans = []container.Summary{
+		{ID: "aaaa00000000aaaa", Labels: labels("node-a", hardening.RoleSandbox)},
+		{ID: "gone00000000gone", Labels: labels("node-a", hardening.RoleSandbox)},
+		{ID: "bbbb00000000bbbb", Labels: labels("node-b", hardening.RoleSandbox)},
+		{ID: "cccc00000000cccc", Labels: labels("node-a", hardening.RoleCheck)},
+		{ID: "dddd00000000dddd", Labels: labels("node-b", hardening.RoleCheck)},
+		{ID: "eeee00000000eeee", Labels: map[string]string{LabelNode: "node-a"}},                 // not faaspot's
+		{ID: "ffff00000000ffff", Labels: map[string]string{LabelManaged: "true", LabelNode: ""}}, // no node
+	}
 	cfg := DefaultConfig()
 	cfg.Node = "node-a"
 	s := mustNewConfig(t, fd, cfg)
@@ -327,14 +344,22 @@ func TestRemoveOrphans(t *testing.T) {
 	if !fd.listed.All {
 		t.Error("stopped containers are not listed")
 	}
-	labels := fd.listed.Filters.Get("label")
-	// Only this node's containers: another node's runs on a shared engine are not orphans.
-	for _, want := range []string{LabelManaged + "=true", LabelRole + "=sandbox", LabelNode + "=node-a"} {
-		if !slices.Contains(labels, want) {
-			t.Errorf("list filter labels %v lack %q", labels, want)
-		}
+	labelFilter := fd.listed.Filters.Get("label")
+	slices.Sort(labelFilter)
+	if want := []string{LabelManaged + "=true", LabelNode + "=node-a"}; !slices.Equal(labelFilter, want) {
+		t.Errorf("list filter labels %v, want %v: every role of this node, no other node", labelFilter, want)
 	}
-	if calls := strings.Join(fd.callList(), ","); calls != "list,remove aaaa00000000aaaa,remove gone00000000gone,remove bbbb00000000bbbb" {
-		t.Errorf("calls = %s", calls)
+	want := "list,remove aaaa00000000aaaa,remove gone00000000gone,remove cccc00000000cccc"
+	if calls := strings.Join(fd.callList(), ","); calls != want {
+		t.Errorf("calls = %s, want %s", calls, want)
+	}
+}
+
+func TestRemoveOrphansListFails(t *testing.T) {
+	fd := newFake(t, process{})
+	fd.failOn = "list"
+	s := mustNew(t, fd)
+	if n, err := s.RemoveOrphans(context.Background()); n != 0 || !errors.Is(err, ErrEngine) {
+		t.Errorf("RemoveOrphans = %d, %v; want ErrEngine", n, err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -152,13 +151,17 @@ func TestWarmPolicy(t *testing.T) {
 func TestWarmIdleTTL(t *testing.T) {
 	fd := newFake(t, process{})
 	s := mustNew(t, fd)
+	clk := newFakeClock()
+	s.pool.clock = clk
 	req := testRequest(keyA)
 	req.Policy.IdleTTL = 20 * time.Millisecond
 	run(t, s, req)
-	deadline := time.Now().Add(2 * time.Second)
-	for fd.count("remove ctr1") == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	clk.Advance(req.Policy.IdleTTL - time.Nanosecond)
+	if idle, _ := s.Idle(keyA); idle != 1 {
+		t.Fatalf("%d idle before the idle time is up, want 1", idle)
 	}
+	clk.Advance(time.Nanosecond) // the container expires: its removal starts
+	s.removals.Wait()
 	if fd.count("remove ctr1") != 1 {
 		t.Fatalf("the idle container was not removed after its idle time (calls %q)", fd.callList())
 	}
@@ -234,15 +237,20 @@ func TestPrewarm(t *testing.T) {
 	s := mustNew(t, fd)
 	req := testRequest(keyA)
 	req.ExecutionID, req.Args, req.Context = "", nil, nil // as the daemon pre-warms: no run, no secrets
-	const importTime = 50 * time.Millisecond
-	time.AfterFunc(importTime, func() { close(gate) })
-	start := time.Now()
+	time.AfterFunc(20*time.Millisecond, func() { close(gate) })
 	if err := s.Prewarm(context.Background(), req, 2); err != nil {
 		t.Fatalf("Prewarm: %v", err)
 	}
 	// Prewarm waits for the imports, so that the first run finds ready containers.
-	if waited := time.Since(start); waited < importTime*4/5 {
-		t.Errorf("Prewarm returned after %v, before the imports (%v)", waited, importTime)
+	select {
+	case <-gate:
+	default:
+		t.Error("Prewarm returned before the imports could end")
+	}
+	for _, b := range idleBoxes(s, keyA) {
+		if !b.ready || b.readyAt.IsZero() {
+			t.Errorf("pre-warmed %s is idle without its ready line read", b.id)
+		}
 	}
 	if idle, _ := s.Idle(keyA); idle != 2 || fd.count("create") != 2 {
 		t.Fatalf("%d idle of %d created, want 2 of 2", idle, fd.count("create"))
@@ -251,8 +259,8 @@ func TestPrewarm(t *testing.T) {
 		t.Error("a pre-warmed container was sent a request")
 	}
 	for i := range 2 {
-		if res := run(t, s, testRequest(keyA)); res.ColdStart || res.Acquire >= importTime*4/5 {
-			t.Errorf("run %d: cold %v acquire %v; want warm and ready", i, res.ColdStart, res.Acquire)
+		if res := run(t, s, testRequest(keyA)); res.ColdStart {
+			t.Errorf("run %d was cold", i)
 		}
 	}
 	if fd.count("create") != 2 {
@@ -271,6 +279,13 @@ func TestPrewarm(t *testing.T) {
 	if c := fd.container("ctr1"); c.cfg.Labels[LabelExecution] != "" || c.cfg.Labels[LabelKey] != keyA {
 		t.Errorf("pre-warmed container labels = %v", c.cfg.Labels)
 	}
+}
+
+// idleBoxes returns the idle boxes of key, most recently used last.
+func idleBoxes(s *Sandbox, key string) []*box {
+	s.pool.mu.Lock()
+	defer s.pool.mu.Unlock()
+	return append([]*box(nil), s.pool.idle[key]...)
 }
 
 // TestPrewarmedImportCrashed: a pre-warmed container whose runner died importing the function
@@ -324,33 +339,25 @@ func TestPrewarmCapped(t *testing.T) {
 	}
 }
 
-// readers counts the goroutines reading a box's attach stream.
-func readers() int {
-	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sandbox.(*box).read(")
-}
-
-// TestRetiredBoxReaderEnds: the goroutine reading a container's stream ends with the container,
-// also when nobody took the ready line it read (a pre-warmed container retired unused).
+// TestRetiredBoxReaderEnds: the goroutine reading a container's stream ends with the box, also
+// when lines it read were never taken (a pre-warmed container that chattered, retired unused):
+// one waits in the frames buffer, the reader is blocked handing over the next.
 func TestRetiredBoxReaderEnds(t *testing.T) {
-	fd := newFake(t, process{})
+	fd := newFake(t, process{unsolicited: strings.Repeat(readyLine, 3)})
 	s := mustNew(t, fd)
-	before := readers()
 	if err := s.Prewarm(context.Background(), testRequest(keyA), 1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for fd.count("start ctr1") == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	boxes := idleBoxes(s, keyA)
+	if len(boxes) != 1 {
+		t.Fatalf("%d idle boxes, want 1", len(boxes))
 	}
-	time.Sleep(20 * time.Millisecond) // the ready line is read into the frames buffer
 	s.Retire(keyA)
 	s.removals.Wait()
-	for readers() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := readers(); n > before {
-		t.Errorf("%d box readers left after the container was removed, want %d", n, before)
+	select {
+	case <-boxes[0].stopped:
+	case <-time.After(5 * time.Second):
+		t.Error("the box reader still runs after the container was removed")
 	}
 }
 

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/faaspot/faaspot"
+)
+
+// The API's view of the services it calls: one small interface per resource, holding only the
+// methods the handlers use. *store.Store satisfies every store interface (checked in
+// interfaces_test.go). Errors are the faaspot sentinels, which writeError maps to HTTP: an
+// implementation returns (or wraps) faaspot.ErrNotFound, ErrExists, ErrUnavailable, or a
+// *faaspot.QuotaError, and any other error is answered as an internal error.
+
+// Authenticator resolves a tenant's token.
+type Authenticator interface {
+	// Authenticate returns the tenant owning token and takes one request from its rate quota (its
+	// own RequestsPerSecond, else defaultRate; 0: no limit). Over the rate, the returned duration
+	// is positive: the wait until the next request is allowed. ErrNotFound for an unknown token.
+	Authenticate(ctx context.Context, token string, defaultRate float64) (faaspot.Tenant, time.Duration, error)
+}
+
+// TenantStore holds tenants, their tokens and their quotas: what the operator's routes need.
+type TenantStore interface {
+	// CreateTenant creates a tenant and returns it with its first token. ErrExists when the name
+	// is taken.
+	CreateTenant(ctx context.Context, name string) (faaspot.Tenant, string, error)
+	// TenantByName returns the tenant with that name. ErrNotFound when none.
+	TenantByName(ctx context.Context, name string) (faaspot.Tenant, error)
+	// ListTenants returns every tenant, sorted by name.
+	ListTenants(ctx context.Context) ([]faaspot.Tenant, error)
+	// DeleteTenant revokes the tenant's tokens, removes its records and returns the deployments it
+	// had, so that their images can be removed.
+	DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deployment, error)
+	// IssueToken gives the tenant a new token and returns its id and value.
+	IssueToken(ctx context.Context, tid string) (id, token string, err error)
+	// ListTokens returns the tenant's tokens (ids and dates, never values).
+	ListTokens(ctx context.Context, tid string) ([]faaspot.Token, error)
+	// RevokeToken makes a token unusable at once. ErrNotFound for an unknown id.
+	RevokeToken(ctx context.Context, tid, id string) error
+	// SetQuotas stores the tenant's own quotas (zero fields: the defaults). ErrNotFound for an
+	// unknown tenant.
+	SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) error
+}
+
+// DeploymentStore holds a tenant's deployments and queues their builds.
+type DeploymentStore interface {
+	// PutDeployment records a new version of spec.Name (creating the deployment when new) and
+	// durably queues its build. When maxDeployments > 0, a new name past that many deployments is
+	// refused with a *faaspot.QuotaError and nothing is written.
+	PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error)
+	// GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
+	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	// ListDeployments returns the tenant's deployments sorted by name.
+	ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error)
+	// DeleteDeployment removes the deployment and returns the record it removed, so that its
+	// images can be removed. ErrNotFound when absent.
+	DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	// WaitBuilt blocks until the build of the version has ended or timeout passes, and reports
+	// whether it ended.
+	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
+}
+
+// ExecutionStore queues runs and holds their records.
+type ExecutionStore interface {
+	// EnqueueRun stores the queued execution e and queues its run atomically: on nil the run is
+	// durably queued. maxQueued > 0 bounds the tenant's runs waiting to start; past it the error
+	// is a *faaspot.QuotaError. With sync, the terminal record is pushed to WaitExecution.
+	// ErrNotFound when the tenant no longer exists.
+	EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error
+	// GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
+	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
+	// ListExecutions returns up to limit of the tenant's newest executions, newest first, of one
+	// deployment when deployment is not empty.
+	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]faaspot.Execution, error)
+	// WaitExecution blocks until the synchronous execution id is terminal and returns its record
+	// (ok true), or until timeout passes (ok false). It returns ctx's error when ctx ends first.
+	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (e faaspot.Execution, ok bool, err error)
+}
+
+// Pinger reports whether a backing service answers; /readyz calls it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Engine is the container engine as far as the API cares: is it up, and retiring a deleted
+// deployment's containers and images.
+type Engine interface {
+	Ping(ctx context.Context) error
+	// RemoveImages removes the images and warm containers of a deployment. The API calls it after
+	// the record is deleted and only logs its failure.
+	RemoveImages(ctx context.Context, tenantID, deploymentID string) error
+}
+
+// Deps are the services a Server calls. Every field but Engine must be set; New does not check.
+// A daemon passes its *store.Store for each store field.
+type Deps struct {
+	Auth        Authenticator
+	Tenants     TenantStore
+	Deployments DeploymentStore
+	Executions  ExecutionStore
+	// Store is the record store's health, checked by /readyz.
+	Store Pinger
+	// Engine may be nil on a node that runs no containers: /readyz then ignores the engine and a
+	// deletion removes only the records.
+	Engine Engine
+}

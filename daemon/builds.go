@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/store"
+)
+
+// engineBuildFailed is the user's message for a build the engine could not run.
+const engineBuildFailed = "the image build could not run (container engine error); try again"
+
+// build builds one deployment version and records the outcome, acknowledging the job:
+//   - the deployment or the version's source is gone: the job is acknowledged, nothing built;
+//   - a newer version was requested: the build is recorded failed, "superseded by version N";
+//   - the user's code or requirements fail (*imagebuilder.BuildError): recorded failed with the
+//     builder's message and log; an engine failure: recorded failed with a generic message;
+//   - a success: the version's containers are pre-warmed, then it is recorded (becoming the
+//     ready version when newer), and the previous ready image and containers are removed.
+//
+// It returns an error, leaving the job pending, when the store fails or ctx ends mid-build.
+func (w *workers) build(ctx context.Context, job store.Job) error {
+	dep, err := w.builds.GetDeployment(ctx, job.Tenant, job.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return w.queue.Ack(ctx, job)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", job, err)
+	}
+	if job.Version < dep.Version {
+		_, err := w.builds.FinishBuild(ctx, job, store.BuildOutcome{Error: fmt.Sprintf("superseded by version %d", dep.Version)})
+		return ignoreNotFound(err)
+	}
+	ver, err := w.builds.LoadVersion(ctx, job.Tenant, job.Name, job.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return w.queue.Ack(ctx, job)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", job, err)
+	}
+	start := w.clock.Now()
+	out, err := w.buildImage(ctx, job, dep, ver)
+	if err != nil {
+		return err
+	}
+	result := faaspot.StatusReady
+	if out.Error != "" {
+		result = faaspot.StatusFailed
+	} else if job.Version >= dep.Version {
+		w.prewarm(ctx, job.Tenant, dep, job.Version, out.Image)
+	}
+	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(w.clock.Now().Sub(start).Seconds())
+	after, err := w.builds.FinishBuild(ctx, job, out)
+	w.log.Info("build finished", "job", job.String(), "result", result, "seconds", w.clock.Now().Sub(start).Seconds())
+	switch {
+	case err == nil:
+		w.buildRecorded(ctx, job, dep, after)
+	case errors.Is(err, store.ErrNotFound) && out.Image != "":
+		// Deleted while it was being built: what it built and pre-warmed goes too.
+		if err := w.removeGone(ctx, imagebuilder.Ref{TenantID: job.Tenant, DeploymentID: dep.ID}); err != nil {
+			w.log.Debug("images of a deployment deleted during its build kept", "err", err)
+		}
+	}
+	return ignoreNotFound(err)
+}
+
+// buildImage builds ver's image and returns the outcome to record: the image and log, or the
+// user's error message. It returns an error only when ctx ended (shutting down or reclaimed),
+// leaving the job for another worker.
+func (w *workers) buildImage(ctx context.Context, job store.Job, dep faaspot.Deployment, ver faaspot.Version) (store.BuildOutcome, error) {
+	tag, buildLog, err := w.builder.Build(ctx, imagebuilder.Spec{TenantID: job.Tenant, DeploymentID: dep.ID,
+		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
+	out := store.BuildOutcome{Image: tag, Log: buildLog}
+	var be *imagebuilder.BuildError
+	switch {
+	case errors.As(err, &be):
+		out.Error, out.Log = be.Message, be.Log
+	case err != nil && ctx.Err() != nil:
+		return out, fmt.Errorf("%s: %w", job, err)
+	case err != nil:
+		w.log.Error("build failed in the engine", "job", job.String(), "err", err)
+		out.Error = engineBuildFailed
+	}
+	return out, nil
+}
+
+// buildRecorded cleans up after a build whose outcome the store recorded: the containers of the
+// version it replaced (or of the built one, when it did not become ready), and the previous
+// ready image, which serves no new run. In-flight runs keep that image alive (removal of an
+// image in use fails, and the janitor removes it once unused).
+func (w *workers) buildRecorded(ctx context.Context, job store.Job, before, after faaspot.Deployment) {
+	w.versionRecorded(job.Tenant, before, after, job.Version)
+	if before.Image == "" || after.Image == before.Image {
+		return
+	}
+	if err := w.builder.RemoveImage(ctx, before.Image); err != nil {
+		w.log.Debug("keep previous image", "image", before.Image, "err", err)
+	}
+}
+
+// localImage builds, on this node's engine, the image of dep's ready version from the source the
+// store keeps for it, and returns its tag: the same as dep.Image when this node's build settings
+// are the building node's. Runs that need it meanwhile wait for the one build. The store's
+// errors (store.ErrNotFound when the version's source is gone) and the builder's come back
+// wrapped.
+func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
+	w.rebuilding.Lock()
+	defer w.rebuilding.Unlock()
+	ver, err := w.runs.LoadVersion(ctx, tid, dep.Name, dep.ReadyVersion)
+	if err != nil {
+		return "", fmt.Errorf("load version %d of %s: %w", dep.ReadyVersion, dep.Name, err)
+	}
+	start := w.clock.Now()
+	tag, _, err := w.builder.Build(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
+		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
+	if err != nil {
+		return "", fmt.Errorf("rebuild version %d of %s: %w", dep.ReadyVersion, dep.Name, err)
+	}
+	w.log.Info("image built on this node for a run", "tenant", tid, "deployment", dep.Name,
+		"version", dep.ReadyVersion, "image", tag, "seconds", w.clock.Now().Sub(start).Seconds())
+	return tag, nil
+}

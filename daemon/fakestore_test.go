@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/store"
+)
+
+// fakeStore is an in-memory store of one tenant's deployments and executions. Its error fields,
+// when set, are returned by the call they name.
+type fakeStore struct {
+	log *callLog
+
+	mu         sync.Mutex
+	deps       map[string]faaspot.Deployment // by name
+	versions   map[int]faaspot.Version       // of any deployment, by number
+	contexts   map[int]json.RawMessage       // of any deployment, by version
+	execs      map[string]faaspot.Execution  // by id
+	getErr     error
+	versionErr error
+	contextErr error
+	listErr    error
+	inputsErr  error
+	touchErr   error
+	// reloaded, when set, replaces the deployment on its first GetDeployment (a redeploy that
+	// happened between RunInputs and LoadContext).
+	reloaded *faaspot.Deployment
+
+	// next feeds NextJob; reclaims feeds Reclaim by queue (each list is given out once).
+	next     chan nextJob
+	reclaims map[store.Queue][]store.Job
+
+	acked    []store.Job
+	outcomes []store.BuildOutcome
+	marked   []faaspot.Execution
+	finished []faaspot.Execution
+	minIdle  []time.Duration
+	// touched, when set, receives once each Touch is answered.
+	touched chan struct{}
+}
+
+type nextJob struct {
+	job *store.Job
+	err error
+}
+
+func newFakeStore(log *callLog) *fakeStore {
+	return &fakeStore{log: log, deps: map[string]faaspot.Deployment{}, versions: map[int]faaspot.Version{},
+		contexts: map[int]json.RawMessage{}, execs: map[string]faaspot.Execution{},
+		reclaims: map[store.Queue][]store.Job{}}
+}
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, store.ErrNotFound) }
+
+func (s *fakeStore) NextJob(ctx context.Context, q store.Queue, consumer string, block time.Duration) (*store.Job, error) {
+	s.log.add("store.NextJob")
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case n := <-s.next:
+		return n.job, n.err
+	}
+}
+
+func (s *fakeStore) Reclaim(ctx context.Context, q store.Queue, consumer string, minIdle time.Duration, count int64) ([]store.Job, error) {
+	s.log.add("store.Reclaim " + q.String())
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.minIdle = append(s.minIdle, minIdle)
+	jobs := s.reclaims[q]
+	delete(s.reclaims, q)
+	return jobs, nil
+}
+
+func (s *fakeStore) Touch(ctx context.Context, j store.Job, consumer string) error {
+	s.log.add("store.Touch")
+	if s.touched != nil {
+		defer func() { s.touched <- struct{}{} }()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.touchErr
+}
+
+func (s *fakeStore) Ack(ctx context.Context, j store.Job) error {
+	s.log.add("store.Ack")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acked = append(s.acked, j)
+	return nil
+}
+
+func (s *fakeStore) GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
+	s.log.add("store.GetDeployment")
+	if err := ctx.Err(); err != nil {
+		return faaspot.Deployment{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reloaded != nil {
+		s.deps[name], s.reloaded = *s.reloaded, nil
+	}
+	if s.getErr != nil {
+		return faaspot.Deployment{}, s.getErr
+	}
+	d, ok := s.deps[name]
+	if !ok {
+		return faaspot.Deployment{}, notFound("deployment " + name)
+	}
+	return d, nil
+}
+
+func (s *fakeStore) LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error) {
+	s.log.add("store.LoadVersion")
+	if err := ctx.Err(); err != nil {
+		return faaspot.Version{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.versions[version]
+	if s.versionErr != nil || !ok {
+		return faaspot.Version{}, cmpErr(s.versionErr, notFound("source"))
+	}
+	return v, nil
+}
+
+// FinishBuild records the outcome as the store does: a success newer than the ready version
+// becomes the ready one; the job is acknowledged, even when the deployment is gone.
+func (s *fakeStore) FinishBuild(ctx context.Context, job store.Job, out store.BuildOutcome) (faaspot.Deployment, error) {
+	s.log.add("store.FinishBuild")
+	if err := ctx.Err(); err != nil {
+		return faaspot.Deployment{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outcomes = append(s.outcomes, out)
+	s.acked = append(s.acked, job)
+	d, ok := s.deps[job.Name]
+	if !ok {
+		return faaspot.Deployment{}, notFound("deployment " + job.Name)
+	}
+	if out.Error == "" && job.Version > d.ReadyVersion {
+		d.ReadyVersion, d.Image = job.Version, out.Image
+	}
+	if job.Version == d.Version {
+		d.Status, d.Error = faaspot.StatusReady, out.Error
+		if out.Error != "" {
+			d.Status = faaspot.StatusFailed
+		}
+	}
+	s.deps[job.Name] = d
+	return d, nil
+}
+
+func (s *fakeStore) RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error) {
+	s.log.add("store.RunInputs")
+	if err := ctx.Err(); err != nil {
+		return faaspot.Execution{}, faaspot.Deployment{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inputsErr != nil {
+		return faaspot.Execution{}, faaspot.Deployment{}, s.inputsErr
+	}
+	e, ok := s.execs[id]
+	if !ok {
+		return e, faaspot.Deployment{}, notFound("execution " + id)
+	}
+	d, ok := s.deps[deployment]
+	if !ok {
+		return e, d, notFound("deployment " + deployment)
+	}
+	return e, d, nil
+}
+
+func (s *fakeStore) LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error) {
+	s.log.add("store.LoadContext")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contexts[version]
+	if s.contextErr != nil || !ok {
+		return nil, cmpErr(s.contextErr, notFound("context"))
+	}
+	return c, nil
+}
+
+func (s *fakeStore) MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error {
+	s.log.add("store.MarkRunning")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.marked = append(s.marked, e)
+	return nil
+}
+
+func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error {
+	s.log.add("store.FinishRun")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = append(s.finished, e)
+	s.acked = append(s.acked, job)
+	s.execs[e.ID] = e
+	return nil
+}
+
+func (s *fakeStore) ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error) {
+	s.log.add("store.ListDeployments")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listErr != nil {
+		return nil, s.listErr
+	}
+	var out []faaspot.Deployment
+	for _, d := range s.deps {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// snapshot returns copies of what the store recorded.
+func (s *fakeStore) snapshot() (acked []store.Job, outcomes []store.BuildOutcome, finished []faaspot.Execution) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.acked), slices.Clone(s.outcomes), slices.Clone(s.finished)
+}
+
+func cmpErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}

@@ -1,0 +1,86 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// The workers reach the store, the image builder and the sandbox through these interfaces, each
+// holding only the calls the workers make: *store.Store, *imagebuilder.Builder and
+// *sandbox.Sandbox satisfy them (checked below), and the tests substitute hand-written fakes.
+
+// jobQueue is the work queue: jobs are delivered to one consumer, kept alive while they run and
+// acknowledged once their outcome is recorded.
+type jobQueue interface {
+	// NextJob returns the next job of q for consumer, nil when none came within block.
+	NextJob(ctx context.Context, q store.Queue, consumer string, block time.Duration) (*store.Job, error)
+	// Reclaim takes over up to count jobs of q left unacknowledged and untouched for minIdle.
+	Reclaim(ctx context.Context, q store.Queue, consumer string, minIdle time.Duration, count int64) ([]store.Job, error)
+	// Touch tells the queue the job is still being worked on; store.ErrLost when another
+	// consumer took it over.
+	Touch(ctx context.Context, j store.Job, consumer string) error
+	// Ack removes a job that needs no outcome recorded.
+	Ack(ctx context.Context, j store.Job) error
+}
+
+// buildRecords is what a build reads and writes. GetDeployment and LoadVersion return
+// store.ErrNotFound for what is gone; FinishBuild records the outcome and acknowledges the job,
+// and returns store.ErrNotFound (with the job acknowledged) when the deployment was deleted.
+type buildRecords interface {
+	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error)
+	FinishBuild(ctx context.Context, job store.Job, out store.BuildOutcome) (faaspot.Deployment, error)
+}
+
+// runRecords is what a run reads and writes. RunInputs may return the execution together with a
+// store.ErrNotFound for its deployment; LoadContext returns store.ErrNotFound when the version's
+// context was dropped and store.ErrSecretKey when it cannot be decrypted; FinishRun writes the
+// terminal record and acknowledges the job in one step.
+type runRecords interface {
+	RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error)
+	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error)
+	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)
+	MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error
+	FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error
+}
+
+// deploymentLister lists a tenant's deployments, for the image janitor.
+type deploymentLister interface {
+	ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error)
+}
+
+// imageBuilder builds and removes the images of deployments on this node's engine. Build returns
+// an *imagebuilder.BuildError for a failure of the user's making, another error when the engine
+// failed.
+type imageBuilder interface {
+	Build(ctx context.Context, spec imagebuilder.Spec) (tag, buildLog string, err error)
+	RemoveImage(ctx context.Context, tag string) error
+	Remove(ctx context.Context, tenantID, deploymentID string) error
+	Prune(ctx context.Context, r imagebuilder.Ref, keep string, minAge time.Duration) (int, error)
+	Owned(ctx context.Context) ([]imagebuilder.Ref, error)
+}
+
+// runner runs executions in containers and keeps warm ones. Run returns an error only when the
+// engine failed (a containerd NotFound when the image is missing); the function's own failures
+// are in the Result.
+type runner interface {
+	Run(ctx context.Context, req sandbox.Request) (sandbox.Result, error)
+	Prewarm(ctx context.Context, req sandbox.Request, n int) error
+	Retire(prefix string) int
+}
+
+var (
+	_ jobQueue         = (*store.Store)(nil)
+	_ buildRecords     = (*store.Store)(nil)
+	_ runRecords       = (*store.Store)(nil)
+	_ deploymentLister = (*store.Store)(nil)
+	_ imageBuilder     = (*imagebuilder.Builder)(nil)
+	_ runner           = (*sandbox.Sandbox)(nil)
+)

@@ -1,0 +1,150 @@
+package imagebuilder
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+)
+
+// RemoveImage removes one deployment image, unless a container still uses it, and then its
+// dependencies image when no other image of the deployment is built on it.
+func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
+	var deps string
+	if info, err := b.docker.ImageInspect(ctx, tag); err == nil && info.Config != nil {
+		deps = info.Config.Labels[LabelDeps]
+	}
+	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return fmt.Errorf("remove image %s: %w", tag, err)
+	}
+	if deps == "" {
+		return nil
+	}
+	users, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelDeps+"="+deps))})
+	if err != nil {
+		return fmt.Errorf("list users of %s: %w", deps, err)
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	// A build of this deployment that still reaches for deps falls back to the whole Dockerfile.
+	if _, err := b.docker.ImageRemove(ctx, deps, image.RemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove dependencies image %s: %w", deps, err)
+	}
+	return nil
+}
+
+// Remove deletes every image of the deployment (by repository), its deployment images before
+// their dependencies images. Images still used by a container are skipped and reported; the
+// janitor removes them once unused.
+func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
+	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, "", 0)
+	return err
+}
+
+// Ref names one deployment by its server-side ids.
+type Ref struct{ TenantID, DeploymentID string }
+
+// Owned lists the deployments that have images carrying every one of the builder's labels
+// (LabelManaged, Sandbox.Node's LabelNode and Config.Labels).
+func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
+	f := filters.NewArgs()
+	for k, v := range b.labels {
+		f.Add("label", k+"="+v)
+	}
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	seen := map[Ref]bool{}
+	var refs []Ref
+	for _, img := range imgs {
+		for _, tag := range img.RepoTags {
+			if r, ok := parseRepository(tag); ok && !seen[r] {
+				seen[r] = true
+				refs = append(refs, r)
+			}
+		}
+	}
+	return refs, nil
+}
+
+// RemoveOwned removes the images of every deployment that Owned lists (all a node built, when
+// the node is retired or a test ends); images in use stay. A builder with no label but
+// LabelManaged refuses: it would own every deployment image on the engine.
+func (b *Builder) RemoveOwned(ctx context.Context) error {
+	if len(b.labels) == 0 || (len(b.labels) == 1 && b.labels[LabelManaged] != "") {
+		return errors.New("remove owned images: the builder has no labels of its own (Config.Labels, Sandbox.Node)")
+	}
+	refs, err := b.Owned(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range refs {
+		errs = append(errs, b.Remove(ctx, r.TenantID, r.DeploymentID))
+	}
+	return errors.Join(errs...)
+}
+
+// parseRepository reads the ids back from a tag made by repository.
+func parseRepository(tag string) (Ref, bool) {
+	repo, _, _ := strings.Cut(tag, ":")
+	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
+	if !ok {
+		return Ref{}, false
+	}
+	tid, did, ok := strings.Cut(rest, "/d-")
+	if !ok || tid == "" || did == "" || strings.Contains(did, "/") {
+		return Ref{}, false
+	}
+	return Ref{TenantID: tid, DeploymentID: did}, true
+}
+
+// Prune removes the images of deployment r other than keep and the dependencies image keep is
+// built on, when they are older than minAge (younger ones may belong to a build in progress);
+// images a container still uses stay. It returns how many tags it removed.
+func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Duration) (int, error) {
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("reference", repository(r.TenantID, r.DeploymentID)))})
+	if err != nil {
+		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
+	}
+	keepDeps := ""
+	for _, img := range imgs {
+		if keep != "" && slices.Contains(img.RepoTags, keep) {
+			keepDeps = img.Labels[LabelDeps]
+		}
+	}
+	// Deployment images first, so that their dependencies images are free to go after them.
+	slices.SortStableFunc(imgs, func(a, b image.Summary) int {
+		return cmp.Compare(len(b.Labels[LabelDeps]), len(a.Labels[LabelDeps]))
+	})
+	removed := 0
+	var errs []error
+	for _, img := range imgs {
+		if time.Since(time.Unix(img.Created, 0)) < minAge {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if tag == keep || tag == keepDeps {
+				continue
+			}
+			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+				if !cerrdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
+				}
+				continue
+			}
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"fmt"
+
+	"github.com/faaspot/faaspot/hardening"
+)
+
+// Mode is how a warm container runs successive requests.
+type Mode string
+
+const (
+	// ModeFork forks a fresh process per run from the pre-imported runner (about a millisecond;
+	// nothing of a run's process survives it). The default.
+	ModeFork Mode = "fork"
+	// ModeProcess reuses the runner's process (fastest; module globals persist between runs).
+	ModeProcess Mode = "process"
+)
+
+// valid reports whether m is a mode the runner serves.
+func (m Mode) valid() bool { return m == ModeFork || m == ModeProcess }
+
+// Config is the operator's sandbox settings, the same for every run. The embedded
+// hardening.Config (network, runtime, user, process, file and /tmp limits, node) is the one
+// definition of a container's confinement, shared with the image builder's check containers.
+type Config struct {
+	hardening.Config
+	// Mode is how a warm container runs successive requests (ModeFork by default).
+	Mode Mode
+	// MaxIdle caps the idle warm containers of this node, all deployments together.
+	MaxIdle int
+}
+
+// DefaultConfig is the hardened default: hardening.DefaultConfig, fork mode, 64 idle containers.
+func DefaultConfig() Config {
+	return Config{Config: hardening.DefaultConfig(), Mode: ModeFork, MaxIdle: 64}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	c.Config = c.Config.WithDefaults()
+	if c.Mode == "" {
+		c.Mode = def.Mode
+	}
+	if c.MaxIdle <= 0 {
+		c.MaxIdle = def.MaxIdle
+	}
+	return c
+}
+
+// validate refuses a root user and an unknown mode.
+func (c Config) validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("sandbox config: %w", err)
+	}
+	if !c.Mode.valid() {
+		return fmt.Errorf("sandbox mode %q: want %s or %s", c.Mode, ModeProcess, ModeFork)
+	}
+	return nil
+}

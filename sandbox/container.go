@@ -1,0 +1,49 @@
+package sandbox
+
+import (
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/faaspot/faaspot/hardening"
+)
+
+// Labels put on every sandbox container: hardening's (managed, role, node) and the run's.
+const (
+	LabelManaged   = hardening.LabelManaged
+	LabelRole      = hardening.LabelRole
+	LabelNode      = hardening.LabelNode
+	LabelTenant    = "io.faaspot.tenant"
+	LabelExecution = "io.faaspot.execution" // the run that started the container (none if pre-warmed)
+	LabelKey       = "io.faaspot.key"       // the deployment version a container serves (server-side ids)
+)
+
+// Limits are the resources of one run, already defaulted and capped by the caller.
+type Limits struct {
+	MemoryBytes int64
+	NanoCPUs    int64
+	Timeout     time.Duration
+	// OutputBytes caps each of stdout and stderr; ResultBytes caps the JSON return value.
+	OutputBytes int
+	ResultBytes int
+}
+
+// hostConfig renders the hardened host configuration of a run's container.
+func hostConfig(cfg Config, l Limits) *container.HostConfig {
+	return hardening.HostConfig(cfg.Config, hardening.Resources{MemoryBytes: l.MemoryBytes, NanoCPUs: l.NanoCPUs})
+}
+
+// containerConfig renders the container configuration of a run's container: hardening's user and
+// labels, the image's runner serving in cfg.Mode, stdin open for the requests, no environment
+// beyond the image's. Only server-side ids go into labels, never args or context.
+func containerConfig(cfg Config, req Request) *container.Config {
+	cc := hardening.ContainerConfig(cfg.Config, hardening.RoleSandbox)
+	cc.Image = req.Image
+	cc.Cmd = []string{"--serve", string(cfg.Mode)}
+	cc.OpenStdin, cc.StdinOnce = true, true
+	cc.AttachStdin, cc.AttachStdout, cc.AttachStderr = true, true, true
+	cc.Labels[LabelTenant] = req.TenantID
+	cc.Labels[LabelExecution] = req.ExecutionID
+	cc.Labels[LabelKey] = req.Key
+	return cc
+}
