@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot/daemon"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // session is one bench run: the environment, the options and the figures measured so far.
@@ -40,7 +41,7 @@ func (s *session) measure(ctx context.Context) error {
 }
 
 // loadConfig sizes a daemon for concurrency, unthrottled for the bench tenant, in a warm mode.
-func loadConfig(mode string) func(*daemon.Config) {
+func loadConfig(mode sandbox.Mode) func(*daemon.Config) {
 	return func(c *daemon.Config) {
 		c.WarmMode = mode
 		c.Workers, c.MaxConcurrentRuns, c.WarmMaxIdle = 16, 16, 16
@@ -52,10 +53,10 @@ func loadConfig(mode string) func(*daemon.Config) {
 // process-mode daemon and returns the fork-mode one, with the image of its hello deployment.
 func (s *session) warm(ctx context.Context) (fork *node, image string, err error) {
 	s.step("3. warm sync latency, fork and process")
-	if fork, err = s.e.startNode(ctx, "fork", loadConfig("fork")); err != nil {
+	if fork, err = s.e.startNode(ctx, "fork", loadConfig(sandbox.ModeFork)); err != nil {
 		return nil, "", err
 	}
-	proc, err := s.e.startNode(ctx, "process", loadConfig("process"))
+	proc, err := s.e.startNode(ctx, "process", loadConfig(sandbox.ModeProcess))
 	if err != nil {
 		return nil, "", err
 	}

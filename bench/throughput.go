@@ -38,7 +38,7 @@ func (e *benchEnv) benchThroughput(ctx context.Context, n *node, deployment stri
 		stop := e.profile(fmt.Sprintf("throughput-%s-%d", n.cfg.WarmMode, c))
 		o := closedLoop(ctx, c, duration, limit, run)
 		stop()
-		out = append(out, throughputResult{Mode: n.cfg.WarmMode, Clients: c, DurationS: o.elapsed.Seconds(), Runs: o.ok, Errors: o.errors,
+		out = append(out, throughputResult{Mode: string(n.cfg.WarmMode), Clients: c, DurationS: o.elapsed.Seconds(), Runs: o.ok, Errors: o.errors,
 			FirstError: errString(o.first), RunsPerS: float64(o.ok) / o.elapsed.Seconds(), LatencyMS: summarize(o.lat)})
 	}
 	return out, nil

@@ -45,7 +45,7 @@ func (w *warmRuns) block(ctx context.Context, deployment string, warmup, runs in
 }
 
 func (w *warmRuns) result(ctx context.Context) warmResult {
-	res := warmResult{Mode: w.n.cfg.WarmMode, Warmup: w.warmup, LatencyMS: summarize(w.lat)}
+	res := warmResult{Mode: string(w.n.cfg.WarmMode), Warmup: w.warmup, LatencyMS: summarize(w.lat)}
 	var queue, acquire, dur []time.Duration
 	for _, id := range w.ids {
 		if rec, err := w.n.c.GetExecution(ctx, id); err == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
@@ -58,7 +59,7 @@ type Config struct {
 	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, counted across every API node
 	// Warm execution: keep started containers of a deployment version for its next runs.
 	Warm         bool          // FAASPOT_WARM (default true); false: every run in a fresh container
-	WarmMode     string        // FAASPOT_WARM_MODE: fork (default) or process
+	WarmMode     sandbox.Mode  // FAASPOT_WARM_MODE: fork (default) or process
 	WarmMaxIdle  int           // FAASPOT_WARM_MAX_IDLE: idle containers per deployment version
 	WarmMaxTotal int           // FAASPOT_WARM_MAX_TOTAL: idle containers on this node
 	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
@@ -88,7 +89,7 @@ func DefaultConfig() Config {
 		Listen:               "127.0.0.1:8080",
 		KeyPrefix:            "fs:",
 		BaseImage:            "python:3.12-slim",
-		SandboxNetwork:       "none",
+		SandboxNetwork:       sandbox.DefaultConfig().Network,
 		DefaultMemMB:         256,
 		DefaultTimeout:       30,
 		DefaultCPUs:          1,
@@ -111,9 +112,9 @@ func DefaultConfig() Config {
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
 		Warm:                 true,
-		WarmMode:             "fork",
+		WarmMode:             sandbox.DefaultConfig().Mode,
 		WarmMaxIdle:          4,
-		WarmMaxTotal:         64,
+		WarmMaxTotal:         sandbox.DefaultConfig().MaxIdle,
 		WarmIdleTTL:          10 * time.Minute,
 		WarmMaxRuns:          10000,
 		WarmPrewarm:          1,
@@ -176,7 +177,7 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_WORKERS", &c.Workers),
 		intVar("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns),
 		boolVar("FAASPOT_WARM", &c.Warm),
-		strVar("FAASPOT_WARM_MODE", &c.WarmMode),
+		textVar("FAASPOT_WARM_MODE", &c.WarmMode),
 		intVar("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle),
 		intVar("FAASPOT_WARM_MAX_TOTAL", &c.WarmMaxTotal),
 		durVar("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL),
@@ -323,8 +324,8 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrentRuns < 0 || c.MaxQueuedRuns < 0 || c.MaxDeployments < 0 || c.RequestsPerSecond < 0 {
 		bad("quotas must be zero (no limit / default) or positive")
 	}
-	if c.WarmMode != "fork" && c.WarmMode != "process" {
-		bad("warm mode must be fork or process, not %q", c.WarmMode)
+	if err := new(sandbox.Mode).UnmarshalText([]byte(c.WarmMode)); err != nil {
+		bad("%v", err)
 	}
 	if c.WarmMaxIdle < 0 || c.WarmMaxTotal < 0 || c.WarmMaxRuns < 0 || c.WarmPrewarm < 0 || c.WarmIdleTTL < 0 {
 		bad("warm pool settings must not be negative")

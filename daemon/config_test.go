@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // env is a map-backed getenv.
@@ -70,6 +71,13 @@ func TestLoadEnv(t *testing.T) {
 			want: func(c *Config) { c.JanitorInterval = 0 },
 		},
 		{name: "bad duration", env: env{"FAASPOT_SYNC_WAIT": "soon"}, wantErr: []string{"FAASPOT_SYNC_WAIT", `"soon"`}},
+		{
+			name: "typed values",
+			env:  env{"FAASPOT_ROLE": "api", "FAASPOT_WARM_MODE": "process"},
+			want: func(c *Config) { c.Role, c.WarmMode = RoleAPI, sandbox.ModeProcess },
+		},
+		{name: "bad role", env: env{"FAASPOT_ROLE": "leader"}, wantErr: []string{"FAASPOT_ROLE", `"leader"`}},
+		{name: "bad warm mode", env: env{"FAASPOT_WARM_MODE": "thread"}, wantErr: []string{"FAASPOT_WARM_MODE", `"thread"`}},
 		{
 			name:    "every bad variable is named",
 			env:     env{"FAASPOT_WORKERS": "x", "FAASPOT_RESULT_TTL": "1 week", "FAASPOT_DEFAULT_CPUS": "?"},

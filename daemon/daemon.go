@@ -162,7 +162,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	}
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
-	sc.Mode, sc.MaxIdle, sc.Node = sandbox.Mode(d.cfg.WarmMode), d.cfg.WarmMaxTotal, node
+	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
 	// Images carry the node and the store they were built for: the image janitor removes only
 	// images of this node and this store, whose deployments this store can vouch for. Build
 	// checks run under the sandbox's hardening.
@@ -184,7 +184,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 			return err
 		}
 		if n > 0 {
-			d.log.Info("removed orphaned sandbox containers", "count", n)
+			d.log.Info("removed orphaned containers of this node", "count", n)
 		}
 	}
 	return nil

@@ -19,7 +19,6 @@ import (
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
-	"github.com/faaspot/faaspot/store"
 )
 
 // TestCodeLayerImages follows a deployment's images through the fast code-only path: the code is
@@ -153,7 +152,7 @@ func TestBuildWithoutLoad(t *testing.T) {
 	ctx, start := context.Background(), time.Now()
 	b := imagebuilder.New(refusingLoad{env.docker}, imagebuilder.Config{BaseImage: env.baseImage},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	id := store.NewID()
+	id := faaspot.NewID()
 	spec := imagebuilder.Spec{TenantID: "it", DeploymentID: id, Code: "def main(args, context):\n    return 'full build'\n"}
 	tag, buildLog, err := b.Build(ctx, spec)
 	if err != nil {

@@ -185,7 +185,7 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	cfg.KeyPrefix = fmt.Sprintf("it%d:", time.Now().UnixNano())
 	cfg.AdminToken = adminToken
 	cfg.SecretKeyFile = env.keyFile
-	cfg.NodeID = "it-" + store.NewID()[:12] // never remove another test's containers
+	cfg.NodeID = "it-" + faaspot.NewID()[:12] // never remove another test's containers
 	env.mu.Lock()
 	env.nodes = append(env.nodes, cfg.NodeID)
 	env.mu.Unlock()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
-	"github.com/faaspot/faaspot/store"
 )
 
 // probeCode reports, from inside the sandbox, what a function can see of its confinement.
@@ -59,7 +58,7 @@ def main(args, context):
 func TestSandboxHardening(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
-	canary := "canary-" + store.NewID()
+	canary := "canary-" + faaspot.NewID()
 	d := n.deploy(t, faaspot.DeploymentRequest{Name: "probe", Code: probeCode,
 		Context: mustContext(t, map[string]any{"canary": canary}), Limits: &faaspot.Limits{MemoryMB: 96, CPUs: 0.5}})
 

@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/store"
 )
 
 // TestSecretCanary deploys a context holding a random canary, uses it in runs, and searches for it
@@ -23,7 +22,7 @@ import (
 func TestSecretCanary(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
-	canary := "canary" + store.NewID()
+	canary := "canary" + faaspot.NewID()
 	d := n.deploy(t, faaspot.DeploymentRequest{Name: "vault", Context: mustContext(t, map[string]any{"db_password": canary}),
 		Code: "import hashlib\ndef main(args, context):\n    print('connecting')\n    return hashlib.sha256(context['db_password'].encode()).hexdigest()\n"})
 	v, id, err := n.c.RunSync(ctx, "vault", map[string]any{"q": 1})

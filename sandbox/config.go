@@ -20,6 +20,18 @@ const (
 // valid reports whether m is a mode the runner serves.
 func (m Mode) valid() bool { return m == ModeFork || m == ModeProcess }
 
+// UnmarshalText accepts fork or process (the FAASPOT_WARM_MODE setting).
+func (m *Mode) UnmarshalText(b []byte) error {
+	if v := Mode(b); v.valid() {
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("warm mode must be %s or %s, not %q", ModeFork, ModeProcess, b)
+}
+
+// MarshalText returns the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
 // Config is the operator's sandbox settings, the same for every run. The embedded
 // hardening.Config (network, runtime, user, process, file and /tmp limits, node) is the one
 // definition of a container's confinement, shared with the image builder's check containers.

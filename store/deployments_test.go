@@ -300,7 +300,7 @@ func TestTenantScoping(t *testing.T) {
 	b, _ := mustCreateTenant(t, s, "tenant-b")
 	mustPut(t, s, a.ID, spec("fn", "a's code", map[string]any{"k": "a"}))
 	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:a"})
-	e := faaspot.Execution{ID: store.NewID(), Deployment: "fn", Version: 1, Status: faaspot.ExecQueued, CreatedAt: time.Now()}
+	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: "fn", Version: 1, Status: faaspot.ExecQueued, CreatedAt: time.Now()}
 	if err := s.EnqueueRun(ctx, a.ID, e, 0, true); err != nil {
 		t.Fatal(err)
 	}

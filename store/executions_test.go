@@ -14,7 +14,7 @@ import (
 )
 
 func queued(dep string, created time.Time) faaspot.Execution {
-	return faaspot.Execution{ID: store.NewID(), Deployment: dep, Version: 1, Status: faaspot.ExecQueued,
+	return faaspot.Execution{ID: faaspot.NewID(), Deployment: dep, Version: 1, Status: faaspot.ExecQueued,
 		Args: json.RawMessage(`{"a":1}`), CreatedAt: created.UTC()}
 }
 

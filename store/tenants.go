@@ -282,7 +282,4 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// NewID returns a fresh random identifier (128 bits, hex), as used for executions.
-func NewID() string { return randomHex(16) }
-
 func itoa(v int) string { return strconv.Itoa(v) }
