@@ -327,3 +327,24 @@ func TestDeploymentsListGetDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestDeploymentHidesImage: the engine's image tag is internal: no deployment answer (single,
+// list, create) carries it, under any key.
+func TestDeploymentHidesImage(t *testing.T) {
+	env := newEnv(t, nil)
+	d := env.readyDeployment("fn")
+	tag := "faaspot/t-x/d-" + d.ID
+	for _, path := range []string{"/v1/deployments/fn", "/v1/deployments"} {
+		rec := env.do(http.MethodGet, path, env.token, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		if body := rec.Body.String(); strings.Contains(body, tag) || strings.Contains(body, `"image"`) {
+			t.Errorf("GET %s serves the image: %s", path, body)
+		}
+	}
+	rec := env.do(http.MethodPost, "/v1/deployments", env.token, deploymentBody("fn"))
+	if body := rec.Body.String(); rec.Code != http.StatusAccepted || strings.Contains(body, tag) || strings.Contains(body, `"image"`) {
+		t.Errorf("redeploy answer: %d %s", rec.Code, body)
+	}
+}

@@ -180,15 +180,19 @@ func TestBuildDeletedMidBuild(t *testing.T) {
 	tests := []struct {
 		name    string
 		err     error // the build's
+		rmErr   error // the builder's Remove
 		removed bool
 	}{
 		{name: "built image and pre-warmed containers are removed", removed: true},
+		{name: "images in use are kept, logged, not fatal", removed: true,
+			rmErr: errors.New("image is being used by a running container")},
 		{name: "failed build leaves nothing to remove", err: &imagebuilder.BuildError{Kind: imagebuilder.ErrBuildFailed, Message: "pip failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tw := newTestWorkers(t)
 			withBuild(tw)
+			tw.builder.rmErr = tt.rmErr
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) {
 				tw.store.mu.Lock()
 				delete(tw.store.deps, "fn") // DELETE /v1/deployments/fn meanwhile
@@ -220,6 +224,10 @@ func TestBuildDeletedMidBuild(t *testing.T) {
 			if len(tw.builder.removed) != 0 {
 				t.Errorf("RemoveImage(%q) after a delete: the ready image was the deleted deployment's", tw.builder.removed)
 			}
+			kept := tw.logs.lines("level=DEBUG", `msg="images of a deployment deleted during its build kept"`, "being used")
+			if (len(kept) == 1) != (tt.rmErr != nil) || len(kept) > 1 {
+				t.Errorf("logged %q; want the images kept logged once when Remove fails, else not", kept)
+			}
 		})
 	}
 }
@@ -228,8 +236,9 @@ func TestBuildReplacesPreviousVersion(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(tw *testWorkers)
-		removed []string
+		removed []string // tags given to RemoveImage
 		retired []string
+		inUse   bool // RemoveImage fails: the previous image is kept
 	}{
 		{name: "first version has nothing to replace", setup: func(tw *testWorkers) {
 			d := tw.store.deps["fn"]
@@ -241,6 +250,9 @@ func TestBuildReplacesPreviousVersion(t *testing.T) {
 		{name: "same image content keeps the image", setup: func(tw *testWorkers) {
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) { return "img/d1:v1", "", nil }
 		}, retired: []string{"t1/d1/1/"}},
+		{name: "previous image in use is kept, logged, not fatal", inUse: true, setup: func(tw *testWorkers) {
+			tw.builder.rmImageErr = errors.New("conflict: image is being used by running container")
+		}, removed: []string{"img/d1:v1"}, retired: []string{"t1/d1/1/"}},
 		{name: "overtaken by a newer ready version: built containers retired too", setup: func(tw *testWorkers) {
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) {
 				tw.store.mu.Lock()
@@ -265,6 +277,10 @@ func TestBuildReplacesPreviousVersion(t *testing.T) {
 			if i := tw.calls.index("builder.RemoveImage"); i >= 0 && i < tw.calls.index("store.FinishBuild") {
 				t.Errorf("previous image removed before the new one was recorded: %s", tw.calls)
 			}
+			kept := tw.logs.lines("level=DEBUG", `msg="keep previous image"`, "image=img/d1:v1", "being used")
+			if (len(kept) == 1) != tt.inUse || len(kept) > 1 {
+				t.Errorf("logged %q; want the kept image logged once when RemoveImage fails, else not", kept)
+			}
 		})
 	}
 }
@@ -275,13 +291,16 @@ func TestBuildPrewarm(t *testing.T) {
 		name   string
 		warm   bool
 		policy *faaspot.WarmPolicy
-		n      int // containers pre-warmed, 0 for no call
+		n      int   // containers pre-warmed, 0 for no call
+		err    error // Prewarm's
 	}{
 		{name: "operator default", warm: true, n: 1},
 		{name: "warm containers off", warm: false},
 		{name: "deployment asks for none", warm: true, policy: &faaspot.WarmPolicy{Prewarm: ptr(0)}},
 		{name: "deployment asks for more", warm: true, policy: &faaspot.WarmPolicy{Prewarm: ptr(3)}, n: 3},
 		{name: "capped by the idle containers kept", warm: true, policy: &faaspot.WarmPolicy{Prewarm: ptr(3), MaxIdle: ptr(2)}, n: 2},
+		{name: "pre-warm fails: logged, the version is still recorded ready", warm: true, n: 1,
+			err: errors.New("start container: no space left on device")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,8 +310,18 @@ func TestBuildPrewarm(t *testing.T) {
 			d := tw.store.deps["fn"]
 			d.Warm, d.Limits = tt.policy, faaspot.Limits{MemoryMB: 512}
 			tw.store.deps["fn"] = d
+			tw.runner.prewarmErr = tt.err
 			if err := tw.build(t.Context(), buildJob(2)); err != nil {
 				t.Fatalf("build = %v", err)
+			}
+			acked, outcomes, _ := tw.store.snapshot()
+			if dep := tw.store.deps["fn"]; len(acked) != 1 || len(outcomes) != 1 || outcomes[0].Error != "" ||
+				dep.ReadyVersion != 2 || dep.Status != faaspot.StatusReady {
+				t.Errorf("acked %d, outcomes %+v, deployment %+v; want version 2 recorded ready", len(acked), outcomes, dep)
+			}
+			failed := tw.logs.lines("level=WARN", "msg=pre-warm", "deployment=fn", "version=2", "no space left")
+			if (len(failed) == 1) != (tt.err != nil) || len(failed) > 1 {
+				t.Errorf("logged %q; want a failed pre-warm logged once, else nothing", failed)
 			}
 			_, prewarms, _ := tw.runner.snapshot()
 			if tt.n == 0 {

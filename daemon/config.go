@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 )
 
@@ -100,7 +101,7 @@ func DefaultConfig() Config {
 		BuildWorkers:         2,
 		ResultTTL:            7 * 24 * time.Hour,
 		SyncWait:             60 * time.Second,
-		BuildWait:            10 * time.Minute,
+		BuildWait:            imagebuilder.DefaultTimeout,
 		MaxSyncWaiters:       256,
 		MaxBodyBytes:         2 << 20,
 		MaxCodeBytes:         1 << 20,

@@ -347,8 +347,7 @@ func (e engine) Ping(ctx context.Context) error {
 
 // RemoveImages retires the deployment's warm containers, then removes its images.
 func (e engine) RemoveImages(ctx context.Context, tenantID, deploymentID string) error {
-	e.d.sandbox.Retire(deploymentKey(tenantID, deploymentID))
-	return e.d.builder.Remove(ctx, tenantID, deploymentID)
+	return removeDeployment(ctx, e.d.sandbox, e.d.builder, imagebuilder.Ref{TenantID: tenantID, DeploymentID: deploymentID})
 }
 
 func randomHex(n int) string {

@@ -1,9 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -84,6 +84,8 @@ type fakeBuilder struct {
 	pruneN   int
 	pruneErr error
 	rmErr    error
+	// rmImageErr is RemoveImage's (the tag is recorded all the same).
+	rmImageErr error
 	// sweeps, when set, receives at each call of Owned (the start of a janitor pass).
 	sweeps chan struct{}
 }
@@ -117,7 +119,7 @@ func (b *fakeBuilder) RemoveImage(ctx context.Context, tag string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.removed = append(b.removed, tag)
-	return nil
+	return b.rmImageErr
 }
 
 func (b *fakeBuilder) Remove(ctx context.Context, tenantID, deploymentID string) error {
@@ -164,6 +166,8 @@ type fakeRunner struct {
 	runs     []sandbox.Request
 	prewarms []prewarmCall
 	retired  []string
+	// prewarmErr is Prewarm's (the call is recorded all the same).
+	prewarmErr error
 }
 
 type prewarmCall struct {
@@ -199,7 +203,7 @@ func (r *fakeRunner) Prewarm(ctx context.Context, req sandbox.Request, n int) er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prewarms = append(r.prewarms, prewarmCall{req, n})
-	return nil
+	return r.prewarmErr
 }
 
 func (r *fakeRunner) Retire(prefix string) int {
@@ -225,6 +229,8 @@ type testWorkers struct {
 	runner  *fakeRunner
 	clock   *fakeClock
 	reg     *prometheus.Registry
+	// logs holds what the workers logged, at every level, in the daemon's text format.
+	logs *logBuffer
 }
 
 // testSettings are the default settings (warm containers on, one pre-warmed), with a reclaim
@@ -242,11 +248,44 @@ func newTestWorkers(t *testing.T) *testWorkers {
 	calls := &callLog{}
 	reg := prometheus.NewRegistry()
 	tw := &testWorkers{calls: calls, store: newFakeStore(calls), builder: &fakeBuilder{log: calls},
-		runner: &fakeRunner{log: calls}, clock: newFakeClock(), reg: reg}
+		runner: &fakeRunner{log: calls}, clock: newFakeClock(), reg: reg, logs: &logBuffer{}}
 	tw.workers = &workers{queue: tw.store, builds: tw.store, runs: tw.store, lister: tw.store,
 		builder: tw.builder, sandbox: tw.runner, set: testSettings(), metrics: metrics.New(reg),
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: tw.clock, consumer: "test", hard: t.Context()}
+		log:   slog.New(slog.NewTextHandler(tw.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		clock: tw.clock, consumer: "test", hard: t.Context()}
 	return tw
+}
+
+// logBuffer is the workers' log output, written to from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// lines returns the log lines holding every one of fragments, which are written as the text
+// handler writes them: `level=WARN`, `msg="image janitor: pass failed"`, `job="run t1/e1"`.
+func (l *logBuffer) lines(fragments ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for line := range strings.Lines(l.buf.String()) {
+		if !slices.ContainsFunc(fragments, func(f string) bool { return !strings.Contains(line, f) }) {
+			out = append(out, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return out
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // sample is what a metric series holds: a histogram's count and sum, or a counter's value.

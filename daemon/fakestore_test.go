@@ -28,6 +28,10 @@ type fakeStore struct {
 	listErr    error
 	inputsErr  error
 	touchErr   error
+	markErr    error // MarkRunning's: nothing is marked
+	finishErr  error // FinishRun's: nothing is written or acknowledged
+	// reclaimErr fails Reclaim of the queues it names.
+	reclaimErr map[store.Queue]error
 	// reloaded, when set, replaces the deployment on its first GetDeployment (a redeploy that
 	// happened between RunInputs and LoadContext).
 	reloaded *faaspot.Deployment
@@ -76,6 +80,9 @@ func (s *fakeStore) Reclaim(ctx context.Context, q store.Queue, consumer string,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.minIdle = append(s.minIdle, minIdle)
+	if err := s.reclaimErr[q]; err != nil {
+		return nil, err
+	}
 	jobs := s.reclaims[q]
 	delete(s.reclaims, q)
 	return jobs, nil
@@ -207,6 +214,9 @@ func (s *fakeStore) MarkRunning(ctx context.Context, tid string, e faaspot.Execu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.markErr != nil {
+		return s.markErr
+	}
 	s.marked = append(s.marked, e)
 	return nil
 }
@@ -218,6 +228,9 @@ func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Exec
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.finishErr != nil {
+		return s.finishErr
+	}
 	s.finished = append(s.finished, e)
 	s.acked = append(s.acked, job)
 	s.execs[e.ID] = e

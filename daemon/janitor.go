@@ -86,6 +86,12 @@ func (w *workers) deploymentsOf(ctx context.Context, tid string) (map[string]faa
 // removeGone retires what is left of a deleted deployment on this node (its idle containers)
 // and removes its images; the builder's error comes back when an image stays (e.g. in use).
 func (w *workers) removeGone(ctx context.Context, r imagebuilder.Ref) error {
-	w.sandbox.Retire(deploymentKey(r.TenantID, r.DeploymentID))
-	return w.builder.Remove(ctx, r.TenantID, r.DeploymentID)
+	return removeDeployment(ctx, w.sandbox, w.builder, r)
+}
+
+// removeDeployment retires a deployment's idle containers on this node, then removes its images
+// (a container still running keeps its image; the janitor removes it later).
+func removeDeployment(ctx context.Context, containers runner, images imageBuilder, r imagebuilder.Ref) error {
+	containers.Retire(deploymentKey(r.TenantID, r.DeploymentID))
+	return images.Remove(ctx, r.TenantID, r.DeploymentID)
 }

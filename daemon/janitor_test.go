@@ -67,22 +67,53 @@ func TestSweepImages(t *testing.T) {
 }
 
 func TestJanitorLoop(t *testing.T) {
-	tw := newTestWorkers(t)
-	tw.builder.owned = []imagebuilder.Ref{{TenantID: "t1", DeploymentID: "gone"}}
-	tw.builder.sweeps = make(chan struct{})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); tw.janitorLoop(ctx) }()
-	<-tw.builder.sweeps // at start
-	tw.clock.waitFor(t, tw.set.janitorInterval)
-	tw.clock.Advance(tw.set.janitorInterval)
-	<-tw.builder.sweeps // on the tick
-	cancel()
-	await(t, done, "the janitor to stop")
-	if n := tw.calls.count("builder.Owned"); n != 2 {
-		t.Errorf("%d passes, want 2", n)
+	tests := []struct {
+		name      string
+		ownedErr  error
+		cancelled bool // the janitor's context ended before its first pass
+		passes    int
+		removed   bool   // the deleted deployment's images went
+		logged    string // a line every pass logs, "" for none
+	}{
+		{name: "cleans at start and on each tick", passes: 2, removed: true,
+			logged: `msg="image janitor: removed images nothing will run again" deployments=1`},
+		{name: "a failing pass is logged and the loop goes on", passes: 2, ownedErr: errors.New("engine down"),
+			logged: `level=WARN msg="image janitor: pass failed" err="engine down"`},
+		{name: "a pass cut short by shutdown is not logged", passes: 1, cancelled: true},
 	}
-	if n := tw.calls.count("builder.Remove"); n < 1 {
-		t.Errorf("the deleted deployment's images were not removed: %s", tw.calls)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			tw.builder.owned = []imagebuilder.Ref{{TenantID: "t1", DeploymentID: "gone"}}
+			tw.builder.ownedErr = tt.ownedErr
+			tw.builder.sweeps = make(chan struct{})
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.cancelled {
+				cancel() // Owned fails with the context, before it signals a pass
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); tw.janitorLoop(ctx) }()
+			if !tt.cancelled {
+				await(t, tw.builder.sweeps, "the pass at start")
+				tw.clock.waitFor(t, tw.set.janitorInterval)
+				tw.clock.Advance(tw.set.janitorInterval)
+				// The first pass logged before the loop waited for the tick.
+				await(t, tw.builder.sweeps, "the pass on the tick")
+			}
+			cancel()
+			await(t, done, "the janitor to stop")
+			if n := tw.calls.count("builder.Owned"); n != tt.passes {
+				t.Errorf("%d passes, want %d", n, tt.passes)
+			}
+			if n := tw.calls.count("builder.Remove"); (n > 0) != tt.removed {
+				t.Errorf("removed the deleted deployment's images %d times, want some %v: %s", n, tt.removed, tw.calls)
+			}
+			if tt.logged != "" && len(tw.logs.lines(tt.logged)) == 0 {
+				t.Errorf("no line %s in the log:\n%s", tt.logged, tw.logs)
+			}
+			if lines := tw.logs.lines("image janitor"); tt.logged == "" && len(lines) != 0 {
+				t.Errorf("logged %q, want nothing", lines)
+			}
+		})
 	}
 }

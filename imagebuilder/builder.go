@@ -103,13 +103,17 @@ type Builder struct {
 	log    *slog.Logger
 }
 
+// DefaultTimeout bounds a build when Config.Timeout is zero (the daemon waits as long for a
+// build when a create asks to wait).
+const DefaultTimeout = 10 * time.Minute
+
 // New returns a Builder. Zero fields of cfg take their defaults.
 func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	if cfg.LogLimit <= 0 {
 		cfg.LogLimit = 64 << 10
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Minute
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MemoryBytes <= 0 {
 		cfg.MemoryBytes = 1 << 30
@@ -147,7 +151,7 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 // dependencies image removed meanwhile) the whole Dockerfile is built and checked instead.
 func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, string, error) {
 	if _, err := b.docker.ImageInspect(ctx, tag); err == nil {
-		return tag, "image " + tag + " is up to date\n", nil
+		return tag, "image is up to date\n", nil
 	}
 	deps := depsTag(spec, b.cfg)
 	depsInfo, buildLog, err := b.buildDeps(ctx, spec, deps)
@@ -159,7 +163,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 	case msg != "": // the code fails the check: nothing to build, whatever the load did
 		err = nil
 	case err == nil:
-		buildLog += "code layer added: " + tag + "\n"
+		buildLog += "code layer added\n"
 	}
 	if err != nil && ctx.Err() == nil {
 		b.log.Warn("the code layer could not be added; building the whole image instead", "image", tag, "err", err)
@@ -208,7 +212,7 @@ func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectRespon
 // returns its inspection and the build log.
 func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (image.InspectResponse, string, error) {
 	if info, err := b.docker.ImageInspect(ctx, deps); err == nil {
-		return info, "dependencies image " + deps + " is up to date\n", nil
+		return info, "dependencies image is up to date\n", nil
 	}
 	buildLog, err := b.dockerBuild(ctx, spec, deps, false)
 	if err != nil {

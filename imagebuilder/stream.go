@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func readBuildStream(r io.Reader, limit int) (buildLog, buildErr string, err err
 		} else if err != nil {
 			return tail.String(), "", err
 		}
-		tail.Write(ansiColour.ReplaceAllString(m.Stream, ""))
+		tail.Write(withoutTags(ansiColour.ReplaceAllString(m.Stream, "")))
 		if m.Error != "" || m.ErrorDetail != nil {
 			buildErr = m.Error
 			if buildErr == "" {
@@ -45,6 +46,22 @@ func readBuildStream(r io.Reader, limit int) (buildLog, buildErr string, err err
 		}
 	}
 	return tail.String(), buildErr, nil
+}
+
+// withoutTags drops the classic builder's "Successfully tagged <tag>" lines: image tags are
+// internal, and the build log is served to the tenant.
+func withoutTags(s string) string {
+	if !strings.Contains(s, "Successfully tagged ") {
+		return s
+	}
+	lines := strings.SplitAfter(s, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "Successfully tagged ") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
 }
 
 // tailBuffer keeps the last limit bytes written.

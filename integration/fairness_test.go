@@ -17,7 +17,7 @@ import (
 func TestFairness(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.Workers = 4 }) // a tenant runs at most 2 at once
 	ctx := context.Background()
-	quiet := &node{url: n.url, token: mustToken(t, n)}
+	quiet := &node{url: n.url, token: mustToken(t, n), prefix: n.prefix}
 	quiet.c = fsclient.New(n.url, quiet.token)
 	n.deploy(t, faaspot.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 'slow'\n"})
 	quiet.deploy(t, faaspot.DeploymentRequest{Name: "quick", Code: "def main(args, context):\n    return 'quick'\n"})
@@ -65,7 +65,7 @@ func TestQuotas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &node{url: n.url, token: token, c: fsclient.New(n.url, token)}
+	q := &node{url: n.url, token: token, c: fsclient.New(n.url, token), prefix: n.prefix}
 	q.deploy(t, faaspot.DeploymentRequest{Name: "slow", Code: "import time\ndef main(args, context):\n    time.sleep(3)\n    return 1\n"})
 	if a := n.raw(t, "PUT", "/v1/tenants/"+tenant+"/quotas", `{"max_concurrent_runs": 1, "max_queued_runs": 2, "max_deployments": 1, "requests_per_second": 5}`, adminToken); a.status != 200 {
 		t.Fatalf("set quotas: %d %s", a.status, a.body)

@@ -224,7 +224,7 @@ func TestPythonDocExamples(t *testing.T) {
 	out := pyRun(t, dir, env, vars+pyDocsCreate)
 	var d map[string]any
 	out.value(t, 0, &d)
-	if d["name"] != "pyecho" || d["status"] != faaspot.StatusBuilding || d["version"] != 1.0 {
+	if d["name"] != "pyecho" || d["status"] != string(faaspot.StatusBuilding) || d["version"] != 1.0 {
 		t.Fatalf("create answered %v", d)
 	}
 	n.pyWaitReady(t, "pyecho")
@@ -368,14 +368,14 @@ print(json.dumps(out))
 	f := got["failed"]
 	id, _ := f["execution_id"].(string)
 	if f["class"] != "ExecutionFailed" || f["type"] != "ValueError" || f["message"] != "bad value" ||
-		f["status"] != faaspot.ExecFailed || f["http_status"] != 500.0 || id == "" ||
+		f["status"] != string(faaspot.ExecFailed) || f["http_status"] != 500.0 || id == "" ||
 		!strings.Contains(fmt.Sprint(f["traceback"]), "ValueError: bad value") {
 		t.Errorf("ExecutionFailed: %v", f)
 	}
 	if e, err := n.c.GetExecution(context.Background(), id); err != nil || e.Status != faaspot.ExecFailed || e.Deployment != "pyboom" {
 		t.Errorf("the execution the error names: %+v %v", e, err)
 	}
-	if f := got["timeout"]; f["class"] != "ExecutionTimeout" || f["type"] != "Timeout" || f["status"] != faaspot.ExecTimeout ||
+	if f := got["timeout"]; f["class"] != "ExecutionTimeout" || f["type"] != "Timeout" || f["status"] != string(faaspot.ExecTimeout) ||
 		f["http_status"] != 504.0 || f["execution_id"] == "" {
 		t.Errorf("ExecutionTimeout: %v", f)
 	}
@@ -391,7 +391,7 @@ print(json.dumps(out))
 	f = got["build_failed"]
 	dep, _ := f["deployment"].(map[string]any)
 	if f["class"] != "BuildFailed" || f["status"] != 422.0 || !strings.Contains(fmt.Sprint(f["message"]), "main(args, context)") ||
-		dep["name"] != "pynomain" || dep["status"] != faaspot.StatusFailed || !strings.Contains(fmt.Sprint(dep["build_log"]), "FAASPOT-CHECK") {
+		dep["name"] != "pynomain" || dep["status"] != string(faaspot.StatusFailed) || !strings.Contains(fmt.Sprint(dep["build_log"]), "FAASPOT-CHECK") {
 		t.Errorf("BuildFailed: %v", f)
 	}
 	if f := got["not_runnable"]; f["class"] != "Conflict" || f["status"] != 409.0 {

@@ -35,7 +35,9 @@ type Store struct {
 }
 
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
-// holds the defaults); New refuses a value that cannot work rather than default it.
+// holds the defaults of the operator's settings: prefix, TTL, run cap); New refuses those when
+// they cannot work rather than default them. ExecutionsKept, Waits and Now, which are not
+// operator settings, default as documented.
 type Options struct {
 	// Prefix is put in front of every key (the daemon's "fs:"); tests use it to share one Redis.
 	Prefix string
