@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ func TestHandleKeepsJobAlive(t *testing.T) {
 			if n := tw.calls.count("store.Touch"); n != wantTouches {
 				t.Errorf("touched %d times, want %d", n, wantTouches)
 			}
+			if lines := tw.logs.lines(`msg="job failed; left pending for retry"`); len(lines) != 0 {
+				t.Errorf("logged %q: neither a finished job nor one abandoned to another worker failed", lines)
+			}
 		})
 	}
 }
@@ -110,6 +114,48 @@ func TestHandleObservesQueueWait(t *testing.T) {
 			}
 			if acked, _, _ := tw.store.snapshot(); len(acked) != 1 {
 				t.Errorf("acked %d jobs, want 1", len(acked))
+			}
+		})
+	}
+}
+
+func TestHandleLogsJobLeftPending(t *testing.T) {
+	tests := []struct {
+		name   string
+		job    store.Job
+		setup  func(tw *testWorkers)
+		logged string // the job's name in the failure logged, "" for none
+	}{
+		{name: "run whose outcome cannot be recorded", job: runJob("e1"), logged: `job="run t1/e1"`,
+			setup: func(tw *testWorkers) {
+				withRun(tw)
+				tw.store.finishErr = fmt.Errorf("finish run: %w", faaspot.ErrUnavailable)
+			}},
+		{name: "build whose deployment cannot be read", job: buildJob(2), logged: `job="build t1/fn v2"`,
+			setup: func(tw *testWorkers) {
+				withBuild(tw)
+				tw.store.getErr = fmt.Errorf("get deployment: %w", faaspot.ErrUnavailable)
+			}},
+		{name: "run recorded: nothing logged", job: runJob("e1"), setup: withRun},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			tt.setup(tw)
+			tw.handle(tt.job)
+			acked, _, _ := tw.store.snapshot()
+			if (len(acked) == 0) != (tt.logged != "") {
+				t.Errorf("acked %d jobs; want the job pending exactly when it failed", len(acked))
+			}
+			lines := tw.logs.lines("level=ERROR", `msg="job failed; left pending for retry"`)
+			if tt.logged == "" {
+				if len(lines) != 0 {
+					t.Errorf("logged %q for a job that succeeded", lines)
+				}
+				return
+			}
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.logged) || !strings.Contains(lines[0], faaspot.ErrUnavailable.Error()) {
+				t.Errorf("logged %q; want one failure naming %s and the store's error", lines, tt.logged)
 			}
 		})
 	}
@@ -164,6 +210,51 @@ func TestReclaimLoop(t *testing.T) {
 	}
 	if _, _, finished := tw.store.snapshot(); len(finished) != 1 || finished[0].ID != "e1" {
 		t.Errorf("records = %+v, want the reclaimed job run", finished)
+	}
+}
+
+func TestReclaimLoopGoesOnAfterFailure(t *testing.T) {
+	tests := []struct {
+		name  string
+		fails store.Queue // the queue whose reclaim fails
+		setup func(tw *testWorkers)
+		run   bool // the other queue's job is a run (else a build)
+	}{
+		{name: "builds queue fails: runs still reclaimed", fails: store.Builds, run: true, setup: func(tw *testWorkers) {
+			withRun(tw)
+			tw.store.reclaims[store.Runs] = []store.Job{runJob("e1")}
+		}},
+		{name: "runs queue fails: builds still reclaimed", fails: store.Runs, setup: func(tw *testWorkers) {
+			withBuild(tw)
+			tw.store.reclaims[store.Builds] = []store.Job{buildJob(2)}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			tt.setup(tw)
+			tw.store.reclaimErr = map[store.Queue]error{tt.fails: fmt.Errorf("%w: timeout", faaspot.ErrUnavailable)}
+			soft, stop := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); tw.reclaimLoop(soft) }()
+			every := tw.set.reclaimIdle / 3
+			tw.clock.waitFor(t, every)
+			tw.clock.Advance(every)
+			tw.clock.waitFor(t, every) // the pass is over: the loop waits again
+			stop()
+			await(t, done, "the loop to stop")
+			if tw.calls.count("store.Reclaim builds") != 1 || tw.calls.count("store.Reclaim runs") != 1 {
+				t.Errorf("want each queue reclaimed once: %s", tw.calls)
+			}
+			_, outcomes, finished := tw.store.snapshot()
+			if (tt.run && (len(finished) != 1 || finished[0].ID != "e1")) || (!tt.run && len(outcomes) != 1) {
+				t.Errorf("records %+v, build outcomes %+v; want the other queue's job done", finished, outcomes)
+			}
+			warned := tw.logs.lines("level=WARN", "msg=reclaim", "queue="+tt.fails.String(), "store unavailable")
+			if len(warned) != 1 || len(tw.logs.lines("msg=reclaim")) != 1 {
+				t.Errorf("want one failure logged, for the %s queue:\n%s", tt.fails, tw.logs)
+			}
+		})
 	}
 }
 
