@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -33,6 +32,8 @@ type Server struct {
 	log         *slog.Logger
 	now         func() time.Time
 	waiters     waiterCount
+	// adminFails limits failed admin-token attempts per client address on this node.
+	adminFails *failureLimiter
 	// draining is cancelled by Drain: synchronous waiters stop waiting and answer 202.
 	draining context.Context
 	drain    context.CancelFunc
@@ -44,7 +45,8 @@ func New(cfg Config, deps Deps, m *metrics.Metrics, gather prometheus.Gatherer, 
 	draining, drain := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, auth: deps.Auth, tenants: deps.Tenants, deployments: deps.Deployments,
 		executions: deps.Executions, store: deps.Store, engine: deps.Engine, metrics: m, gather: gather,
-		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain}
+		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain,
+		adminFails: newFailureLimiter(adminFailBurst, adminFailRefill, adminFailKeys)}
 }
 
 // Drain makes every synchronous request waiting on this node answer at once with its execution
@@ -74,7 +76,8 @@ func (s *Server) opsRouter() *mux.Router {
 		writeError(w, r, s.log, faaspot.Errorf(faaspot.ECodeNotFound, "no such route"))
 	}))
 	r.MethodNotAllowedHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.log, faaspot.Errorf(faaspot.ECodeMethodNotAllowed, "%s is not allowed on this route", r.Method))
+		// The method is not echoed: it is the client's text, of any length.
+		writeError(w, r, s.log, faaspot.Errorf(faaspot.ECodeMethodNotAllowed, "this method is not allowed on this route"))
 	}))
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -101,21 +104,26 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	t.HandleFunc("/v1/executions/{id}", s.getExecution).Methods(http.MethodGet)
 }
 
-// instrument counts requests by route template (never the raw path) and times them.
+// instrument counts requests and times them. Labels never hold request text: the route is the
+// matched route's template or metrics.RouteUnmatched, the method is one of a fixed set (see
+// metrics.MethodLabel), so unauthenticated junk cannot add series.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		route := "unmatched"
-		if cur := mux.CurrentRoute(r); cur != nil {
-			if tpl, err := cur.GetPathTemplate(); err == nil {
-				route = tpl
-			}
-		}
-		s.metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-		s.metrics.HTTPDuration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		s.metrics.ObserveHTTP(routeLabel(r), r.Method, rec.status, time.Since(start))
 	})
+}
+
+// routeLabel is the template of the route mux matched for r, or metrics.RouteUnmatched.
+func routeLabel(r *http.Request) string {
+	if cur := mux.CurrentRoute(r); cur != nil {
+		if tpl, err := cur.GetPathTemplate(); err == nil {
+			return tpl
+		}
+	}
+	return metrics.RouteUnmatched
 }
 
 type statusRecorder struct {

@@ -40,7 +40,7 @@ func (e *benchEnv) startNodeAs(ctx context.Context, name string, mutate func(*da
 		return nil, err
 	}
 	id := faaspot.NewID()[:10]
-	cfg.Listen, cfg.DevTenant, cfg.AdminToken = "127.0.0.1:0", "bench", "bench-admin-"+id
+	cfg.Listen, cfg.DevTenant, cfg.AdminToken = "127.0.0.1:0", "bench", "bench-admin-"+faaspot.NewID()
 	cfg.ClientConfig = "" // never overwrite the user's ~/.faaspot/config.json
 	cfg.RedisURL = e.redis.URL
 	cfg.BaseImage = e.baseImage

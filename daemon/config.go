@@ -82,7 +82,20 @@ type Config struct {
 	// JanitorGrace (FAASPOT_JANITOR_GRACE) is how old an image of a deployment that exists must be
 	// before the janitor removes it as an old version: longer than a build takes.
 	JanitorGrace time.Duration
+	// HTTPReadTimeout (FAASPOT_HTTP_READ_TIMEOUT) bounds reading one request, headers and whole
+	// body: a client trickling its body is cut off when it passes.
+	HTTPReadTimeout time.Duration
+	// HTTPIdleTimeout (FAASPOT_HTTP_IDLE_TIMEOUT) is how long a keep-alive connection may sit idle
+	// between requests before the server closes it.
+	HTTPIdleTimeout time.Duration
 }
+
+// minAdminTokenLen is the shortest admin token accepted (a generated one is 56 characters).
+const minAdminTokenLen = 32
+
+// httpWriteMargin is what the HTTP write timeout adds to the longest wait of a handler, for
+// reading the record and writing the answer after it.
+const httpWriteMargin = 30 * time.Second
 
 // DefaultConfig returns the defaults of DESIGN.md §6.
 func DefaultConfig() Config {
@@ -112,6 +125,8 @@ func DefaultConfig() Config {
 		ReclaimIdle:          60 * time.Second,
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
+		HTTPReadTimeout:      30 * time.Second,
+		HTTPIdleTimeout:      60 * time.Second,
 		Warm:                 true,
 		WarmMode:             sandbox.DefaultConfig().Mode,
 		WarmMaxIdle:          4,
@@ -192,6 +207,8 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
 		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
+		durVar("FAASPOT_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout),
+		durVar("FAASPOT_HTTP_IDLE_TIMEOUT", &c.HTTPIdleTimeout),
 		textVar("FAASPOT_ROLE", &c.Role),
 		strVar("FAASPOT_SECRET_KEY_FILE", &c.SecretKeyFile),
 		strVar("FAASPOT_DATA_DIR", &c.DataDir),
@@ -279,6 +296,14 @@ func (c *Config) maxLimits() faaspot.Limits {
 	return faaspot.Limits{MemoryMB: c.MaxMemMB, CPUs: c.MaxCPUs, TimeoutS: c.MaxTimeout}
 }
 
+// httpWriteTimeout bounds the time from the end of a request's headers to the end of its
+// answer: reading the body (HTTPReadTimeout at most), the longest a handler waits (a sync run's
+// SyncWait, a ?wait=true create's BuildWait), plus httpWriteMargin. So no waiting handler is cut
+// off, and a client that never reads its answer is.
+func (c *Config) httpWriteTimeout() time.Duration {
+	return c.HTTPReadTimeout + max(c.SyncWait, c.BuildWait) + httpWriteMargin
+}
+
 // parseDuration accepts Go durations ("90s", "168h") and a plain number of seconds.
 func parseDuration(v string) (time.Duration, error) {
 	if n, err := strconv.Atoi(v); err == nil {
@@ -349,5 +374,30 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.BaseImage) == "" {
 		bad("base image must be set")
 	}
+	if c.HTTPReadTimeout < time.Second || c.HTTPIdleTimeout < time.Second {
+		bad("FAASPOT_HTTP_READ_TIMEOUT and FAASPOT_HTTP_IDLE_TIMEOUT must be at least a second")
+	}
+	if err := checkAdminToken(c.AdminToken); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := redisOptions(c.RedisURL); c.RedisURL != "" && err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// checkAdminToken refuses an admin token that is guessable by its length, or that could never
+// match (the API trims the token it is sent). Empty is fine: the admin API is off (or, with the
+// embedded store, a token is generated).
+func checkAdminToken(token string) error {
+	switch {
+	case token == "":
+		return nil
+	case strings.TrimSpace(token) != token:
+		return errors.New("FAASPOT_ADMIN_TOKEN must not begin or end with white space")
+	case len(token) < minAdminTokenLen:
+		return fmt.Errorf("FAASPOT_ADMIN_TOKEN must be at least %d characters, it has %d (e.g. openssl rand -hex 32)",
+			minAdminTokenLen, len(token))
+	}
+	return nil
 }

@@ -66,6 +66,12 @@ func TestLoadEnv(t *testing.T) {
 		{name: "fraction for a whole number", env: env{"FAASPOT_DEFAULT_MEMORY_MB": "1.5"}, wantErr: []string{"FAASPOT_DEFAULT_MEMORY_MB"}},
 		{name: "bad float", env: env{"FAASPOT_MAX_CPUS": "two"}, wantErr: []string{"FAASPOT_MAX_CPUS"}},
 		{
+			name: "HTTP timeouts",
+			env:  env{"FAASPOT_HTTP_READ_TIMEOUT": "10s", "FAASPOT_HTTP_IDLE_TIMEOUT": "120"},
+			want: func(c *Config) { c.HTTPReadTimeout, c.HTTPIdleTimeout = 10*time.Second, 2*time.Minute },
+		},
+		{name: "bad HTTP timeout", env: env{"FAASPOT_HTTP_IDLE_TIMEOUT": "long"}, wantErr: []string{"FAASPOT_HTTP_IDLE_TIMEOUT"}},
+		{
 			name: "janitor interval",
 			env:  env{"FAASPOT_JANITOR_INTERVAL": "0"},
 			want: func(c *Config) { c.JanitorInterval = 0 },
@@ -147,6 +153,14 @@ func TestValidate(t *testing.T) {
 		{name: "short sync wait", change: func(c *Config) { c.SyncWait = 100 * time.Millisecond }, wantErr: "sync wait"},
 		{name: "negative janitor interval", change: func(c *Config) { c.JanitorInterval = -time.Second }, wantErr: "janitor"},
 		{name: "no base image", change: func(c *Config) { c.BaseImage = " " }, wantErr: "base image"},
+		{name: "no admin token", change: func(c *Config) { c.AdminToken = "" }},
+		{name: "short admin token", change: func(c *Config) { c.AdminToken = strings.Repeat("a", 31) }, wantErr: "FAASPOT_ADMIN_TOKEN must be at least 32 characters, it has 31"},
+		{name: "admin token of 32", change: func(c *Config) { c.AdminToken = strings.Repeat("a", 32) }},
+		{name: "admin token in spaces", change: func(c *Config) { c.AdminToken = " " + strings.Repeat("a", 40) }, wantErr: "FAASPOT_ADMIN_TOKEN must not begin or end"},
+		{name: "zero read timeout", change: func(c *Config) { c.HTTPReadTimeout = 0 }, wantErr: "FAASPOT_HTTP_READ_TIMEOUT"},
+		{name: "short idle timeout", change: func(c *Config) { c.HTTPIdleTimeout = 100 * time.Millisecond }, wantErr: "FAASPOT_HTTP_IDLE_TIMEOUT"},
+		{name: "Redis URL with TLS", change: func(c *Config) { c.RedisURL = "rediss://app:pw@redis.example:6380/0" }},
+		{name: "bad Redis URL", change: func(c *Config) { c.RedisURL = "redis://:pw@host:port/0" }, wantErr: "FAASPOT_REDIS_URL"},
 		{
 			name:    "several errors at once",
 			change:  func(c *Config) { c.Role, c.BaseImage, c.SyncWait = "x", "", 0 },

@@ -99,50 +99,6 @@ func (d *Daemon) Open(ctx context.Context) error {
 	return nil
 }
 
-func (d *Daemon) openStore(ctx context.Context) error {
-	url := d.cfg.RedisURL
-	if url == "" {
-		m, err := miniredis.Run()
-		if err != nil {
-			return fmt.Errorf("start embedded store: %w", err)
-		}
-		d.mini = m
-		url = "redis://" + m.Addr()
-		d.log.Warn("using the embedded in-process store: NOT DURABLE, everything is lost at exit; set FAASPOT_REDIS_URL for production")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
-	}
-	// Workers hold a connection while blocked (claim wake-ups); synchronous callers wait on a
-	// client of their own, so that many of them never starve the other calls of connections.
-	opts.PoolSize = max(opts.PoolSize, 64+4*d.cfg.Workers)
-	d.rdb = redis.NewClient(opts)
-	waitOpts := *opts
-	waitOpts.PoolSize = 2048
-	d.waits = redis.NewClient(&waitOpts)
-	key, err := d.secretKey()
-	if err != nil {
-		return err
-	}
-	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), Waits: d.waits}); err != nil {
-		return err
-	}
-	if err := d.store.Ping(ctx); err != nil {
-		return fmt.Errorf("connect to Redis: %w", err)
-	}
-	if err := d.store.EnsureGroups(ctx); err != nil {
-		return err
-	}
-	metrics.RegisterQueueDepth(d.Registry, func(ctx context.Context, q string) (int64, error) {
-		if q == store.Builds.String() {
-			return d.store.QueueDepth(ctx, store.Builds)
-		}
-		return d.store.QueueDepth(ctx, store.Runs)
-	}, store.Builds.String(), store.Runs.String())
-	return nil
-}
-
 func (d *Daemon) openDocker(ctx context.Context) error {
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -263,7 +219,7 @@ func (d *Daemon) serve() error {
 	if !d.cfg.Role.ServesAPI() {
 		h = srv.OpsHandler() // a worker answers the operator's health, readiness and metrics only
 	}
-	d.server = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	d.server = newHTTPServer(d.cfg, h)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -277,6 +233,21 @@ func (d *Daemon) serve() error {
 		d.announceDevTenant(url)
 	}
 	return nil
+}
+
+// newHTTPServer returns the API's server with every timeout set, so that no client holds a
+// connection for free: a request's headers within 10 s (or the read timeout when shorter), its
+// whole body within cfg.HTTPReadTimeout, its answer within cfg.httpWriteTimeout, and a
+// keep-alive connection closed after cfg.HTTPIdleTimeout idle. Bodies are bounded in size by
+// the API's handlers (http.MaxBytesReader).
+func newHTTPServer(cfg Config, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.httpWriteTimeout(),
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+	}
 }
 
 // announceDevTenant prints the dev tenant's token and writes the client config when asked.

@@ -45,7 +45,7 @@ var env struct {
 // testSecretKey is the key in env.keyFile.
 var testSecretKey = []byte("0123456789abcdef0123456789abcdef")
 
-const adminToken = "it-admin-token"
+const adminToken = "it-admin-token-0123456789abcdef0123"
 
 func TestMain(m *testing.M) {
 	// Both are required on this machine (DESIGN.md §7); default them for `go test` run by hand.

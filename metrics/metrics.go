@@ -21,8 +21,10 @@ type Metrics struct {
 	ContainerAcquire *prometheus.HistogramVec // label mode: cold|warm
 	Executions       *prometheus.CounterVec   // label status
 	ColdStarts       prometheus.Counter
-	HTTPRequests     *prometheus.CounterVec   // labels route, method, code
-	HTTPDuration     *prometheus.HistogramVec // labels route, method
+	// The HTTP collectors are labelled route, method (and code): observe through ObserveHTTP,
+	// which keeps every label value in a fixed set.
+	HTTPRequests *prometheus.CounterVec
+	HTTPDuration *prometheus.HistogramVec
 }
 
 // New creates the collectors and registers them on reg.
