@@ -6,16 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/faaspot/faaspot"
 )
 
 // FuzzParseContext: any context text is either refused with a 400/413 naming "context", or
-// accepted as a JSON-encodable object.
+// accepted as a JSON-encodable object nested no deeper than maxJSONDepth.
 func FuzzParseContext(f *testing.F) {
 	for _, seed := range []string{
 		`"access_key_is = \"XYZ\"\nsecret_access_key = \"123\"\n"`,
 		`{"k": "v", "n": 1}`, `"{\"k\": \"v\"}"`, `"k = 1\n[table]\nx = \"y\""`, `""`, `null`, `[1]`, `"= broken"`,
 		`"access_key_is%20%3D%20%22XYZ%22"`,
+		string(tomlContext(arrays(40))), string(tomlContext(inlineTables(40))), string(tomlContext(dottedKey(40) + " = 1")),
+		string(tomlContext("[" + dottedKey(20) + "]\n" + dottedKey(20) + " = 1")),
+		string(tomlContext(`{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`)),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -28,8 +33,38 @@ func FuzzParseContext(f *testing.F) {
 			}
 			return
 		}
-		if _, err := json.Marshal(m); err != nil {
+		out, err := json.Marshal(m)
+		if err != nil {
 			t.Fatalf("accepted context %q does not encode: %v", raw, err)
+		}
+		if checkDepth(out, maxJSONDepth, "") != nil {
+			t.Fatalf("accepted context %q nests deeper than the limit: %s", raw, out)
+		}
+	})
+}
+
+// FuzzTOMLNesting: the pre-scan of context-file text never counts more levels than the parsed
+// value has (so it refuses nothing the check after parsing would accept), and at least half.
+func FuzzTOMLNesting(f *testing.F) {
+	for _, seed := range []string{
+		`k = "v"`, "a.b.c = 1.5", "[a.b]\nc.d = [1.5, {e = 2}]", "[[a]]\n[[a.b]]\n[[a.b.c]]\nk = 1",
+		"x = {a.b = {c = [1979-05-27T07:32:00.999Z]}}", "p = \"[[{{\" # [[[\nq = '''\n{{{\n'''",
+		`r = """\"""[["""` + "\ns = 1", `"a.b".c = 1`, "a = [\n  [1],\n  [[2]],\n]", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		const limit = 64
+		scan := tomlNesting(text, limit)
+		if scan > limit {
+			return // refused before parsing
+		}
+		m := map[string]any{}
+		if _, err := toml.Decode(text, &m); err != nil {
+			return
+		}
+		if got := valueDepth(m, 3*limit); scan > got || got > 2*scan+2 {
+			t.Fatalf("tomlNesting(%q) = %d for a value %d deep", text, scan, got)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -125,6 +126,8 @@ func notQuoteSafe(r rune) bool {
 
 // parseContext accepts the context as a JSON object, a string holding a JSON object, or a string
 // in the FaaSpot context-file format (TOML: key = "value" lines). It returns nil for no context.
+// Whatever its form, a context nested deeper than maxJSONDepth (the top level counting 1) is
+// refused: a 400 naming "context", like every other refusal here (a 413 when over limit).
 func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
@@ -147,6 +150,9 @@ func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 		}
 		raw = []byte(text)
 	}
+	if err := checkDepth(raw, maxJSONDepth, "context"); err != nil {
+		return nil, err
+	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep large integers exact
@@ -156,8 +162,15 @@ func parseContext(raw json.RawMessage, limit int64) (map[string]any, error) {
 	return m, checkContextKeys(m)
 }
 
-// parseContextFile parses the context-file format: TOML, typically key = "value" lines.
+// parseContextFile parses the context-file format: TOML, typically key = "value" lines. Text
+// whose brackets, braces and key dots already nest deeper than maxJSONDepth is refused before the
+// TOML parser sees it (its cost grows with the square of the depth: seconds, then minutes, at the
+// size cap); the decoded value's own depth is checked after.
 func parseContextFile(text string) (map[string]any, error) {
+	tooDeep := faaspot.Invalid("context", "context file nested deeper than %d levels (tables, arrays and dotted keys count)", maxJSONDepth)
+	if tomlNesting(text, maxJSONDepth) > maxJSONDepth {
+		return nil, tooDeep
+	}
 	m := map[string]any{}
 	if _, err := toml.Decode(text, &m); err != nil {
 		var pe toml.ParseError
@@ -166,7 +179,169 @@ func parseContextFile(text string) (map[string]any, error) {
 		}
 		return nil, faaspot.Invalid("context", "context file: %v", err)
 	}
+	if valueDepth(m, maxJSONDepth) > maxJSONDepth {
+		return nil, tooDeep
+	}
+	if !finite(m) {
+		return nil, faaspot.Invalid("context", "context file numbers must be finite: JSON, in which the function gets its context, has no nan or inf")
+	}
 	return m, checkContextKeys(m)
+}
+
+// valueDepth is the nesting depth of a decoded context as checkDepth counts JSON: 0 for a
+// scalar, 1 plus its deepest element for a table or an array (the TOML decoder's map[string]any,
+// []any and []map[string]any). It descends at most limit+1 levels and returns
+// min(depth, limit+1).
+func valueDepth(v any, limit int) int {
+	deepest := 0
+	visit := func(e any) bool { // false once nothing deeper can change the answer
+		deepest = max(deepest, valueDepth(e, limit-1))
+		return deepest < limit
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if limit <= 0 || !visit(e) {
+				break
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if limit <= 0 || !visit(e) {
+				break
+			}
+		}
+	case []map[string]any:
+		for _, e := range x {
+			if limit <= 0 || !visit(e) {
+				break
+			}
+		}
+	default:
+		return 0
+	}
+	return 1 + deepest
+}
+
+// finite reports whether every number in a decoded context is finite: TOML has nan and inf,
+// JSON (in which the context is stored and handed to the function) has neither. v must be
+// nested no deeper than maxJSONDepth (valueDepth first).
+func finite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case []map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// tomlNesting bounds from below the depth valueDepth will find in TOML text, reading it once and
+// stopping as soon as it passes limit. Outside strings and comments, every [ or { opens a level
+// holding the key dots seen before it, and key dots add one level each (a dotted key a.b.c = 1
+// nests two tables); a scalar adds at most one dot of its own (1.5, 07:32:00.999), which stands
+// for the table or array holding it; the keys under a table header start at the header's depth.
+// It never counts more than the parser builds (text is refused only when its parsed value would
+// be), and at least half of it (an array of tables on a header's path hides one level), so the
+// parser never builds much more than twice limit.
+func tomlNesting(text string, limit int) int {
+	var bases []int // the depth at each open [ or {
+	base, dots, deepest := 0, 0, 0
+	header, inHeader, lineStart := 0, false, true // the depth of the last table header
+	for i := 0; i < len(text) && deepest <= limit; i++ {
+		c := text[i]
+		switch c {
+		case '[', '{':
+			if c == '[' && lineStart && len(bases) == 0 {
+				header, inHeader = 0, true // a table header: its path is absolute
+			}
+			bases = append(bases, base)
+			base, dots = base+1+dots, 0
+		case ']', '}':
+			if n := len(bases); n > 0 {
+				base, bases = bases[n-1], bases[:n-1]
+			}
+			inHeader, dots = inHeader && len(bases) > 0, 0
+		case ',', '\n':
+			dots = 0
+		case '.':
+			dots++
+		case '#':
+			i = skipLine(text, i) - 1 // the newline ends the comment and resets the dots
+		case '"', '\'':
+			i = skipTOMLString(text, i) - 1
+		}
+		lineStart = c == '\n' || (lineStart && (c == ' ' || c == '\t' || c == '\r'))
+		level := base + dots
+		if inHeader {
+			header = max(header, level)
+		} else {
+			level += header
+		}
+		deepest = max(deepest, level)
+	}
+	return deepest
+}
+
+// skipLine returns the index of the newline ending the line at i, or len(text).
+func skipLine(text string, i int) int {
+	if n := strings.IndexByte(text[i:], '\n'); n >= 0 {
+		return i + n
+	}
+	return len(text)
+}
+
+// skipTOMLString returns the index just past the string opening at text[i] (" or '): a basic
+// string with backslash escapes, a literal one without, either one-line (ended at the line's
+// end if unterminated, where the parser stops too) or multi-line (opened by three quotes of
+// either kind, closed by the same three plus up to two more of them).
+func skipTOMLString(text string, i int) int {
+	q := text[i]
+	escapes := q == '"'
+	if delim := strings.Repeat(string(q), 3); strings.HasPrefix(text[i:], delim) {
+		for j := i + 3; j < len(text); j++ {
+			switch {
+			case escapes && text[j] == '\\':
+				j++
+			case strings.HasPrefix(text[j:], delim):
+				j += 3
+				for k := 0; k < 2 && j < len(text) && text[j] == q; k++ {
+					j++
+				}
+				return j
+			}
+		}
+		return len(text)
+	}
+	for j := i + 1; j < len(text); j++ {
+		switch text[j] {
+		case '\\':
+			if escapes {
+				j++
+			}
+		case q:
+			return j + 1
+		case '\n':
+			return j
+		}
+	}
+	return len(text)
 }
 
 func checkContextKeys(m map[string]any) error {

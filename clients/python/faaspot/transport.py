@@ -37,7 +37,15 @@ class Answer(object):
 
 
 class Transport(object):
-    """Sends requests to one faaspot server as one tenant."""
+    """Sends requests to one faaspot server as one tenant.
+
+    Redirects are followed only within the origin (scheme, host and port) of the faaspot URL, with
+    the token. A redirect to another origin -- another host or port, or http to https -- is
+    refused before anything is sent to it: request() raises FaaspotError with code
+    "cross_origin_redirect" and the redirect's status, naming the target, so that the token never
+    leaves for a server the caller did not name (and a server that moved is fixed once, in the
+    faaspot URL, rather than by a client that follows it without the token and fails with a 401).
+    """
 
     def __init__(self, url, token, timeout=DEFAULT_TIMEOUT, user_agent="faaspot-python"):
         parts = urllib.parse.urlsplit(url)
@@ -50,7 +58,7 @@ class Transport(object):
         self.user_agent = user_agent
         # Like Go's ProxyFromEnvironment: a loopback server is never reached through a proxy.
         handlers = [urllib.request.ProxyHandler({})] if _is_loopback(parts.hostname) else []
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = urllib.request.build_opener(_SameOriginRedirects(), *handlers)
 
     def request(self, method, path, body=None, query=None, answer_statuses=()):
         """Sends method path (with query, a dict, and body, encoded as JSON unless None) and
@@ -90,6 +98,54 @@ class Transport(object):
         if isinstance(reason, socket.timeout):
             return Unreachable("no answer from faaspot at %s within %gs" % (self.url, self.timeout))
         return Unreachable("cannot reach faaspot at %s: %s" % (self.url, reason or "unknown error"))
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling (methods, loop limits) restricted to the origin of the request
+    being redirected: any other target raises FaaspotError before a connection is made to it.
+    Since every hop must stay within the origin of the one before, a chain of redirects never
+    leaves the faaspot URL's origin."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not _same_origin(req.full_url, newurl):
+            target = _origin_text(newurl) + urllib.parse.urlsplit(newurl).path
+            fp.close()
+            raise FaaspotError(
+                "the server at %s redirected (HTTP %d) to %s, another origin: the client follows "
+                "redirects only within the faaspot URL's scheme, host and port, so that the token "
+                "is never sent elsewhere; if faaspot moved there, set the faaspot URL to it"
+                % (_origin_text(req.full_url), code, target),
+                status=code, code="cross_origin_redirect")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url):
+    """(scheme, host, port) of url, lower-cased, the scheme's default port filled in; None when
+    url has no host or an invalid port."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def _same_origin(a, b):
+    """Whether URLs a and b share scheme, host and port (http://h and http://h:80 do)."""
+    oa = _origin(a)
+    return oa is not None and oa == _origin(b)
+
+
+def _origin_text(url):
+    """scheme://host:port of url, without credentials."""
+    parts = urllib.parse.urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc.rpartition("@")[2])
 
 
 def _encode(body):
