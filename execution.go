@@ -32,6 +32,10 @@ type ExecError struct {
 	Type      string `json:"type"`
 	Message   string `json:"message"`
 	Traceback string `json:"traceback,omitempty"`
+	// MessageTruncated and TracebackTruncated say that the text was cut to its cap (64 KiB each:
+	// a message keeps its head, a traceback its head and its tail).
+	MessageTruncated   bool `json:"message_truncated,omitempty"`
+	TracebackTruncated bool `json:"traceback_truncated,omitempty"`
 }
 
 // Execution is the record of one run, as GET /v1/executions/{id} answers it.
@@ -76,3 +80,47 @@ type RunPending struct {
 	ExecutionID string     `json:"execution_id"`
 	Status      ExecStatus `json:"status"`
 }
+
+// ExecutionSummary is an execution as GET /v1/executions lists it by default: what a listing
+// shows, without the arguments, the result or the output (GET /v1/executions/{id}, or the list
+// with ?view=full, has them).
+type ExecutionSummary struct {
+	ID         string     `json:"id"`
+	Deployment string     `json:"deployment"`
+	Version    int        `json:"version"`
+	Status     ExecStatus `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	DurationMS float64    `json:"duration_ms"`
+	ColdStart  bool       `json:"cold_start"`
+	// ErrorType is the type of the execution's error ("ValueError", "Timeout", ...), empty when
+	// it has none.
+	ErrorType string `json:"error_type,omitempty"`
+}
+
+// Summary returns the execution's summary.
+func (e *Execution) Summary() ExecutionSummary {
+	s := ExecutionSummary{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Status: e.Status,
+		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,
+		DurationMS: e.DurationMS, ColdStart: e.ColdStart}
+	if e.Error != nil {
+		s.ErrorType = e.Error.Type
+	}
+	return s
+}
+
+// ExecutionQuery selects one page of a tenant's executions, newest first.
+type ExecutionQuery struct {
+	// Deployment restricts the page to one deployment's executions when not empty.
+	Deployment string
+	// Limit is the most executions the page holds (a page may hold fewer and still not be the
+	// last: only an empty next cursor ends the listing).
+	Limit int
+	// Cursor is empty for the first page, else the next cursor a previous page answered.
+	Cursor string
+}
+
+// HeaderNextCursor carries, on a page of GET /v1/executions, the opaque cursor of the next page
+// (?cursor=...); it is absent on the last page.
+const HeaderNextCursor = "X-Faaspot-Next-Cursor"

@@ -22,6 +22,9 @@ type Config struct {
 	MaxSyncWaiters int
 	// BuildWait is how long ?wait=true on a deployment waits for its build.
 	BuildWait time.Duration
+	// MaxBuildWaiters caps a tenant's creates waiting for their build (?wait=true) at once on this
+	// node; past it they answer 202 with the deployment at once. 0 means no cap.
+	MaxBuildWaiters int
 	// DefaultQuotas apply to tenants without their own (see faaspot.Quotas.WithDefaults).
 	// MaxConcurrentRuns is enforced by the store's scheduler, which must be given the same value.
 	DefaultQuotas faaspot.Quotas

@@ -81,7 +81,8 @@ func validateWarm(w *faaspot.WarmPolicy) error {
 }
 
 // createDeployment handles PUT /api/deployments/ and POST /v1/deployments: 202 with the deployment
-// once its build is queued; with ?wait=true, 200 when built, 422 when the build failed.
+// once its build is queued; with ?wait=true, 200 when built, 422 when the build failed. 429 when
+// the tenant is at its quota of deployments or of queued builds.
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	var req faaspot.DeploymentRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -108,8 +109,16 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerBuilt waits up to BuildWait for the build of d's version and answers with its outcome:
-// 200 built, 422 with a BuildFailure when it failed, 202 when it is still building.
+// 200 built, 422 with a BuildFailure when it failed, 202 when it is still building — at once when
+// the tenant already holds MaxBuildWaiters waiting creates on this node.
 func (s *Server) answerBuilt(w http.ResponseWriter, r *http.Request, tid string, d faaspot.Deployment) {
+	// Build waiters are counted apart from sync run waiters: under a key no tenant id can be.
+	waiter := "build/" + tid
+	defer s.waiters.leave(waiter)
+	if !s.waiters.enter(waiter, s.cfg.MaxBuildWaiters) {
+		writeJSON(w, http.StatusAccepted, shown(d, false))
+		return
+	}
 	name := d.Name
 	done, err := s.deployments.WaitBuilt(r.Context(), tid, name, d.Version, s.cfg.BuildWait)
 	if err == nil {

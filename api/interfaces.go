@@ -71,9 +71,12 @@ type ExecutionStore interface {
 	EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error
 	// GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
 	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
-	// ListExecutions returns up to limit of the tenant's newest executions, newest first, of one
-	// deployment when deployment is not empty.
-	ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]faaspot.Execution, error)
+	// ListExecutions returns one page of the tenant's executions selected by q, newest first, as
+	// summaries, and the cursor of the next page ("" on the last). A page may hold fewer than
+	// q.Limit executions before the last. A cursor no page answered is a *faaspot.Error.
+	ListExecutions(ctx context.Context, tid string, q faaspot.ExecutionQuery) ([]faaspot.ExecutionSummary, string, error)
+	// ListExecutionRecords is ListExecutions with whole records.
+	ListExecutionRecords(ctx context.Context, tid string, q faaspot.ExecutionQuery) ([]faaspot.Execution, string, error)
 	// WaitExecution blocks until the synchronous execution id is terminal and returns its record
 	// (ok true), or until timeout passes (ok false). It returns ctx's error when ctx ends first.
 	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (e faaspot.Execution, ok bool, err error)

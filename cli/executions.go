@@ -57,34 +57,59 @@ func (a *app) getExecutionCommand() *cobra.Command {
 }
 
 func (a *app) listExecutionsCommand() *cobra.Command {
-	var deployment string
-	var limit int
+	var q faaspot.ExecutionQuery
 	cmd := &cobra.Command{
-		Use:   "list [--deployment NAME]",
-		Short: "List recent executions, newest first",
-		Args:  noArgs,
+		Use:   "list [--deployment NAME] [--limit N] [--cursor C]",
+		Short: "List recent executions, newest first, one page at a time",
+		Long: "List recent executions, newest first. When more follow, the command ends with a line on\n" +
+			"stderr giving the --cursor of the next page.",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			es, err := c.ListExecutions(cmd.Context(), deployment, limit)
+			es, next, err := c.ListExecutions(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(es)
+				err = a.printJSON(es)
+			} else {
+				err = a.printTable(executionRows(es))
 			}
-			rows := [][]string{{"ID", "DEPLOYMENT", "STATUS", "CREATED", "DURATION"}}
-			for _, e := range es {
-				rows = append(rows, []string{e.ID, e.Deployment, string(e.Status), e.CreatedAt.Format("2006-01-02 15:04:05"), fmt.Sprintf("%.1f ms", e.DurationMS)})
+			if err == nil && next != "" {
+				fmt.Fprintf(a.env.Stderr, "fas: more executions: fas executions list --cursor %s%s\n", next, pageFlags(q))
 			}
-			return a.printTable(rows)
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&deployment, "deployment", "", "only executions of this deployment")
-	cmd.Flags().IntVar(&limit, "limit", 50, "how many at most")
+	cmd.Flags().StringVar(&q.Deployment, "deployment", "", "only executions of this deployment")
+	cmd.Flags().IntVar(&q.Limit, "limit", 50, "how many at most (up to 1000)")
+	cmd.Flags().StringVar(&q.Cursor, "cursor", "", "the page after the one that printed this cursor")
 	return cmd
+}
+
+// executionRows is the table of a page of executions.
+func executionRows(es []faaspot.ExecutionSummary) [][]string {
+	rows := [][]string{{"ID", "DEPLOYMENT", "STATUS", "CREATED", "DURATION", "ERROR"}}
+	for _, e := range es {
+		rows = append(rows, []string{e.ID, e.Deployment, string(e.Status), e.CreatedAt.Format("2006-01-02 15:04:05"),
+			fmt.Sprintf("%.1f ms", e.DurationMS), e.ErrorType})
+	}
+	return rows
+}
+
+// pageFlags repeats the flags of q, but the cursor, for the next page's command line.
+func pageFlags(q faaspot.ExecutionQuery) string {
+	var b strings.Builder
+	if q.Deployment != "" {
+		fmt.Fprintf(&b, " --deployment %s", q.Deployment)
+	}
+	if q.Limit != 50 {
+		fmt.Fprintf(&b, " --limit %d", q.Limit)
+	}
+	return b.String()
 }
 
 func (a *app) logsCommand() *cobra.Command {

@@ -171,18 +171,41 @@ func (c *Client) GetExecution(ctx context.Context, id string) (faaspot.Execution
 	return e, err
 }
 
-// ListExecutions returns recent executions, of one deployment when deployment is not empty.
-func (c *Client) ListExecutions(ctx context.Context, deployment string, limit int) ([]faaspot.Execution, error) {
-	q := url.Values{}
-	if deployment != "" {
-		q.Set("deployment", deployment)
-	}
-	if limit > 0 {
-		q.Set("limit", fmt.Sprint(limit))
-	}
+// ListExecutions returns one page of the tenant's executions selected by q, newest first, as
+// summaries, and the cursor of the next page ("" on the last; pass it as q.Cursor for the next).
+func (c *Client) ListExecutions(ctx context.Context, q faaspot.ExecutionQuery) ([]faaspot.ExecutionSummary, string, error) {
+	var es []faaspot.ExecutionSummary
+	next, err := c.listExecutions(ctx, q, false, &es)
+	return es, next, err
+}
+
+// ListExecutionRecords is ListExecutions with whole records (?view=full; at most 100 a page).
+func (c *Client) ListExecutionRecords(ctx context.Context, q faaspot.ExecutionQuery) ([]faaspot.Execution, string, error) {
 	var es []faaspot.Execution
-	_, err := c.do(ctx, http.MethodGet, "/v1/executions?"+q.Encode(), nil, &es)
-	return es, err
+	next, err := c.listExecutions(ctx, q, true, &es)
+	return es, next, err
+}
+
+// listExecutions fetches one page of GET /v1/executions into out and returns the next cursor.
+func (c *Client) listExecutions(ctx context.Context, q faaspot.ExecutionQuery, full bool, out any) (string, error) {
+	v := url.Values{}
+	if q.Deployment != "" {
+		v.Set("deployment", q.Deployment)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	if full {
+		v.Set("view", "full")
+	}
+	hdr, err := c.do(ctx, http.MethodGet, "/v1/executions?"+v.Encode(), nil, out)
+	if err != nil {
+		return "", err
+	}
+	return hdr.Get(faaspot.HeaderNextCursor), nil
 }
 
 // WaitExecution polls the record until it is terminal or timeout passes. Clients poll; the server

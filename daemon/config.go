@@ -71,6 +71,13 @@ type Config struct {
 	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on one API node; past
 	// it they answer 202 with the execution id at once.
 	MaxSyncWaiters int
+	// MaxBuildWaiters caps a tenant's creates waiting for their build (?wait=true) at once on one
+	// API node; past it they answer 202 at once (0: no cap).
+	MaxBuildWaiters int // FAASPOT_MAX_BUILD_WAITERS
+	// MaxConcurrentBuilds and MaxQueuedBuilds cap a tenant's builds running at once and waiting
+	// (past it: 429); builds are claimed round-robin across tenants.
+	MaxConcurrentBuilds int // FAASPOT_MAX_CONCURRENT_BUILDS
+	MaxQueuedBuilds     int // FAASPOT_MAX_QUEUED_BUILDS
 	// Size caps of requests, in bytes: a whole body, a deployment's code, requirements and
 	// context, a run's arguments.
 	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
@@ -116,6 +123,9 @@ func DefaultConfig() Config {
 		SyncWait:             60 * time.Second,
 		BuildWait:            imagebuilder.DefaultTimeout,
 		MaxSyncWaiters:       256,
+		MaxBuildWaiters:      8,
+		MaxConcurrentBuilds:  1,
+		MaxQueuedBuilds:      20,
 		MaxBodyBytes:         2 << 20,
 		MaxCodeBytes:         1 << 20,
 		MaxRequirementsBytes: 16 << 10,
@@ -203,6 +213,9 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments),
 		floatVar("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond),
 		intVar("FAASPOT_BUILD_WORKERS", &c.BuildWorkers),
+		intVar("FAASPOT_MAX_BUILD_WAITERS", &c.MaxBuildWaiters),
+		intVar("FAASPOT_MAX_CONCURRENT_BUILDS", &c.MaxConcurrentBuilds),
+		intVar("FAASPOT_MAX_QUEUED_BUILDS", &c.MaxQueuedBuilds),
 		durVar("FAASPOT_RESULT_TTL", &c.ResultTTL),
 		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
@@ -361,6 +374,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")
+	}
+	if c.MaxBuildWaiters < 0 || c.MaxConcurrentBuilds < 1 || c.MaxQueuedBuilds < 1 {
+		bad("build caps: need max build waiters >= 0, max concurrent and queued builds >= 1")
 	}
 	if c.BuildWait < time.Second || c.MaxSyncWaiters < 0 {
 		bad("build wait must be at least a second and max sync waiters not negative")

@@ -203,6 +203,7 @@ func (d *Daemon) serve() error {
 		MaxLimits:            d.cfg.maxLimits(),
 		SyncWait:             d.cfg.SyncWait,
 		MaxSyncWaiters:       d.cfg.MaxSyncWaiters,
+		MaxBuildWaiters:      d.cfg.MaxBuildWaiters,
 		BuildWait:            d.cfg.BuildWait,
 		DefaultQuotas:        d.cfg.defaultQuotas(),
 		MaxBodyBytes:         d.cfg.MaxBodyBytes,

@@ -119,15 +119,18 @@ type runnerFrame struct {
 	OK     bool   `json:"ok"`
 	Result string `json:"result"`
 	Error  *struct {
-		Type      string `json:"type"`
-		Message   string `json:"message"`
-		Traceback string `json:"traceback"`
+		Type               string `json:"type"`
+		Message            string `json:"message"`
+		Traceback          string `json:"traceback"`
+		MessageTruncated   bool   `json:"message_truncated"`
+		TracebackTruncated bool   `json:"traceback_truncated"`
 	} `json:"error"`
 	Stdout          string `json:"stdout"`
 	Stderr          string `json:"stderr"`
 	StdoutTruncated bool   `json:"stdout_truncated"`
 	StderrTruncated bool   `json:"stderr_truncated"`
 	ExitCode        int    `json:"exit_code"`
+	Stray           int    `json:"stray"` // processes or threads the run left behind
 }
 
 // runRunner runs a copy of runner.py whose FUNCTION_PATH and SITE_DIR point into a temporary

@@ -22,10 +22,11 @@ type BuildOutcome struct {
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
-// its build, all in one transaction: when it returns nil the build is durably queued. When
-// maxDeployments > 0, a new name that would take the tenant past that many deployments is refused
-// with a *QuotaError and nothing is written; the count is checked in the same transaction, so
-// concurrent creates cannot overshoot it.
+// its build on the tenant's build stream, all in one transaction: when it returns nil the build
+// is durably queued. When maxDeployments > 0, a new name that would take the tenant past that many
+// deployments is refused with a *QuotaError and nothing is written; the count is checked in the
+// same transaction, so concurrent creates cannot overshoot it. Likewise a tenant with
+// MaxQueuedBuilds builds waiting to start is refused with a *QuotaError ("queued builds").
 func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error) {
 	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
 	if err != nil {
@@ -34,41 +35,57 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 	key, names := s.k.dep(tid, spec.Name), s.k.deps(tid)
 	var out faaspot.Deployment
 	err = s.watch(ctx, func(tx *redis.Tx) error {
-		d, err := s.getDeployment(ctx, tx, key)
-		now := s.now().UTC()
-		switch {
-		case errors.Is(err, ErrNotFound):
-			if maxDeployments > 0 {
-				n, err := tx.SCard(ctx, names).Result()
-				if err != nil {
-					return err
-				}
-				if n >= int64(maxDeployments) {
-					return &faaspot.QuotaError{What: "deployments", Limit: float64(maxDeployments)}
-				}
-			}
-			d = faaspot.Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
-		case err != nil:
+		d, err := s.nextVersion(ctx, tx, tid, spec, maxDeployments)
+		if err != nil {
 			return err
 		}
-		d.Version++
-		d.Status, d.Error, d.BuildLog = faaspot.StatusBuilding, "", ""
-		d.Limits, d.Warm = spec.Limits, spec.Warm
-		d.ContextKeys = sortedKeys(spec.Context)
-		d.UpdatedAt = now
+		var put *redis.Cmd
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, encodeDeployment(d), 0)
-			p.SAdd(ctx, names, spec.Name)
-			p.HSet(ctx, s.k.src(tid, spec.Name, d.Version), "code", spec.Source.Code, "requirements", spec.Source.Requirements)
-			p.Set(ctx, s.k.ctx(tid, spec.Name, d.Version), s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), 0)
-			p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.builds(), Values: []any{
-				"tenant", tid, "name", spec.Name, "version", d.Version, "at", now.UnixMilli()}})
+			put = putScript.Eval(ctx, p, []string{key, names, s.k.src(tid, spec.Name, d.Version),
+				s.k.ctx(tid, spec.Name, d.Version), s.k.builds(tid), s.k.buildTenants(), s.k.brr(), s.k.bwake()},
+				encodeDeployment(d), spec.Name, spec.Source.Code, spec.Source.Requirements,
+				s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), tid, d.Version,
+				d.UpdatedAt.UnixMilli(), s.opts.MaxQueuedBuilds, wakeKept)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if n, _ := put.Int(); n == 0 {
+			return &faaspot.QuotaError{What: "queued builds", Limit: float64(s.opts.MaxQueuedBuilds)}
+		}
 		out = d
-		return err
+		return nil
 	}, key, names)
 	return out, err
+}
+
+// nextVersion reads the deployment under tx's watch and returns it with the version spec makes,
+// status building; a new deployment when it has none (a *QuotaError past maxDeployments > 0).
+func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error) {
+	d, err := s.getDeployment(ctx, tx, s.k.dep(tid, spec.Name))
+	now := s.now().UTC()
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if maxDeployments > 0 {
+			n, err := tx.SCard(ctx, s.k.deps(tid)).Result()
+			if err != nil {
+				return d, err
+			}
+			if n >= int64(maxDeployments) {
+				return d, &faaspot.QuotaError{What: "deployments", Limit: float64(maxDeployments)}
+			}
+		}
+		d = faaspot.Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
+	case err != nil:
+		return d, err
+	}
+	d.Version++
+	d.Status, d.Error, d.BuildLog = faaspot.StatusBuilding, "", ""
+	d.Limits, d.Warm = spec.Limits, spec.Warm
+	d.ContextKeys = sortedKeys(spec.Context)
+	d.UpdatedAt = now
+	return d, nil
 }
 
 // GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.

@@ -40,7 +40,7 @@ func mustFinishBuild(tb testing.TB, s *testStore, job store.Job, out store.Build
 func TestPutDeploymentQueuesBuilds(t *testing.T) {
 	ctx := context.Background()
 	clock := newTestClock(t0)
-	s := mustOpenStore(t, store.Options{Now: clock.Now})
+	s := mustOpenStore(t, store.Options{Now: clock.Now, BuildCap: 2})
 	s.mr.SetTime(t0) // stream ids, hence Job.Enqueued, come from Redis' clock
 	tn, _ := mustCreateTenant(t, s, "acme")
 
@@ -156,7 +156,7 @@ func TestFinishBuild(t *testing.T) {
 	if n, _ := s.QueueDepth(ctx, store.Builds); n != 0 {
 		t.Errorf("build queue depth = %d, want 0", n)
 	}
-	pending, err := s.rdb.XPending(ctx, "fs:q:builds", "workers").Result()
+	pending, err := s.rdb.XPending(ctx, "fs:q:builds:"+tn.ID, "workers").Result()
 	if err != nil || pending.Count != 0 {
 		t.Errorf("pending builds = %+v, %v; want all acknowledged", pending, err)
 	}
@@ -164,7 +164,7 @@ func TestFinishBuild(t *testing.T) {
 
 func TestFinishBuildOutOfOrder(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
+	s := mustOpenStore(t, store.Options{BuildCap: 2})
 	tn, _ := mustCreateTenant(t, s, "acme")
 	mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"key": "one"}))
 	mustPut(t, s, tn.ID, spec("fn", "v2", map[string]any{"key": "two"}))
@@ -207,7 +207,7 @@ func TestFinishBuildOfDeletedDeployment(t *testing.T) {
 	if _, err := s.FinishBuild(ctx, job, store.BuildOutcome{Image: "img"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("FinishBuild of a deleted deployment = %v, want ErrNotFound", err)
 	}
-	if p, err := s.rdb.XPending(ctx, "fs:q:builds", "workers").Result(); err != nil || p.Count != 0 {
+	if p, err := s.rdb.XPending(ctx, "fs:q:builds:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending builds = %+v, %v; the job must be acknowledged anyway", p, err)
 	}
 	if _, err := s.GetDeployment(ctx, tn.ID, "fn"); !errors.Is(err, store.ErrNotFound) {
@@ -314,7 +314,7 @@ func TestTenantScoping(t *testing.T) {
 	if list, err := s.ListDeployments(ctx, b.ID); err != nil || len(list) != 0 {
 		t.Errorf("tenant B ListDeployments = %+v, %v", list, err)
 	}
-	if list, err := s.ListExecutions(ctx, b.ID, "", 10); err != nil || len(list) != 0 {
+	if list, _, err := s.ListExecutions(ctx, b.ID, faaspot.ExecutionQuery{Limit: 10}); err != nil || len(list) != 0 {
 		t.Errorf("tenant B ListExecutions = %+v, %v", list, err)
 	}
 	if _, err := s.DeleteDeployment(ctx, b.ID, "fn"); !errors.Is(err, store.ErrNotFound) {
@@ -378,11 +378,12 @@ func TestPutDeploymentQuota(t *testing.T) {
 	if accepted != max || err != nil || len(list) != max {
 		t.Fatalf("%d creates accepted, %d deployments listed (%v); want %d", accepted, len(list), err, max)
 	}
-	// Each accepted create wrote a record, a source, a context and a build job; nothing more.
-	if keys := s.mr.Keys(); len(keys) != 2+3*max {
+	// Each accepted create wrote a record, a source, a context and a build job; nothing more
+	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups).
+	if keys := s.mr.Keys(); len(keys) != 5+3*max {
 		t.Errorf("keys after %d accepted creates: %v", max, keys)
 	}
-	if jobs, _ := s.mr.Stream("fs:q:builds"); len(jobs) != max {
+	if jobs, _ := s.mr.Stream("fs:q:builds:t1"); len(jobs) != max {
 		t.Errorf("%d builds queued, want %d", len(jobs), max)
 	}
 	if _, err := s.PutDeployment(ctx, "t1", spec(list[0].Name, "new code", nil), max); err != nil {

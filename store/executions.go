@@ -30,44 +30,6 @@ func (s *Store) GetExecution(ctx context.Context, tid, id string) (faaspot.Execu
 	return e, nil
 }
 
-// ListExecutions returns up to limit of the tenant's most recent executions, newest first,
-// restricted to one deployment when deployment is not empty.
-func (s *Store) ListExecutions(ctx context.Context, tid, deployment string, limit int) ([]faaspot.Execution, error) {
-	ids, err := s.rdb.ZRevRange(ctx, s.k.execs(tid), 0, s.opts.ExecutionsKept-1).Result()
-	if err != nil {
-		return nil, unavailable("list executions", err)
-	}
-	out := []faaspot.Execution{}
-	for start := 0; start < len(ids) && len(out) < limit; start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		ks := make([]string, len(batch))
-		for i, id := range batch {
-			ks[i] = s.k.exec(tid, id)
-		}
-		vals, err := s.rdb.MGet(ctx, ks...).Result()
-		if err != nil {
-			return nil, unavailable("list executions", err)
-		}
-		for _, v := range vals {
-			str, ok := v.(string)
-			if !ok {
-				continue
-			}
-			e, err := decodeExecution([]byte(str))
-			if err != nil {
-				continue
-			}
-			if deployment == "" || e.Deployment == deployment {
-				out = append(out, e)
-				if len(out) == limit {
-					break
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
 // RunInputs returns, in one round trip, the execution and its deployment: what a worker needs to
 // start a run. Either may be ErrNotFound.
 func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error) {
@@ -93,19 +55,24 @@ func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faas
 	return e, d, nil
 }
 
-// MarkRunning records that the execution started.
+// MarkRunning records that the execution started: its record and its summary.
 func (s *Store) MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error {
 	rec, err := encodeExecution(e)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)
 	}
-	if err := s.rdb.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL).Err(); err != nil {
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL)
+		p.Set(ctx, s.k.sum(tid, e.ID), encodeSummary(e), s.opts.ResultTTL)
+		return nil
+	})
+	if err != nil {
 		return unavailable("mark running", err)
 	}
 	return nil
 }
 
-// FinishRun writes the terminal record, acknowledges the run job and, for a synchronous run,
+// FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a synchronous run,
 // hands the record to its waiter, in one transaction: the job is never acknowledged before its
 // terminal record is stored.
 func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {
@@ -116,6 +83,7 @@ func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) err
 	tid := job.Tenant
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL)
+		p.Set(ctx, s.k.sum(tid, e.ID), encodeSummary(e), s.opts.ResultTTL)
 		s.ack(ctx, p, job)
 		if job.Sync {
 			p.RPush(ctx, s.k.done(tid, e.ID), rec)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -186,73 +185,4 @@ func TestWaitExecution(t *testing.T) {
 			}
 		})
 	})
-}
-
-func TestListExecutions(t *testing.T) {
-	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{})
-	tn, _ := mustCreateTenant(t, s, "acme")
-	t0 := time.Now().Add(-time.Hour)
-	e1 := mustEnqueue(t, s, tn.ID, queued("alpha", t0))
-	e2 := mustEnqueue(t, s, tn.ID, queued("beta", t0.Add(time.Second)))
-	e3 := mustEnqueue(t, s, tn.ID, queued("alpha", t0.Add(2*time.Second)))
-	e4 := mustEnqueue(t, s, tn.ID, queued("beta", t0.Add(3*time.Second)))
-
-	tests := []struct {
-		name       string
-		deployment string
-		limit      int
-		want       []string
-	}{
-		{name: "all, newest first", limit: 10, want: []string{e4.ID, e3.ID, e2.ID, e1.ID}},
-		{name: "one deployment", deployment: "alpha", limit: 10, want: []string{e3.ID, e1.ID}},
-		{name: "other deployment", deployment: "beta", limit: 10, want: []string{e4.ID, e2.ID}},
-		{name: "limit", limit: 2, want: []string{e4.ID, e3.ID}},
-		{name: "limit with a deployment", deployment: "alpha", limit: 1, want: []string{e3.ID}},
-		{name: "unknown deployment", deployment: "gamma", limit: 10, want: []string{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			list, err := s.ListExecutions(ctx, tn.ID, tt.deployment, tt.limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if list == nil {
-				t.Error("nil list: the API would answer null instead of []")
-			}
-			ids := []string{}
-			for _, e := range list {
-				ids = append(ids, e.ID)
-			}
-			if !slices.Equal(ids, tt.want) {
-				t.Errorf("ids = %v, want %v", ids, tt.want)
-			}
-		})
-	}
-
-	t.Run("expired records are skipped", func(t *testing.T) {
-		s.mr.Del("fs:t:" + tn.ID + ":exec:" + e4.ID)
-		list, err := s.ListExecutions(ctx, tn.ID, "", 10)
-		if err != nil || len(list) != 3 || list[0].ID != e3.ID {
-			t.Errorf("list = %+v, %v", list, err)
-		}
-	})
-}
-
-func TestListExecutionsKeepsOnlyRecent(t *testing.T) {
-	ctx := context.Background()
-	s := mustOpenStore(t, store.Options{ExecutionsKept: 2})
-	tn, _ := mustCreateTenant(t, s, "acme")
-	t0 := time.Now()
-	var ids []string
-	for i := range 4 {
-		ids = append(ids, mustEnqueue(t, s, tn.ID, queued("fn", t0.Add(time.Duration(i)*time.Second))).ID)
-	}
-	list, err := s.ListExecutions(ctx, tn.ID, "", 10)
-	if err != nil || len(list) != 2 || list[0].ID != ids[3] || list[1].ID != ids[2] {
-		t.Errorf("list = %+v, %v; want the 2 newest", list, err)
-	}
-	if n, _ := s.rdb.ZCard(ctx, "fs:t:"+tn.ID+":execs").Result(); n != 2 {
-		t.Errorf("index holds %d ids, want 2", n)
-	}
 }

@@ -11,16 +11,28 @@ package store
 //	{p}t:{tid}:src:{name}:{version}      hash   code, requirements of one version (until built)
 //	{p}t:{tid}:ctx:{name}:{version}      string the version's context (JSON), never returned by the API
 //	{p}t:{tid}:exec:{id}                 string execution record (JSON), TTL once terminal
-//	{p}t:{tid}:execs                     zset   recent execution ids by creation time
+//	{p}t:{tid}:execs                     zset   recent execution ids by creation time (ms)
+//	{p}t:{tid}:execsof:{name}            zset   the same, of one deployment
+//	{p}t:{tid}:execdep                   hash   execution id -> deployment, for the ids indexed
+//	{p}t:{tid}:sum:{id}                  string execution summary (JSON), lives as long as the record
 //	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
 //	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
 //	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
-//	{p}q:builds                          stream build jobs, consumer group "workers"
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream
 //	{p}q:rr                              list   the same tenants in round-robin order
 //	{p}q:wake                            list   wake-up tokens for idle run workers (capped)
+//	{p}q:builds:{tid}                    stream the tenant's build jobs, consumer group "workers"
+//	{p}q:btenants                        set    tenants that have a build stream
+//	{p}q:brr                             list   the same tenants in round-robin order
+//	{p}q:bwake                           list   wake-up tokens for idle build workers (capped)
+//	{p}q:builds                          stream build jobs of earlier releases, moved to the
+//	                                            tenants' build streams by EnsureGroups
 //	{p}installation                      string random id of this store, set once
+//
+// Scripts that visit several executions or tenants build their keys from a prefix the same way
+// (trimLua and pruneScript: exec:, sum:, done:, execsof:, execdep under {p}t:{tid}:; claimScript:
+// the queues' stream prefixes and {p}tenant:): a change here must be made there too.
 type keys struct{ p string }
 
 func (k keys) tenant(tid string) string    { return k.p + "tenant:" + tid }
@@ -38,13 +50,22 @@ func (k keys) ctx(tid, name string, v int) string {
 }
 func (k keys) exec(tid, id string) string { return k.t(tid) + "exec:" + id }
 func (k keys) execs(tid string) string    { return k.t(tid) + "execs" }
+func (k keys) execsOf(tid, name string) string {
+	return k.t(tid) + "execsof:" + name
+}
+func (k keys) execDep(tid string) string  { return k.t(tid) + "execdep" }
+func (k keys) sum(tid, id string) string  { return k.t(tid) + "sum:" + id }
 func (k keys) done(tid, id string) string { return k.t(tid) + "done:" + id }
 func (k keys) built(tid, name string, v int) string {
 	return k.t(tid) + "built:" + name + ":" + itoa(v)
 }
-func (k keys) builds() string         { return k.p + "q:builds" }
-func (k keys) runs(tid string) string { return k.p + "q:runs:" + tid }
-func (k keys) runTenants() string     { return k.p + "q:tenants" }
-func (k keys) rr() string             { return k.p + "q:rr" }
-func (k keys) wake() string           { return k.p + "q:wake" }
-func (k keys) installation() string   { return k.p + "installation" }
+func (k keys) runs(tid string) string   { return k.p + "q:runs:" + tid }
+func (k keys) runTenants() string       { return k.p + "q:tenants" }
+func (k keys) rr() string               { return k.p + "q:rr" }
+func (k keys) wake() string             { return k.p + "q:wake" }
+func (k keys) builds(tid string) string { return k.p + "q:builds:" + tid }
+func (k keys) buildTenants() string     { return k.p + "q:btenants" }
+func (k keys) brr() string              { return k.p + "q:brr" }
+func (k keys) bwake() string            { return k.p + "q:bwake" }
+func (k keys) legacyBuilds() string     { return k.p + "q:builds" }
+func (k keys) installation() string     { return k.p + "installation" }

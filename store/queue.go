@@ -46,46 +46,31 @@ type Job struct {
 	Enqueued time.Time
 }
 
-// streamOf is the stream a job lives in: the one build stream, or its tenant's run stream.
+// streamOf is the stream a job lives in: its tenant's build or run stream.
 func (s *Store) streamOf(j Job) string {
 	if j.Queue == Builds {
-		return s.k.builds()
+		return s.k.builds(j.Tenant)
 	}
 	return s.k.runs(j.Tenant)
 }
 
-// EnsureGroups creates the build stream and its consumer group when missing (run streams are
-// created with a tenant's first run).
+// EnsureGroups prepares the queues at a node's start: it moves the build jobs an earlier release
+// queued on its one shared build stream to their tenants' build streams (the streams and their
+// consumer groups are created with a tenant's first job). Calling it again is harmless.
 func (s *Store) EnsureGroups(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, s.k.builds(), group, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return unavailable("create group builds", err)
+	err := migrateBuildsScript.Run(ctx, s.rdb, []string{s.k.legacyBuilds(), s.k.buildTenants(), s.k.brr(), s.k.bwake()},
+		s.k.builds(""), wakeKept).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("move queued builds", err)
 	}
 	return nil
 }
 
 // NextJob blocks up to block (which must be positive) for a new job of the queue, delivered to
-// consumer. It returns (nil, nil) when none arrived in time. Runs are taken fairly: see nextRun.
+// consumer. It returns (nil, nil) when none arrived in time. Jobs are taken fairly across
+// tenants, each tenant capped in concurrent jobs of the queue (RunCap, BuildCap): see nextJob.
 func (s *Store) NextJob(ctx context.Context, q Queue, consumer string, block time.Duration) (*Job, error) {
-	if q == Runs {
-		return s.nextRun(ctx, consumer, block)
-	}
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{s.k.builds(), ">"}, Count: 1, Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, unavailable("read "+q.String(), err)
-	}
-	for _, st := range res {
-		for _, m := range st.Messages {
-			j := parseJob(q, m)
-			return &j, nil
-		}
-	}
-	return nil, nil
+	return s.nextJob(ctx, s.lane(q), consumer, block)
 }
 
 // touchScript resets a pending entry's idle time only while the consumer still owns it, so a slow
@@ -114,18 +99,16 @@ func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
 }
 
 // Reclaim takes over up to count jobs that were delivered to some consumer but not acknowledged
-// for longer than minIdle — the consumer died — and returns them, now delivered to consumer.
+// for longer than minIdle — the consumer died — and returns them, now delivered to consumer. It
+// scans the streams of every tenant having jobs of q.
 func (s *Store) Reclaim(ctx context.Context, q Queue, consumer string, minIdle time.Duration, count int64) ([]Job, error) {
-	if q == Builds {
-		return s.reclaim(ctx, Job{Queue: Builds}, consumer, minIdle, count)
-	}
-	tids, err := s.rdb.SMembers(ctx, s.k.runTenants()).Result()
+	tids, err := s.rdb.SMembers(ctx, s.lane(q).tenants).Result()
 	if err != nil {
-		return nil, unavailable("reclaim runs", err)
+		return nil, unavailable("reclaim "+q.String(), err)
 	}
 	var out []Job
 	for _, tid := range tids {
-		jobs, err := s.reclaim(ctx, Job{Queue: Runs, Tenant: tid}, consumer, minIdle, count-int64(len(out)))
+		jobs, err := s.reclaim(ctx, Job{Queue: q, Tenant: tid}, consumer, minIdle, count-int64(len(out)))
 		if err != nil {
 			return out, err
 		}
@@ -170,25 +153,22 @@ func (s *Store) Ack(ctx context.Context, j Job) error {
 func (s *Store) ack(ctx context.Context, p redis.Pipeliner, j Job) {
 	p.XAck(ctx, s.streamOf(j), group, j.EntryID)
 	p.XDel(ctx, s.streamOf(j), j.EntryID)
-	if j.Queue == Runs {
-		// A slot of the tenant is free: wake a worker that may have passed over it.
-		p.RPush(ctx, s.k.wake(), 1)
-		p.LTrim(ctx, s.k.wake(), -wakeKept, -1)
-	}
+	// A slot of the tenant is free: wake a worker that may have passed over it.
+	wake := s.lane(j.Queue).wake
+	p.RPush(ctx, wake, 1)
+	p.LTrim(ctx, wake, -wakeKept, -1)
 }
 
 // QueueDepth returns how many jobs wait in the queue, not yet delivered to any worker.
 func (s *Store) QueueDepth(ctx context.Context, q Queue) (int64, error) {
-	if q == Builds {
-		return s.waiting(ctx, s.k.builds())
-	}
-	tids, err := s.rdb.SMembers(ctx, s.k.runTenants()).Result()
+	l := s.lane(q)
+	tids, err := s.rdb.SMembers(ctx, l.tenants).Result()
 	if err != nil {
 		return 0, unavailable("queue depth", err)
 	}
 	var total int64
 	for _, tid := range tids {
-		n, err := s.waiting(ctx, s.k.runs(tid))
+		n, err := s.waiting(ctx, l.streamPrefix+tid)
 		if err != nil {
 			return 0, err
 		}

@@ -12,20 +12,69 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
-// Run scheduling. Every tenant has its own run stream; workers take runs through claimScript,
-// which visits tenants in round-robin order and skips a tenant already running its maximum of
-// concurrent runs (its stream's pending entries: delivered, not yet acknowledged — so a crashed
-// worker's runs still count until they are reclaimed). A tenant flooding its queue therefore
-// delays another tenant's run by at most one turn of the rotation, never by its backlog. Idle
-// workers block on a wake-up list pushed by every enqueue and every finished run: no polling.
+// Scheduling. Every tenant has its own run stream and its own build stream; workers take jobs
+// through claimScript, which visits the tenants having a stream of the queue in round-robin order
+// and skips a tenant already running its maximum of concurrent jobs of that queue (its stream's
+// pending entries: delivered, not yet acknowledged — so a crashed worker's jobs still count until
+// they are reclaimed). A tenant flooding its queue therefore delays another tenant's job by at
+// most one turn of the rotation, never by its backlog. Idle workers block on the queue's wake-up
+// list, pushed by every enqueue and every finished job: no polling.
 
-// wakeKept caps the wake-up list: more tokens than workers would only cause empty claims.
+// wakeKept caps a wake-up list: more tokens than workers would only cause empty claims.
 const wakeKept = 64
 
+// lane holds the keys of one fairly scheduled queue and the default cap of a tenant's concurrent
+// jobs in it; capField names the tenant record's field overriding that cap ("": none).
+type lane struct {
+	q                               Queue
+	streamPrefix, tenants, rr, wake string
+	capField                        string
+	defCap                          int
+}
+
+// lane returns the scheduling keys of q.
+func (s *Store) lane(q Queue) lane {
+	if q == Builds {
+		return lane{q: Builds, streamPrefix: s.k.builds(""), tenants: s.k.buildTenants(), rr: s.k.brr(),
+			wake: s.k.bwake(), defCap: s.opts.BuildCap}
+	}
+	return lane{q: Runs, streamPrefix: s.k.runs(""), tenants: s.k.runTenants(), rr: s.k.rr(),
+		wake: s.k.wake(), capField: "max_concurrent_runs", defCap: s.opts.RunCap}
+}
+
+// trimLua defines trim(execs, kept, tp): it drops the oldest executions of the tenant's index
+// (execs) past kept, deleting their records, summaries and notifications (tp is the tenant's key
+// prefix) and taking them out of their deployment's index, except those still queued or running:
+// their worker would write the record again, so they stay until an enqueue after their end. It
+// looks at 64 of them at most per call. A record that expired already is only unindexed.
+const trimLua = `
+local function trim(execs, kept, tp)
+  local excess = redis.call('ZCARD', execs) - kept
+  if excess <= 0 then return end
+  for _, old in ipairs(redis.call('ZRANGE', execs, 0, math.min(excess, 64) - 1)) do
+    local status = nil
+    local raw = redis.call('GET', tp .. 'sum:' .. old) or redis.call('GET', tp .. 'exec:' .. old)
+    if raw then
+      local ok, v = pcall(cjson.decode, raw)
+      if ok and type(v) == 'table' then status = v['status'] end
+    end
+    if status ~= 'queued' and status ~= 'running' then
+      redis.call('DEL', tp .. 'exec:' .. old, tp .. 'sum:' .. old, tp .. 'done:' .. old)
+      redis.call('ZREM', execs, old)
+      local dep = redis.call('HGET', tp .. 'execdep', old)
+      if dep then
+        redis.call('ZREM', tp .. 'execsof:' .. dep, old)
+        redis.call('HDEL', tp .. 'execdep', old)
+      end
+    end
+  end
+end
+`
+
 // enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything.
-var enqueueScript = redis.NewScript(`
-local exec, execs, stream, tenants, rr, wake, tenant = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
+var enqueueScript = redis.NewScript(trimLua + `
+local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12]
 if redis.call('EXISTS', tenant) == 0 then return -1 end
 local exists = redis.call('EXISTS', stream) == 1
 if exists and maxq > 0 then
@@ -39,27 +88,34 @@ if redis.call('SADD', tenants, tid) == 1 then
   redis.call('RPUSH', rr, tid)
 end
 redis.call('SET', exec, rec, 'PX', ttl)
+redis.call('SET', sum, summary, 'PX', ttl)
 redis.call('ZADD', execs, score, id)
-redis.call('ZREMRANGEBYRANK', execs, 0, -kept - 1)
+redis.call('ZADD', execsof, score, id)
+redis.call('HSET', execdep, id, dep)
+trim(execs, kept, tp)
 redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
 redis.call('RPUSH', wake, 1)
 redis.call('LTRIM', wake, -wakekept, -1)
 return 1`)
 
-// claimScript delivers the next run to a consumer, fairly across tenants (see above). ARGV:
-// key prefix, consumer, default maximum of concurrent runs per tenant.
+// claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
+// KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant record key prefix,
+// cap field, consumer, default maximum of concurrent jobs per tenant.
 var claimScript = redis.NewScript(`
-local prefix, consumer, defcap = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local rr = prefix .. 'q:rr'
+local rr, tenants = KEYS[1], KEYS[2]
+local sprefix, tprefix, capfield, consumer, defcap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 for i = 1, redis.call('LLEN', rr) do
   local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
-  local stream = prefix .. 'q:runs:' .. tid
+  local stream = sprefix .. tid
   if redis.call('XLEN', stream) == 0 then
     -- Nothing queued or running: leave the rotation (the next enqueue puts the tenant back).
     redis.call('RPOP', rr)
-    redis.call('SREM', prefix .. 'q:tenants', tid)
+    redis.call('SREM', tenants, tid)
   else
-    local cap = tonumber(redis.call('HGET', prefix .. 'tenant:' .. tid, 'max_concurrent_runs') or '0') or 0
+    local cap = 0
+    if capfield ~= '' then
+      cap = tonumber(redis.call('HGET', tprefix .. tid, capfield) or '0') or 0
+    end
     if cap <= 0 then cap = defcap end
     local ok, pending = pcall(redis.call, 'XPENDING', stream, 'workers')
     if ok and pending[1] < cap then
@@ -77,6 +133,9 @@ return false`)
 // it returns nil the run is durably queued. maxQueued > 0 bounds the tenant's runs waiting to
 // start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes
 // the terminal record to the waiter (WaitExecution). ErrNotFound when the tenant was deleted.
+//
+// The tenant's index keeps its ExecutionsKept newest executions: the same step deletes the
+// records of those it drops (see trimLua), but never a queued or running one's.
 func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error {
 	rec, err := encodeExecution(e)
 	if err != nil {
@@ -87,9 +146,10 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution,
 		syncFlag = "1"
 	}
 	n, err := enqueueScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(), s.k.tenant(tid)},
+		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
+			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid)},
 		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, syncFlag, wakeKept).Int()
+		e.Deployment, syncFlag, wakeKept, encodeSummary(e), s.k.t(tid)).Int()
 	switch {
 	case err != nil:
 		return unavailable("enqueue run", err)
@@ -101,29 +161,30 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution,
 	return nil
 }
 
-// nextRun claims the next run fairly; when none is claimable it blocks on the wake-up list for up
-// to block and tries once more.
-func (s *Store) nextRun(ctx context.Context, consumer string, block time.Duration) (*Job, error) {
+// nextJob claims the next job of the lane fairly; when none is claimable it blocks on the lane's
+// wake-up list for up to block and tries once more.
+func (s *Store) nextJob(ctx context.Context, l lane, consumer string, block time.Duration) (*Job, error) {
 	for attempt := 0; attempt < 2; attempt++ {
-		res, err := claimScript.Run(ctx, s.rdb, []string{s.k.rr()}, s.k.p, consumer, s.opts.RunCap).Slice()
+		res, err := claimScript.Run(ctx, s.rdb, []string{l.rr, l.tenants},
+			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, unavailable("claim run", err)
+			return nil, unavailable("claim "+l.q.String(), err)
 		}
 		if len(res) == 3 {
-			return claimedJob(res), nil
+			return claimedJob(l.q, res), nil
 		}
 		if attempt == 0 {
-			_, err := s.rdb.BLPop(ctx, block, s.k.wake()).Result()
+			_, err := s.rdb.BLPop(ctx, block, l.wake).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				return nil, unavailable("wait for runs", err)
+				return nil, unavailable("wait for "+l.q.String(), err)
 			}
 		}
 	}
 	return nil, nil
 }
 
-// claimedJob turns the claim script's {tid, entry id, fields} into a Job.
-func claimedJob(res []any) *Job {
+// claimedJob turns the claim script's {tid, entry id, fields} into a Job of q.
+func claimedJob(q Queue, res []any) *Job {
 	tid, _ := res[0].(string)
 	id, _ := res[1].(string)
 	values := map[string]any{}
@@ -133,7 +194,7 @@ func claimedJob(res []any) *Job {
 			values[k] = fields[i+1]
 		}
 	}
-	j := parseJob(Runs, redis.XMessage{ID: id, Values: values})
+	j := parseJob(q, redis.XMessage{ID: id, Values: values})
 	j.Tenant = tid
 	return &j
 }

@@ -36,8 +36,8 @@ type Store struct {
 
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
 // holds the defaults of the operator's settings: prefix, TTL, run cap); New refuses those when
-// they cannot work rather than default them. ExecutionsKept, Waits and Now, which are not
-// operator settings, default as documented.
+// they cannot work rather than default them. ExecutionsKept, BuildCap, MaxQueuedBuilds, Waits
+// and Now default as documented.
 type Options struct {
 	// Prefix is put in front of every key (the daemon's "fs:"); tests use it to share one Redis.
 	Prefix string
@@ -47,6 +47,10 @@ type Options struct {
 	ExecutionsKept int64
 	// RunCap is the default maximum of concurrent runs per tenant (a tenant's quota overrides it).
 	RunCap int
+	// BuildCap is the maximum of concurrent builds per tenant (0: 1).
+	BuildCap int
+	// MaxQueuedBuilds bounds a tenant's builds waiting to start (0: 20; negative: no bound).
+	MaxQueuedBuilds int
 	// Waits, when set, is the client blocking waits use (default: the store's client).
 	Waits *redis.Client
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
@@ -56,8 +60,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// defaultExecutionsKept is the per-tenant index size when Options.ExecutionsKept is 0.
-const defaultExecutionsKept = 1000
+// Defaults of the Options that may be left out.
+const (
+	defaultExecutionsKept  = 1000
+	defaultBuildCap        = 1
+	defaultMaxQueuedBuilds = 20
+)
 
 // New returns a Store over an existing client. The caller owns the client. It fails on a secret
 // key of the wrong size, an empty prefix, a non-positive result TTL or run cap.
@@ -81,6 +89,15 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	}
 	if opts.ExecutionsKept <= 0 {
 		opts.ExecutionsKept = defaultExecutionsKept
+	}
+	if opts.BuildCap <= 0 {
+		opts.BuildCap = defaultBuildCap
+	}
+	switch {
+	case opts.MaxQueuedBuilds == 0:
+		opts.MaxQueuedBuilds = defaultMaxQueuedBuilds
+	case opts.MaxQueuedBuilds < 0:
+		opts.MaxQueuedBuilds = 0 // the scripts' "no bound"
 	}
 	if opts.Waits == nil {
 		opts.Waits = rdb

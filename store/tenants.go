@@ -217,8 +217,8 @@ func (s *Store) ListTenants(ctx context.Context) ([]faaspot.Tenant, error) {
 }
 
 // DeleteTenant revokes the tenant's tokens first (nothing can act for it any more), then removes
-// every key it owns, its run stream included (queued runs are dropped; a run in flight finishes and
-// its record expires). It returns the deployments it had, so the caller can remove their images.
+// every key it owns, its run and build streams included (queued runs and builds are dropped; a
+// run in flight finishes and its record expires; a build in flight finds its deployment gone). It returns the deployments it had, so the caller can remove their images.
 func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deployment, error) {
 	t, err := s.tenant(ctx, tid)
 	if err != nil {
@@ -239,10 +239,12 @@ func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deploym
 				p.Del(ctx, s.k.token(rec.Hash))
 			}
 		}
-		p.Del(ctx, s.k.tokens(tid), s.k.tenant(tid), s.k.runs(tid))
+		p.Del(ctx, s.k.tokens(tid), s.k.tenant(tid), s.k.runs(tid), s.k.builds(tid))
 		p.HDel(ctx, s.k.tenantNames(), t.Name)
 		p.SRem(ctx, s.k.runTenants(), tid)
 		p.LRem(ctx, s.k.rr(), 0, tid)
+		p.SRem(ctx, s.k.buildTenants(), tid)
+		p.LRem(ctx, s.k.brr(), 0, tid)
 		return nil
 	})
 	if err != nil {

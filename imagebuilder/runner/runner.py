@@ -5,7 +5,23 @@ Serve mode (no arguments, or --serve process|fork): imports the function module,
 {"args", "context", "output_limit", "result_limit"} on stdin, each answer one result frame, a
 single JSON line, on the original stdout. What the function prints (fd 1 and 2) is captured apart
 through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
-is /dev/null for the function. A container used for one run simply gets one request.
+is /dev/null for the function. A container used for one run simply gets one request. A
+frame's error is capped: message and traceback at ERROR_CAP bytes each, flagged
+"message_truncated" and "traceback_truncated". Its "stray" counts what the run left running (in
+process mode, processes and threads): the sandbox then retires the container.
+
+In fork mode three kinds of process share the container (see Standby):
+  - the runner speaks the protocol, captures output and holds every run's data;
+  - the fork server is forked from the runner once the function is imported, before any
+    request: no byte of any run ever enters it, and every run's process is forked from it, so
+    a run finds nothing of another in its memory, freed memory included;
+  - a run's process gets its request on a pipe and leaves its frame in a memfd.
+The runner and the fork server are not dumpable: a run, of the same uid, can neither trace them
+nor open their memory or descriptors through /proc. A run's process is confined by Landlock
+where the kernel has it, which keeps it from tracing, reading or signalling any process outside
+its own (the container's init included, which holds the protocol streams too). Between runs the
+runner kills what a run left running and removes what it left in /tmp, /dev/shm, /dev/mqueue
+and SysV IPC.
 
 Check mode (--check PATH, or --check - to read the code from stdin): validates at build time
 that the code defines main(args, context); on failure prints one line
@@ -15,7 +31,9 @@ Works on Python 3.8 and later, standard library only.
 """
 import json
 import os
+import select
 import signal
+import stat
 import sys
 import threading
 import traceback
@@ -23,7 +41,18 @@ import traceback
 FUNCTION_PATH = "/opt/faaspot/function/main.py"
 SITE_DIR = "/opt/faaspot/site"
 TMP_DIR = "/tmp"
+# Where else a run may leave files for the next: emptied when the runner owns the container.
+SHM_DIRS = ("/dev/shm", "/dev/mqueue")
+SYSVIPC_DIR = "/proc/sysvipc"
 CHECK_PREFIX = "FAASPOT-CHECK: "
+# Caps of an error in a frame, in bytes of UTF-8: a 10 MB exception message must not make a
+# 10 MB frame, nor cost the runner more than these to format.
+ERROR_CAP = 64 << 10
+TYPE_CAP = 256
+NOTES_CAP = 16  # notes of an exception shown in its traceback
+TRACEBACK_FRAMES = 500  # frames shown from each end of a deeper traceback
+# The highest Landlock ABI used (None: the kernel's); tests lower it to cover older kernels.
+LANDLOCK_MAX_ABI = None
 
 
 def check(path):
@@ -87,6 +116,10 @@ class Capture(object):
         os.dup2(w, fd)
         os.close(w)
         self.r = r
+
+    def start(self):
+        """Start draining: apart from __init__ so that the fork server is forked from a runner
+        with no thread of its own (a fork copies only the calling thread)."""
         threading.Thread(target=self._drain, daemon=True).start()
 
     def reset(self, limit):
@@ -134,25 +167,114 @@ class Capture(object):
             return bytes(self.buf).decode("utf-8", "replace"), self.total > self.limit
 
 
+# --- errors: every part capped, so that no exception makes a huge frame or a long formatting ---
+
 def error_of(exc):
     """Describe an exception of the function: its frames only, not the runner's or importlib's."""
-    here = os.path.abspath(__file__)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.abspath(f.filename) != here and not f.filename.startswith("<frozen")]
-    tb = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + \
-        "".join(traceback.format_exception_only(type(exc), exc))
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb}
+    message = safe_str(exc)
+    try:
+        frames, frames_cut = function_frames(exc.__traceback__)
+        last, notes_cut = exception_lines(exc, capped(message, ERROR_CAP)[0])
+        tb = "".join(["Traceback (most recent call last):\n"] + frames + last)
+    except Exception:  # a traceback that cannot be formatted: the error all the same
+        tb, frames_cut, notes_cut = "", False, False
+    return bounded_error(type(exc).__name__, message, tb, frames_cut or notes_cut)
 
+
+def bounded_error(typ, message, tb=None, tb_cut=False):
+    """The error object of a frame, each part capped (see capped): the message and the
+    traceback flagged when cut (the sandbox reads message_truncated and traceback_truncated)."""
+    error = {"type": capped(typ, TYPE_CAP)[0]}
+    error["message"], cut = capped(message, ERROR_CAP)
+    if cut:
+        error["message_truncated"] = True
+    if tb is not None:
+        error["traceback"], cut = capped(tb, ERROR_CAP, tail=True)
+        if cut or tb_cut:
+            error["traceback_truncated"] = True
+    return error
+
+
+def capped(text, cap, tail=False):
+    """(text, False) when text is at most cap bytes of UTF-8, else (a cut of it within cap bytes
+    with a marker, True): its head, or with tail its head and its tail (a traceback ends with its
+    innermost frame and the exception). Never looks at more than cap characters of text."""
+    if len(text) <= cap // 4 or len(text) <= cap and len(text.encode("utf-8", "surrogatepass")) <= cap:
+        return text, False
+    marker = "\n... [truncated: %d characters in all] ...\n" % len(text)
+    room = cap - len(marker)
+    if not tail:
+        return utf8_cut(text[:room], room) + marker, True
+    half = room // 2
+    return utf8_cut(text[:half], half) + marker + utf8_cut(text[-half:], half, end=True), True
+
+
+def utf8_cut(text, size, end=False):
+    """The first (with end, the last) size bytes of text's UTF-8, whole characters only."""
+    data = text.encode("utf-8", "surrogatepass")
+    data = data[-size:] if end else data[:size]
+    return data.decode("utf-8", "ignore")
+
+
+def safe_str(value):
+    """str(value), or a placeholder when its __str__ fails: the runner must answer all the same."""
+    try:
+        return str(value)
+    except BaseException:
+        return "<exception str() failed>"
+
+
+def function_frames(tb):
+    """(the formatted frames of tb outside the runner and importlib, whether some were left out): at
+    most TRACEBACK_FRAMES from each end, so that a traceback a million frames deep costs no more
+    than a short one."""
+    import collections
+    here = os.path.abspath(__file__)
+    head, tail, count = [], collections.deque(maxlen=TRACEBACK_FRAMES), 0
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if os.path.abspath(name) != here and not name.startswith("<frozen"):
+            count += 1
+            (head if len(head) < TRACEBACK_FRAMES else tail).append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    left_out = count - len(head) - len(tail)
+    lines = traceback.StackSummary.extract(head).format()
+    if left_out:
+        lines.append("  [... %d frames left out ...]\n" % left_out)
+    return lines + traceback.StackSummary.extract(tail).format(), left_out > 0
+
+
+def exception_lines(exc, message):
+    """(the traceback's last lines as Python prints them, the exception's notes included, whether
+    notes were left out), from message (capped already), the name and at most NOTES_CAP notes,
+    each capped at ERROR_CAP."""
+    cls = type(exc)
+    name = capped(getattr(cls, "__qualname__", cls.__name__), ERROR_CAP)[0]
+    if cls.__module__ not in ("__main__", "builtins"):
+        name = capped(str(cls.__module__), ERROR_CAP)[0] + "." + name
+    notes = getattr(exc, "__notes__", None)
+    notes = notes if isinstance(notes, (list, tuple)) else []
+    if isinstance(exc, SyntaxError) and len(message) < ERROR_CAP and not notes:
+        return [capped(line, ERROR_CAP)[0] for line in traceback.format_exception_only(cls, exc)], False
+    lines = [name + (": " + message if message else "") + "\n"]
+    lines += [capped(safe_str(note), ERROR_CAP)[0] + "\n" for note in notes[:NOTES_CAP]]
+    if len(notes) > NOTES_CAP:
+        lines.append("[... %d notes left out ...]\n" % (len(notes) - NOTES_CAP))
+    return lines, len(notes) > NOTES_CAP
+
+
+# --- serving ---
 
 def serve(mode):
     """Serve requests, one JSON line each on stdin, answering one frame line each on the original
     stdout, until stdin ends. The module is imported once, before the "ready" line. mode "process"
     runs every request in this process (module globals persist between runs); "fork" runs each in a
-    fresh child forked from this pre-imported process, so nothing of one run's process survives."""
+    fresh process forked from a pre-imported one, so nothing of one run survives (see Standby)."""
     out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
-    requests = os.fdopen(os.dup(0), "rb", buffering=0)
+    requests = os.fdopen(os.dup(0), "rb")  # buffered: no run's process ever shares its buffer
     os.dup2(devnull, 0)
+    os.close(devnull)
     captures = (Capture(1), Capture(2))
     for stream in (sys.stdout, sys.stderr):
         try:  # keep the function's prints in order with those of its child processes
@@ -162,8 +284,10 @@ def serve(mode):
     main_fn, load_error = load()
     standby = None
     if mode == "fork" and load_error is None:
-        memfd = os.memfd_create("faaspot-frame")
-        standby = Standby(main_fn, memfd, (out, requests.fileno()))
+        standby = Standby(main_fn, [out, requests.fileno()] + [c.r for c in captures])
+    for c in captures:
+        c.start()
+    threads = own_threads()  # process mode: threads started by the import are not a run's
     write_frame(out, {"ready": True, "pid": os.getpid()})
     while True:
         line = requests.readline()
@@ -180,17 +304,14 @@ def serve(mode):
         if load_error is not None:
             frame = {"ok": False, "error": load_error}
         elif standby is not None:
-            frame = standby.run(line)
+            frame = standby.run(line, doc)
         else:
             frame = run_here(main_fn, doc)
         for c in captures:
             c.mark()
         frame["stdout"], frame["stdout_truncated"] = captures[0].collect()
         frame["stderr"], frame["stderr_truncated"] = captures[1].collect()
-        if standby is not None and standby.sweeps:
-            frame["stray"] = 0  # killed before the next run: see Standby.renew
-        else:
-            frame["stray"] = stray_processes(standby.group if standby else None)
+        frame["stray"] = standby.stray() if standby else stray_processes() + stray_threads(threads)
         write_frame(out, frame)
         if standby is not None:
             standby.renew()  # after the frame: the next run finds its process already forked
@@ -213,88 +334,104 @@ def run_here(main_fn, doc):
 
 
 class Standby(object):
-    """Fork mode: each run gets a fresh child forked from this pre-imported process. The child is
-    forked ahead of its run, after the previous frame went out, and waits for its request on a
-    pipe, so neither the fork nor the child's exit is on a run's path: the child leaves its frame
-    in a memfd and says so with one byte on a pipe, then its process group is killed. A child
-    that dies first is noticed through SIGCHLD (a wake-up pipe), never by polling.
+    """Fork mode, the runner's side. Each run gets a fresh process forked by the fork server (see
+    fork_server), whose memory holds nothing of any run. The process is forked ahead of its run,
+    after the previous frame went out, and waits for its request on a pipe, so neither the fork nor
+    the process's end is on a run's path: it leaves its frame in a memfd and says so with one
+    byte on a pipe, then its process group is killed. The fork server hands the runner these
+    descriptors with the process's pid, and its wait status when it ends.
 
-    In a container (the runner's parent is the container's init) every other process is what a
-    finished run left behind, escaped from its group: they are killed before the next child is
-    forked, so a run never meets the processes of another and the container stays warm."""
+    When the runner owns the container (its parent is the container's init, or it is the init),
+    every other process is what a finished run left behind, escaped from its group: they are
+    killed, and what runs left in /dev/shm, /dev/mqueue and SysV IPC removed, before the next
+    process is forked, so a run never meets anything of another and the container stays warm."""
 
-    def __init__(self, main_fn, memfd, private_fds):
-        # private_fds (the protocol's stdin and stdout) are closed in every child: a function
-        # cannot write on the protocol stream nor read a request that is not its own.
-        self.main_fn, self.memfd = main_fn, memfd
-        self.wake_r, wake_w = os.pipe()
-        os.set_blocking(self.wake_r, False)
-        os.set_blocking(wake_w, False)
-        self.private_fds = list(private_fds) + [self.wake_r, wake_w]
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        self.pid, self.group, self.status = None, None, 0
-        self.sweeps = os.getppid() == 1
-        self.renew()
-
-    def renew(self):
-        """Reap the last run's child, kill what it left behind, empty /tmp, then fork the next
-        run's child."""
-        if self.pid is not None:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-            drain(self.wake_r)  # its SIGCHLD: no reason to wake the next run's wait
-        if self.group is not None:
-            if self.sweeps and not sweep():
-                os._exit(70)  # processes that cannot be killed: the container must go
-            clear_tmp()
-        self.ooms = oom_kills()
-        req_r, self.req_w = os.pipe()
-        self.done_r, done_w = os.pipe()
+    def __init__(self, main_fn, private_fds):
+        import socket
+        self.owns = os.getpid() == 1 or os.getppid() == 1
+        if os.getpid() == 1:
+            # The container's init gets the signals it has handlers for: a run must not
+            # interrupt the runner (runs get Python's handler back: see start_run).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        prctl(PR_SET_DUMPABLE, 0)  # before the fork: the fork server is hidden as well
+        self.server, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             try:
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                for fd in [self.req_w, self.done_r] + self.private_fds:
+                self.server.close()
+                for fd in private_fds:  # the protocol streams, the captured output
                     os.close(fd)
-                os.setpgid(0, 0)
-                self.child(req_r, done_w)
+                fork_server(main_fn, theirs)
             finally:
-                os._exit(0)
-        os.close(req_r)
-        os.close(done_w)
-        try:
-            os.setpgid(pid, pid)  # also here, so that the group exists whoever runs first
-        except OSError:
-            pass
-        self.pid, self.group = pid, pid
+                os._exit(70)
+        theirs.close()
+        self.server_pid, self.server_lost = pid, False
+        self.pid, self.group, self.status = None, None, 0
+        self.renew()
 
-    def child(self, req_r, done_w):
-        chunks = []
+    def renew(self):
+        """Wait for the last run's process to end; kill what it left running and remove what it
+        left behind; have the next run's process forked. The runner exits (the container must
+        go) when something of a run cannot be removed or the fork server is gone."""
+        if self.pid is not None:
+            self.status = self.receive(b"s")[0]
+            self.pid = None
+        if self.group is not None:
+            if self.owns and not (sweep([self.server_pid]) and clear_container()):
+                os._exit(70)
+            if not clear_tree(TMP_DIR):
+                os._exit(70)
+            if os.getpid() == 1:
+                self.reap()
+        if not self.server_alive():
+            os._exit(70)
+        self.ooms = oom_kills()
+        self.server.send(b"f")
+        self.pid, (self.req_w, self.done_r, self.memfd) = self.receive(b"p", 3)
+        self.group = self.pid
+
+    def receive(self, kind, nfds=0):
+        """The fork server's next message, which must be of kind (b"p": a process forked, with
+        nfds descriptors; b"s": its wait status); the runner exits when the server is gone."""
+        msg, fds = receive_fds(self.server, nfds)
+        if not msg.startswith(kind) or len(fds) != nfds:
+            os._exit(70)
+        return int(msg[1:]), fds
+
+    def server_alive(self):
+        if not self.server_lost:
+            try:
+                self.server_lost = os.waitpid(self.server_pid, os.WNOHANG)[0] != 0
+            except ChildProcessError:
+                self.server_lost = True
+        return not self.server_lost
+
+    def reap(self):
+        """As the container's init, reap the processes of runs that ended as orphans."""
         while True:
-            chunk = os.read(req_r, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(req_r)
-        doc = json.loads(b"".join(chunks).decode("utf-8"))
-        data = json.dumps(run_here(self.main_fn, doc)).encode("utf-8")
-        while data:
-            data = data[os.write(self.memfd, data):]
-        os.write(done_w, b"d")
+            try:
+                pid = os.waitpid(-1, os.WNOHANG)[0]
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.server_lost = self.server_lost or pid == self.server_pid
 
-    def run(self, line):
-        """Hand line (one request) to the waiting child and return its frame."""
-        os.ftruncate(self.memfd, 0)
-        os.lseek(self.memfd, 0, os.SEEK_SET)
+    def stray(self):
+        """What the run left that may act on: nothing, when everything is killed before the next
+        run, unless the fork server was lost (then the container must go); else the processes
+        besides the run's group, the fork server and this runner."""
+        if self.owns:
+            return 0 if self.server_alive() else 1
+        return len(live_processes([self.server_pid], self.group))
+
+    def run(self, line, doc):
+        """Hand line (one request) to the waiting process and return its frame."""
         try:
-            data = line
+            data = line if line.endswith(b"\n") else line + b"\n"
             while data:
                 data = data[os.write(self.req_w, data):]
-        except OSError:  # the child is gone already: its exit status tells
+        except OSError:  # the process is gone already: its wait status tells
             pass
         os.close(self.req_w)
         done = self.wait()
@@ -303,51 +440,207 @@ class Standby(object):
             os.killpg(self.group, signal.SIGKILL)
         except OSError:
             pass
+        try:
+            return self.frame(done, int(doc.get("result_limit") or 1 << 20))
+        finally:
+            os.close(self.memfd)
+
+    def wait(self):
+        """Wait until the run's process says it is done (True) or ends without saying so (False;
+        its wait status is then in self.status)."""
+        fds = [self.done_r, self.server]
+        while True:
+            ready, _, _ = select.select(fds, [], [])
+            if self.done_r in ready:
+                if os.read(self.done_r, 1):
+                    return True
+                fds = [self.server]  # end of file: the process is ending, its status follows
+            if self.server in ready:
+                self.status, self.pid = self.receive(b"s")[0], None
+                # It may have said done between the look at the pipe and its end.
+                return bool(select.select([self.done_r], [], [], 0)[0] and os.read(self.done_r, 1))
+
+    def frame(self, done, result_limit):
+        """The frame the run's process left, or the story of its end. A frame larger than an
+        honest one can be (a result within result_limit, capped errors) is refused unread."""
         size = os.lseek(self.memfd, 0, os.SEEK_END)
-        data = os.pread(self.memfd, size, 0) if size else b""
-        if done and data:
-            return json.loads(data.decode("utf-8"))
-        if self.pid is not None:  # said done, left no frame: its exit tells what happened
-            _, self.status = os.waitpid(self.pid, 0)
-            self.pid = None
+        if done and size > 2 * result_limit + (1 << 20):
+            return protocol_error("the run's frame is %d bytes, more than its limits allow" % size)
+        if done and size:
+            try:
+                frame = json.loads(os.pread(self.memfd, size, 0).decode("utf-8"))
+            except ValueError:
+                frame = None
+            return frame if isinstance(frame, dict) else protocol_error("the run left a frame that is no JSON object")
+        if self.pid is not None:  # said done, left no frame: its end tells what happened
+            self.status, self.pid = self.receive(b"s")[0], None
         status = self.status
-        if os.WIFSIGNALED(status):
-            code = 128 + os.WTERMSIG(status)
-        else:
-            code = os.WEXITSTATUS(status)
+        code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         if oom_kills() > self.ooms:
             return {"ok": False, "exit_code": code, "oom": True, "error": {"type": "OutOfMemory",
                     "message": "the function exceeded its memory limit and was killed"}}
         return {"ok": False, "exit_code": code, "error": {"type": "ProcessExited",
                 "message": "the function's process exited with code %d before returning a result" % code}}
 
-    def wait(self):
-        """Wait until the child says it is done (True) or dies without saying so (False; its
-        wait status is then in self.status)."""
-        import select
-        fds = [self.done_r, self.wake_r]
-        while True:
-            ready, _, _ = select.select(fds, [], [])
-            if self.done_r in ready:
-                if os.read(self.done_r, 1):
-                    return True
-                fds = [self.wake_r]  # end of file: the child is exiting, its SIGCHLD follows
-            if self.wake_r in ready:
-                drain(self.wake_r)
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid == self.pid:
-                self.pid, self.status = None, status
-                # It may have said done between the look at the pipe and its exit.
-                return bool(select.select([self.done_r], [], [], 0)[0] and os.read(self.done_r, 1))
+
+def protocol_error(message):
+    """The frame of a run whose process broke the protocol (it shares the process with the
+    function, which may have written the frame itself)."""
+    return {"ok": False, "error": {"type": "ProtocolError", "message": message}}
 
 
-def drain(fd):
-    """Read a non-blocking fd until it is empty."""
-    try:
-        while os.read(fd, 4096):
+def fork_server(main_fn, sock):
+    """The fork server: on each b"f" from the runner, fork one run's process with a fresh request
+    pipe, done pipe and frame memfd, send the runner its ends of them with the pid, and then the
+    process's wait status when it ends. Nothing of a run ever reaches this process: it handles
+    descriptors and pids only."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)  # for Landlock; nothing here or in a run gains privileges
+    ruleset = run_ruleset()
+    while sock.recv(1):
+        req_r, req_w = os.pipe()
+        done_r, done_w = os.pipe()
+        memfd = os.memfd_create("faaspot-frame")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                os.close(req_w)
+                os.close(done_r)
+                start_run(main_fn, req_r, done_w, memfd, ruleset)
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(done_w)
+        try:
+            os.setpgid(pid, pid)  # also here, so that the group exists whoever runs first
+        except OSError:
             pass
-    except BlockingIOError:
-        pass
+        send_fds(sock, b"p%d" % pid, [req_w, done_r, memfd])
+        for fd in (req_w, done_r, memfd):
+            os.close(fd)
+        sock.send(b"s%d" % os.waitpid(pid, 0)[1])
+
+
+def start_run(main_fn, req_r, done_w, memfd, ruleset):
+    """A run's process: set apart before its request arrives, then read it, run, leave the frame
+    in memfd and say so on done_w."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    prctl(PR_SET_DUMPABLE, 1)  # the function's own /proc files, for itself and its processes
+    confine_run(ruleset)
+    chunks = []
+    while True:
+        chunk = os.read(req_r, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(req_r)
+    doc = json.loads(b"".join(chunks).decode("utf-8"))
+    data = json.dumps(run_here(main_fn, doc)).encode("utf-8")
+    while data:
+        data = data[os.write(memfd, data):]
+    os.write(done_w, b"d")
+
+
+def send_fds(sock, data, fds):
+    import array
+    import socket
+    sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def receive_fds(sock, nfds):
+    """(message, descriptors) of the next message on sock: (b"", []) once its peer is gone."""
+    import array
+    import socket
+    data, ancillary, _, _ = sock.recvmsg(64, socket.CMSG_SPACE(nfds * 4) if nfds else 0)
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
+
+
+# --- the kernel's protections, through libc (no module of the standard library has them) ---
+
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def prctl(option, value):
+    """prctl(option, value), raising on failure: fork mode does not run unprotected."""
+    if libc().prctl(option, value, 0, 0, 0) != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, "prctl(%d, %d): %s" % (option, value, os.strerror(err)))
+
+
+# Landlock (linux/landlock.h): syscall numbers are the same on every architecture.
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, LANDLOCK_SCOPE_SIGNAL = 1, 2
+# The filesystem rights an ABI knows: all bits below REFER (ABI 2), TRUNCATE (3), IOCTL_DEV (5).
+LANDLOCK_FS_BITS = {2: 14, 3: 15, 4: 15, 5: 16}
+
+
+def run_ruleset():
+    """A Landlock ruleset for runs' processes (see confine_run), or -1 when the kernel has no
+    usable Landlock (ABI 1 would forbid renames across directories: it is not used). Made once
+    by the fork server."""
+    import ctypes
+    lib = libc()
+    abi = lib.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if LANDLOCK_MAX_ABI is not None:
+        abi = min(abi, LANDLOCK_MAX_ABI)
+    if abi < 2:
+        return -1
+    if abi >= 6:  # handled_access_fs, handled_access_net, scoped
+        attr = (ctypes.c_uint64 * 3)(0, 0, LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL)
+        rights = 0
+    else:
+        rights = (1 << LANDLOCK_FS_BITS[abi]) - 1
+        attr = (ctypes.c_uint64 * 1)(rights)
+    ruleset = lib.syscall(LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                          ctypes.c_uint32(0))
+    if ruleset >= 0 and rights and not allow_beneath_root(lib, ruleset, rights):
+        os.close(ruleset)
+        return -1
+    return ruleset
+
+
+def confine_run(ruleset):
+    """Put this run's process in the Landlock domain of ruleset (best effort: -1, the kernel has
+    none). In the domain, the run and every process it starts can neither trace nor read, through
+    /proc, the memory or descriptors of a process outside it (the runner, the fork server, the
+    container's init: it holds the protocol streams), and from ABI 6 not signal them nor connect
+    to their abstract unix sockets. Files are not restricted: a rule allows every right beneath
+    /. The fork server set no_new_privs, Landlock's condition without CAP_SYS_ADMIN."""
+    if ruleset < 0:
+        return False
+    import ctypes
+    try:
+        return libc().syscall(LANDLOCK_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(ruleset)
+
+
+def allow_beneath_root(lib, ruleset, rights):
+    """Add to ruleset a rule allowing rights beneath /: a domain without file restrictions."""
+    import ctypes
+    import struct
+    root = os.open("/", os.O_PATH | os.O_CLOEXEC)
+    try:
+        rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, root))  # path_beneath_attr, packed
+        return lib.syscall(LANDLOCK_ADD_RULE, ruleset, 1, rule, ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(root)
 
 
 def load():
@@ -382,30 +675,133 @@ def oom_kills():
     return 0
 
 
-def clear_tmp():
-    """Empty /tmp after a forked run: the next run starts with nothing of this one's files."""
-    import shutil
+# --- what a forked run leaves behind ---
+
+def clear_tree(top):
+    """Remove everything under top, whatever modes a run gave it, never following a symbolic
+    link; True when top is left empty (or absent). Every entry is the run's, of this uid, so a
+    directory can be opened up (0700) before it is entered; no process of the run is left to
+    swap an entry between its look and its removal. Iterative and by the working directory, so
+    that no nesting exhausts the stack or the descriptors."""
     try:
-        names = os.listdir(TMP_DIR)
+        if not os.listdir(top):
+            return True  # the common case, in one look
+        top_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return True
     except OSError:
-        return
-    for name in names:
-        path = os.path.join(TMP_DIR, name)
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
+        return False
+    try:
+        back = os.open(".", os.O_PATH | os.O_DIRECTORY)
+    except OSError:
+        os.close(top_fd)
+        return False
+    try:
+        os.fchdir(top_fd)
+        stack = [(None, os.listdir("."))]
+        while stack:
+            name, left = stack[-1]
+            if left:
+                entered = remove_or_enter(left.pop())
+                if entered:
+                    stack.append((entered, listdir_or_empty()))
+                continue
+            stack.pop()
+            if name is not None:
+                os.chdir("..")
+                try:
+                    os.rmdir(name)
+                except OSError:
+                    pass  # found by the final look
+        return not os.listdir(".")
+    except OSError:
+        return False
+    finally:
+        os.fchdir(back)
+        os.close(back)
+        os.close(top_fd)
 
 
-def live_processes(group=None):
-    """The live processes other than the init process, this runner and the members of group (a
-    forked run's process group, killed already)."""
+def remove_or_enter(name):
+    """Remove name from the working directory, or, a directory, open it up and enter it: return
+    its name then."""
+    try:
+        if not stat.S_ISDIR(os.lstat(name).st_mode):
+            os.unlink(name)
+            return None
+        os.chmod(name, 0o700)  # a directory, not a link: lstat said so
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None  # found by the final look
+    try:
+        os.fchdir(fd)
+    finally:
+        os.close(fd)
+    return name
+
+
+def listdir_or_empty():
+    try:
+        return os.listdir(".")
+    except OSError:
+        return []
+
+
+def clear_container():
+    """Remove what runs left outside /tmp and their processes: the files of /dev/shm (POSIX
+    shared memory and semaphores), POSIX message queues, SysV IPC. Only for a runner that owns
+    its container: elsewhere these are the machine's. True when nothing is left."""
+    files = [clear_tree(d) for d in SHM_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)]
+    return clear_sysv_ipc() and all(files)
+
+
+def clear_sysv_ipc():
+    """Remove the SysV shared memory segments, semaphore sets and message queues this uid owns or
+    created (the container has an IPC namespace of its own: they are runs'); True when none is
+    left. ipcrm is not in the images: libc's *ctl(IPC_RMID) does it."""
+    IPC_RMID = 0
+    remove = {"shm": lambda i: libc().shmctl(i, IPC_RMID, None),
+              "sem": lambda i: libc().semctl(i, 0, IPC_RMID),
+              "msg": lambda i: libc().msgctl(i, IPC_RMID, None)}
+    failed = 0
+    for kind in ("shm", "sem", "msg"):
+        for ident in sysv_ids(kind):
+            failed += remove[kind](ident) != 0
+    return failed == 0
+
+
+def sysv_ids(kind):
+    """The ids of the SysV objects of kind ("shm", "sem", "msg") this uid owns or created."""
+    try:
+        fd = os.open(os.path.join(SYSVIPC_DIR, kind), os.O_RDONLY)
+    except OSError:
+        return []
+    chunks = []
+    try:
+        while True:  # a /proc file comes a page or so at a time
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("ascii", "replace")
+    header, _, rows = text.partition("\n")
+    if not rows.strip():
+        return []  # the common case: nothing but the header
+    header, rows, me = header.split(), [r.split() for r in rows.splitlines()], str(os.getuid())
+    if "uid" not in header or "cuid" not in header:
+        return []
+    uid, cuid = header.index("uid"), header.index("cuid")
+    return [int(r[1]) for r in rows if len(r) > cuid and me in (r[uid], r[cuid])]
+
+
+def live_processes(spared=(), group=None):
+    """The live processes other than the init process, this runner, spared and the members of
+    group (a forked run's process group, killed already)."""
     me, live = os.getpid(), []
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in (1, me):
+        if not name.isdigit() or int(name) in (1, me) or int(name) in spared:
             continue
         try:
             with open("/proc/%s/stat" % name) as f:
@@ -417,17 +813,35 @@ def live_processes(group=None):
     return live
 
 
-def stray_processes(group=None):
-    """Count what a run left behind (see live_processes)."""
-    return len(live_processes(group))
+def stray_processes():
+    """Count the processes a run left behind (process mode; see live_processes)."""
+    return len(live_processes())
 
 
-def sweep():
-    """Kill every live process but the init process and this runner, until none is left; False
-    when some survive (a fork bomb outrunning the kills)."""
+def own_threads():
+    """The ids of this process's threads."""
+    return set(os.listdir("/proc/self/task"))
+
+
+def stray_threads(before):
+    """Count the threads of this process a run left running (process mode: they would go on
+    into the next run), given the threads there were before. A thread that is just ending (its
+    function returned, its join done) is given a few milliseconds to go."""
+    import time
+    for _ in range(10):
+        left = own_threads() - before
+        if not left:
+            return 0
+        time.sleep(0.001)
+    return len(left)
+
+
+def sweep(spared=()):
+    """Kill every live process but the init process, this runner and spared, until none is left;
+    False when some survive (a fork bomb outrunning the kills)."""
     import time
     for _ in range(200):
-        live = live_processes()
+        live = live_processes(spared)
         if not live:
             return True
         for pid in live:
@@ -450,8 +864,8 @@ def call(main_fn, args, context, result_limit):
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
-        return {"ok": False, "error": {"type": "ResultNotSerializable",
-                                       "message": "the return value is not JSON-serializable: %s" % e}}
+        return {"ok": False, "error": bounded_error(
+            "ResultNotSerializable", "the return value is not JSON-serializable: %s" % safe_str(e))}
     if len(text) > result_limit:
         return {"ok": False, "error": {"type": "ResultTooLarge",
                                        "message": "the return value is %d bytes; the limit is %d" % (len(text), result_limit)}}
