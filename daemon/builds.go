@@ -18,8 +18,9 @@ const engineBuildFailed = "the image build could not run (container engine error
 //   - a newer version was requested: the build is recorded failed, "superseded by version N";
 //   - the user's code or requirements fail (*imagebuilder.BuildError): recorded failed with the
 //     builder's message and log; an engine failure: recorded failed with a generic message;
-//   - a success: the version's containers are pre-warmed, then it is recorded (becoming the
-//     ready version when newer), and the previous ready image and containers are removed.
+//   - a success: the version's containers are pre-warmed (when the image is the deployment's
+//     own), then it is recorded (becoming the ready version when newer), and the previous ready
+//     image and containers are removed.
 //
 // It returns an error, leaving the job pending, when the store fails or ctx ends mid-build.
 func (w *workers) build(ctx context.Context, job store.Job) error {
@@ -49,7 +50,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	result := faaspot.StatusReady
 	if out.Error != "" {
 		result = faaspot.StatusFailed
-	} else if job.Version >= dep.Version {
+	} else if job.Version >= dep.Version && w.ownImage(job, dep.ID, out.Image) {
 		w.prewarm(ctx, job.Tenant, dep, job.Version, out.Image)
 	}
 	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(w.clock.Now().Sub(start).Seconds())
@@ -90,10 +91,11 @@ func (w *workers) buildImage(ctx context.Context, job store.Job, dep faaspot.Dep
 // buildRecorded cleans up after a build whose outcome the store recorded: the containers of the
 // version it replaced (or of the built one, when it did not become ready), and the previous
 // ready image, which serves no new run. In-flight runs keep that image alive (removal of an
-// image in use fails, and the janitor removes it once unused).
+// image in use fails, and the janitor removes it once unused). An image the record names that
+// is not the deployment's own is never removed (see ownImage).
 func (w *workers) buildRecorded(ctx context.Context, job store.Job, before, after faaspot.Deployment) {
 	w.versionRecorded(job.Tenant, before, after, job.Version)
-	if before.Image == "" || after.Image == before.Image {
+	if before.Image == "" || after.Image == before.Image || !w.ownImage(job, before.ID, before.Image) {
 		return
 	}
 	if err := w.builder.RemoveImage(ctx, before.Image); err != nil {

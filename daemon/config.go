@@ -3,7 +3,6 @@
 package daemon
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"os"
@@ -78,6 +77,17 @@ type Config struct {
 	// (past it: 429); builds are claimed round-robin across tenants.
 	MaxConcurrentBuilds int // FAASPOT_MAX_CONCURRENT_BUILDS
 	MaxQueuedBuilds     int // FAASPOT_MAX_QUEUED_BUILDS
+	// AllowSourceBuilds lets a requirement without a wheel be built from source, with no network,
+	// as the tenant's user, under limits; off: wheels only.
+	AllowSourceBuilds bool // FAASPOT_ALLOW_SOURCE_BUILDS
+	// BuildDiskMB sizes the /tmp of each build stage container.
+	BuildDiskMB int // FAASPOT_BUILD_DISK_MB
+	// UIDBase and UIDCount: every tenant's containers run as uid UIDBase + hash(tenant) % UIDCount.
+	UIDBase  int64 // FAASPOT_UID_BASE
+	UIDCount int64 // FAASPOT_UID_COUNT
+	// ShmMB sizes a sandbox's private /dev/shm; OOMScoreAdj raises its processes' OOM score.
+	ShmMB       int // FAASPOT_SHM_MB
+	OOMScoreAdj int // FAASPOT_OOM_SCORE_ADJ
 	// Size caps of requests, in bytes: a whole body, a deployment's code, requirements and
 	// context, a run's arguments.
 	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
@@ -126,6 +136,11 @@ func DefaultConfig() Config {
 		MaxBuildWaiters:      8,
 		MaxConcurrentBuilds:  1,
 		MaxQueuedBuilds:      20,
+		BuildDiskMB:          1024,
+		UIDBase:              sandbox.DefaultConfig().UIDBase,
+		UIDCount:             sandbox.DefaultConfig().UIDCount,
+		ShmMB:                int(sandbox.DefaultConfig().ShmBytes >> 20),
+		OOMScoreAdj:          sandbox.DefaultConfig().OOMScoreAdj,
 		MaxBodyBytes:         2 << 20,
 		MaxCodeBytes:         1 << 20,
 		MaxRequirementsBytes: 16 << 10,
@@ -175,12 +190,6 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// envVar binds one environment variable to the field it sets.
-type envVar struct {
-	name string
-	set  func(string) error
-}
-
 // envVars lists every FAASPOT_* variable the daemon reads, with the field it sets.
 func (c *Config) envVars() []envVar {
 	return []envVar{
@@ -216,6 +225,12 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_MAX_BUILD_WAITERS", &c.MaxBuildWaiters),
 		intVar("FAASPOT_MAX_CONCURRENT_BUILDS", &c.MaxConcurrentBuilds),
 		intVar("FAASPOT_MAX_QUEUED_BUILDS", &c.MaxQueuedBuilds),
+		boolVar("FAASPOT_ALLOW_SOURCE_BUILDS", &c.AllowSourceBuilds),
+		intVar("FAASPOT_BUILD_DISK_MB", &c.BuildDiskMB),
+		int64Var("FAASPOT_UID_BASE", &c.UIDBase),
+		int64Var("FAASPOT_UID_COUNT", &c.UIDCount),
+		intVar("FAASPOT_SHM_MB", &c.ShmMB),
+		intVar("FAASPOT_OOM_SCORE_ADJ", &c.OOMScoreAdj),
 		durVar("FAASPOT_RESULT_TTL", &c.ResultTTL),
 		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
@@ -229,59 +244,6 @@ func (c *Config) envVars() []envVar {
 		strVar("FAASPOT_DEV_TENANT", &c.DevTenant),
 		strVar("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig),
 	}
-}
-
-func strVar(name string, dst *string) envVar {
-	return envVar{name, func(v string) error { *dst = v; return nil }}
-}
-
-func intVar(name string, dst *int) envVar {
-	return envVar{name, func(v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		*dst = n
-		return nil
-	}}
-}
-
-func floatVar(name string, dst *float64) envVar {
-	return envVar{name, func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", v)
-		}
-		*dst = f
-		return nil
-	}}
-}
-
-func boolVar(name string, dst *bool) envVar {
-	return envVar{name, func(v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		*dst = b
-		return nil
-	}}
-}
-
-func durVar(name string, dst *time.Duration) envVar {
-	return envVar{name, func(v string) error {
-		d, err := parseDuration(v)
-		if err != nil {
-			return err
-		}
-		*dst = d
-		return nil
-	}}
-}
-
-// textVar sets a typed value that parses itself (a Role, a warm Mode).
-func textVar(name string, dst encoding.TextUnmarshaler) envVar {
-	return envVar{name, func(v string) error { return dst.UnmarshalText([]byte(v)) }}
 }
 
 // runCap is the default maximum of concurrent runs per tenant: half the workers, so that a tenant
@@ -374,6 +336,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")
+	}
+	if c.BuildDiskMB < 16 || c.ShmMB < 1 {
+		bad("build disk must be at least 16 MB and /dev/shm at least 1 MB")
 	}
 	if c.MaxBuildWaiters < 0 || c.MaxConcurrentBuilds < 1 || c.MaxQueuedBuilds < 1 {
 		bad("build caps: need max build waiters >= 0, max concurrent and queued builds >= 1")

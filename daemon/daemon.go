@@ -119,11 +119,13 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
 	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
+	sc.UIDBase, sc.UIDCount, sc.ShmBytes, sc.OOMScoreAdj = d.cfg.UIDBase, d.cfg.UIDCount, int64(d.cfg.ShmMB)<<20, d.cfg.OOMScoreAdj
 	// Images carry the node and the store they were built for: the image janitor removes only
 	// images of this node and this store, whose deployments this store can vouch for. Build
 	// checks run under the sandbox's hardening.
 	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork, Sandbox: sc.Config,
+		AllowSourceBuilds: d.cfg.AllowSourceBuilds, DiskBytes: int64(d.cfg.BuildDiskMB) << 20,
 		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
 )
@@ -23,12 +25,23 @@ const (
 	msgContextUnavailable = "the deployment's context cannot be read on this server; redeploy it or ask the operator"
 	msgImageUnavailable   = "the deployment's image is not on this worker and could not be built here; try again or redeploy"
 	msgEngineError        = "the container engine could not run the function; try again"
+	msgImageMismatch      = "the deployment's record names an image that is not its own; the run was refused (ask the operator)"
+	msgRunOverdue         = "the run did not end within its timeout plus a grace period and was stopped; try again"
+)
+
+// Error types of the runs that fail for the engine's or the operator's reasons.
+const (
+	errTypeImageMismatch  = "ImageMismatch"
+	errTypeEngineTimeout  = "EngineTimeout"
+	errTypeRecordTooLarge = "RecordTooLarge"
+	errTypeStoreError     = "StoreError"
 )
 
 // run executes one queued execution and writes its terminal record, which acknowledges the job.
 // An execution that is gone or already terminal is acknowledged without running; a deployment
-// that is gone or was never ready fails the run (DeploymentNotFound), and so does a context this
-// node cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
+// that is gone or was never ready fails the run (DeploymentNotFound), and so do an image that is
+// not the deployment's own (ImageMismatch: no container is started) and a context this node
+// cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
 	e, dep, err := w.runs.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
@@ -42,6 +55,8 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
 	case err != nil:
 		return fmt.Errorf("%s: %w", job, err)
+	case !w.ownImage(job, dep.ID, dep.Image):
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
 	}
 	now := w.clock.Now().UTC()
 	e.StartedAt, e.QueueMS = &now, ms(now.Sub(e.CreatedAt))
@@ -60,23 +75,31 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 // execute runs req in the sandbox for e and records the outcome. When this node's engine lacks
 // the image (another node built it, or it was removed by hand) it builds it here and runs again;
 // failing that the run fails with ImageUnavailable, and on another engine failure with
-// EngineError.
+// EngineError, or EngineTimeout when the sandbox overran the run's timeout and grace (see
+// runSandbox).
 func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, req sandbox.Request) error {
 	marked := w.markRunningLater(job.Tenant, e)
-	res, err := w.sandbox.Run(ctx, req)
+	res, err := w.runSandbox(ctx, req)
 	if err != nil && ctx.Err() == nil && cerrdefs.IsNotFound(err) {
 		if req.Image, err = w.localImage(ctx, job.Tenant, dep); err != nil {
 			marked()
 			w.log.Error("image missing on this node and not rebuilt", "job", job.String(), "err", err)
 			return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ImageUnavailable", msgImageUnavailable))
 		}
-		res, err = w.sandbox.Run(ctx, req)
+		if !w.ownImage(job, dep.ID, req.Image) {
+			marked()
+			return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
+		}
+		res, err = w.runSandbox(ctx, req)
 	}
 	marked()
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", job, err) // the job stays with its owner
-		}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", job, err) // the job stays with its owner
+	case errors.Is(err, errRunOverdue):
+		w.log.Error("run overdue in the sandbox; recorded as failed", "job", job.String(), "err", err)
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeEngineTimeout, msgRunOverdue))
+	case err != nil:
 		w.log.Error("run failed in the engine", "job", job.String(), "err", err)
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "EngineError", msgEngineError))
 	}
@@ -90,6 +113,75 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 	w.metrics.ContainerAcquire.WithLabelValues(mode).Observe(res.Acquire.Seconds())
 	w.metrics.RunDuration.WithLabelValues(string(e.Status)).Observe(res.Duration.Seconds())
 	return w.finish(ctx, job, e, nil)
+}
+
+// Bounds of a run in the sandbox beyond its own timeout.
+const (
+	// runGrace is how long past its timeout a run may take in the sandbox (starting a container,
+	// killing and inspecting it) before the worker cancels it.
+	runGrace = 20 * time.Second
+	// abandonAfter is how long a cancelled run is awaited before the worker records its outcome
+	// without the sandbox's answer.
+	abandonAfter = 15 * time.Second
+)
+
+// errRunOverdue is the cause of a run cancelled by runSandbox.
+var errRunOverdue = errors.New("the run outlived its timeout and grace")
+
+// runSandbox runs req in the sandbox within req's timeout plus runGrace: past that, the run's
+// context is cancelled (the sandbox then kills and removes its container) and its error wraps
+// errRunOverdue; a sandbox that still has not returned abandonAfter later is left behind, its
+// error wrapping errRunOverdue all the same. A run always ends: an engine that hangs can delay
+// the record of its outcome, never prevent it. When ctx ends, the error is ctx's.
+func (w *workers) runSandbox(ctx context.Context, req sandbox.Request) (sandbox.Result, error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := w.clock.AfterFunc(req.Limits.Timeout+runGrace, func() { cancel(errRunOverdue) })
+	defer stop()
+	type answer struct {
+		res sandbox.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := w.sandbox.Run(runCtx, req)
+		done <- answer{res, err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-runCtx.Done():
+		select {
+		case a = <-done:
+		case <-w.clock.After(abandonAfter):
+			w.log.Error("the sandbox did not return from a cancelled run; abandoned", "execution", req.ExecutionID)
+			a.err = errors.New("the sandbox did not return")
+		}
+	}
+	if a.err != nil && ctx.Err() == nil && errors.Is(context.Cause(runCtx), errRunOverdue) {
+		return a.res, fmt.Errorf("%w: %w", errRunOverdue, a.err)
+	}
+	return a.res, a.err
+}
+
+// repositoryOf names the image repository of a tenant's deployment: the image builder's naming
+// (a variable so that the tests of workers on fake images can name theirs).
+var repositoryOf = imagebuilder.Repository
+
+// ownImage reports whether image belongs to job's tenant and the deployment deploymentID: a tag
+// (not a digest) of exactly the repository the builder names for them. The store is not
+// trusted: a record rewritten to name another tenant's image must never run it. A mismatch is
+// logged as a security event.
+func (w *workers) ownImage(job store.Job, deploymentID, image string) bool {
+	want := repositoryOf(job.Tenant, deploymentID)
+	repo, tag, ok := strings.Cut(image, ":")
+	if ok && repo == want && tag != "" && !strings.ContainsAny(tag, "/:@") {
+		return true
+	}
+	w.log.Error("security: refused to run an image that is not the deployment's own",
+		"event", "image_mismatch", "job", job.String(), "deployment_id", deploymentID,
+		"image", image, "want_repository", want)
+	return false
 }
 
 // markRunningLater records the run as running if it is still going after markRunningAfter. The
@@ -141,18 +233,54 @@ func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deploymen
 	}
 }
 
-// finish writes the terminal record (applying f when given), which acknowledges the job.
+// finish writes the terminal record (applying f when given), which acknowledges the job. When
+// the store refuses the record (over store.MaxExecutionBytes, or not encodable), a smaller
+// failure record takes its place (see unstored), so that the run still ends; the error of a
+// store that cannot be reached comes back, leaving the job pending.
 func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution)) error {
 	if f != nil {
 		f(&e)
 	}
 	now := w.clock.Now().UTC()
 	e.FinishedAt = &now
-	if err := w.runs.FinishRun(ctx, job, e); err != nil {
+	err := w.runs.FinishRun(ctx, job, e)
+	if refused(err) {
+		w.log.Error("the run's outcome could not be stored; recording a smaller failure", "job", job.String(), "err", err)
+		e = unstored(e, err)
+		if err = w.runs.FinishRun(ctx, job, e); refused(err) {
+			e.Args = nil // stored when the run was queued: refused only by a store that changed since
+			err = w.runs.FinishRun(ctx, job, e)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("%s: record the outcome: %w", job, err)
 	}
 	w.metrics.Executions.WithLabelValues(string(e.Status)).Inc()
 	return nil
+}
+
+// refused reports whether the store refused a record for what it holds (it will refuse it again).
+func refused(err error) bool {
+	return errors.Is(err, store.ErrRecordTooLarge) || errors.Is(err, store.ErrRecordInvalid)
+}
+
+// unstored is the failure recorded in place of e, whose record the store refused with err:
+// RecordTooLarge or StoreError, naming how the run ended; the result, output and error are
+// dropped (the output flagged truncated), the arguments kept.
+func unstored(e faaspot.Execution, err error) faaspot.Execution {
+	typ, why := errTypeStoreError, "could not be encoded"
+	if errors.Is(err, store.ErrRecordTooLarge) {
+		typ, why = errTypeRecordTooLarge, fmt.Sprintf("is over the record size limit of %d bytes", store.MaxExecutionBytes)
+	}
+	ended := string(e.Status)
+	if e.Error != nil && e.Error.Type != typ {
+		ended += " with " + e.Error.Type
+	}
+	e.StdoutTruncated, e.StderrTruncated = e.StdoutTruncated || e.Stdout != "", e.StderrTruncated || e.Stderr != ""
+	e.Status, e.Result, e.Stdout, e.Stderr = faaspot.ExecFailed, nil, "", ""
+	e.Error = &faaspot.ExecError{Type: typ, Message: fmt.Sprintf("the run ended (%.300s) but its outcome %s; "+
+		"its result, output and error were dropped", ended, why)}
+	return e
 }
 
 // applyResult copies a sandbox result into the execution record.
@@ -167,7 +295,8 @@ func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	}
 	e.Result = res.Value
 	if res.Error != nil {
-		e.Error = &faaspot.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback}
+		e.Error = &faaspot.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback,
+			MessageTruncated: res.Error.MessageTruncated, TracebackTruncated: res.Error.TracebackTruncated}
 	}
 	e.Stdout, e.Stderr = res.Stdout, res.Stderr
 	e.StdoutTruncated, e.StderrTruncated = res.StdoutTruncated, res.StderrTruncated

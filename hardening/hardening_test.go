@@ -62,9 +62,12 @@ var configs = []struct {
 	{name: "runtime passthrough and node", golden: "runtime", cfg: Config{Runtime: "runsc", Node: "node-a"},
 		want: withFields(func(c *Config) { c.Runtime, c.Node = "runsc", "node-a" })},
 	{name: "small settings", golden: "small",
-		cfg:  Config{Network: "none", User: "1000:1000", PidsLimit: 16, NoFile: 64, TmpfsBytes: 1 << 20},
-		want: Config{Network: "none", User: "1000:1000", PidsLimit: 16, NoFile: 64, TmpfsBytes: 1 << 20}},
-	{name: "negative limits take the defaults", golden: "defaults", cfg: Config{PidsLimit: -1, NoFile: -1, TmpfsBytes: -1},
+		cfg: Config{Network: "none", User: "1000:1000", PidsLimit: 16, NoFile: 64, TmpfsBytes: 1 << 20,
+			UIDBase: 5000, UIDCount: 10, ShmBytes: 1 << 20, OOMScoreAdj: 1000},
+		want: Config{Network: "none", User: "1000:1000", PidsLimit: 16, NoFile: 64, TmpfsBytes: 1 << 20,
+			UIDBase: 5000, UIDCount: 10, ShmBytes: 1 << 20, OOMScoreAdj: 1000}},
+	{name: "negative limits take the defaults", golden: "defaults",
+		cfg:  Config{PidsLimit: -1, NoFile: -1, TmpfsBytes: -1, UIDBase: -1, UIDCount: -1, ShmBytes: -1, OOMScoreAdj: -1},
 		want: DefaultConfig()},
 }
 
@@ -93,7 +96,9 @@ func TestRender(t *testing.T) {
 				"host_config":       HostConfig(tt.cfg, runResources),
 				"container_sandbox": ContainerConfig(tt.cfg, RoleSandbox),
 				"container_check":   ContainerConfig(tt.cfg, RoleCheck),
+				"container_tenant":  ContainerConfig(tt.cfg.ForTenant("0a1b2c3d4e5f6071"), RoleSandbox),
 				"build_options":     BuildOptions(tt.cfg, buildResources),
+				"host_config_stage": StageHostConfig(tt.cfg, buildResources, 512<<20),
 			})
 		})
 	}
@@ -126,8 +131,18 @@ func checkHardened(t *testing.T, hc *container.HostConfig, cfg Config, res Resou
 	if r.PidsLimit == nil || *r.PidsLimit != cfg.PidsLimit || *r.PidsLimit <= 0 {
 		t.Errorf("PidsLimit = %v, want %d", r.PidsLimit, cfg.PidsLimit)
 	}
-	if len(r.Ulimits) != 1 || *r.Ulimits[0] != (container.Ulimit{Name: "nofile", Soft: cfg.NoFile, Hard: cfg.NoFile}) {
-		t.Errorf("Ulimits = %+v, want nofile %d/%d", r.Ulimits, cfg.NoFile, cfg.NoFile)
+	if len(r.Ulimits) != 2 || *r.Ulimits[0] != (container.Ulimit{Name: "nofile", Soft: cfg.NoFile, Hard: cfg.NoFile}) ||
+		*r.Ulimits[1] != (container.Ulimit{Name: "core"}) {
+		t.Errorf("Ulimits = %+v, want nofile %d/%d and core 0/0 (no core dumps)", r.Ulimits, cfg.NoFile, cfg.NoFile)
+	}
+	if hc.OomScoreAdj != cfg.OOMScoreAdj || hc.OomScoreAdj <= 0 {
+		t.Errorf("OomScoreAdj = %d, want the raised %d", hc.OomScoreAdj, cfg.OOMScoreAdj)
+	}
+	if hc.IpcMode != "private" || hc.CgroupnsMode != "private" {
+		t.Errorf("IPC namespace %q, cgroup namespace %q; want both private", hc.IpcMode, hc.CgroupnsMode)
+	}
+	if hc.ShmSize != cfg.ShmBytes || hc.ShmSize <= 0 {
+		t.Errorf("ShmSize = %d, want the bounded %d", hc.ShmSize, cfg.ShmBytes)
 	}
 	if hc.Init == nil || !*hc.Init {
 		t.Error("no init process: the runner would be PID 1, immune to its own signals")
@@ -164,9 +179,9 @@ func checkHardened(t *testing.T, hc *container.HostConfig, cfg Config, res Resou
 		t.Errorf("host paths reach the container: binds %v mounts %v volumes-from %v devices %v",
 			hc.Binds, hc.Mounts, hc.VolumesFrom, r.Devices)
 	}
-	if hc.Privileged || hc.PidMode != "" || hc.IpcMode != "" || hc.UsernsMode != "" || hc.UTSMode != "" {
-		t.Errorf("host namespaces or privileges: privileged=%v pid=%q ipc=%q userns=%q uts=%q",
-			hc.Privileged, hc.PidMode, hc.IpcMode, hc.UsernsMode, hc.UTSMode)
+	if hc.Privileged || hc.PidMode != "" || hc.UsernsMode != "" || hc.UTSMode != "" {
+		t.Errorf("host namespaces or privileges: privileged=%v pid=%q userns=%q uts=%q",
+			hc.Privileged, hc.PidMode, hc.UsernsMode, hc.UTSMode)
 	}
 	if len(hc.PortBindings) != 0 || hc.PublishAllPorts {
 		t.Error("ports are published")
@@ -181,12 +196,16 @@ func TestContainerConfig(t *testing.T) {
 		for _, role := range []string{RoleSandbox, RoleCheck} {
 			t.Run(tt.name+"/"+role, func(t *testing.T) {
 				cc := ContainerConfig(tt.cfg, role)
-				if cc.User != tt.want.User || IsRoot(cc.User) {
-					t.Errorf("User = %q, want the non-root %q", cc.User, tt.want.User)
+				want := tt.want.User
+				if want == "" {
+					want = DefaultUser // no tenant
 				}
-				want := map[string]string{LabelManaged: "true", LabelRole: role, LabelNode: tt.cfg.Node}
-				if !maps.Equal(cc.Labels, want) {
-					t.Errorf("Labels = %v, want %v", cc.Labels, want)
+				if cc.User != want || IsRoot(cc.User) {
+					t.Errorf("User = %q, want the non-root %q", cc.User, want)
+				}
+				wantLabels := map[string]string{LabelManaged: "true", LabelRole: role, LabelNode: tt.cfg.Node}
+				if !maps.Equal(cc.Labels, wantLabels) {
+					t.Errorf("Labels = %v, want %v", cc.Labels, wantLabels)
 				}
 				if cc.Image != "" || len(cc.Cmd) != 0 || len(cc.Entrypoint) != 0 || len(cc.Env) != 0 || cc.Tty {
 					t.Errorf("the hardened part sets what is the caller's: %+v", cc)
@@ -212,9 +231,17 @@ func TestBuildOptions(t *testing.T) {
 				t.Errorf("CPU quota %d per %d µs, want 150000 per 100000 (1.5 CPUs)", opts.CPUQuota, opts.CPUPeriod)
 			}
 			wantUlimits := []container.Ulimit{{Name: "nofile", Soft: tt.want.NoFile, Hard: tt.want.NoFile},
-				{Name: "nproc", Soft: tt.want.PidsLimit, Hard: tt.want.PidsLimit}}
-			if len(opts.Ulimits) != len(wantUlimits) || *opts.Ulimits[0] != wantUlimits[0] || *opts.Ulimits[1] != wantUlimits[1] {
-				t.Errorf("Ulimits = %+v, want %+v", opts.Ulimits, wantUlimits)
+				{Name: "core"}, {Name: "nproc", Soft: tt.want.PidsLimit, Hard: tt.want.PidsLimit}}
+			if len(opts.Ulimits) != len(wantUlimits) {
+				t.Fatalf("Ulimits = %+v, want %+v", opts.Ulimits, wantUlimits)
+			}
+			for i, u := range opts.Ulimits {
+				if *u != wantUlimits[i] {
+					t.Errorf("Ulimits[%d] = %+v, want %+v", i, *u, wantUlimits[i])
+				}
+			}
+			if opts.ShmSize != tt.want.ShmBytes {
+				t.Errorf("ShmSize = %d, want %d", opts.ShmSize, tt.want.ShmBytes)
 			}
 			if !maps.Equal(opts.Labels, ImageLabels(tt.cfg)) || opts.Labels[LabelManaged] != "true" {
 				t.Errorf("Labels = %v, want %v", opts.Labels, ImageLabels(tt.cfg))
@@ -263,6 +290,26 @@ func TestValidate(t *testing.T) {
 			err := Config{User: tt.user}.Validate()
 			if got := errors.Is(err, ErrRootUser); got != tt.root || (err != nil) != tt.root {
 				t.Errorf("Validate(user %q) = %v, want root %v", tt.user, err, tt.root)
+			}
+		})
+	}
+	ranges := []struct {
+		name  string
+		cfg   Config
+		valid bool
+	}{
+		{name: "default range", cfg: Config{}, valid: true},
+		{name: "range up to the largest uid", cfg: Config{UIDBase: maxUID - 9, UIDCount: 10}, valid: true},
+		{name: "range past the largest uid", cfg: Config{UIDBase: maxUID - 9, UIDCount: 11}},
+		{name: "base past the largest uid", cfg: Config{UIDBase: maxUID + 1, UIDCount: 1}},
+		{name: "huge count", cfg: Config{UIDCount: 1 << 62}},
+		{name: "OOM score 1000", cfg: Config{OOMScoreAdj: 1000}, valid: true},
+		{name: "OOM score past 1000", cfg: Config{OOMScoreAdj: 1001}},
+	}
+	for _, tt := range ranges {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.cfg.Validate(); (err == nil) != tt.valid || (err != nil && !errors.Is(err, ErrInvalid)) {
+				t.Errorf("Validate = %v, want valid %v (or ErrInvalid)", err, tt.valid)
 			}
 		})
 	}

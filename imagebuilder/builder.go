@@ -51,10 +51,21 @@ func (e *BuildError) Unwrap() error { return e.Kind }
 type Config struct {
 	// BaseImage must provide python3 (with pip when requirements are used).
 	BaseImage string
-	// PipIndexURL, when set, is the index pip installs from.
+	// PipIndexURL, when set, is the index requirements are downloaded from (pip's default,
+	// PyPI, otherwise). Credentials in it (https://user:password@host/simple) reach only the
+	// fetch stage, on its stdin: never a build log (see RedactURL), an image's history or
+	// environment, or a container's configuration.
 	PipIndexURL string
-	// Network is the network mode of build containers ("" for the engine's default, "host", …).
+	// Network is the network mode of the fetch stage ("" for the engine's default, "host", …),
+	// the one build step with a network: it runs no code of the requirements. The image build
+	// and the install stage have none.
 	Network string
+	// AllowSourceBuilds lets a requirement without a wheel be built from its source
+	// distribution (its setup.py or build backend: code of the tenant's choosing), in the
+	// install stage: no network, the tenant's non-root user, the stage limits (MemoryBytes,
+	// CPUs, DiskBytes, the build pids limit). Off (the default): wheels only, and a requirement
+	// without one fails the build with a message naming it.
+	AllowSourceBuilds bool
 	// Labels are put on every image built, besides LabelManaged and Sandbox.Node's LabelNode
 	// (the daemon puts its node id and its store's, so that it cleans up only what it made: see
 	// Owned).
@@ -67,10 +78,13 @@ type Config struct {
 	// LogLimit bounds the kept build log (its tail), in bytes.
 	LogLimit int
 	// Timeout bounds one build (requirements included); MemoryBytes and CPUs bound its steps
-	// (1 GiB and 1 CPU by default).
+	// and stages (1 GiB and 1 CPU by default); DiskBytes sizes each stage's /tmp, which holds
+	// the downloads and the installed requirements (DefaultDiskBytes by default) and counts
+	// against its memory as well.
 	Timeout     time.Duration
 	MemoryBytes int64
 	CPUs        float64
+	DiskBytes   int64
 }
 
 // Spec is one deployment version to build.
@@ -121,6 +135,9 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	if cfg.CPUs <= 0 {
 		cfg.CPUs = 1
 	}
+	if cfg.DiskBytes <= 0 {
+		cfg.DiskBytes = DefaultDiskBytes
+	}
 	labels := hardening.ImageLabels(cfg.Sandbox)
 	maps.Copy(labels, cfg.Labels)
 	return &Builder{docker: docker, cfg: cfg, labels: labels, log: log.With("component", "imagebuilder")}
@@ -128,7 +145,8 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 
 // Build builds the image of spec and returns its tag and log. An image with the same content
 // address is reused without building. A failure of the user's making returns a *BuildError;
-// other errors (engine unreachable) are returned wrapped.
+// other errors (engine unreachable) are returned wrapped. Neither the log nor a *BuildError
+// carries the index's credentials.
 func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, err error) {
 	if err := ValidateRequirements(spec.Requirements); err != nil {
 		return "", "", &BuildError{Kind: ErrBuildFailed, Message: err.Error()}
@@ -138,17 +156,22 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 	defer cancel()
 	tag, buildLog, err = b.build(ctx, spec, tag)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return "", buildLog, &BuildError{Kind: ErrBuildFailed, Log: buildLog,
+		err = &BuildError{Kind: ErrBuildFailed, Log: buildLog,
 			Message: fmt.Sprintf("the build took longer than %s and was stopped", b.cfg.Timeout)}
 	}
-	return tag, buildLog, err
+	red := newRedactor(b.cfg.PipIndexURL)
+	if err != nil {
+		return "", red.text(buildLog), red.buildError(err)
+	}
+	return tag, red.text(buildLog), nil
 }
 
 // build makes the image tag in two parts: the dependencies image (base, runner, requirements;
 // built from our Dockerfile, or found already built) and, on top of it, the code layer, loaded
 // directly (layer.go). The check of main(args, context) runs meanwhile in a container of the
 // dependencies image. When that fast path cannot run (an engine that refuses the load, a
-// dependencies image removed meanwhile) the whole Dockerfile is built and checked instead.
+// dependencies image removed meanwhile) the code is added by a build step on the dependencies
+// image instead, and checked.
 func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, string, error) {
 	if _, err := b.docker.ImageInspect(ctx, tag); err == nil {
 		return tag, "image is up to date\n", nil
@@ -158,7 +181,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 	if err != nil {
 		return "", buildLog, err
 	}
-	msg, err := b.checkAndLoad(ctx, depsInfo, deps, tag, spec.Code)
+	msg, err := b.checkAndLoad(ctx, depsInfo, deps, tag, spec)
 	switch {
 	case msg != "": // the code fails the check: nothing to build, whatever the load did
 		err = nil
@@ -166,13 +189,13 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 		buildLog += "code layer added\n"
 	}
 	if err != nil && ctx.Err() == nil {
-		b.log.Warn("the code layer could not be added; building the whole image instead", "image", tag, "err", err)
-		full, err2 := b.dockerBuild(ctx, spec, tag, true)
+		b.log.Warn("the code layer could not be loaded; adding it by a build step instead", "image", tag, "err", err)
+		full, err2 := b.buildCode(ctx, spec, deps, tag)
 		buildLog += full
 		if err2 != nil {
 			return "", buildLog, err2
 		}
-		if msg, err = b.check(ctx, tag, spec.Code); err != nil || msg != "" {
+		if msg, err = b.check(ctx, tag, spec.Code, spec.TenantID); err != nil || msg != "" {
 			_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true, PruneChildren: true})
 		}
 	}
@@ -187,20 +210,20 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 	return tag, buildLog, nil
 }
 
-// checkAndLoad checks code in a container of the dependencies image deps while it loads the
-// image tag (deps plus the code layer). It returns the check's message for code that fails it,
-// an error when either step could not run; in both cases no image tag is left behind.
-func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectResponse, deps, tag, code string) (string, error) {
+// checkAndLoad checks spec's code in a container of the dependencies image deps while it loads
+// the image tag (deps plus the code layer). It returns the check's message for code that fails
+// it, an error when either step could not run; in both cases no image tag is left behind.
+func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectResponse, deps, tag string, spec Spec) (string, error) {
 	type verdict struct {
 		msg string
 		err error
 	}
 	checked := make(chan verdict, 1)
 	go func() {
-		msg, err := b.check(ctx, deps, code)
+		msg, err := b.check(ctx, deps, spec.Code, spec.TenantID)
 		checked <- verdict{msg, err}
 	}()
-	loadErr := b.loadCode(ctx, depsInfo, deps, tag, code)
+	loadErr := b.loadCode(ctx, depsInfo, deps, tag, spec.Code)
 	v := <-checked
 	if loadErr == nil && (v.err != nil || v.msg != "") {
 		_, _ = b.docker.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{Force: true, PruneChildren: true})
@@ -208,13 +231,29 @@ func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectRespon
 	return v.msg, errors.Join(v.err, loadErr)
 }
 
-// buildDeps makes sure the dependencies image deps exists, building it when it does not, and
-// returns its inspection and the build log.
+// buildDeps makes sure the dependencies image deps exists, building it when it does not (the
+// requirements installed by the build stages first, see deps.go), and returns its inspection
+// and the build log.
 func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (image.InspectResponse, string, error) {
 	if info, err := b.docker.ImageInspect(ctx, deps); err == nil {
 		return info, "dependencies image is up to date\n", nil
 	}
-	buildLog, err := b.dockerBuild(ctx, spec, deps, false)
+	files := map[string]string{"runner.py": Runner}
+	var site io.Reader
+	var buildLog string
+	hasReq := strings.TrimSpace(spec.Requirements) != ""
+	if hasReq {
+		f, stageLog, err := b.installRequirements(ctx, spec)
+		buildLog = stageLog
+		if err != nil {
+			return image.InspectResponse{}, buildLog, err
+		}
+		defer removeTemp(f)
+		site = f
+	}
+	files["Dockerfile"] = renderDockerfile(dockerfileSpec{BaseImage: b.cfg.BaseImage, HasRequirements: hasReq})
+	imageLog, err := b.dockerBuild(ctx, deps, files, site, b.labels)
+	buildLog += imageLog
 	if err != nil {
 		return image.InspectResponse{}, buildLog, err
 	}
@@ -225,24 +264,28 @@ func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (image.
 	return info, buildLog, nil
 }
 
-// dockerBuild builds our Dockerfile for spec, with the code (the whole deployment image) or
-// without it (the dependencies image), tagged tag. It returns the build log.
-func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCode bool) (string, error) {
-	hasReq := strings.TrimSpace(spec.Requirements) != ""
-	df := renderDockerfile(dockerfileSpec{BaseImage: b.cfg.BaseImage, HasRequirements: hasReq,
-		PipIndex: b.cfg.PipIndexURL != "", Code: withCode})
-	files := map[string]string{"Dockerfile": df, "runner.py": Runner}
-	if withCode {
-		files["main.py"] = spec.Code
+// buildCode builds the image tag as the dependencies image deps (built again if it was removed
+// meanwhile) plus spec's code, by a build step, labelled as the loaded images are (LabelDeps).
+// It returns the build log.
+func (b *Builder) buildCode(ctx context.Context, spec Spec, deps, tag string) (string, error) {
+	if _, buildLog, err := b.buildDeps(ctx, spec, deps); err != nil {
+		return buildLog, err
 	}
-	if hasReq {
-		files["requirements.txt"] = spec.Requirements
-	}
-	tarball, err := tarFiles(files)
-	if err != nil {
-		return "", fmt.Errorf("build context: %w", err)
-	}
-	resp, err := b.docker.ImageBuild(ctx, tarball, b.buildOptions(tag))
+	labels := maps.Clone(b.labels)
+	labels[LabelDeps] = deps
+	files := map[string]string{"Dockerfile": renderCodeDockerfile(deps), "main.py": spec.Code}
+	return b.dockerBuild(ctx, tag, files, nil, labels)
+}
+
+// dockerBuild builds the context of files and site (see buildContext) into the image tag,
+// labelled labels, and returns the build log.
+func (b *Builder) dockerBuild(ctx context.Context, tag string, files map[string]string, site io.Reader,
+	labels map[string]string) (string, error) {
+	buildCtx := buildContext(files, site)
+	defer buildCtx.Close()
+	opts := b.buildOptions(tag)
+	opts.Labels = labels
+	resp, err := b.docker.ImageBuild(ctx, buildCtx, opts)
 	if err != nil {
 		return "", fmt.Errorf("build image %s: %w", tag, err)
 	}
@@ -259,30 +302,27 @@ func (b *Builder) dockerBuild(ctx context.Context, spec Spec, tag string, withCo
 }
 
 // buildOptions renders the options of the build of tag: the classic builder, the images' labels,
-// the build network (Config.Network) and pip index, and, since a requirement's install code runs
-// in the build's steps, the limits of a run as far as the build API enforces them (see
-// buildHardening and hardening.BuildOptions).
+// no network (no step needs one: the requirements come installed by the build stages), no build
+// arguments (they would show in the image's history), and the limits of a run as far as the
+// build API enforces them (see buildHardening and hardening.BuildOptions).
 func (b *Builder) buildOptions(tag string) build.ImageBuildOptions {
 	opts := hardening.BuildOptions(b.buildHardening(), hardening.Resources{MemoryBytes: b.cfg.MemoryBytes,
 		NanoCPUs: int64(b.cfg.CPUs * 1e9)})
 	opts.Tags = []string{tag}
 	opts.Labels = b.labels
 	opts.Remove, opts.ForceRemove = true, true
-	opts.NetworkMode = b.cfg.Network
+	opts.NetworkMode = "none"
 	opts.Version = build.BuilderV1
-	if b.cfg.PipIndexURL != "" {
-		u := b.cfg.PipIndexURL
-		opts.BuildArgs = map[string]*string{"PIP_INDEX_URL": &u}
-	}
 	return opts
 }
 
-// buildProcesses stands in for a build's pids limit: the build API enforces it as an nproc ulimit,
+// buildProcesses is the pids limit of the build stages (compilers and build backends run many
+// processes) and stands in for the image build's: the build API enforces it as an nproc ulimit,
 // which counts every process of the step's uid on the host, so it is larger than a run's.
 const buildProcesses = 1024
 
-// buildHardening is the hardening of build steps: the sandbox's, with buildProcesses processes.
-// The network is Config.Network, set apart (pip may need one).
+// buildHardening is the hardening of build steps and stages: the sandbox's, with buildProcesses
+// processes. The network is set apart (the fetch stage's is Config.Network).
 func (b *Builder) buildHardening() hardening.Config {
 	cfg := b.cfg.Sandbox
 	cfg.PidsLimit = buildProcesses

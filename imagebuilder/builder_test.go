@@ -27,16 +27,10 @@ func TestBuildOptions(t *testing.T) {
 				if opts.Memory != 1<<30 || opts.MemorySwap != 1<<30 || opts.CPUQuota != 100_000 || opts.CPUPeriod != 100_000 {
 					t.Errorf("memory %d swap %d quota %d/%d; want 1 GiB, no swap, 1 CPU", opts.Memory, opts.MemorySwap, opts.CPUQuota, opts.CPUPeriod)
 				}
-				want := []container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}, {Name: "nproc", Soft: 1024, Hard: 1024}}
-				if len(opts.Ulimits) != 2 || *opts.Ulimits[0] != want[0] || *opts.Ulimits[1] != want[1] {
-					t.Errorf("ulimits %+v, want %+v", opts.Ulimits, want)
-				}
-				if opts.NetworkMode != "" || opts.BuildArgs != nil {
-					t.Errorf("network %q build args %v; want the engine's default, none", opts.NetworkMode, opts.BuildArgs)
-				}
+				checkUlimits(t, opts, 1024)
 			}},
 		{name: "operator's settings",
-			cfg: Config{Network: "host", PipIndexURL: "http://127.0.0.1:9/simple", MemoryBytes: 512 << 20, CPUs: 0.5,
+			cfg: Config{Network: "host", PipIndexURL: "http://user:secret@127.0.0.1:9/simple", AllowSourceBuilds: true, MemoryBytes: 512 << 20, CPUs: 0.5,
 				Labels:  map[string]string{hardening.LabelNode: "node-a", "io.faaspot.store": "s1"},
 				Sandbox: hardening.Config{Node: "node-a", NoFile: 4096, PidsLimit: 16, Network: "none"}},
 			wantLabels: map[string]string{LabelManaged: "true", hardening.LabelNode: "node-a", "io.faaspot.store": "s1"},
@@ -45,13 +39,7 @@ func TestBuildOptions(t *testing.T) {
 					t.Errorf("memory %d swap %d quota %d; want 512 MiB, no swap, half a CPU", opts.Memory, opts.MemorySwap, opts.CPUQuota)
 				}
 				// The runs' nofile; not their pids limit: nproc counts the uid's processes host-wide.
-				want := []container.Ulimit{{Name: "nofile", Soft: 4096, Hard: 4096}, {Name: "nproc", Soft: 1024, Hard: 1024}}
-				if len(opts.Ulimits) != 2 || *opts.Ulimits[0] != want[0] || *opts.Ulimits[1] != want[1] {
-					t.Errorf("ulimits %+v, want %+v", opts.Ulimits, want)
-				}
-				if opts.NetworkMode != "host" || opts.BuildArgs["PIP_INDEX_URL"] == nil || *opts.BuildArgs["PIP_INDEX_URL"] != "http://127.0.0.1:9/simple" {
-					t.Errorf("network %q build args %v; want the build network and the pip index", opts.NetworkMode, opts.BuildArgs)
-				}
+				checkUlimits(t, opts, 4096)
 			}},
 		{name: "node from the hardening alone", cfg: Config{Sandbox: hardening.Config{Node: "node-b"}},
 			wantLabels: map[string]string{LabelManaged: "true", hardening.LabelNode: "node-b"}},
@@ -66,9 +54,29 @@ func TestBuildOptions(t *testing.T) {
 			if !maps.Equal(opts.Labels, tt.wantLabels) || !maps.Equal(b.labels, tt.wantLabels) {
 				t.Errorf("build labels %v, builder labels %v; want %v", opts.Labels, b.labels, tt.wantLabels)
 			}
+			// No step needs a network (the requirements come installed) and no build
+			// argument carries the index: build arguments show in the image's history.
+			if opts.NetworkMode != "none" || len(opts.BuildArgs) != 0 {
+				t.Errorf("network %q build args %v; want none, none", opts.NetworkMode, opts.BuildArgs)
+			}
 			if tt.check != nil {
 				tt.check(t, opts)
 			}
 		})
+	}
+}
+
+// checkUlimits asserts a build's ulimits: nofile, no core dumps, and nproc standing in for the
+// pids limit.
+func checkUlimits(t *testing.T, opts build.ImageBuildOptions, nofile int64) {
+	t.Helper()
+	want := []container.Ulimit{{Name: "nofile", Soft: nofile, Hard: nofile}, {Name: "core"}, {Name: "nproc", Soft: 1024, Hard: 1024}}
+	if len(opts.Ulimits) != len(want) {
+		t.Fatalf("ulimits %+v, want %+v", opts.Ulimits, want)
+	}
+	for i := range want {
+		if *opts.Ulimits[i] != want[i] {
+			t.Errorf("ulimit %+v, want %+v", *opts.Ulimits[i], want[i])
+		}
 	}
 }

@@ -1,15 +1,12 @@
 package imagebuilder
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/faaspot/faaspot/hardening"
 )
@@ -37,54 +34,30 @@ func checkContainer(sb hardening.Config, image string) (*container.Config, *cont
 }
 
 // check validates, with the image's own Python, that code defines main(args, context). It runs
-// the runner's check mode in a throwaway container of image (see checkContainer), the code on
-// its stdin, and returns the user-facing message when the code fails, "" when it passes. An
-// error means the check could not run (a root Config.Sandbox user, wrapping
-// hardening.ErrRootUser, among others).
-func (b *Builder) check(ctx context.Context, image, code string) (string, error) {
-	cc, hc, err := checkContainer(b.cfg.Sandbox, image)
+// the runner's check mode in a throwaway container of image (see checkContainer) as tenant's
+// user (hardening.Config.TenantUser), the code on its stdin, and returns the user-facing
+// message when the code fails, "" when it passes. An error means the check could not run (a
+// root Config.Sandbox user, wrapping hardening.ErrRootUser, among others).
+func (b *Builder) check(ctx context.Context, image, code, tenant string) (string, error) {
+	cc, hc, err := checkContainer(b.cfg.Sandbox.ForTenant(tenant), image)
 	if err != nil {
 		return "", fmt.Errorf("check container for %s: %w", image, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	created, err := b.docker.ContainerCreate(ctx, cc, hc, nil, nil, "")
+	out := &headWriter{limit: 64 << 10} // past the limit: drained, so the check never blocks
+	status, err := b.runContainer(ctx, cc, hc, strings.NewReader(code), out, out)
 	if err != nil {
-		return "", fmt.Errorf("create check container for %s: %w", image, err)
+		return "", fmt.Errorf("check of %s: %w", image, err)
 	}
-	defer func() {
-		_ = b.docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
-	}()
-	att, err := b.docker.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return "", fmt.Errorf("attach to check container for %s: %w", image, err)
-	}
-	defer att.Close()
-	waitC, errC := b.docker.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
-	if err := b.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return "", fmt.Errorf("start check container for %s: %w", image, err)
-	}
-	go func() { // the code may exceed the stream's buffers: write while the output is read
-		_, _ = io.WriteString(att.Conn, code)
-		_ = att.CloseWrite()
-	}()
-	var out bytes.Buffer
-	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(att.Reader, 64<<10))
-	_, _ = io.Copy(io.Discard, att.Reader) // past the limit: drain, so the check never blocks
-	var exit container.WaitResponse
-	select {
-	case exit = <-waitC:
-	case err := <-errC:
-		return "", fmt.Errorf("wait for check of %s: %w", image, err)
-	}
-	if exit.StatusCode == 0 {
+	if status == 0 {
 		return "", nil
 	}
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(out.buf.String(), "\n") {
 		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), CheckPrefix); ok {
 			return msg, nil
 		}
 	}
 	return fmt.Sprintf("the code could not be checked: python exited with code %d: %s",
-		exit.StatusCode, strings.TrimSpace(out.String())), nil
+		status, strings.TrimSpace(out.buf.String())), nil
 }

@@ -22,19 +22,17 @@ const (
 	CheckPrefix = "FAASPOT-CHECK: "
 )
 
-// dockerfileSpec is what the rendered Dockerfile depends on.
+// dockerfileSpec is what the rendered Dockerfile of a dependencies image depends on.
 type dockerfileSpec struct {
-	BaseImage       string
+	BaseImage string
+	// HasRequirements adds the installed requirements: the build context's site directory,
+	// made by the build stages (deps.go), never by a step of this build.
 	HasRequirements bool
-	PipIndex        bool
-	// Code adds the deployment's code as the last step. Without it the Dockerfile makes the
-	// dependencies image, which the code layer is loaded onto (see layer.go).
-	Code bool
 }
 
-// dockerfileTmpl puts everything shared first, so that only the last step (the code) is rebuilt
-// on a code-only redeploy: every step costs a layer commit, seconds on some storage drivers.
-// No USER line: the sandbox sets the non-root user at container creation.
+// dockerfileTmpl makes the dependencies image, which the code layer is loaded onto (see
+// layer.go). No step runs code of the tenant's: the requirements come installed, as files. No
+// USER line: the sandbox sets the non-root user at container creation.
 var dockerfileTmpl = template.Must(template.New("Dockerfile").Parse(`FROM {{.BaseImage}}
 LABEL ` + LabelManaged + `=true
 COPY runner.py ` + RunnerPath + `
@@ -42,20 +40,12 @@ RUN python3 -I -m compileall -q ` + RunnerPath + `
 WORKDIR /tmp
 ENTRYPOINT ["python3", "-I", "` + RunnerPath + `"]
 {{- if .HasRequirements}}
-{{- if .PipIndex}}
-ARG PIP_INDEX_URL
-{{- end}}
-COPY requirements.txt /opt/faaspot/requirements.txt
-RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-input \
-    --no-warn-script-location --target ` + SiteDir + ` -r /opt/faaspot/requirements.txt
-{{- end}}
-{{- if .Code}}
-COPY main.py ` + FunctionPath + `
+COPY site ` + SiteDir + `
 {{- end}}
 `))
 
-// renderDockerfile returns the Dockerfile for a deployment. It never contains user text: code and
-// requirements enter the build context as files, the context never enters at all.
+// renderDockerfile returns the Dockerfile of a dependencies image. It never contains user text:
+// requirements enter the build context installed, as files.
 func renderDockerfile(s dockerfileSpec) string {
 	var b strings.Builder
 	if err := dockerfileTmpl.Execute(&b, s); err != nil {
@@ -64,16 +54,38 @@ func renderDockerfile(s dockerfileSpec) string {
 	return b.String()
 }
 
+// renderCodeDockerfile returns the Dockerfile that adds the code to the dependencies image
+// deps (a server-side tag): the fallback of an engine that refuses to load the code layer.
+func renderCodeDockerfile(deps string) string {
+	return "FROM " + deps + "\nCOPY main.py " + FunctionPath + "\n"
+}
+
+// depsRecipe names how dependencies images are made, so that a change of it (here: the
+// requirements installed by build stages, no longer by a root build step with network)
+// rebuilds them instead of reusing images made the old way.
+const depsRecipe = "stages-v1"
+
 // imageTag is content-addressed: the repository is made of server-side ids, the tag of a hash of
 // everything the image is built from.
 func imageTag(s Spec, cfg Config) string {
-	return repository(s.TenantID, s.DeploymentID) + ":" + contentHash(cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements, s.Code)
+	return repository(s.TenantID, s.DeploymentID) + ":" + contentHash(depsParts(s, cfg, s.Code)...)
 }
 
 // depsTag is the content-addressed tag of the deployment's dependencies image: everything but
 // the code, so that versions differing only in code share it.
 func depsTag(s Spec, cfg Config) string {
-	return repository(s.TenantID, s.DeploymentID) + ":deps-" + contentHash(cfg.BaseImage, cfg.PipIndexURL, Runner, s.Requirements)
+	return repository(s.TenantID, s.DeploymentID) + ":deps-" + contentHash(depsParts(s, cfg)...)
+}
+
+// depsParts lists what a dependencies image is made from (the index without its credentials),
+// then extra.
+func depsParts(s Spec, cfg Config, extra ...string) []string {
+	source := "wheels-only"
+	if cfg.AllowSourceBuilds {
+		source = "source-builds"
+	}
+	return append([]string{cfg.BaseImage, redactedIndex(cfg.PipIndexURL), Runner, s.Requirements,
+		depsRecipe, depsScript, source}, extra...)
 }
 
 // contentHash is a short hash of parts, each one delimited.

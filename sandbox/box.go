@@ -70,10 +70,16 @@ func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 const runnerStderrLimit = 64 << 10
 
 // frameLimit bounds one frame: JSON escaping may expand the capped fields it holds.
-func frameLimit(l Limits) int { return 8*(2*l.OutputBytes+l.ResultBytes) + 64<<10 }
+func frameLimit(l Limits) int {
+	return 8*(2*l.OutputBytes+l.ResultBytes+MaxErrorMessageBytes+MaxTracebackBytes) + 64<<10
+}
 
-// read demultiplexes the attach stream and turns stdout into frames until the container ends or
-// the box is discarded; then it closes b.frames and b.stopped.
+// read demultiplexes the attach stream and turns stdout into frames until the container ends,
+// the box is discarded or the runner breaks the protocol (a line over limit, or one that is
+// not a frame: its error is delivered); then it closes b.frames. Whatever the container writes
+// after is drained unread until the stream ends (the container exits or discard closes the
+// attach), and only then is b.stopped closed: an engine whose output stream is not read
+// blocks the container's writes, and then its own kill and inspect of that container, for ever.
 func (b *box) read(limit int) {
 	defer close(b.stopped)
 	pr, pw := io.Pipe()
@@ -82,14 +88,20 @@ func (b *box) read(limit int) {
 		pw.CloseWithError(err)
 	}()
 	r := bufio.NewReaderSize(pr, 64<<10)
-	defer close(b.frames)
+	b.readFrames(r, limit)
+	close(b.frames)
+	_, _ = io.Copy(io.Discard, r) // ends with the stream: its error is the stream's end
+}
+
+// readFrames delivers the frames read from r until the stream ends, the box is retired or the
+// runner breaks the protocol.
+func (b *box) readFrames(r *bufio.Reader, limit int) {
 	for {
 		line, err := readLine(r, limit)
 		if err != nil {
 			if err != io.EOF {
 				b.deliver(frameOrErr{err: err})
 			}
-			_ = pr.CloseWithError(err) // unblock the copier if it is still writing
 			return
 		}
 		if len(line) == 0 {
@@ -97,13 +109,10 @@ func (b *box) read(limit int) {
 		}
 		f, err := parseFrame(line)
 		if !b.deliver(frameOrErr{f: f, err: err}) || err != nil {
-			_ = pr.CloseWithError(errRetired)
 			return
 		}
 	}
 }
-
-var errRetired = errors.New("box retired")
 
 // deliver hands a line to the run waiting for it; false once the box is retired (nobody will).
 func (b *box) deliver(fe frameOrErr) bool {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // exitKilled is the exit code the engine and the runner report for a process killed by SIGKILL
@@ -40,7 +41,17 @@ type verdict struct {
 //   - a timeout: Timeout, exit code exitKilled; killed;
 //   - a broken box: OutOfMemory, ResultTooLarge (a line over the frame limit), ProtocolError, or
 //     ProcessExited with the runner's stderr; the exit code is the container's; killed.
+//
+// Whoever made the error (the function, a forged frame, the engine), its texts are cut to their
+// caps (see capError).
 func classify(e execution, l Limits) (Result, verdict) {
+	res, v := judge(e, l)
+	res.Error = capError(res.Error)
+	return res, v
+}
+
+// judge is classify without the caps.
+func judge(e execution, l Limits) (Result, verdict) {
 	var res Result
 	switch e.outcome {
 	case answered:
@@ -63,7 +74,8 @@ func classify(e execution, l Limits) (Result, verdict) {
 	case e.oom:
 		res.Error = outOfMemoryError(l)
 	case errors.Is(e.err, errLineTooLong):
-		res.Error = &FuncError{Type: ErrTypeResultTooLarge, Message: "the function's result and output exceed the size limits"}
+		res.Error = &FuncError{Type: ErrTypeResultTooLarge, Message: fmt.Sprintf("the function's answer exceeds the size limits: "+
+			"its result, output, error and traceback together made a frame over %d bytes; the run was stopped", frameLimit(l))}
 	case e.err != nil:
 		res.Error = &FuncError{Type: ErrTypeProtocol, Message: "the runner's result could not be read: " + e.err.Error()}
 	default:
@@ -104,10 +116,78 @@ func fill(res *Result, f frame, l Limits) {
 	res.Stderr, res.StderrTruncated = capText(f.Stderr, f.StderrTruncated, l.OutputBytes)
 }
 
-// capText cuts s to limit bytes (when limit > 0), flagging the cut.
+// capText cuts s to limit bytes (when limit > 0) at a character boundary, flagging the cut.
 func capText(s string, truncated bool, limit int) (string, bool) {
-	if limit > 0 && len(s) > limit {
-		return s[:limit], true
+	if limit <= 0 {
+		return s, truncated
 	}
-	return s, truncated
+	s, cut := cutHead(s, limit)
+	return s, truncated || cut
+}
+
+// Caps of a run's error, in bytes, whoever made it: the function (its exception), a forged
+// frame or the engine. They are the runner's own caps (it cuts and flags first, so that a huge
+// exception never makes a huge frame); the sandbox applies them again, as it trusts no frame.
+const (
+	MaxErrorTypeBytes    = 256
+	MaxErrorMessageBytes = 64 << 10
+	MaxTracebackBytes    = 64 << 10
+)
+
+// capError returns a copy of err whose texts are within their caps; nil stays nil. The message
+// keeps its head, the traceback its head and its tail (the innermost frames and the exception
+// line) around a line saying how much was cut; each cut is flagged (MessageTruncated,
+// TracebackTruncated), and a flag the runner set stays set. A type name is cut silently.
+func capError(err *FuncError) *FuncError {
+	if err == nil {
+		return nil
+	}
+	c := *err
+	var cut bool
+	c.Type, _ = cutHead(c.Type, MaxErrorTypeBytes)
+	c.Message, cut = cutHead(c.Message, MaxErrorMessageBytes)
+	c.MessageTruncated = c.MessageTruncated || cut
+	c.Traceback, cut = cutMiddle(c.Traceback, MaxTracebackBytes)
+	c.TracebackTruncated = c.TracebackTruncated || cut
+	return &c
+}
+
+// cutHead returns the longest head of s within limit bytes that ends at a character boundary,
+// and whether it cut anything.
+func cutHead(s string, limit int) (string, bool) {
+	if len(s) <= limit {
+		return s, false
+	}
+	i := max(limit, 0)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i], true
+}
+
+// cutTail returns the longest tail of s within limit bytes that starts at a character boundary.
+func cutTail(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := len(s) - max(limit, 0)
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
+}
+
+// cutMarkerRoom is the room kept for cutMiddle's marker line.
+const cutMarkerRoom = 64
+
+// cutMiddle returns s within limit bytes (limit > cutMarkerRoom): when it is longer, its head
+// and its tail joined by a marker line naming how many bytes were left out; and whether it cut.
+func cutMiddle(s string, limit int) (string, bool) {
+	if len(s) <= limit {
+		return s, false
+	}
+	room := limit - cutMarkerRoom
+	head, _ := cutHead(s, room/2)
+	tail := cutTail(s, room-len(head))
+	return head + fmt.Sprintf("\n[... %d bytes cut ...]\n", len(s)-len(head)-len(tail)) + tail, true
 }

@@ -33,11 +33,12 @@ func hostConfig(cfg Config, l Limits) *container.HostConfig {
 	return hardening.HostConfig(cfg.Config, hardening.Resources{MemoryBytes: l.MemoryBytes, NanoCPUs: l.NanoCPUs})
 }
 
-// containerConfig renders the container configuration of a run's container: hardening's user and
-// labels, the image's runner serving in cfg.Mode, stdin open for the requests, no environment
-// beyond the image's. Only server-side ids go into labels, never args or context.
+// containerConfig renders the container configuration of a run's container: hardening's labels
+// and the user of the run's tenant (hardening.Config.TenantUser: a host uid of its own unless
+// the operator fixed one), the image's runner serving in cfg.Mode, stdin open for the requests,
+// no environment beyond the image's. Only server-side ids go into labels, never args or context.
 func containerConfig(cfg Config, req Request) *container.Config {
-	cc := hardening.ContainerConfig(cfg.Config, hardening.RoleSandbox)
+	cc := hardening.ContainerConfig(cfg.Config.ForTenant(req.TenantID), hardening.RoleSandbox)
 	cc.Image = req.Image
 	cc.Cmd = []string{"--serve", string(cfg.Mode)}
 	cc.OpenStdin, cc.StdinOnce = true, true

@@ -48,13 +48,17 @@ func TestContainerConfig(t *testing.T) {
 		cfg      Config
 		wantUser string
 	}{
-		{name: "defaults", cfg: DefaultConfig(), wantUser: hardening.DefaultUser},
+		{name: "defaults: the tenant's own user", cfg: DefaultConfig(), wantUser: hardening.Config{}.TenantUser("aa")},
+		{name: "tenant range", cfg: Config{Config: hardening.Config{UIDBase: 7000, UIDCount: 1}}, wantUser: "7000:7000"},
 		{name: "other user, process mode, node", wantUser: "1000:1000",
 			cfg: Config{Config: hardening.Config{User: "1000:1000", Network: "none", PidsLimit: 1, NoFile: 1, TmpfsBytes: 1, Node: "n1"}, Mode: ModeProcess}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cc := containerConfig(tt.cfg, req)
+			if tt.cfg.User == "" && cc.User == hardening.DefaultUser {
+				t.Error("the run's container has the user shared by every tenant")
+			}
 			if cc.Image != req.Image {
 				t.Errorf("Image = %q", cc.Image)
 			}
@@ -88,6 +92,21 @@ func TestContainerConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestContainerConfigTenants: two tenants' runs get different users, each the same on every run.
+func TestContainerConfigTenants(t *testing.T) {
+	users := map[string]string{}
+	for _, tenant := range []string{"0a1b2c3d4e5f6071", "8899aabbccddeeff", "t1", "t2"} {
+		user := containerConfig(DefaultConfig(), Request{TenantID: tenant}).User
+		if other, dup := users[user]; dup || hardening.IsRoot(user) {
+			t.Errorf("tenant %s runs as %q (shared with %q)", tenant, user, other)
+		}
+		if again := containerConfig(DefaultConfig(), Request{TenantID: tenant, ExecutionID: "e2"}).User; again != user {
+			t.Errorf("tenant %s: %q then %q", tenant, user, again)
+		}
+		users[user] = tenant
 	}
 }
 

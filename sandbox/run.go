@@ -86,7 +86,9 @@ func (s *Sandbox) observe(ctx context.Context, b *box, f frame, out outcome, err
 }
 
 // exitOf waits up to wait for a box's container to end and reports its exit code (-1 when it did
-// not end and the engine does not know) and whether the kernel's OOM killer struck in it.
+// not end and the engine does not know) and whether the kernel's OOM killer struck in it. The
+// engine's answer is awaited at most killTimeout, whatever ctx: an engine that does not answer
+// at once is in trouble, and the run must end all the same.
 func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, bool) {
 	code := -1
 	select {
@@ -95,7 +97,9 @@ func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, 
 	case <-b.waitErr:
 	case <-time.After(wait):
 	}
-	info, err := s.docker.ContainerInspect(context.WithoutCancel(ctx), b.id)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	info, err := s.docker.ContainerInspect(ctx, b.id)
 	if err != nil || info.State == nil {
 		return code, false
 	}

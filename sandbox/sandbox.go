@@ -58,6 +58,10 @@ type FuncError struct {
 	Type      string `json:"type"`
 	Message   string `json:"message"`
 	Traceback string `json:"traceback,omitempty"`
+	// MessageTruncated and TracebackTruncated say that the text was cut to its cap
+	// (MaxErrorMessageBytes, MaxTracebackBytes), by the runner or by the sandbox.
+	MessageTruncated   bool `json:"message_truncated,omitempty"`
+	TracebackTruncated bool `json:"traceback_truncated,omitempty"`
 }
 
 // Result is what happened in a run.

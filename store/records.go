@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faaspot/faaspot"
 )
@@ -90,9 +94,11 @@ type executionRecord struct {
 }
 
 type errorRecord struct {
-	Type      string `json:"type"`
-	Message   string `json:"message"`
-	Traceback string `json:"traceback,omitempty"`
+	Type               string `json:"type"`
+	Message            string `json:"message"`
+	Traceback          string `json:"traceback,omitempty"`
+	MessageTruncated   bool   `json:"message_truncated,omitempty"`
+	TracebackTruncated bool   `json:"traceback_truncated,omitempty"`
 }
 
 func (r executionRecord) domain() faaspot.Execution {
@@ -103,7 +109,8 @@ func (r executionRecord) domain() faaspot.Execution {
 		QueueMS: r.QueueMS, AcquireMS: r.AcquireMS, DurationMS: r.DurationMS,
 		ColdStart: r.ColdStart, ExitCode: r.ExitCode, OOMKilled: r.OOMKilled}
 	if r.Error != nil {
-		e.Error = &faaspot.ExecError{Type: r.Error.Type, Message: r.Error.Message, Traceback: r.Error.Traceback}
+		e.Error = &faaspot.ExecError{Type: r.Error.Type, Message: r.Error.Message, Traceback: r.Error.Traceback,
+			MessageTruncated: r.Error.MessageTruncated, TracebackTruncated: r.Error.TracebackTruncated}
 	}
 	return e
 }
@@ -116,14 +123,42 @@ func executionRecordOf(e faaspot.Execution) executionRecord {
 		QueueMS: e.QueueMS, AcquireMS: e.AcquireMS, DurationMS: e.DurationMS,
 		ColdStart: e.ColdStart, ExitCode: e.ExitCode, OOMKilled: e.OOMKilled}
 	if e.Error != nil {
-		r.Error = &errorRecord{Type: e.Error.Type, Message: e.Error.Message, Traceback: e.Error.Traceback}
+		r.Error = &errorRecord{Type: e.Error.Type, Message: e.Error.Message, Traceback: e.Error.Traceback,
+			MessageTruncated: e.Error.MessageTruncated, TracebackTruncated: e.Error.TracebackTruncated}
 	}
 	return r
 }
 
-// encodeExecution is the stored JSON of an execution.
+// MaxExecutionBytes bounds the stored JSON of one execution record. A record within the
+// engine's caps (arguments 256 KiB, result 1 MiB, stdout and stderr 256 KiB each, error message
+// and traceback 64 KiB each) stays far below it, even with every character of its texts escaped.
+const MaxExecutionBytes = 8 << 20
+
+// Errors of an execution record that cannot be stored; nothing was written. The caller may store
+// a smaller record in its place.
+var (
+	// ErrRecordTooLarge: the record's JSON is over MaxExecutionBytes.
+	ErrRecordTooLarge = errors.New("execution record over the size limit")
+	// ErrRecordInvalid: the record cannot be encoded (its result or arguments are not JSON).
+	ErrRecordInvalid = errors.New("execution record cannot be encoded")
+)
+
+// encodeExecution is the stored JSON of an execution. It returns ErrRecordTooLarge (wrapped) for
+// a record over MaxExecutionBytes and ErrRecordInvalid for one that is not JSON: every record
+// written to Redis goes through here, so none exceeds the limit. The encoding leaves <, > and &
+// unescaped: the record is no HTML, and escaping them would make a record six times larger.
 func encodeExecution(e faaspot.Execution) ([]byte, error) {
-	return json.Marshal(executionRecordOf(e))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(executionRecordOf(e)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRecordInvalid, err)
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) > MaxExecutionBytes {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrRecordTooLarge, len(b), MaxExecutionBytes)
+	}
+	return b, nil
 }
 
 // decodeExecution reads a stored execution.
@@ -135,10 +170,45 @@ func decodeExecution(b []byte) (faaspot.Execution, error) {
 	return r.domain(), nil
 }
 
-// encodeDeployment is the stored JSON of a deployment.
+// Caps of a deployment record's texts, far above what the builder makes (a build log is its
+// tail, 64 KiB by default), so that no record grows without bound whatever it is given.
+const (
+	maxDeploymentErrorBytes = 64 << 10
+	maxBuildLogBytes        = 1 << 20
+)
+
+// encodeDeployment is the stored JSON of a deployment, its error cut to its head and its build
+// log to its tail within their caps.
 func encodeDeployment(d faaspot.Deployment) []byte {
-	b, _ := json.Marshal(deploymentRecordOf(d)) // plain fields: cannot fail
+	r := deploymentRecordOf(d)
+	r.Error = headOf(r.Error, maxDeploymentErrorBytes)
+	r.BuildLog = tailOf(r.BuildLog, maxBuildLogBytes)
+	b, _ := json.Marshal(r) // plain fields: cannot fail
 	return b
+}
+
+// headOf and tailOf return the longest head (tail) of s within limit bytes at a character
+// boundary.
+func headOf(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := limit
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+func tailOf(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := len(s) - limit
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
 }
 
 // decodeDeployment reads a stored deployment.

@@ -77,7 +77,8 @@ func fullExecution() faaspot.Execution {
 	started, finished, code := recordTime.Add(250*time.Millisecond), recordTime.Add(1250*time.Millisecond), 137
 	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1,
 		Status: faaspot.ExecFailed, Args: json.RawMessage(`{"x":1}`), Result: json.RawMessage(`[1,2]`),
-		Error:  &faaspot.ExecError{Type: "MemoryError", Message: "killed", Traceback: "Traceback ...\n"},
+		Error: &faaspot.ExecError{Type: "MemoryError", Message: "killed", Traceback: "Traceback ...\n",
+			MessageTruncated: true, TracebackTruncated: true},
 		Stdout: "out\n", Stderr: "err\n", StdoutTruncated: true, StderrTruncated: true,
 		CreatedAt: recordTime, StartedAt: &started, FinishedAt: &finished,
 		QueueMS: 250, AcquireMS: 12.5, DurationMS: 1000, ColdStart: true, ExitCode: &code, OOMKilled: true}
