@@ -70,7 +70,7 @@ var hostileFunctions = []hostile{
 
 	// Escape and snooping attempts.
 	{name: "privilege-escalation", statuses: []string{"completed"},
-		code:  "import os\ndef main(args, context):\n    try:\n        os.setuid(0)\n        r = 'setuid worked'\n    except PermissionError:\n        r = 'denied'\n    return {'setuid': r, 'euid': os.geteuid()}\n",
+		code: "import os\ndef main(args, context):\n    try:\n        os.setuid(0)\n        r = 'setuid worked'\n    except PermissionError:\n        r = 'denied'\n    return {'setuid': r, 'euid': os.geteuid()}\n",
 		check: func(t *testing.T, e faaspot.Execution) {
 			resultHas(`"setuid":"denied"`)(t, e)
 			if r := string(e.Result); strings.Contains(r, `"euid":0}`) || strings.Contains(r, `"euid":65534}`) {
