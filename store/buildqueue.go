@@ -13,28 +13,18 @@ import "github.com/redis/go-redis/v9"
 // build rotation, build wake-up list.
 // ARGV: record, name, code, requirements, sealed context, tenant id, version, enqueue time (ms),
 // maximum of queued builds, wake-up list cap.
-var putScript = redis.NewScript(`
+var putScript = redis.NewScript(laneLua + `
 local dep, names, src, ctx, stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local rec, name, code, reqs, sealed, tid, version, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local maxq, wakekept = tonumber(ARGV[9]), tonumber(ARGV[10])
-local exists = redis.call('EXISTS', stream) == 1
-if exists and maxq > 0 then
-  local waiting = redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1]
-  if waiting >= maxq then return 0 end
-end
-if not exists then
-  redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
-end
+if not admit(stream, maxq) then return 0 end
 redis.call('SET', dep, rec)
 redis.call('SADD', names, name)
 redis.call('HSET', src, 'code', code, 'requirements', reqs)
 redis.call('SET', ctx, sealed)
-if redis.call('SADD', tenants, tid) == 1 then
-  redis.call('RPUSH', rr, tid)
-end
+rotate(tenants, rr, tid)
 redis.call('XADD', stream, '*', 'tenant', tid, 'name', name, 'version', version, 'at', at)
-redis.call('RPUSH', wake, 1)
-redis.call('LTRIM', wake, -wakekept, -1)
+wakeup(wake, wakekept)
 return 1`)
 
 // migrateBuildsScript moves every entry of the shared build stream of earlier releases (KEYS[1])
@@ -42,7 +32,7 @@ return 1`)
 // wakes the build workers. An entry a worker of an earlier release still holds is moved too: it
 // may be built twice, which only records the same outcome again.
 // KEYS: shared stream, build tenants, build rotation, build wake-up list.
-var migrateBuildsScript = redis.NewScript(`
+var migrateBuildsScript = redis.NewScript(laneLua + `
 local legacy, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sprefix, wakekept = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', legacy) == 0 then return 0 end
@@ -54,18 +44,11 @@ for _, e in ipairs(entries) do
   end
   if tid then
     local stream = sprefix .. tid
-    if redis.call('EXISTS', stream) == 0 then
-      redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
-    end
-    if redis.call('SADD', tenants, tid) == 1 then
-      redis.call('RPUSH', rr, tid)
-    end
+    admit(stream, 0)
+    rotate(tenants, rr, tid)
     redis.call('XADD', stream, '*', unpack(f))
   end
 end
 redis.call('DEL', legacy)
-if #entries > 0 then
-  redis.call('RPUSH', wake, 1)
-  redis.call('LTRIM', wake, -wakekept, -1)
-end
+if #entries > 0 then wakeup(wake, wakekept) end
 return #entries`)

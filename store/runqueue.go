@@ -42,6 +42,31 @@ func (s *Store) lane(q Queue) lane {
 		wake: s.k.wake(), capField: "max_concurrent_runs", defCap: s.opts.RunCap}
 }
 
+// laneLua defines what every script that queues a job on a tenant's stream does:
+// admit(stream, maxq) is false when the stream already holds maxq jobs waiting to start (0: no
+// bound), and otherwise creates the stream with its consumer group when missing; rotate(tenants,
+// rr, tid) puts the tenant in the lane's round-robin when it is not there; wakeup(wake, kept)
+// wakes one idle worker, the wake-up list capped at kept.
+const laneLua = `
+local function admit(stream, maxq)
+  if redis.call('EXISTS', stream) == 1 then
+    if maxq > 0 and redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1] >= maxq then
+      return false
+    end
+  else
+    redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
+  end
+  return true
+end
+local function rotate(tenants, rr, tid)
+  if redis.call('SADD', tenants, tid) == 1 then redis.call('RPUSH', rr, tid) end
+end
+local function wakeup(wake, kept)
+  redis.call('RPUSH', wake, 1)
+  redis.call('LTRIM', wake, -kept, -1)
+end
+`
+
 // trimLua defines trim(execs, kept, tp): it drops the oldest executions of the tenant's index
 // (execs) past kept, deleting their records, summaries and notifications (tp is the tenant's key
 // prefix) and taking them out of their deployment's index, except those still queued or running:
@@ -72,21 +97,12 @@ end
 `
 
 // enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything.
-var enqueueScript = redis.NewScript(trimLua + `
+var enqueueScript = redis.NewScript(laneLua + trimLua + `
 local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12]
 if redis.call('EXISTS', tenant) == 0 then return -1 end
-local exists = redis.call('EXISTS', stream) == 1
-if exists and maxq > 0 then
-  local waiting = redis.call('XLEN', stream) - redis.call('XPENDING', stream, 'workers')[1]
-  if waiting >= maxq then return 0 end
-end
-if not exists then
-  redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
-end
-if redis.call('SADD', tenants, tid) == 1 then
-  redis.call('RPUSH', rr, tid)
-end
+if not admit(stream, maxq) then return 0 end
+rotate(tenants, rr, tid)
 redis.call('SET', exec, rec, 'PX', ttl)
 redis.call('SET', sum, summary, 'PX', ttl)
 redis.call('ZADD', execs, score, id)
@@ -94,8 +110,7 @@ redis.call('ZADD', execsof, score, id)
 redis.call('HSET', execdep, id, dep)
 trim(execs, kept, tp)
 redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
-redis.call('RPUSH', wake, 1)
-redis.call('LTRIM', wake, -wakekept, -1)
+wakeup(wake, wakekept)
 return 1`)
 
 // claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
