@@ -76,12 +76,16 @@ func (e *benchEnv) benchCold(ctx context.Context, samples, warmup int) (coldResu
 }
 
 // bareDockerRun is the floor: the Docker CLI runs the same image, same runner mode, same
-// request line on stdin, no faaspot; closing stdin ends the runner.
+// request line on stdin, under the daemons' runtime (FAASPOT_RUNTIME), no faaspot; closing stdin
+// ends the runner.
 func (e *benchEnv) bareDockerRun(ctx context.Context, image string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", "run", "--rm", "-i", "--network", "none",
-		"--label", labelBenchRun+"="+e.runID, image, "--serve", "fork")
+	args := []string{"run", "--rm", "-i", "--network", "none", "--label", labelBenchRun + "=" + e.runID}
+	if rt := e.getenv("FAASPOT_RUNTIME"); rt != "" {
+		args = append(args, "--runtime", rt)
+	}
+	cmd := exec.CommandContext(ctx, "docker", append(args, image, "--serve", "fork")...)
 	cmd.Stdin = strings.NewReader(requestLine)
 	start := time.Now()
 	out, err := cmd.Output()

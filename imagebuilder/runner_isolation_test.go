@@ -37,6 +37,7 @@ var isolationProbe string
 
 // runnerContainer is one runner in serve mode in its own container.
 type runnerContainer struct {
+	ready  string // the ready line
 	in     io.WriteCloser
 	lines  chan string // the runner's stdout, line by line; closed at its end
 	stderr *bytes.Buffer
@@ -95,8 +96,8 @@ func startRunnerContainer(t *testing.T, runner, code, mode string, mutate ...fun
 			rc.lines <- line
 		}
 	}()
-	if ready := rc.next(t); !strings.Contains(ready, `"ready": true`) {
-		t.Fatalf("ready line %q", ready)
+	if rc.ready = rc.next(t); !strings.Contains(rc.ready, `"ready": true`) {
+		t.Fatalf("ready line %q", rc.ready)
 	}
 	return rc
 }
@@ -460,4 +461,53 @@ func serveRunnerRaw(t *testing.T, code, mode, request string) string {
 	}
 	_, frame, _ := strings.Cut(stdout.String(), "\n")
 	return strings.TrimSuffix(frame, "\n")
+}
+
+// TestRunnerForkProvesConfinement: a fork-mode runner says "unconfined" on its ready line exactly
+// when a run could reach a process above it or leave IPC it cannot list: without Landlock, the
+// container's init (docker-init, dumpable) holds the protocol streams; as the init itself the
+// runner needs no Landlock; gVisor (when the engine has runsc) ignores dumpability in /proc.
+func TestRunnerForkProvesConfinement(t *testing.T) {
+	noLandlock := strings.Replace(Runner, "LANDLOCK_MAX_ABI = None", "LANDLOCK_MAX_ABI = 0", 1)
+	before6 := strings.Replace(Runner, "LANDLOCK_MAX_ABI = None", "LANDLOCK_MAX_ABI = 5", 1)
+	noInit := func(hc *container.HostConfig) { hc.Init = new(bool) }
+	runsc := func(hc *container.HostConfig) { hc.Runtime = "runsc" }
+	tests := []struct {
+		name, runner, mode string
+		mutate             []func(*container.HostConfig)
+		unconfined         bool
+		runtime            string // needed on the engine, else skipped
+	}{
+		{name: "Landlock", runner: Runner, mode: "fork"},
+		{name: "Landlock without signal scoping", runner: before6, mode: "fork"},
+		{name: "no Landlock, docker-init above", runner: noLandlock, mode: "fork", unconfined: true},
+		{name: "no Landlock, the runner is the init", runner: noLandlock, mode: "fork", mutate: []func(*container.HostConfig){noInit}},
+		{name: "process mode promises nothing", runner: noLandlock, mode: "process"},
+		{name: "gVisor", runner: Runner, mode: "fork", mutate: []func(*container.HostConfig){noInit, runsc}, unconfined: true, runtime: "runsc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.runtime != "" {
+				cli, _ := dockerEngine(t)
+				info, err := cli.Info(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := info.Runtimes[tt.runtime]; !ok {
+					t.Skipf("the engine has no %s runtime (scripts/runsc.sh registers it)", tt.runtime)
+				}
+			}
+			rc := startRunnerContainer(t, tt.runner, "def main(args, context):\n    return 1\n", tt.mode, tt.mutate...)
+			var ready struct{ Unconfined bool }
+			if err := json.Unmarshal([]byte(rc.ready), &ready); err != nil {
+				t.Fatalf("ready line %q: %v", rc.ready, err)
+			}
+			if ready.Unconfined != tt.unconfined {
+				t.Errorf("ready line %q: unconfined %v, want %v", rc.ready, ready.Unconfined, tt.unconfined)
+			}
+			if f := rc.run(t, map[string]any{}, map[string]any{}); !f.OK || f.Result != "1" {
+				t.Errorf("a run after the proof: %+v", f)
+			}
+		})
+	}
 }

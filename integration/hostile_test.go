@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/daemon"
 )
 
 // hostile is a function that attacks the platform, and what we guarantee about its run.
@@ -129,8 +130,30 @@ var hostileFunctions = []hostile{
 	{name: "non-json", statuses: []string{"failed"}, code: "def main(args, context):\n    return {1, 2}\n", check: errType("ResultNotSerializable")},
 }
 
-func TestHostileFunctions(t *testing.T) {
-	n := startNode(t)
+func TestHostileFunctions(t *testing.T) { hostileSuite(t, startNode(t)) }
+
+// TestHostileFunctionsRunsc runs the suite with every sandbox under gVisor (FAASPOT_RUNTIME=runsc,
+// registered by scripts/runsc.sh). It is skipped when the engine lists no runsc runtime, unless
+// FAASPOT_TEST_RUNSC=required (as .ci/run sets it).
+func TestHostileFunctionsRunsc(t *testing.T) {
+	requireRuntime(t, "runsc")
+	n := startNode(t, func(c *daemon.Config) { c.Runtime = "runsc" })
+	hostileSuite(t, n)
+	kept := n.sandboxContainers(t) // the warm ones of the healthy deployment, at least
+	if len(kept) == 0 {
+		t.Fatal("no container left to inspect")
+	}
+	for _, c := range kept {
+		info, err := env.docker.ContainerInspect(context.Background(), c.ID)
+		if err != nil || info.HostConfig.Runtime != "runsc" {
+			t.Errorf("container %s runs under %q (%v), want runsc", c.ID[:12], info.HostConfig.Runtime, err)
+		}
+	}
+}
+
+// hostileSuite deploys every hostile function on n, runs each and checks its outcome, that the
+// daemon stays healthy and that no container of a broken run is kept.
+func hostileSuite(t *testing.T, n *node) {
 	ctx := context.Background()
 	keys := map[string]string{}
 	for _, h := range hostileFunctions {

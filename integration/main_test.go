@@ -306,3 +306,20 @@ func containersOf(ctx context.Context, nodeID string) ([]container.Summary, erro
 	return env.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", sandbox.LabelRole+"=sandbox"), filters.Arg("label", sandbox.LabelNode+"="+nodeID))})
 }
+
+// requireRuntime skips t unless the engine lists the OCI runtime name; with
+// FAASPOT_TEST_RUNSC=required (set by .ci/run) a missing runsc fails t instead.
+func requireRuntime(t *testing.T, name string) {
+	t.Helper()
+	info, err := env.docker.Info(context.Background())
+	if err != nil {
+		t.Fatalf("engine info: %v", err)
+	}
+	if _, ok := info.Runtimes[name]; ok {
+		return
+	}
+	if name == "runsc" && os.Getenv("FAASPOT_TEST_RUNSC") == "required" {
+		t.Fatalf("the engine lists no %s runtime (scripts/runsc.sh registers it)", name)
+	}
+	t.Skipf("the engine lists no %s runtime (scripts/runsc.sh registers it)", name)
+}

@@ -30,6 +30,9 @@ type box struct {
 	runs    int
 	ready   bool      // the ready line was read
 	readyAt time.Time // when it was read
+	// unconfined: the ready line said the runner cannot keep runs apart (see frame.Unconfined);
+	// the box serves one run.
+	unconfined bool
 	idle    timer     // armed while the box is idle in the pool (see PoolPolicy.IdleTTL)
 	// stopped is closed when the box's reader returns: nothing reads its container's stream.
 	stopped chan struct{}
@@ -171,7 +174,7 @@ func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
 			case !ok || fe.err != nil:
 				return frame{}, broken, fe.err
 			case fe.f.Ready:
-				b.ready, b.readyAt = true, time.Now()
+				b.markReady(fe.f)
 				continue
 			}
 			return fe.f, answered, nil
@@ -190,10 +193,18 @@ func (b *box) awaitReady(ctx context.Context) error {
 		if !ok || fe.err != nil || !fe.f.Ready {
 			return fmt.Errorf("runner of %s did not become ready: %v (stderr %q)", short(b.id), fe.err, b.stderr.String())
 		}
-		b.ready, b.readyAt = true, time.Now()
+		b.markReady(fe.f)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// markReady records the runner's ready line. Only the first counts: a later "ready" line is a
+// run's forgery and changes nothing.
+func (b *box) markReady(f frame) {
+	if !b.ready {
+		b.ready, b.readyAt, b.unconfined = true, time.Now(), f.Unconfined
 	}
 }
 

@@ -28,9 +28,17 @@ type Limits struct {
 	ResultBytes int
 }
 
-// hostConfig renders the hardened host configuration of a run's container.
+// hostConfig renders the hardened host configuration of a run's container. In fork mode the
+// container has no init process: the runner is the init (it reaps what runs leave, and the
+// kernel spares it every signal it has no handler for), so no process above a run holds the
+// protocol streams but the runner and its fork server, which are not dumpable, even where the
+// kernel has no Landlock.
 func hostConfig(cfg Config, l Limits) *container.HostConfig {
-	return hardening.HostConfig(cfg.Config, hardening.Resources{MemoryBytes: l.MemoryBytes, NanoCPUs: l.NanoCPUs})
+	hc := hardening.HostConfig(cfg.Config, hardening.Resources{MemoryBytes: l.MemoryBytes, NanoCPUs: l.NanoCPUs})
+	if cfg.Mode == ModeFork {
+		hc.Init = new(bool)
+	}
+	return hc
 }
 
 // containerConfig renders the container configuration of a run's container: hardening's labels

@@ -12,7 +12,8 @@ import (
 )
 
 // TestHostConfig: a run's container gets hardening's host configuration for the operator's
-// settings and the run's limits (hardening's own tests cover what that holds).
+// settings and the run's limits (hardening's own tests cover what that holds), without an init
+// process in fork mode (the runner is the init).
 func TestHostConfig(t *testing.T) {
 	limits := Limits{MemoryBytes: 256 << 20, NanoCPUs: 500_000_000, Timeout: 30 * time.Second,
 		OutputBytes: 1 << 10, ResultBytes: 1 << 20}
@@ -30,6 +31,10 @@ func TestHostConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := hostConfig(tt.cfg, limits)
 			want := hardening.HostConfig(tt.cfg.Config, hardening.Resources{MemoryBytes: limits.MemoryBytes, NanoCPUs: limits.NanoCPUs})
+			if init := got.Init != nil && *got.Init; init != (tt.cfg.Mode == ModeProcess) {
+				t.Errorf("Init = %v in %s mode", init, tt.cfg.Mode)
+			}
+			want.Init = got.Init
 			if gj, wj := mustJSON(t, got), mustJSON(t, want); gj != wj {
 				t.Errorf("hostConfig = %s\nwant hardening's %s", gj, wj)
 			}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type process struct {
 	early      *reply        // before the ready line (an import that crashes)
 	gate       chan struct{} // when set, the ready line waits for it to close
 	readyDelay time.Duration
+	ready      string // the ready line; empty: readyLine
 	// unsolicited is written right after the ready line, before any request (a chattering runner).
 	unsolicited string
 	deaf        bool    // after the ready line, never read stdin
@@ -136,7 +138,7 @@ func (c *fakeContainer) serve() {
 			return
 		}
 	}
-	if act(reply{delay: p.readyDelay, stdout: readyLine + p.unsolicited}) {
+	if act(reply{delay: p.readyDelay, stdout: cmp.Or(p.ready, readyLine) + p.unsolicited}) {
 		return
 	}
 	if p.deaf {
@@ -173,6 +175,8 @@ type fakeDocker struct {
 
 	mu         sync.Mutex
 	proc       process
+	first      []process // what the next containers created run, in order, before proc
+	started    chan string // when set, gets the id of every container started
 	calls      []string
 	containers map[string]*fakeContainer
 	orphans    []container.Summary // what ContainerList lists, as its label filters select
@@ -244,7 +248,11 @@ func (f *fakeDocker) ContainerCreate(ctx context.Context, cfg *container.Config,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := &fakeContainer{id: fmt.Sprintf("ctr%d", len(f.containers)+1), cfg: cfg, host: host, proc: f.proc,
+	proc := f.proc
+	if len(f.first) > 0 {
+		proc, f.first = f.first[0], f.first[1:]
+	}
+	c := &fakeContainer{id: fmt.Sprintf("ctr%d", len(f.containers)+1), cfg: cfg, host: host, proc: proc,
 		waitC: make(chan container.WaitResponse, 1), dead: make(chan struct{})}
 	f.containers[c.id] = c
 	return container.CreateResponse{ID: c.id}, nil
@@ -291,6 +299,9 @@ func (f *fakeDocker) ContainerStart(ctx context.Context, id string, _ container.
 		return errors.New("start failed")
 	}
 	go f.container(id).serve()
+	if f.started != nil {
+		f.started <- id
+	}
 	return nil
 }
 

@@ -12,7 +12,12 @@ import (
 // frame is one JSON line the runner writes to the container's stdout: first a ready line, then
 // one result frame per request.
 type frame struct {
-	Ready           bool       `json:"ready"`
+	Ready bool `json:"ready"`
+	// Unconfined, on the ready line, says that the runner could not prove that a fork-mode run
+	// is kept from the runner, the container's init and what other runs leave (no Landlock, a
+	// /proc that ignores dumpability, SysV IPC it cannot list: gVisor, old kernels). Each
+	// container of such a runner serves one run only.
+	Unconfined      bool       `json:"unconfined"`
 	OK              bool       `json:"ok"`
 	Result          string     `json:"result"`
 	Error           *FuncError `json:"error"`

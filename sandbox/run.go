@@ -29,7 +29,7 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	res, v := classify(s.observe(ctx, b, f, out, err), req.Limits)
 	res.ColdStart, res.Acquire, res.Duration = cold, acquired, duration
-	s.release(ctx, b, v, req.Policy)
+	s.release(ctx, b, v, req)
 	return res, nil
 }
 
@@ -110,9 +110,16 @@ func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, 
 }
 
 // release keeps b idle for the next run of its key when v allows it and the pool takes it;
-// otherwise b is discarded, killed first when v says so.
-func (s *Sandbox) release(ctx context.Context, b *box, v verdict, pol PoolPolicy) {
-	if v.reuse && s.pool.put(b, pol, s.discard) {
+// otherwise b is discarded, killed first when v says so. A sound box that may serve no more runs
+// (its runner is unconfined, or it reached req.Policy's MaxRuns) is killed and replaced in the
+// background (see refill), so that the next run still finds a ready container.
+func (s *Sandbox) release(ctx context.Context, b *box, v verdict, req Request) {
+	spent := b.unconfined || (req.Policy.MaxRuns > 0 && b.runs >= req.Policy.MaxRuns)
+	if v.reuse && spent {
+		v = verdict{kill: b.unconfined}
+		s.refill(req)
+	}
+	if v.reuse && s.pool.put(b, req.Policy, s.discard) {
 		return
 	}
 	if v.kill {

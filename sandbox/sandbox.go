@@ -102,6 +102,11 @@ type Sandbox struct {
 	log      *slog.Logger
 	pool     pool
 	removals sync.WaitGroup
+	// Replacements of single-use containers (refill.go): bg ends at Close.
+	bg      context.Context
+	stopBg  context.CancelFunc
+	bgMu    sync.Mutex // orders refill's Add with stopRefills' Wait
+	refills sync.WaitGroup
 }
 
 // New returns a Sandbox. Zero fields of cfg take their DefaultConfig value, so a partial Config is
@@ -114,6 +119,7 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) (*Sandbox, error) {
 	}
 	s := &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}
 	s.pool.max = cfg.MaxIdle
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -123,6 +129,7 @@ func (s *Sandbox) Idle(key string) (int, int) { return s.pool.size(key) }
 // Close removes every idle container and waits for all removals, those of runs included. Runs
 // after Close still run; their containers are not kept.
 func (s *Sandbox) Close() {
+	s.stopRefills()
 	for _, b := range s.pool.drain("", true) {
 		s.discard(b)
 	}

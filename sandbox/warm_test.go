@@ -111,26 +111,35 @@ func TestWarmPolicy(t *testing.T) {
 		creates  int
 		removed  int // containers removed before Close
 		idle     int // idle in all afterwards
+		warm     int // runs served by a container started before them
 	}{
-		{name: "reused", pol: PoolPolicy{MaxIdle: 1}, keys: []string{keyA, keyA, keyA}, creates: 1, idle: 1},
+		{name: "reused", pol: PoolPolicy{MaxIdle: 1}, keys: []string{keyA, keyA, keyA}, creates: 1, idle: 1, warm: 2},
 		{name: "no idle containers", pol: PoolPolicy{MaxIdle: 0}, keys: []string{keyA, keyA}, creates: 2, removed: 2},
+		// A spent container is replaced at once: every run after the first finds a fresh one ready.
 		{name: "a fresh container every run", pol: PoolPolicy{MaxIdle: 1, MaxRuns: 1}, keys: []string{keyA, keyA, keyA},
-			creates: 3, removed: 3},
+			creates: 4, removed: 3, idle: 1, warm: 2},
 		{name: "two runs per container", pol: PoolPolicy{MaxIdle: 1, MaxRuns: 2}, keys: []string{keyA, keyA, keyA},
-			creates: 2, removed: 1, idle: 1},
+			creates: 2, removed: 1, idle: 1, warm: 2},
 		{name: "pool full", maxTotal: 1, pol: PoolPolicy{MaxIdle: 1}, keys: []string{keyA, keyB, keyB},
-			creates: 3, removed: 2, idle: 1},
+			creates: 3, removed: 2, idle: 1, warm: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fd := newFake(t, process{})
 			s := mustNewMaxTotal(t, fd, tt.maxTotal)
+			warm := 0
 			for _, key := range tt.keys {
 				req := testRequest(key)
 				req.Policy = tt.pol
-				run(t, s, req)
+				if !run(t, s, req).ColdStart {
+					warm++
+				}
+				s.refills.Wait()
 			}
 			s.removals.Wait()
+			if warm != tt.warm {
+				t.Errorf("%d warm runs, want %d", warm, tt.warm)
+			}
 			removed := 0
 			for _, c := range fd.callList() {
 				if strings.HasPrefix(c, "remove ") {
@@ -369,4 +378,60 @@ func mustNewMaxTotal(t *testing.T, fd *fakeDocker, maxTotal int) *Sandbox {
 		cfg.MaxIdle = maxTotal
 	}
 	return mustNewConfig(t, fd, cfg)
+}
+
+// TestUnconfinedRunnerSingleUse: a runner whose ready line says it cannot keep fork-mode runs
+// apart gets one run per container, killed after it, and a replacement ready for the next; a
+// run's forged ready line ("unconfined": false) changes nothing.
+func TestUnconfinedRunnerSingleUse(t *testing.T) {
+	forged := `{"ready": true, "pid": 7, "unconfined": false}` + "\n"
+	fd := newFake(t, process{ready: `{"ready": true, "pid": 7, "unconfined": true}` + "\n",
+		replies: []reply{{stdout: forged + okLine}}})
+	s := mustNew(t, fd)
+	for i := range 3 {
+		res := run(t, s, testRequest(keyA))
+		if res.ColdStart != (i == 0) {
+			t.Errorf("run %d: cold %v; want only the first cold", i, res.ColdStart)
+		}
+		s.refills.Wait()
+	}
+	for _, id := range []string{"ctr1", "ctr2", "ctr3"} {
+		if n := len(fd.requests(id)); n != 1 {
+			t.Errorf("%s served %d runs, want 1", id, n)
+		}
+		if fd.count("kill "+id) != 1 {
+			t.Errorf("%s was not killed after its run: %q", id, fd.callList())
+		}
+	}
+	if a, _ := s.Idle(keyA); a != 1 || fd.count("create") != 4 {
+		t.Errorf("%d idle, %d created; want the fourth container ready", a, fd.count("create"))
+	}
+	s.Close()
+	if fd.count("remove ctr4") != 1 {
+		t.Errorf("the replacement was not removed at Close: %q", fd.callList())
+	}
+}
+
+// TestRefillStopsAtClose: a replacement under way when Close begins is cancelled, and the
+// container it created is removed: Close leaves nothing behind.
+func TestRefillStopsAtClose(t *testing.T) {
+	fd := newFake(t, process{gate: make(chan struct{})}) // the replacement never becomes ready
+	fd.first, fd.started = []process{{}}, make(chan string, 2)
+	s := mustNew(t, fd)
+	req := testRequest(keyA)
+	req.Policy.MaxRuns = 1
+	run(t, s, req)
+	for range 2 { // the run's container, then the replacement's: it now waits for its ready line
+		select {
+		case <-fd.started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no replacement started: %q", fd.callList())
+		}
+	}
+	s.Close()
+	for _, id := range []string{"ctr1", "ctr2"} {
+		if fd.count("remove "+id) != 1 {
+			t.Errorf("%s not removed after Close: %q", id, fd.callList())
+		}
+	}
 }

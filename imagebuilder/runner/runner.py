@@ -21,7 +21,9 @@ nor open their memory or descriptors through /proc. A run's process is confined 
 where the kernel has it, which keeps it from tracing, reading or signalling any process outside
 its own (the container's init included, which holds the protocol streams too). Between runs the
 runner kills what a run left running and removes what it left in /tmp, /dev/shm, /dev/mqueue
-and SysV IPC.
+and SysV IPC. The fork server proves all this once per container (confinement_holds); where it
+cannot (no Landlock; gVisor, whose /proc ignores dumpability and lists no SysV IPC), the ready
+line says "unconfined" and the sandbox gives each container a single run.
 
 Check mode (--check PATH, or --check - to read the code from stdin): validates at build time
 that the code defines main(args, context); on failure prints one line
@@ -288,7 +290,10 @@ def serve(mode):
     for c in captures:
         c.start()
     threads = own_threads()  # process mode: threads started by the import are not a run's
-    write_frame(out, {"ready": True, "pid": os.getpid()})
+    ready = {"ready": True, "pid": os.getpid()}
+    if standby is not None and not standby.confined:
+        ready["unconfined"] = True  # the sandbox gives each container one run
+    write_frame(out, ready)
     while True:
         line = requests.readline()
         if not line:
@@ -366,6 +371,7 @@ class Standby(object):
                 os._exit(70)
         theirs.close()
         self.server_pid, self.server_lost = pid, False
+        self.confined = self.receive(b"c")[0] == 1
         self.pid, self.group, self.status = None, None, 0
         self.renew()
 
@@ -496,6 +502,7 @@ def fork_server(main_fn, sock):
     descriptors and pids only."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)  # for Landlock; nothing here or in a run gains privileges
     ruleset = run_ruleset()
+    sock.send(b"c%d" % confinement_holds(ruleset))
     while sock.recv(1):
         req_r, req_w = os.pipe()
         done_r, done_w = os.pipe()
@@ -540,6 +547,71 @@ def start_run(main_fn, req_r, done_w, memfd, ruleset):
     while data:
         data = data[os.write(memfd, data):]
     os.write(done_w, b"d")
+
+
+def confinement_holds(ruleset):
+    """Whether this container keeps runs apart as fork mode promises: a process forked and
+    confined as a run's (start_run) reaches none of the processes above it (this fork server,
+    the runner, the container's init) by tracing or through /proc (memory, environment,
+    descriptors), and what a run leaves in SysV IPC or POSIX message queues can be found to be
+    removed. Signals are not counted: without Landlock's signal scoping (ABI 6) a run can stop
+    or end the processes of its own container, which ends or times out the runs of its own
+    deployment only, and a runner that is the container's init ignores them. Checked once per container; a kernel without Landlock, or gVisor (whose /proc
+    ignores dumpability and lists no SysV IPC), fails it."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            prctl(PR_SET_DUMPABLE, 1)
+            confine_run(ruleset)  # closes this process's copy only
+            code = 1 if reaches_above() else 0
+        finally:
+            os._exit(code)
+    return os.waitpid(pid, 0)[1] == 0 and residue_listable()
+
+
+def reaches_above():
+    """Whether this process reaches any process above it (see confinement_holds)."""
+    import ctypes
+    lib = libc()
+    parent = os.getppid()
+    with open("/proc/%d/stat" % parent) as f:
+        grandparent = int(f.read().rsplit(")", 1)[1].split()[1])
+    ways = (lambda pid: lib.ptrace(0x4206, pid, None, None) == 0,  # PTRACE_SEIZE
+            lambda pid: os.close(os.open("/proc/%d/mem" % pid, os.O_RDONLY)),
+            lambda pid: os.close(os.open("/proc/%d/environ" % pid, os.O_RDONLY)),
+            lambda pid: os.readlink("/proc/%d/fd/0" % pid),
+            lambda pid: os.close(os.open("/proc/%d/fd/1" % pid, os.O_WRONLY | os.O_NONBLOCK)))
+    lib.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    for pid in {parent, grandparent, 1} - {0, os.getpid()}:
+        for way in ways:
+            try:
+                if way(pid) is not False:
+                    return True
+            except OSError:
+                pass
+    return False
+
+
+def residue_listable():
+    """Whether clear_container finds every SysV IPC object and POSIX message queue a run may
+    create: /proc lists the former and /dev/mqueue the latter, or the kernel offers none."""
+    IPC_PRIVATE, IPC_RMID = 0, 0
+    lib = libc()
+    if not os.path.exists(os.path.join(SYSVIPC_DIR, "shm")):
+        shm = lib.shmget(IPC_PRIVATE, 4096, 0o600)
+        if shm >= 0:
+            lib.shmctl(shm, IPC_RMID, None)
+            return False
+    if not os.path.isdir("/dev/mqueue") and hasattr(lib, "mq_open"):
+        name = b"/faaspot-probe-%d" % os.getpid()
+        queue = lib.mq_open(name, os.O_CREAT | os.O_RDWR, 0o600, None)
+        if queue >= 0:
+            lib.mq_close(queue)
+            lib.mq_unlink(name)
+            return False
+    return True
 
 
 def send_fds(sock, data, fds):

@@ -3,7 +3,8 @@
 Each run does what args["do"] says:
   "leave" leaves behind every kind of residue marked with args["canary"] ("ISO-CANARY-" and 32
           hex digits): module state, output, result, /tmp files in locked directories, /dev/shm
-          files, a POSIX message queue, SysV shared memory, semaphores and message queues;
+          files, a POSIX message queue, SysV shared memory, semaphores and message queues
+          (result "missing": those the kernel does not offer);
   "look"  reports what it can still reach of any earlier run, and how far it can reach the
           runner's processes (the parent, the grandparent and pid 1);
   "thread" starts a thread that outlives the run (args["join"]: one that does not).
@@ -38,10 +39,13 @@ def leave(args):
     print("printed", canary)
     leave_files("/tmp", canary)
     leave_files("/dev/shm", canary)
-    fd = os.open("/dev/mqueue/probe-queue", os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    leave_sysv(canary.encode())
-    return {"canary": canary, "host": os.uname().nodename}
+    missing = []  # kinds of residue the kernel (gVisor's, say) does not offer
+    if os.path.isdir("/dev/mqueue"):
+        os.close(os.open("/dev/mqueue/probe-queue", os.O_CREAT | os.O_RDWR, 0o600))
+    else:
+        missing.append("/dev/mqueue")
+    missing.extend(leave_sysv(canary.encode()))
+    return {"canary": canary, "host": os.uname().nodename, "missing": missing}
 
 
 def leave_files(top, canary):
@@ -60,17 +64,25 @@ def leave_files(top, canary):
 
 
 def leave_sysv(data):
+    """Leaves the three SysV objects; returns those the kernel refused to create."""
     IPC_CREAT = 0o1000
+    missing = []
     shm = libc.shmget(SYSV_KEY, 4096, IPC_CREAT | 0o600)
-    addr = libc.shmat(shm, None, 0)
-    ctypes.memmove(addr, data, len(data))
-    libc.shmdt(ctypes.c_void_p(addr))
-    libc.semget(SYSV_KEY, 1, IPC_CREAT | 0o600)
+    addr = libc.shmat(shm, None, 0) if shm >= 0 else None
+    if addr in (None, ctypes.c_void_p(-1).value):
+        missing.append("SysV shm")
+    else:
+        ctypes.memmove(addr, data, len(data))
+        libc.shmdt(ctypes.c_void_p(addr))
+    if libc.semget(SYSV_KEY, 1, IPC_CREAT | 0o600) < 0:
+        missing.append("SysV sem")
     msq = libc.msgget(SYSV_KEY, IPC_CREAT | 0o600)
     msg = ctypes.create_string_buffer(8 + len(data))
     ctypes.memmove(ctypes.addressof(msg), ctypes.byref(ctypes.c_long(1)), 8)
     ctypes.memmove(ctypes.addressof(msg) + 8, data, len(data))
-    libc.msgsnd(msq, msg, len(data), 0)
+    if msq < 0 or libc.msgsnd(msq, msg, len(data), 0) != 0:
+        missing.append("SysV msg")
+    return missing
 
 
 def look(args):
@@ -144,7 +156,10 @@ def memory_matches():
 
 
 def listing(top):
-    """Every name under top, those in directories this run cannot enter included."""
+    """Every name under top, those in directories this run cannot enter included (none when
+    there is no top: gVisor mounts no /dev/mqueue)."""
+    if not os.path.lexists(top):
+        return []
     names = []
     for dirpath, dirnames, filenames in os.walk(top, onerror=lambda e: names.append("unreadable:" + e.filename)):
         names.extend(os.path.join(dirpath, n) for n in dirnames + filenames)
@@ -152,8 +167,11 @@ def listing(top):
 
 
 def sysv_objects():
+    """The SysV objects /proc lists (gVisor lists none: "sysv_key" looks them up instead)."""
     out = []
     for kind in ("shm", "sem", "msg"):
+        if not os.path.exists("/proc/sysvipc/" + kind):
+            continue
         with open("/proc/sysvipc/" + kind) as f:
             out.extend(kind + ": " + " ".join(line.split()[:3]) for line in f.readlines()[1:] if line.strip())
     return out
