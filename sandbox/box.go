@@ -33,7 +33,7 @@ type box struct {
 	// unconfined: the ready line said the runner cannot keep runs apart (see frame.Unconfined);
 	// the box serves one run.
 	unconfined bool
-	idle    timer     // armed while the box is idle in the pool (see PoolPolicy.IdleTTL)
+	idle       timer // armed while the box is idle in the pool (see PoolPolicy.IdleTTL)
 	// stopped is closed when the box's reader returns: nothing reads its container's stream.
 	stopped chan struct{}
 }

@@ -175,7 +175,7 @@ type fakeDocker struct {
 
 	mu         sync.Mutex
 	proc       process
-	first      []process // what the next containers created run, in order, before proc
+	first      []process   // what the next containers created run, in order, before proc
 	started    chan string // when set, gets the id of every container started
 	calls      []string
 	containers map[string]*fakeContainer
