@@ -87,11 +87,13 @@ func (e *benchEnv) bareDockerRun(ctx context.Context, image string) (time.Durati
 	}
 	cmd := exec.CommandContext(ctx, "docker", append(args, image, "--serve", "fork")...)
 	cmd.Stdin = strings.NewReader(requestLine)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	start := time.Now()
 	out, err := cmd.Output()
 	d := time.Since(start)
 	if err != nil || !strings.Contains(string(out), `"ok": true`) {
-		return 0, fmt.Errorf("bare docker run: %v: %s", err, out)
+		return 0, fmt.Errorf("bare docker run: %v: %s %s", err, out, stderr.String())
 	}
 	return d, nil
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -75,4 +76,25 @@ func (e *benchEnv) removeImages(nodeID string, images map[string]bool) {
 	b := imagebuilder.New(e.docker, imagebuilder.Config{Labels: map[string]string{sandbox.LabelNode: nodeID}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	_ = b.RemoveOwned(ctx)
+}
+
+// newestImage returns the newest image of deployment id's repository (imagebuilder.Repository,
+// whatever the tenant).
+func (e *benchEnv) newestImage(ctx context.Context, id string) (string, error) {
+	list, err := e.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("reference", "faaspot/*/d-"+id))})
+	if err != nil {
+		return "", err
+	}
+	var ref string
+	var created int64
+	for _, img := range list {
+		if len(img.RepoTags) > 0 && img.Created >= created {
+			ref, created = img.RepoTags[0], img.Created
+		}
+	}
+	if ref == "" {
+		return "", fmt.Errorf("no image of deployment %s on the engine", id)
+	}
+	return ref, nil
 }

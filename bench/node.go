@@ -87,12 +87,15 @@ func (n *node) deploy(ctx context.Context, name, code string) (faaspot.Deploymen
 	start := time.Now()
 	dep, err := n.c.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: name, Code: code}, true)
 	took := time.Since(start)
-	if dep.Image != "" {
-		n.images[dep.Image] = true
-	}
 	if err != nil {
 		return dep, took, fmt.Errorf("deploy %s on %s: %w", name, n.name, err)
 	}
+	// The API does not show images: the newest tag of the deployment's repository is the one
+	// just built.
+	if dep.Image, err = n.env.newestImage(ctx, dep.ID); err != nil {
+		return dep, took, fmt.Errorf("image of %s on %s: %w", name, n.name, err)
+	}
+	n.images[dep.Image] = true
 	return dep, took, nil
 }
 
