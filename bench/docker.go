@@ -78,8 +78,8 @@ func (e *benchEnv) removeImages(nodeID string, images map[string]bool) {
 	_ = b.RemoveOwned(ctx)
 }
 
-// newestImage returns the newest image of deployment id's repository (imagebuilder.Repository,
-// whatever the tenant).
+// newestImage returns the newest code image (labelled with its dependencies image) of deployment
+// id's repository (imagebuilder.Repository, whatever the tenant).
 func (e *benchEnv) newestImage(ctx context.Context, id string) (string, error) {
 	list, err := e.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("reference", "faaspot/*/d-"+id))})
@@ -89,7 +89,7 @@ func (e *benchEnv) newestImage(ctx context.Context, id string) (string, error) {
 	var ref string
 	var created int64
 	for _, img := range list {
-		if len(img.RepoTags) > 0 && img.Created >= created {
+		if len(img.RepoTags) > 0 && img.Labels[imagebuilder.LabelDeps] != "" && img.Created >= created {
 			ref, created = img.RepoTags[0], img.Created
 		}
 	}
