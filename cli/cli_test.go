@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -65,22 +63,5 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	if _, err := loadConfig(Env{Home: t.TempDir(), Getenv: func(string) string { return "" }}, "", ""); err == nil ||
 		!strings.Contains(err.Error(), "fas login") {
 		t.Errorf("no configuration: %v", err)
-	}
-}
-
-// TestUsageErrors: mistakes on the command line exit 2 with one line, before any network use.
-func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"deployments", "run"},
-		{"deployments", "create", "x"},
-		{"deployments", "list", "--bogus"},
-		{"executions", "get"},
-	} {
-		var out, errOut bytes.Buffer
-		env := Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }, Home: t.TempDir()}
-		code := Main(context.Background(), env, args)
-		if code != 2 || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 || !strings.HasPrefix(errOut.String(), "fas: ") {
-			t.Errorf("fas %v: exit %d, stderr %q", args, code, errOut.String())
-		}
 	}
 }

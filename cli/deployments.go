@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -14,75 +16,118 @@ import (
 )
 
 func (a *app) deploymentsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "deployments", Aliases: []string{"deployment", "dep"}, Short: "Create, run, list, show and delete deployments"}
+	cmd := &cobra.Command{
+		Use:     "deployments",
+		Aliases: []string{"deployment", "dep"},
+		Short:   "Create, run, list, show and delete deployments",
+		Example: "  fas deployments create hello --file hello.py --wait\n  fas deployments list",
+	}
 	cmd.AddCommand(a.createCommand(), a.runCommand(), a.listDeploymentsCommand(), a.getDeploymentCommand(), a.deleteDeploymentCommand())
 	return cmd
 }
 
+// createFlags are the flags of `fas deployments create`.
+type createFlags struct {
+	file, reqFile, ctxFile string
+	wait                   bool
+	limits                 limitFlags
+}
+
 func (a *app) createCommand() *cobra.Command {
-	var file, reqFile, ctxFile string
-	var wait bool
+	var f createFlags
 	cmd := &cobra.Command{
-		Use:   "create NAME --file FILE [--requirements-file FILE] [--context-file FILE] [--wait]",
+		Use:   "create NAME --file FILE [--requirements-file FILE] [--context-file FILE] [--memory MiB] [--timeout SECONDS] [--cpus N] [--wait]",
 		Short: "Create or update a deployment from a Python file defining main(args, context)",
-		Args:  exactArgs(1, "NAME --file FILE"),
+		Long: "Create the deployment NAME, or update it to a new version, from a Python file defining\n" +
+			"main(args, context). Limits not given take the server's defaults, on an update too: each\n" +
+			"version carries the limits given when it was created.",
+		Example: "  fas deployments create hello --file hello.py --wait\n" +
+			"  fas deployments create hello --file hello.py --requirements-file requirements.txt --context-file context.txt\n" +
+			"  fas deployments create resize --file resize.py --memory 512M --timeout 2m --cpus 1.5",
+		Args:              exactArgs(1, "NAME --file FILE"),
+		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if file == "" {
-				return usageError{errors.New("--file is required: the Python file that defines main(args, context)")}
-			}
-			req := faaspot.DeploymentRequest{Name: args[0]}
-			var err error
-			if req.Code, err = readFile(file, "--file"); err != nil {
+			req, err := f.request(cmd, args[0])
+			if err != nil {
 				return err
-			}
-			if reqFile != "" {
-				if req.Requirements, err = readFile(reqFile, "--requirements-file"); err != nil {
-					return err
-				}
-			}
-			if ctxFile != "" {
-				text, err := readFile(ctxFile, "--context-file")
-				if err != nil {
-					return err
-				}
-				if req.Context, err = faaspot.ContextJSON(text); err != nil {
-					return err
-				}
 			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			if !wait {
-				d, err := c.CreateDeployment(cmd.Context(), req, false)
-				if err != nil {
-					return err
-				}
-				return a.printDeployment(d, fmt.Sprintf("deployment %s version %d queued for build", d.Name, d.Version))
-			}
-			stop := a.progress(fmt.Sprintf("building %s", req.Name))
-			d, err := c.CreateDeployment(cmd.Context(), req, true)
-			stop(err == nil && d.Status == faaspot.StatusReady)
-			if err != nil {
-				return err
-			}
-			if d.Status != faaspot.StatusReady {
-				return fmt.Errorf("deployment %s version %d is still %s; see `fas deployments get %s`", d.Name, d.Version, d.Status, d.Name)
-			}
-			return a.printDeployment(d, fmt.Sprintf("deployment %s version %d is ready", d.Name, d.Version))
+			return a.create(cmd.Context(), c, req, f.wait)
 		},
 	}
-	cmd.Flags().StringVar(&file, "file", "", "path to the function's Python file")
-	cmd.Flags().StringVar(&reqFile, "requirements-file", "", "path to a pip requirements file")
-	cmd.Flags().StringVar(&ctxFile, "context-file", "", `path to a context file (key = "value" lines)`)
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the deployment is built")
+	cmd.Flags().StringVar(&f.file, "file", "", "path to the function's Python file")
+	cmd.Flags().StringVar(&f.reqFile, "requirements-file", "", "path to a pip requirements file")
+	cmd.Flags().StringVar(&f.ctxFile, "context-file", "", `path to a context file (key = "value" lines)`)
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until the deployment is built")
+	f.limits.register(cmd.Flags())
+	_ = cmd.MarkFlagFilename("file", "py")
+	_ = cmd.MarkFlagFilename("requirements-file")
+	_ = cmd.MarkFlagFilename("context-file")
 	return cmd
+}
+
+// request builds the create request from the command line; flag mistakes are usage errors.
+func (f *createFlags) request(cmd *cobra.Command, name string) (faaspot.DeploymentRequest, error) {
+	req := faaspot.DeploymentRequest{Name: name}
+	if f.file == "" {
+		return req, usagef("--file is required: the Python file that defines main(args, context)")
+	}
+	var err error
+	if req.Limits, err = f.limits.limits(cmd.Flags()); err != nil {
+		return req, err
+	}
+	if req.Code, err = readFile(f.file, "--file"); err != nil {
+		return req, err
+	}
+	if f.reqFile != "" {
+		if req.Requirements, err = readFile(f.reqFile, "--requirements-file"); err != nil {
+			return req, err
+		}
+	}
+	if f.ctxFile != "" {
+		text, err := readFile(f.ctxFile, "--context-file")
+		if err != nil {
+			return req, err
+		}
+		if req.Context, err = faaspot.ContextJSON(text); err != nil {
+			return req, fmt.Errorf("--context-file: %w", err)
+		}
+	}
+	return req, nil
+}
+
+// create sends the request; with wait it shows progress until the build ended.
+func (a *app) create(ctx context.Context, c *client.Client, req faaspot.DeploymentRequest, wait bool) error {
+	if !wait {
+		d, err := c.CreateDeployment(ctx, req, false)
+		if err != nil {
+			return err
+		}
+		return a.printDeployment(d, fmt.Sprintf("deployment %s version %d queued for build", d.Name, d.Version))
+	}
+	stop := a.progress(fmt.Sprintf("building %s", req.Name))
+	d, err := c.CreateDeployment(ctx, req, true)
+	stop(err == nil && d.Status == faaspot.StatusReady)
+	if err != nil {
+		return err
+	}
+	if d.Status != faaspot.StatusReady {
+		return fmt.Errorf("deployment %s version %d is still %s; see `fas deployments get %s`", d.Name, d.Version, d.Status, d.Name)
+	}
+	return a.printDeployment(d, fmt.Sprintf("deployment %s version %d is ready", d.Name, d.Version))
 }
 
 func readFile(path, flag string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot read %s: %v", flag, path, errors.Unwrap(err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", fmt.Errorf("%s: cannot read %s: %w", flag, path, err)
 	}
 	return string(b), nil
 }
@@ -93,7 +138,11 @@ func (a *app) runCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `run NAME [--parameters "k=v,k2=v2"] [--wait]`,
 		Short: "Run a deployment; without --wait print only the execution id",
-		Args:  exactArgs(1, `NAME [--parameters "k=v,k2=v2"] [--wait]`),
+		Example: `  fas deployments run hello --parameters "name=user1" --wait
+  fas deployments run hello --json '{"n": 3, "tags": ["a", "b"]}' --wait
+  ID=$(fas deployments run hello --parameters "name=user2") && fas executions get "$ID"`,
+		Args:              exactArgs(1, `NAME [--parameters "k=v,k2=v2"] [--wait]`),
+		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runArgs, err := parseParameters(params)
 			if err != nil {
@@ -171,9 +220,10 @@ func parseParameters(s string) (map[string]any, error) {
 
 func (a *app) listDeploymentsCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List deployments",
-		Args:  noArgs,
+		Use:     "list",
+		Short:   "List deployments",
+		Example: "  fas deployments list\n  fas deployments list -o json",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -197,9 +247,11 @@ func (a *app) listDeploymentsCommand() *cobra.Command {
 
 func (a *app) getDeploymentCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a deployment with its build log",
-		Args:  exactArgs(1, "NAME"),
+		Use:               "get NAME",
+		Short:             "Show a deployment with its build log",
+		Example:           "  fas deployments get hello\n  fas deployments get hello -o json",
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -216,9 +268,11 @@ func (a *app) getDeploymentCommand() *cobra.Command {
 
 func (a *app) deleteDeploymentCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a deployment and its images",
-		Args:  exactArgs(1, "NAME"),
+		Use:               "delete NAME",
+		Short:             "Delete a deployment and its images",
+		Example:           "  fas deployments delete hello",
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {

@@ -11,7 +11,12 @@ import (
 )
 
 func (a *app) executionsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "executions", Aliases: []string{"execution", "exec"}, Short: "Show executions and their output"}
+	cmd := &cobra.Command{
+		Use:     "executions",
+		Aliases: []string{"execution", "exec"},
+		Short:   "Show executions and their output",
+		Example: "  fas executions list --deployment hello\n  fas executions logs ID",
+	}
 	cmd.AddCommand(a.getExecutionCommand(), a.listExecutionsCommand(), a.logsCommand())
 	return cmd
 }
@@ -27,9 +32,11 @@ func (a *app) execution(ctx context.Context, id string) (faaspot.Execution, erro
 
 func (a *app) getExecutionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show an execution record",
-		Args:  exactArgs(1, "ID"),
+		Use:               "get ID",
+		Short:             "Show an execution record",
+		Example:           "  fas executions get 3f6c0a...\n  fas executions get 3f6c0a... -o json",
+		Args:              exactArgs(1, "ID"),
+		ValidArgsFunction: a.completeExecutions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.execution(cmd.Context(), args[0])
 			if err != nil {
@@ -63,7 +70,8 @@ func (a *app) listExecutionsCommand() *cobra.Command {
 		Short: "List recent executions, newest first, one page at a time",
 		Long: "List recent executions, newest first. When more follow, the command ends with a line on\n" +
 			"stderr giving the --cursor of the next page.",
-		Args: noArgs,
+		Example: "  fas executions list\n  fas executions list --deployment hello --limit 10 -o json",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -87,6 +95,7 @@ func (a *app) listExecutionsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&q.Deployment, "deployment", "", "only executions of this deployment")
 	cmd.Flags().IntVar(&q.Limit, "limit", 50, "how many at most (up to 1000)")
 	cmd.Flags().StringVar(&q.Cursor, "cursor", "", "the page after the one that printed this cursor")
+	_ = cmd.RegisterFlagCompletionFunc("deployment", a.completeDeployments)
 	return cmd
 }
 
@@ -114,9 +123,11 @@ func pageFlags(q faaspot.ExecutionQuery) string {
 
 func (a *app) logsCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "logs ID",
-		Short: "Print what a run printed: its stdout to stdout, its stderr to stderr",
-		Args:  exactArgs(1, "ID"),
+		Use:               "logs ID",
+		Short:             "Print what a run printed: its stdout to stdout, its stderr to stderr",
+		Example:           "  fas executions logs 3f6c0a...",
+		Args:              exactArgs(1, "ID"),
+		ValidArgsFunction: a.completeExecutions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.execution(cmd.Context(), args[0])
 			if err != nil {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/faaspot/faaspot"
 )
 
 var fasBuild struct {
@@ -172,5 +175,111 @@ func write(t *testing.T, dir, name, body string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCLIOperator: the operator makes a tenant with fas tenants; the tenant deploys with
+// --memory/--timeout/--cpus, which the deployment and its runs honour; tokens are issued and
+// revoked, quotas set, the tenant deleted; completion reads the live server.
+func TestCLIOperator(t *testing.T) {
+	n := startNode(t)
+	dir := t.TempDir()
+	admin := []string{"FAASPOT_URL=" + n.url, "FAASPOT_ADMIN_TOKEN=" + adminToken}
+	name := "cli" + faaspot.NewID()[:10]
+	out, errOut, code := shell(t, dir, admin, "fas tenants create "+name+" --quiet")
+	token := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(token, "fs_") || strings.Contains(token, "\n") {
+		t.Fatalf("tenants create: %d %q %s", code, out, errOut)
+	}
+	tenant := []string{"FAASPOT_URL=" + n.url, "FAASPOT_TOKEN=" + token}
+	write(t, dir, "nap.py", "import time\ndef main(args, context):\n    time.sleep(float(args.get('s', 0)))\n    return 'rested'\n")
+	if out, errOut, code := shell(t, dir, tenant, `fas deployments create nap --file nap.py --memory 96M --timeout 2s --cpus 0.5 --wait`); code != 0 {
+		t.Fatalf("create with limits: %d %s %s", code, out, errOut)
+	}
+	out, _, code = shell(t, dir, tenant, `fas deployments get nap -o json`)
+	var d faaspot.Deployment
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Limits != (faaspot.Limits{MemoryMB: 96, CPUs: 0.5, TimeoutS: 2}) {
+		t.Errorf("deployment limits: %d %v %+v", code, err, d.Limits)
+	}
+	if out, errOut, code := shell(t, dir, tenant, `fas deployments run nap --parameters s=0 --wait`); code != 0 || !strings.Contains(out, "rested") {
+		t.Errorf("run: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := shell(t, dir, tenant, `fas deployments run nap --parameters s=30 --wait`); code != 1 || !strings.Contains(errOut, "timeout") {
+		t.Errorf("a run over --timeout 2s: exit %d, stderr %s", code, errOut)
+	}
+
+	// Completion asks the live server, with the tenant's token or the admin token.
+	for _, tc := range []struct {
+		env          []string
+		line, expect string
+	}{
+		{tenant, `fas __complete deployments get ""`, "nap\tready"},
+		{tenant, `fas __complete executions logs ""`, "nap completed"},
+		{admin, `fas __complete tenants delete ""`, name},
+	} {
+		if out, _, code := shell(t, dir, tc.env, tc.line); code != 0 || !strings.Contains(out, tc.expect) || !strings.HasSuffix(out, ":4\n") {
+			t.Errorf("%s: %d %q, want %q", tc.line, code, out, tc.expect)
+		}
+	}
+
+	// A second token, listed, revoked: it stops working, the first does not.
+	out, errOut, code = shell(t, dir, admin, "fas tenants tokens issue "+name+" -o json")
+	var issued faaspot.TokenIssued
+	if err := json.Unmarshal([]byte(out), &issued); code != 0 || err != nil || issued.ID == "" {
+		t.Fatalf("tokens issue: %d %v %q %s", code, err, out, errOut)
+	}
+	if out, _, code := shell(t, dir, admin, "fas tenants tokens list "+name); code != 0 || !strings.Contains(out, issued.ID) || strings.Count(out, "\n") != 3 {
+		t.Errorf("tokens list: %d %q", code, out)
+	}
+	second := []string{"FAASPOT_URL=" + n.url, "FAASPOT_TOKEN=" + issued.Token}
+	if _, errOut, code := shell(t, dir, second, "fas deployments list"); code != 0 {
+		t.Errorf("the second token: %d %s", code, errOut)
+	}
+	if _, errOut, code := shell(t, dir, admin, "fas tenants tokens revoke "+name+" "+issued.ID); code != 0 {
+		t.Errorf("revoke: %d %s", code, errOut)
+	}
+	if _, errOut, code := shell(t, dir, second, "fas deployments list"); code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("a revoked token: %d %s", code, errOut)
+	}
+
+	// A quota set with fas holds: one deployment is the tenant's lot.
+	if out, errOut, code := shell(t, dir, admin, "fas tenants quotas "+name+" --max-deployments 1"); code != 0 || !strings.Contains(out, "IN EFFECT") {
+		t.Errorf("quotas: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := shell(t, dir, tenant, "fas deployments create other --file nap.py"); code != 1 || !strings.Contains(errOut, "quota") {
+		t.Errorf("over the deployments quota: %d %s", code, errOut)
+	}
+
+	if _, errOut, code := shell(t, dir, admin, "fas tenants delete "+name); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("delete without --yes: %d %s", code, errOut)
+	}
+	if out, errOut, code := shell(t, dir, admin, "fas tenants delete "+name+" --yes"); code != 0 || !strings.Contains(out, "deleted") {
+		t.Errorf("delete: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := shell(t, dir, tenant, "fas deployments list"); code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("the token of a deleted tenant: %d %s", code, errOut)
+	}
+}
+
+// TestCLIExitStatus: the built binaries' exit statuses, as a shell sees them.
+func TestCLIExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"FAASPOT_URL=http://127.0.0.1:9", "FAASPOT_TOKEN=x"}
+	for _, tc := range []struct {
+		script string
+		code   int
+	}{
+		{"fas -h", 0}, {"fas --help", 0}, {"fas deployments create --help", 0}, {"fas version", 0}, {"fas --version", 0},
+		{"fas", 2}, {"fas logs", 2}, {"fas deployments bogus", 2}, {"fas deployments", 2}, {"fas deployments get", 2},
+		{"fas deployments list --bogus", 2}, {"fas executions list --limit x", 2}, {"fas completion tcsh", 2},
+		{"fas deployments list", 1},
+	} {
+		out, errOut, code := shell(t, dir, env, tc.script)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d; stdout %q stderr %q", tc.script, code, tc.code, out, errOut)
+		}
+		if tc.code == 2 && (out != "" || !strings.HasPrefix(errOut, "fas: ") || strings.Count(errOut, "\n") != 1) {
+			t.Errorf("%s: stdout %q, stderr %q; want one line on stderr", tc.script, out, errOut)
+		}
 	}
 }

@@ -3,29 +3,49 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/faaspot/faaspot/cli"
 	"github.com/faaspot/faaspot/daemon"
 )
 
+// version is set at build time (-ldflags "-X main.version=..."); see cli.BuildVersion.
+var version = "dev"
+
+// Exit statuses: 0 after a clean shutdown (or --help, --version), 1 when the daemon fails,
+// 2 for a mistake in the command line.
+const (
+	exitFail  = 1
+	exitUsage = 2
+)
+
 func main() {
-	if err := run(); err != nil {
+	cfg, debug, code := parseFlags(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if code >= 0 {
+		os.Exit(code)
+	}
+	if err := run(cfg, debug); err != nil {
 		fmt.Fprintln(os.Stderr, "faaspotd:", err)
-		os.Exit(1)
+		os.Exit(exitFail)
 	}
 }
 
-func run() error {
+// parseFlags reads the configuration from the environment, then the flags of args over it. It
+// returns code -1 when the daemon should start, or the exit status when it should not: 0 after
+// printing the help (-h, --help) or the version (--version) to stdout, 2 after a usage error
+// (unknown flag, bad value, stray argument) on stderr, 1 when the environment is invalid.
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (daemon.Config, bool, int) {
 	cfg := daemon.DefaultConfig()
-	if err := cfg.LoadEnv(os.Getenv); err != nil {
-		return err
-	}
+	envErr := cfg.LoadEnv(getenv)
 	fs := flag.NewFlagSet("faaspotd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors and help are printed below, each where it belongs
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the HTTP API (FAASPOT_LISTEN)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "Redis URL; empty: embedded store, not durable (FAASPOT_REDIS_URL)")
 	fs.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "Python base image of deployments (FAASPOT_BASE_IMAGE)")
@@ -40,11 +60,34 @@ func run() error {
 	fs.StringVar(&cfg.DevTenant, "dev-tenant", cfg.DevTenant, "create this tenant at start-up and print its token (FAASPOT_DEV_TENANT)")
 	fs.StringVar(&cfg.ClientConfig, "write-client-config", cfg.ClientConfig, "write the dev tenant's URL and token to this file (FAASPOT_WRITE_CLIENT_CONFIG)")
 	debug := fs.Bool("debug", false, "debug logging")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		return err
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "faaspotd is the faaspot daemon: the HTTP API and the build and run workers.\n\n"+
+			"Usage: faaspotd [flags]\n\nEach flag overrides its environment variable (in parentheses).\n\nFlags:")
+		fs.PrintDefaults()
+		return cfg, false, 0
+	case err != nil:
+		fmt.Fprintf(stderr, "faaspotd: %v (see 'faaspotd --help')\n", err)
+		return cfg, false, exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "faaspotd: unexpected argument %q: faaspotd takes only flags (see 'faaspotd --help')\n", fs.Arg(0))
+		return cfg, false, exitUsage
+	case *showVersion:
+		fmt.Fprintln(stdout, "faaspotd "+cli.BuildVersion(version))
+		return cfg, false, 0
+	case envErr != nil:
+		fmt.Fprintln(stderr, "faaspotd:", envErr)
+		return cfg, false, exitFail
 	}
+	return cfg, *debug, -1
+}
+
+func run(cfg daemon.Config, debug bool) error {
 	level := slog.LevelInfo
-	if *debug {
+	if debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))

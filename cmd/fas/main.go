@@ -11,7 +11,7 @@ import (
 	"github.com/faaspot/faaspot/cli"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
+// version is set at build time (-ldflags "-X main.version=..."); see cli.BuildVersion.
 var version = "dev"
 
 func main() {

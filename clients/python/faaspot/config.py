@@ -31,7 +31,7 @@ def read_file(path):
         return {}
     except (OSError, ValueError) as e:
         raise FaaspotError("cannot read the faaspot configuration %s: %s; %s" % (path, e, HOW_TO),
-                           code="not_configured")
+                           code="not_configured") from None
     if not isinstance(data, dict):
         raise FaaspotError('the faaspot configuration %s must be a JSON object {"url": ..., "token": ...}'
                            % path, code="not_configured")

@@ -72,7 +72,7 @@ class Deployments(object):
             try:
                 params = dict(params)
             except (TypeError, ValueError):
-                raise TypeError("params must be a dict of arguments, not %s" % type(params).__name__)
+                raise TypeError("params must be a dict of arguments, not %s" % type(params).__name__) from None
         if not wait:
             return self._transport.request("POST", "/v1/deployments/%s/rpc/" % segment(name), body=params).json()
         answer = self._transport.request("POST", "/v1/sync/deployments/%s/rpc/" % segment(name), body=params,
@@ -106,4 +106,4 @@ def _one_of(text_name, text, path_name, path):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError("%s %s is not UTF-8 text: %s" % (path_name, os.fsdecode(path), e))
+        raise ValueError("%s %s is not UTF-8 text: %s" % (path_name, os.fsdecode(path), e)) from None

@@ -33,7 +33,7 @@ class Answer(object):
             return json.loads(self.data.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise FaaspotError("the server's answer is not JSON (%s): %r" % (e, self.data[:200]),
-                               status=self.status)
+                               status=self.status) from None
 
 
 class Transport(object):
@@ -63,7 +63,11 @@ class Transport(object):
     def request(self, method, path, body=None, query=None, answer_statuses=()):
         """Sends method path (with query, a dict, and body, encoded as JSON unless None) and
         returns the Answer when it is 2xx or its status is in answer_statuses; other answers
-        raise the matching FaaspotError."""
+        raise the matching FaaspotError.
+
+        Errors are raised without the urllib exception chained to them (``raise ... from None``):
+        their message says what failed, and a traceback shows the caller's line rather than
+        urllib's internals. The original exception stays reachable as ``__context__``."""
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode([(k, v) for k, v in query.items() if v is not None])
@@ -77,6 +81,9 @@ class Transport(object):
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 return Answer(resp.status, resp.headers, resp.read())
+        except FaaspotError as e:
+            # A refused redirect, raised inside urllib: shown from here, without urllib's frames.
+            raise e.with_traceback(None) from None
         except urllib.error.HTTPError as e:
             try:
                 payload = e.read()
@@ -86,13 +93,13 @@ class Transport(object):
                 e.close()
             if e.code in answer_statuses:
                 return Answer(e.code, e.headers, payload)
-            raise errors.from_answer(e.code, payload)
+            raise errors.from_answer(e.code, payload) from None
         except urllib.error.URLError as e:
-            raise self._unreachable(e.reason)
+            raise self._unreachable(e.reason) from None
         except socket.timeout:
-            raise Unreachable("no answer from faaspot at %s within %gs" % (self.url, self.timeout))
+            raise Unreachable("no answer from faaspot at %s within %gs" % (self.url, self.timeout)) from None
         except (OSError, http.client.HTTPException) as e:
-            raise self._unreachable(e)
+            raise self._unreachable(e) from None
 
     def _unreachable(self, reason):
         if isinstance(reason, socket.timeout):

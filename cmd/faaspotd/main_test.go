@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestParseFlags: help and version print on stdout and exit 0; command-line mistakes exit 2 with
+// one line on stderr; a good command line starts the daemon with the flags over the environment.
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantCode   int
+		wantOut    string
+		wantErr    string
+		wantListen string
+	}{
+		{name: "--help", args: []string{"--help"}, wantCode: 0, wantOut: "-listen"},
+		{name: "-h", args: []string{"-h"}, wantCode: 0, wantOut: "Usage: faaspotd [flags]"},
+		{name: "-help", args: []string{"-help"}, wantCode: 0, wantOut: "FAASPOT_REDIS_URL"},
+		{name: "help despite a bad environment", args: []string{"--help"}, env: map[string]string{"FAASPOT_WORKERS": "many"}, wantCode: 0, wantOut: "-workers"},
+		{name: "--version", args: []string{"--version"}, wantCode: 0, wantOut: "faaspotd "},
+		{name: "unknown flag", args: []string{"--bogus"}, wantCode: 2, wantErr: "flag provided but not defined: -bogus"},
+		{name: "bad value", args: []string{"--workers", "many"}, wantCode: 2, wantErr: `invalid value "many" for flag -workers`},
+		{name: "bad role", args: []string{"--role", "boss"}, wantCode: 2, wantErr: "-role"},
+		{name: "missing value", args: []string{"--listen"}, wantCode: 2, wantErr: "flag needs an argument: -listen"},
+		{name: "stray argument", args: []string{"serve"}, wantCode: 2, wantErr: `unexpected argument "serve"`},
+		{name: "bad environment", env: map[string]string{"FAASPOT_WORKERS": "many"}, wantCode: 1, wantErr: "FAASPOT_WORKERS"},
+		{name: "start", args: []string{"--listen", "127.0.0.1:9999"}, wantCode: -1, wantListen: "127.0.0.1:9999"},
+		{name: "flag over environment", args: []string{"--listen", "127.0.0.1:1"}, env: map[string]string{"FAASPOT_LISTEN": "127.0.0.1:2"}, wantCode: -1, wantListen: "127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			cfg, _, code := parseFlags(tt.args, func(k string) string { return tt.env[k] }, &out, &errOut)
+			if code != tt.wantCode {
+				t.Fatalf("code %d, want %d; stdout %q, stderr %q", code, tt.wantCode, out.String(), errOut.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), "help requested") {
+				t.Errorf("printed flag's %q", "help requested")
+			}
+			if tt.wantOut != "" && (!strings.Contains(out.String(), tt.wantOut) || errOut.Len() != 0) {
+				t.Errorf("stdout %q, stderr %q; want %q on stdout only", out.String(), errOut.String(), tt.wantOut)
+			}
+			if tt.wantErr != "" {
+				e := errOut.String()
+				if out.Len() != 0 || !strings.HasPrefix(e, "faaspotd: ") || strings.Count(e, "\n") != 1 || !strings.Contains(e, tt.wantErr) {
+					t.Errorf("stdout %q, stderr %q; want one line on stderr with %q", out.String(), e, tt.wantErr)
+				}
+			}
+			if tt.wantListen != "" && cfg.Listen != tt.wantListen {
+				t.Errorf("listen %q, want %q", cfg.Listen, tt.wantListen)
+			}
+		})
+	}
+}
