@@ -72,6 +72,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists means a record with that unique name exists already.
 	ErrExists = errors.New("already exists")
+	// ErrBuildFailed means the deployment has no ready version and its last build failed.
+	ErrBuildFailed = errors.New("the deployment's build failed")
 	// ErrUnavailable wraps failures to reach Redis (or another backing service).
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.

@@ -42,6 +42,10 @@ func TestCreateDeploymentRejects(t *testing.T) {
 		field  string
 	}{
 		{name: "bad name", body: valid(map[string]any{"name": "Bad Name"}), status: 400, code: "invalid_argument", field: "name"},
+		{name: "name with a colon", body: valid(map[string]any{"name": "a:b"}), status: 400, code: "invalid_argument", field: "name"},
+		{name: "name with a slash", body: valid(map[string]any{"name": "a/b"}), status: 400, code: "invalid_argument", field: "name"},
+		{name: "name starting with a dot", body: valid(map[string]any{"name": ".hidden"}), status: 400, code: "invalid_argument", field: "name"},
+		{name: "name of 64 characters", body: valid(map[string]any{"name": strings.Repeat("a", 64)}), status: 400, code: "invalid_argument", field: "name"},
 		{name: "name with a slash", body: valid(map[string]any{"name": "a/b"}), status: 400, field: "name"},
 		{name: "name too long", body: valid(map[string]any{"name": strings.Repeat("a", 64)}), status: 400, field: "name"},
 		{name: "missing name", body: valid(map[string]any{"name": nil}), status: 400, field: "name"},
@@ -347,4 +351,23 @@ func TestDeploymentHidesImage(t *testing.T) {
 	if body := rec.Body.String(); rec.Code != http.StatusAccepted || strings.Contains(body, tag) || strings.Contains(body, `"image"`) {
 		t.Errorf("redeploy answer: %d %s", rec.Code, body)
 	}
+}
+
+// TestDeploymentNames: names take letters of either case, digits, '_', '-' and '.', and are
+// case-sensitive: "Hello" and "hello" are two deployments.
+func TestDeploymentNames(t *testing.T) {
+	env := newEnv(t, nil)
+	for _, name := range []string{"DEPLOYMENT_NAME", "Hello", "hello", "my.func-v2", "a", strings.Repeat("Z", 63)} {
+		if d := env.createDeployment(env.token, deploymentBody(name)); d.Name != name || d.Version != 1 {
+			t.Errorf("create %q = %+v", name, d)
+		}
+	}
+	var got deployment
+	expect(t, env.do(http.MethodGet, "/v1/deployments/Hello", env.token, ""), http.StatusOK, &got)
+	var other deployment
+	expect(t, env.do(http.MethodGet, "/v1/deployments/hello", env.token, ""), http.StatusOK, &other)
+	if got.Name != "Hello" || other.Name != "hello" || got.ID == other.ID {
+		t.Errorf("Hello = %+v, hello = %+v: want two deployments", got, other)
+	}
+	expectError(t, env.do(http.MethodGet, "/v1/deployments/HELLO", env.token, ""), http.StatusNotFound, "not_found", "")
 }

@@ -18,11 +18,19 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
-const namePattern = `^[a-z0-9][a-z0-9_-]{0,62}$`
+// namePattern is what a deployment name may be: letters of either case (names are
+// case-sensitive), digits, '_', '-' and '.', starting with a letter or digit, at most 63
+// characters. Names appear in Redis keys (never with ':') and URL paths, never in image tags,
+// container labels or file paths: those use server-side ids.
+const namePattern = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`
 
-var nameRE = regexp.MustCompile(namePattern)
+// tenantNamePattern is stricter: tenant names are the operator's, lower case.
+const tenantNamePattern = `^[a-z0-9][a-z0-9_-]{0,62}$`
 
-func validName(s string) bool { return nameRE.MatchString(s) }
+var nameRE, tenantNameRE = regexp.MustCompile(namePattern), regexp.MustCompile(tenantNamePattern)
+
+func validName(s string) bool       { return nameRE.MatchString(s) }
+func validTenantName(s string) bool { return tenantNameRE.MatchString(s) }
 
 // decodeBody decodes a JSON object body into v, refusing unknown fields, trailing data and bodies
 // over limit. Errors are *faaspot.Error values naming the field when the decoder knows it.

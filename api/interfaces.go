@@ -69,6 +69,12 @@ type ExecutionStore interface {
 	// is a *faaspot.QuotaError. With sync, the terminal record is pushed to WaitExecution.
 	// ErrNotFound when the tenant no longer exists.
 	EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error
+	// EnqueueOrPark is EnqueueRun for a deployment seen without a ready version: while its first
+	// version builds, the run is stored queued and parked (parked true) until the build ends,
+	// then run, or failed with the build's reason; if it became ready meanwhile the run is
+	// queued as by EnqueueRun. faaspot.ErrBuildFailed when the build failed first; ErrNotFound
+	// when the deployment (or the tenant) is gone.
+	EnqueueOrPark(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) (parked bool, err error)
 	// GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
 	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
 	// ListExecutions returns one page of the tenant's executions selected by q, newest first, as

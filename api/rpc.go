@@ -1,8 +1,10 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -13,9 +15,11 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
-// enqueue validates a run request and queues it durably on the deployment's ready version,
-// setting the faaspot.HeaderExecutionID header. When it cannot, it answers the error itself (404
-// unknown deployment, 409 not built, 429 over the queued-runs quota) and returns ok=false.
+// enqueue validates a run request and queues it durably on the deployment's ready version, or,
+// while its first version builds, parks it until the build ends (the run then starts, or fails
+// with the build's reason), setting the faaspot.HeaderExecutionID header. When it cannot, it
+// answers the error itself (404 unknown deployment, 409 build failed, 429 over the queued-runs
+// quota) and returns ok=false.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faaspot.Execution, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
@@ -26,28 +30,50 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	d, err := s.deployments.GetDeployment(r.Context(), t.ID, name)
 	err = ifNotFound(err, notFound("deployment", name))
-	if err == nil && d.ReadyVersion == 0 {
-		if d.Status == faaspot.StatusFailed {
-			err = notReady("deployment %q failed to build: %s", name, d.Error)
-		} else {
-			err = notReady("deployment %q is still building", name)
-		}
+	if err == nil && d.ReadyVersion == 0 && d.Status == faaspot.StatusFailed {
+		err = buildFailed(d)
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
-	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: d.ReadyVersion,
+	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: cmp.Or(d.ReadyVersion, d.Version),
 		Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
-	err = s.executions.EnqueueRun(r.Context(), t.ID, e, maxQueued, sync)
-	err = ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+	if d.ReadyVersion > 0 {
+		err = s.executions.EnqueueRun(r.Context(), t.ID, e, maxQueued, sync)
+		err = ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+	} else {
+		_, err = s.executions.EnqueueOrPark(r.Context(), t.ID, e, maxQueued, sync)
+		err = s.parkError(r, t.ID, name, err)
+	}
 	if err != nil {
 		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
 		return faaspot.Execution{}, false
 	}
 	w.Header().Set(faaspot.HeaderExecutionID, e.ID)
 	return e, true
+}
+
+// buildFailed is the error of a run of a deployment whose build failed with no version ready.
+func buildFailed(d faaspot.Deployment) error {
+	return notReady("deployment %q failed to build: %s", d.Name, d.Error)
+}
+
+// parkError maps the errors of EnqueueOrPark: the deployment was deleted, or its build failed
+// meanwhile (the answer then carries the failure).
+func (s *Server) parkError(r *http.Request, tid, name string, err error) error {
+	switch {
+	case errors.Is(err, faaspot.ErrNotFound):
+		return notFound("deployment", name)
+	case errors.Is(err, faaspot.ErrBuildFailed):
+		d, gerr := s.deployments.GetDeployment(r.Context(), tid, name)
+		if gerr != nil {
+			return ifNotFound(gerr, notFound("deployment", name))
+		}
+		return buildFailed(d)
+	}
+	return err
 }
 
 // runAsync handles /v1/deployments/{name}/rpc/: 202 with the execution id as a JSON string.

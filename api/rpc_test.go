@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -29,36 +31,34 @@ type execution struct {
 
 func TestRunNotRunnable(t *testing.T) {
 	env := newEnv(t, nil)
-	env.createDeployment(env.token, deploymentBody("fn")) // building: its build job is never taken
+	env.createDeployment(env.token, deploymentBody("fn"))
+	env.finishBuild(store.BuildOutcome{Error: "the code defines no main"})
 	tests := []struct {
 		name   string
 		path   string
 		status int
 		code   string
+		says   string
 	}{
 		{name: "unknown deployment", path: "/v1/deployments/nope/rpc/", status: http.StatusNotFound, code: "not_found"},
 		{name: "unknown deployment, sync", path: "/v1/sync/deployments/nope/rpc/", status: http.StatusNotFound, code: "not_found"},
-		{name: "building", path: "/v1/deployments/fn/rpc/", status: http.StatusConflict, code: "not_ready"},
-		{name: "building, sync", path: "/v1/sync/deployments/fn/rpc", status: http.StatusConflict, code: "not_ready"},
+		{name: "failed build", path: "/v1/deployments/fn/rpc/", status: http.StatusConflict, code: "not_ready", says: "the code defines no main"},
+		{name: "failed build, sync", path: "/v1/sync/deployments/fn/rpc", status: http.StatusConflict, code: "not_ready", says: "the code defines no main"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
 				rec := env.do(method, tt.path, env.token, "")
-				expectError(t, rec, tt.status, tt.code, "")
+				body := expectError(t, rec, tt.status, tt.code, "")
 				if rec.Header().Get(faaspot.HeaderExecutionID) != "" {
 					t.Errorf("%s: execution id header on a refused run", method)
+				}
+				if !strings.Contains(body.Error.Message, tt.says) {
+					t.Errorf("message %q does not say %q", body.Error.Message, tt.says)
 				}
 			}
 		})
 	}
-	t.Run("failed build", func(t *testing.T) {
-		env.finishBuild(store.BuildOutcome{Error: "the code defines no main"})
-		body := expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, ""), http.StatusConflict, "not_ready", "")
-		if !strings.Contains(body.Error.Message, "the code defines no main") {
-			t.Errorf("message %q does not say why", body.Error.Message)
-		}
-	})
 	t.Run("nothing queued", func(t *testing.T) {
 		var list []execution
 		expect(t, env.do(http.MethodGet, "/v1/executions", env.token, ""), http.StatusOK, &list)
@@ -66,6 +66,68 @@ func TestRunNotRunnable(t *testing.T) {
 			t.Errorf("executions = %+v", list)
 		}
 	})
+}
+
+// TestRunWhileBuilding: runs of a deployment whose first version builds are accepted (async 202
+// with the id; sync waits, then 202 pending), recorded queued on that version, and given to no
+// worker until the build ends; then they are all queued on the run stream at once, and runs
+// after that are queued directly.
+func TestRunWhileBuilding(t *testing.T) {
+	for _, outcome := range []store.BuildOutcome{{Image: "faaspot/t-x/d-x:0123"}, {Error: "ModuleNotFoundError: No module named 'nope'"}} {
+		t.Run(cmp.Or(outcome.Error, "built"), func(t *testing.T) {
+			env := newEnv(t, nil)
+			env.exec.setMode(waitExpires)
+			env.createDeployment(env.token, deploymentBody("fn"))
+			var id string
+			expect(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, `{"n": 1}`), http.StatusAccepted, &id)
+			var pending faaspot.RunPending
+			expect(t, env.do(http.MethodPost, "/v1/sync/deployments/fn/rpc/", env.token, `{"n": 2}`), http.StatusAccepted, &pending)
+			var e execution
+			expect(t, env.do(http.MethodGet, "/v1/executions/"+id, env.token, ""), http.StatusOK, &e)
+			if e.Status != faaspot.ExecQueued || e.Version != 1 || string(e.Args) != `{"n":1}` {
+				t.Errorf("parked run = %+v", e)
+			}
+			if n, err := env.store.QueueDepth(context.Background(), store.Runs); err != nil || n != 0 {
+				t.Fatalf("%d runs of a building deployment queued for workers (%v)", n, err)
+			}
+			env.finishBuild(outcome)
+			got := map[string]bool{}
+			for range 2 {
+				job, err := env.store.NextJob(context.Background(), store.Runs, "w", time.Second)
+				if err != nil || job == nil {
+					t.Fatalf("parked run not queued after the build: %v %v", job, err)
+				}
+				got[job.ID] = job.Sync
+			}
+			if len(got) != 2 || got[id] || !got[pending.ExecutionID] {
+				t.Errorf("queued after the build: %v; want %s async and %s sync", got, id, pending.ExecutionID)
+			}
+			if outcome.Error != "" {
+				return
+			}
+			expect(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, ""), http.StatusAccepted, &id)
+			if job, err := env.store.NextJob(context.Background(), store.Runs, "w", time.Second); err != nil || job == nil || job.ID != id {
+				t.Errorf("a run after the build: %+v %v", job, err)
+			}
+		})
+	}
+}
+
+// TestRunWhileBuildingBounded: parked runs count against the queued-runs quota (429), and a
+// deleted deployment's parked runs go to the workers, which record them as gone.
+func TestRunWhileBuildingBounded(t *testing.T) {
+	env := newEnv(t, func(c *api.Config) { c.DefaultQuotas.MaxQueuedRuns = 2 })
+	env.createDeployment(env.token, deploymentBody("fn"))
+	for range 2 {
+		expect(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, ""), http.StatusAccepted, nil)
+	}
+	expectError(t, env.do(http.MethodPost, "/v1/deployments/fn/rpc/", env.token, ""), http.StatusTooManyRequests, "", "")
+	expect(t, env.do(http.MethodDelete, "/v1/deployments/fn", env.token, ""), http.StatusNoContent, nil)
+	for range 2 {
+		if job, err := env.store.NextJob(context.Background(), store.Runs, "w", time.Second); err != nil || job == nil {
+			t.Fatalf("parked run of a deleted deployment not queued: %v %v", job, err)
+		}
+	}
 }
 
 func TestRunAsync(t *testing.T) {

@@ -39,8 +39,8 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	if !validName(body.Name) {
-		writeError(w, r, s.log, faaspot.Invalid("name", "tenant name must match %s", namePattern))
+	if !validTenantName(body.Name) {
+		writeError(w, r, s.log, faaspot.Invalid("name", "tenant name must match %s", tenantNamePattern))
 		return
 	}
 	t, token, err := s.tenants.CreateTenant(r.Context(), body.Name)

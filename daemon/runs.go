@@ -31,6 +31,7 @@ const (
 
 // Error types of the runs that fail for the engine's or the operator's reasons.
 const (
+	errTypeBuildFailed    = "BuildFailed"
 	errTypeImageMismatch  = "ImageMismatch"
 	errTypeEngineTimeout  = "EngineTimeout"
 	errTypeRecordTooLarge = "RecordTooLarge"
@@ -39,7 +40,8 @@ const (
 
 // run executes one queued execution and writes its terminal record, which acknowledges the job.
 // An execution that is gone or already terminal is acknowledged without running; a deployment
-// that is gone or was never ready fails the run (DeploymentNotFound), and so do an image that is
+// that is gone or was never ready fails the run (DeploymentNotFound; BuildFailed with the build's
+// error when its first build failed while the run was parked), and so do an image that is
 // not the deployment's own (ImageMismatch: no container is started) and a context this node
 // cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
 // store fails or ctx ends (shutting down, or the job was reclaimed).
@@ -50,6 +52,10 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 		return w.queue.Ack(ctx, job) // expired or never written: nothing to run
 	case e.ID != "" && e.Terminal():
 		return w.queue.Ack(ctx, job)
+	case err == nil && dep.ReadyVersion == 0 && dep.Status == faaspot.StatusFailed:
+		// A run parked while the first version built (store.EnqueueOrPark): the build failed.
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeBuildFailed,
+			fmt.Sprintf("deployment %q failed to build: %s", e.Deployment, dep.Error)))
 	case errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0):
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "DeploymentNotFound",
 			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))

@@ -154,10 +154,17 @@ func TestRunFailsBeforeRunning(t *testing.T) {
 	}{
 		{name: "deployment deleted", errType: "DeploymentNotFound", message: `deployment "fn" no longer exists`,
 			setup: func(tw *testWorkers) { delete(tw.store.deps, "fn") }},
-		{name: "deployment never ready", errType: "DeploymentNotFound", message: `deployment "fn" no longer exists`,
+		{name: "parked while the first build failed", errType: "BuildFailed",
+			message: `deployment "fn" failed to build: ModuleNotFoundError: No module named 'nope'`,
 			setup: func(tw *testWorkers) {
 				d := tw.store.deps["fn"]
-				d.ReadyVersion, d.Image, d.Status = 0, "", faaspot.StatusFailed
+				d.ReadyVersion, d.Image, d.Status, d.Error = 0, "", faaspot.StatusFailed, "ModuleNotFoundError: No module named 'nope'"
+				tw.store.deps["fn"] = d
+			}},
+		{name: "deployment never ready (deleted and created again)", errType: "DeploymentNotFound", message: `deployment "fn" no longer exists`,
+			setup: func(tw *testWorkers) {
+				d := tw.store.deps["fn"]
+				d.ReadyVersion, d.Image, d.Status = 0, "", faaspot.StatusBuilding
 				tw.store.deps["fn"] = d
 			}},
 		{name: "context sealed under another key", errType: "ContextUnavailable", message: msgContextUnavailable, contexts: 1,

@@ -135,6 +135,7 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			s.releaseParked(ctx, p, tid, name) // their workers record them DeploymentNotFound
 			p.Del(ctx, key)
 			p.SRem(ctx, s.k.deps(tid), name)
 			for v := 1; v <= d.Version; v++ {
@@ -180,7 +181,9 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 }
 
 // FinishBuild records the outcome of building one version, acknowledges the build job, drops the
-// version's source and the contexts no run can use any more, and wakes waiters. A successful
+// version's source and the contexts no run can use any more, queues the runs parked on the
+// deployment once it has a ready version or its build failed (see EnqueueOrPark), and wakes
+// waiters. A successful
 // build of a version newer than the ready one becomes the ready version; the status changes only
 // when the version is still the newest requested. ErrNotFound when the deployment was deleted
 // meanwhile (the job is acknowledged anyway).
@@ -228,6 +231,9 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 				p.Del(ctx, drop...)
 			}
 			s.ack(ctx, p, job)
+			if d.ReadyVersion > 0 || d.Status == faaspot.StatusFailed {
+				s.releaseParked(ctx, p, tid, name) // they run now, or fail with the build
+			}
 			p.RPush(ctx, s.k.built(tid, name, v), 1)
 			p.Expire(ctx, s.k.built(tid, name, v), notifyTTL)
 			return nil

@@ -17,6 +17,7 @@ package store
 //	{p}t:{tid}:sum:{id}                  string execution summary (JSON), lives as long as the record
 //	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
 //	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
+//	{p}t:{tid}:parked:{name}             list   "sync:id" of runs waiting for the first version
 //	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream
@@ -58,6 +59,9 @@ func (k keys) sum(tid, id string) string  { return k.t(tid) + "sum:" + id }
 func (k keys) done(tid, id string) string { return k.t(tid) + "done:" + id }
 func (k keys) built(tid, name string, v int) string {
 	return k.t(tid) + "built:" + name + ":" + itoa(v)
+}
+func (k keys) parked(tid, name string) string {
+	return k.t(tid) + "parked:" + name
 }
 func (k keys) runs(tid string) string   { return k.p + "q:runs:" + tid }
 func (k keys) runTenants() string       { return k.p + "q:tenants" }

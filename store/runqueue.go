@@ -96,19 +96,39 @@ local function trim(execs, kept, tp)
 end
 `
 
-// enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything.
+// enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything. With
+// park = "1" (a deployment seen without a ready version), it reads the deployment record first:
+// still building, the run is parked on the deployment's list instead of the stream (2), to be
+// queued by the build's end (releaseLua); ready meanwhile, it is queued as usual (1); failed
+// (-2) or gone (-3), nothing is written.
 var enqueueScript = redis.NewScript(laneLua + trimLua + `
-local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12]
+local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
 if redis.call('EXISTS', tenant) == 0 then return -1 end
+local function record()
+  redis.call('SET', exec, rec, 'PX', ttl)
+  redis.call('SET', sum, summary, 'PX', ttl)
+  redis.call('ZADD', execs, score, id)
+  redis.call('ZADD', execsof, score, id)
+  redis.call('HSET', execdep, id, dep)
+  trim(execs, kept, tp)
+end
+if park == '1' then
+  local raw = redis.call('GET', depkey)
+  if not raw then return -3 end
+  local ok, d = pcall(cjson.decode, raw)
+  if not ok or type(d) ~= 'table' then return -3 end
+  if (tonumber(d['ready_version']) or 0) == 0 then
+    if d['status'] ~= 'building' then return -2 end
+    if maxq > 0 and redis.call('LLEN', parked) >= maxq then return 0 end
+    record()
+    redis.call('RPUSH', parked, sync .. ':' .. id)
+    return 2
+  end
+end
 if not admit(stream, maxq) then return 0 end
 rotate(tenants, rr, tid)
-redis.call('SET', exec, rec, 'PX', ttl)
-redis.call('SET', sum, summary, 'PX', ttl)
-redis.call('ZADD', execs, score, id)
-redis.call('ZADD', execsof, score, id)
-redis.call('HSET', execdep, id, dep)
-trim(execs, kept, tp)
+record()
 redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
 wakeup(wake, wakekept)
 return 1`)
@@ -152,28 +172,43 @@ return false`)
 // The tenant's index keeps its ExecutionsKept newest executions: the same step deletes the
 // records of those it drops (see trimLua), but never a queued or running one's.
 func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error {
+	_, err := s.enqueue(ctx, tid, e, maxQueued, sync, false)
+	return err
+}
+
+// enqueue runs enqueueScript (see there for park) and returns its answer, mapped to errors.
+func (s *Store) enqueue(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync, park bool) (int, error) {
 	rec, err := encodeExecution(e)
 	if err != nil {
-		return fmt.Errorf("encode execution: %w", err)
-	}
-	syncFlag := "0"
-	if sync {
-		syncFlag = "1"
+		return 0, fmt.Errorf("encode execution: %w", err)
 	}
 	n, err := enqueueScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
-			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid)},
+			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
+			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment)},
 		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, syncFlag, wakeKept, encodeSummary(e), s.k.t(tid)).Int()
+		e.Deployment, flag(sync), wakeKept, encodeSummary(e), s.k.t(tid), flag(park)).Int()
 	switch {
 	case err != nil:
-		return unavailable("enqueue run", err)
+		return 0, unavailable("enqueue run", err)
 	case n == -1:
-		return fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
+		return n, fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
+	case n == -2:
+		return n, fmt.Errorf("deployment %s: %w", e.Deployment, ErrBuildFailed)
+	case n == -3:
+		return n, fmt.Errorf("deployment %s: %w", e.Deployment, ErrNotFound)
 	case n == 0:
-		return &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
+		return n, &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
 	}
-	return nil
+	return n, nil
+}
+
+// flag is a boolean as the scripts take it.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // nextJob claims the next job of the lane fairly; when none is claimable it blocks on the lane's

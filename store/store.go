@@ -21,6 +21,7 @@ var (
 	ErrExists      = faaspot.ErrExists
 	ErrUnavailable = faaspot.ErrUnavailable
 	ErrQuota       = faaspot.ErrQuota
+	ErrBuildFailed = faaspot.ErrBuildFailed
 )
 
 // Store is the Redis-backed store. It is safe for concurrent use.
