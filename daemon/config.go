@@ -82,6 +82,8 @@ type Config struct {
 	AllowSourceBuilds bool // FAASPOT_ALLOW_SOURCE_BUILDS
 	// BuildDiskMB sizes the /tmp of each build stage container.
 	BuildDiskMB int // FAASPOT_BUILD_DISK_MB
+	// ImportTimeout bounds a build's check that the code imports with its requirements.
+	ImportTimeout time.Duration // FAASPOT_IMPORT_TIMEOUT
 	// UIDBase and UIDCount: every tenant's containers run as uid UIDBase + hash(tenant) % UIDCount.
 	UIDBase  int64 // FAASPOT_UID_BASE
 	UIDCount int64 // FAASPOT_UID_COUNT
@@ -137,6 +139,7 @@ func DefaultConfig() Config {
 		MaxConcurrentBuilds:  1,
 		MaxQueuedBuilds:      20,
 		BuildDiskMB:          1024,
+		ImportTimeout:        imagebuilder.DefaultImportTimeout,
 		UIDBase:              sandbox.DefaultConfig().UIDBase,
 		UIDCount:             sandbox.DefaultConfig().UIDCount,
 		ShmMB:                int(sandbox.DefaultConfig().ShmBytes >> 20),
@@ -227,6 +230,7 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_MAX_QUEUED_BUILDS", &c.MaxQueuedBuilds),
 		boolVar("FAASPOT_ALLOW_SOURCE_BUILDS", &c.AllowSourceBuilds),
 		intVar("FAASPOT_BUILD_DISK_MB", &c.BuildDiskMB),
+		durVar("FAASPOT_IMPORT_TIMEOUT", &c.ImportTimeout),
 		int64Var("FAASPOT_UID_BASE", &c.UIDBase),
 		int64Var("FAASPOT_UID_COUNT", &c.UIDCount),
 		intVar("FAASPOT_SHM_MB", &c.ShmMB),
@@ -336,6 +340,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReclaimIdle < time.Second {
 		bad("reclaim idle time must be at least a second")
+	}
+	if c.ImportTimeout <= 0 {
+		bad("the import timeout must be positive")
 	}
 	if c.BuildDiskMB < 16 || c.ShmMB < 1 {
 		bad("build disk must be at least 16 MB and /dev/shm at least 1 MB")

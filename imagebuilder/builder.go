@@ -85,7 +85,13 @@ type Config struct {
 	MemoryBytes int64
 	CPUs        float64
 	DiskBytes   int64
+	// ImportTimeout bounds the check of a version's code, its import with its requirements
+	// included (DefaultImportTimeout when zero): past it the build fails, saying so.
+	ImportTimeout time.Duration
 }
+
+// DefaultImportTimeout is Config.ImportTimeout's default.
+const DefaultImportTimeout = 60 * time.Second
 
 // Spec is one deployment version to build.
 type Spec struct {
@@ -137,6 +143,9 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	}
 	if cfg.DiskBytes <= 0 {
 		cfg.DiskBytes = DefaultDiskBytes
+	}
+	if cfg.ImportTimeout <= 0 {
+		cfg.ImportTimeout = DefaultImportTimeout
 	}
 	labels := hardening.ImageLabels(cfg.Sandbox)
 	maps.Copy(labels, cfg.Labels)

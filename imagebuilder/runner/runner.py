@@ -26,11 +26,13 @@ cannot (no Landlock; gVisor, whose /proc ignores dumpability and lists no SysV I
 line says "unconfined" and the sandbox gives each container a single run.
 
 Check mode (--check PATH, or --check - to read the code from stdin): validates at build time
-that the code defines main(args, context); on failure prints one line
-"FAASPOT-CHECK: <message>" and exits 3.
+that the code defines main(args, context) and imports with its requirements (its top-level code
+runs, its output discarded); on failure prints one line "FAASPOT-CHECK: <message as a JSON
+string>" (the message may hold the import's traceback) and exits 3.
 
 Works on Python 3.8 and later, standard library only.
 """
+import codecs
 import json
 import os
 import select
@@ -81,16 +83,45 @@ def check(path):
                 found = "bound"
     if found is None:
         return "the code defines no main(args, context) function at module level"
-    if found == "bound":
-        return None
-    a = found.args
-    positional = list(getattr(a, "posonlyargs", [])) + list(a.args)
-    required = len(positional) - len(a.defaults)
-    if (len(positional) < 2 and a.vararg is None) or required > 2 or \
-            any(d is None for d in a.kw_defaults):
-        names = [p.arg for p in positional]
-        return "main must accept two arguments, main(args, context); it is defined as main(%s)" % (
-            ", ".join(names))
+    if found != "bound":
+        a = found.args
+        positional = list(getattr(a, "posonlyargs", [])) + list(a.args)
+        required = len(positional) - len(a.defaults)
+        if (len(positional) < 2 and a.vararg is None) or required > 2 or \
+                any(d is None for d in a.kw_defaults):
+            names = [p.arg for p in positional]
+            return "main must accept two arguments, main(args, context); it is defined as main(%s)" % (
+                ", ".join(names))
+    return import_check(source)
+
+
+def import_check(source):
+    """Import the code as a run imports it, with its requirements (SITE_DIR): None when it imports
+    and binds a callable main, else the message, with the exception and its traceback. What the
+    import prints is discarded. The caller (the build) bounds its time."""
+    import linecache
+    import types
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "the code is not UTF-8: %s" % e
+    linecache.cache[FUNCTION_PATH] = (len(text), None, text.splitlines(True), FUNCTION_PATH)
+    if os.path.isdir(SITE_DIR):
+        sys.path.insert(0, SITE_DIR)
+    module = types.ModuleType("main")
+    module.__file__ = FUNCTION_PATH
+    sys.modules["main"] = module
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        exec(compile(text, FUNCTION_PATH, "exec"), module.__dict__)
+    except BaseException as e:  # SystemExit and KeyboardInterrupt too: the module fails to import
+        err = error_of(e)
+        return "the code cannot be imported: %s: %s\n%s" % (err["type"], err["message"], err.get("traceback", ""))
+    if not callable(getattr(module, "main", None)):
+        return "the code defines no main(args, context) function: main is %s" % type(getattr(module, "main", None)).__name__
     return None
 
 
@@ -954,11 +985,12 @@ def write_frame(fd, frame):
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        out = os.dup(1)  # the import in check may print: only the verdict goes here
         msg = check(sys.argv[2])
         if msg:
-            print(CHECK_PREFIX + msg)
-            sys.exit(3)
-        return
+            os.write(out, (CHECK_PREFIX + json.dumps(msg) + "\n").encode("utf-8"))
+            os._exit(3)
+        os._exit(0)
     mode = sys.argv[2] if len(sys.argv) == 3 and sys.argv[1] == "--serve" else "process"
     serve(mode)
     os._exit(0)
