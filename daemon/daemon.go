@@ -125,7 +125,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	// checks run under the sandbox's hardening.
 	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork, Sandbox: sc.Config,
-		AllowSourceBuilds: d.cfg.AllowSourceBuilds, DiskBytes: int64(d.cfg.BuildDiskMB) << 20,
+		AllowSourceBuilds: d.cfg.AllowSourceBuilds, DiskBytes: int64(d.cfg.BuildDiskMB) << 20, ImportTimeout: d.cfg.ImportTimeout,
 		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
@@ -173,6 +173,8 @@ func (d *Daemon) checkRuntime(ctx context.Context) error {
 }
 
 // bootstrapTenant creates the dev tenant (and an admin token when none is set) for `make run`.
+// The dev tenant's token is kept in the data dir and is the same after a restart (see
+// devTenant); DevToken is empty when the tenant existed with no token kept here.
 func (d *Daemon) bootstrapTenant(ctx context.Context) error {
 	if d.cfg.AdminToken == "" && d.mini != nil {
 		d.cfg.AdminToken = "fsadmin_" + randomHex(24)
@@ -181,17 +183,16 @@ func (d *Daemon) bootstrapTenant(ctx context.Context) error {
 	if d.cfg.DevTenant == "" {
 		return nil
 	}
-	_, token, err := d.store.CreateTenant(ctx, d.cfg.DevTenant)
-	if errors.Is(err, store.ErrExists) {
-		d.log.Info("dev tenant exists already; its token is unchanged", "tenant", d.cfg.DevTenant)
-		return nil
-	}
+	token, err := devTenant(ctx, d.store, d.devTokensPath(), d.cfg.DevTenant, d.log)
 	if err != nil {
-		return fmt.Errorf("create dev tenant: %w", err)
+		return err
 	}
 	d.DevToken = token
 	return nil
 }
+
+// devTokensPath is the file keeping the dev tenants' tokens.
+func (d *Daemon) devTokensPath() string { return filepath.Join(d.cfg.DataDir, devTokensFile) }
 
 func (d *Daemon) serve() error {
 	ln, err := net.Listen("tcp", d.cfg.Listen)
@@ -255,8 +256,8 @@ func newHTTPServer(cfg Config, h http.Handler) *http.Server {
 
 // announceDevTenant prints the dev tenant's token and writes the client config when asked.
 func (d *Daemon) announceDevTenant(url string) {
-	fmt.Fprintf(os.Stderr, "\nfaaspot is serving on %s\ntenant %q token: %s\n\n  export FAASPOT_URL=%s FAASPOT_TOKEN=%s\n\n",
-		url, d.cfg.DevTenant, d.DevToken, url, d.DevToken)
+	fmt.Fprintf(os.Stderr, "\nfaaspot is serving on %s\ntenant %q token: %s\n(kept in %s: the same after a restart)\n\n  export FAASPOT_URL=%s FAASPOT_TOKEN=%s\n\n",
+		url, d.cfg.DevTenant, d.DevToken, d.devTokensPath(), url, d.DevToken)
 	if d.cfg.ClientConfig == "" {
 		return
 	}

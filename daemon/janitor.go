@@ -2,14 +2,17 @@ package daemon
 
 import (
 	"context"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
 )
 
 // janitorLoop removes, at start and then every janitorInterval, the images this node built that
-// nothing will run again (see sweepImages), until ctx ends. It is a safety net on a slow clock,
-// not on any run's path.
+// nothing will run again (see sweepImages) and the ones it built for stores it no longer sees
+// (see sweepStrays), until ctx ends. It is a safety net on a slow clock, not on any run's path.
 func (w *workers) janitorLoop(ctx context.Context) {
 	ticks, stop := w.clock.NewTicker(w.set.janitorInterval)
 	defer stop()
@@ -18,6 +21,11 @@ func (w *workers) janitorLoop(ctx context.Context) {
 			w.log.Warn("image janitor: pass failed", "err", err)
 		} else if n > 0 {
 			w.log.Info("image janitor: removed images nothing will run again", "deployments", n)
+		}
+		if n, err := w.sweepStrays(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("image janitor: pass over other stores' images failed", "err", err)
+		} else if n > 0 {
+			w.log.Info("image janitor: removed images this node built for stores it no longer sees", "images", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -94,4 +102,55 @@ func (w *workers) removeGone(ctx context.Context, r imagebuilder.Ref) error {
 func removeDeployment(ctx context.Context, containers runner, images imageBuilder, r imagebuilder.Ref) error {
 	containers.Retire(deploymentKey(r.TenantID, r.DeploymentID))
 	return images.Remove(ctx, r.TenantID, r.DeploymentID)
+}
+
+// strayLister lists this node's images built for other stores. *imagebuilder.Builder has it;
+// imageBuilder does not declare it, so a builder without it (a test's fake) has no strays.
+type strayLister interface {
+	Strays(ctx context.Context, before time.Time) ([]imagebuilder.Stray, error)
+}
+
+var _ strayLister = (*imagebuilder.Builder)(nil)
+
+// sweepStrays removes the images this node built for a store it no longer sees (the builder's
+// Strays: this node's node label and LabelManaged, another store label or none) and older than
+// janitorGrace: an embedded store of an earlier start gets a new store id at each start, and
+// nothing else would ever remove its images. An image whose deployment the store this node
+// works for holds is kept, whatever its label says, and so is one in use (for the next pass).
+// It returns how many images it removed, and the builder's or the store's error when it could
+// not list what to remove.
+func (w *workers) sweepStrays(ctx context.Context) (int, error) {
+	sl, ok := w.builder.(strayLister)
+	if !ok || ctx.Err() != nil {
+		return 0, nil
+	}
+	strays, err := sl.Strays(ctx, w.clock.Now().Add(-w.set.janitorGrace))
+	if err != nil {
+		return 0, err
+	}
+	live := map[string]map[string]faaspot.Deployment{} // tenant id -> its deployments by id
+	removed := 0
+	for _, s := range strays {
+		deps, ok := live[s.TenantID]
+		if !ok {
+			if deps, err = w.deploymentsOf(ctx, s.TenantID); err != nil {
+				return removed, err
+			}
+			live[s.TenantID] = deps
+		}
+		if _, held := deps[s.DeploymentID]; held {
+			w.log.Debug("image janitor: image of another store kept: this store holds its deployment", "image", s.Tag)
+			continue
+		}
+		// Removing a deployment image may take its dependencies image with it: listed later, it
+		// is then gone already.
+		if err := w.builder.RemoveImage(ctx, s.Tag); err != nil {
+			if !cerrdefs.IsNotFound(err) {
+				w.log.Debug("image janitor: image of another store kept", "image", s.Tag, "err", err)
+			}
+			continue
+		}
+		removed++
+	}
+	return removed, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
 )
@@ -113,6 +115,131 @@ func TestJanitorLoop(t *testing.T) {
 			}
 			if lines := tw.logs.lines("image janitor"); tt.logged == "" && len(lines) != 0 {
 				t.Errorf("logged %q, want nothing", lines)
+			}
+		})
+	}
+}
+
+// strayBuilder is the fake builder with the Strays of *imagebuilder.Builder: it lists strays
+// (recording the cut-off asked for) and signals each call on passes when that is set.
+type strayBuilder struct {
+	*fakeBuilder
+	strays   []imagebuilder.Stray
+	strayErr error
+	before   []time.Time
+	passes   chan struct{}
+}
+
+func (b *strayBuilder) Strays(ctx context.Context, before time.Time) ([]imagebuilder.Stray, error) {
+	b.log.add("builder.Strays")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if b.passes != nil {
+		b.passes <- struct{}{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.before = append(b.before, before)
+	return slices.Clone(b.strays), b.strayErr
+}
+
+// withStrays gives tw's workers a builder that lists strays.
+func withStrays(tw *testWorkers, strays ...imagebuilder.Stray) *strayBuilder {
+	sb := &strayBuilder{fakeBuilder: tw.builder, strays: strays}
+	tw.workers.builder = sb
+	return sb
+}
+
+func TestSweepStrays(t *testing.T) {
+	stray := func(did, tag string) imagebuilder.Stray {
+		return imagebuilder.Stray{Ref: imagebuilder.Ref{TenantID: "t-old", DeploymentID: did}, Tag: tag}
+	}
+	strays := []imagebuilder.Stray{stray("gone", "faaspot/t-t-old/d-gone:c1"), stray("held", "faaspot/t-t-old/d-held:c1"),
+		stray("gone", "faaspot/t-t-old/d-gone:deps-1")}
+	tests := []struct {
+		name     string
+		setup    func(tw *testWorkers, sb *strayBuilder)
+		removed  int
+		wantErr  bool
+		asked    []string // tags given to RemoveImage
+		keptLogs int      // "image of another store kept" lines naming an error
+	}{
+		{name: "removed unless the store holds the deployment", setup: func(*testWorkers, *strayBuilder) {},
+			removed: 2, asked: []string{"faaspot/t-t-old/d-gone:c1", "faaspot/t-t-old/d-gone:deps-1"}},
+		{name: "images in use are kept for the next pass", setup: func(tw *testWorkers, _ *strayBuilder) {
+			tw.builder.rmImageErr = errors.New("image is being used by a running container")
+		}, asked: []string{"faaspot/t-t-old/d-gone:c1", "faaspot/t-t-old/d-gone:deps-1"}, keptLogs: 2},
+		{name: "an image gone already (with its deployment image) is not counted nor logged",
+			setup: func(tw *testWorkers, _ *strayBuilder) {
+				tw.builder.rmImageErr = fmt.Errorf("remove image x: %w", cerrdefs.ErrNotFound)
+			}, asked: []string{"faaspot/t-t-old/d-gone:c1", "faaspot/t-t-old/d-gone:deps-1"}},
+		{name: "engine cannot list images", wantErr: true,
+			setup: func(_ *testWorkers, sb *strayBuilder) { sb.strayErr = errors.New("engine down") }},
+		{name: "store cannot list deployments: nothing removed", wantErr: true,
+			setup: func(tw *testWorkers, _ *strayBuilder) {
+				tw.store.listErr = fmt.Errorf("%w: timeout", faaspot.ErrUnavailable)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			tw.store.deps = map[string]faaspot.Deployment{"held": {ID: "held", Name: "held", Status: faaspot.StatusReady}}
+			sb := withStrays(tw, strays...)
+			tt.setup(tw, sb)
+			n, err := tw.sweepStrays(t.Context())
+			if (err != nil) != tt.wantErr || n != tt.removed {
+				t.Fatalf("sweepStrays = %d, %v; want %d, error %v", n, err, tt.removed, tt.wantErr)
+			}
+			if !slices.Equal(tw.builder.removed, tt.asked) {
+				t.Errorf("removed %q, want %q", tw.builder.removed, tt.asked)
+			}
+			if want := tw.clock.Now().Add(-15 * time.Minute); !slices.Equal(sb.before, []time.Time{want}) {
+				t.Errorf("strays asked for images created before %v, want %v (the grace)", sb.before, want)
+			}
+			if got := len(tw.logs.lines(`msg="image janitor: image of another store kept"`, "err=")); got != tt.keptLogs {
+				t.Errorf("%d lines about kept images, want %d:\n%s", got, tt.keptLogs, tw.logs)
+			}
+			if n := tw.calls.count("store.ListDeployments"); n > 1 {
+				t.Errorf("listed one tenant's deployments %d times", n)
+			}
+		})
+	}
+	t.Run("a builder without strays", func(t *testing.T) {
+		tw := newTestWorkers(t)
+		if n, err := tw.sweepStrays(t.Context()); n != 0 || err != nil || tw.calls.String() != "" {
+			t.Errorf("sweepStrays = %d, %v with calls %q; want nothing done", n, err, tw.calls)
+		}
+	})
+}
+
+// TestJanitorLoopStrays: each janitor pass removes the strays too, and says how many it removed;
+// a failing listing is logged and the loop goes on.
+func TestJanitorLoopStrays(t *testing.T) {
+	for _, tt := range []struct {
+		name, logged string
+		strayErr     error
+	}{
+		{name: "removed and logged",
+			logged: `msg="image janitor: removed images this node built for stores it no longer sees" images=1`},
+		{name: "failure logged", strayErr: errors.New("engine down"),
+			logged: `level=WARN msg="image janitor: pass over other stores' images failed" err="engine down"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			sb := withStrays(tw, imagebuilder.Stray{Ref: imagebuilder.Ref{TenantID: "t-old", DeploymentID: "gone"}, Tag: "faaspot/t-t-old/d-gone:c1"})
+			sb.strayErr, sb.passes = tt.strayErr, make(chan struct{})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); tw.janitorLoop(ctx) }()
+			await(t, sb.passes, "the pass at start")
+			tw.clock.waitFor(t, tw.set.janitorInterval)
+			tw.clock.Advance(tw.set.janitorInterval)
+			await(t, sb.passes, "the pass on the tick") // the first pass logged before the loop waited
+			cancel()
+			await(t, done, "the janitor to stop")
+			if len(tw.logs.lines(tt.logged)) == 0 {
+				t.Errorf("no line %s in the log:\n%s", tt.logged, tw.logs)
 			}
 		})
 	}

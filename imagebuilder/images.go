@@ -12,6 +12,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 // RemoveImage removes one deployment image, unless a container still uses it, and then its
@@ -147,4 +149,56 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Dur
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// Stray is an image this node built for a store it no longer works for: Tag is of the
+// repository of deployment Ref.
+type Stray struct {
+	Ref
+	Tag string
+}
+
+// Strays lists the images of this node — carrying LabelManaged and Sandbox.Node's LabelNode —
+// that do not carry every one of the builder's Config.Labels (the daemon's store label: built
+// when this node worked for another store, say the embedded store of an earlier start), and
+// were created before before (younger ones may be a build in progress). Deployment images come
+// before the dependencies images they are built on; images of other nodes, and images without
+// LabelManaged, are never listed. A builder without a node refuses: every image the builders
+// of the engine made would be its strays. Strays removes nothing: the caller checks that no
+// store it sees still holds the deployment (see RemoveImage).
+func (b *Builder) Strays(ctx context.Context, before time.Time) ([]Stray, error) {
+	node := b.labels[hardening.LabelNode]
+	if node == "" {
+		return nil, errors.New("list stray images: the builder has no node (Sandbox.Node)")
+	}
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", hardening.LabelNode+"="+node))})
+	if err != nil {
+		return nil, fmt.Errorf("list images of node %s: %w", node, err)
+	}
+	slices.SortStableFunc(imgs, func(a, b image.Summary) int {
+		return cmp.Compare(len(b.Labels[LabelDeps]), len(a.Labels[LabelDeps]))
+	})
+	var out []Stray
+	for _, img := range imgs {
+		if b.ownsLabels(img.Labels) || !time.Unix(img.Created, 0).Before(before) {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if r, ok := parseRepository(tag); ok {
+				out = append(out, Stray{Ref: r, Tag: tag})
+			}
+		}
+	}
+	return out, nil
+}
+
+// ownsLabels reports whether labels hold every label of the builder, with its value.
+func (b *Builder) ownsLabels(labels map[string]string) bool {
+	for k, v := range b.labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }

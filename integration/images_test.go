@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +19,10 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/faaspot/faaspot"
+	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // TestCodeLayerImages follows a deployment's images through the fast code-only path: the code is
@@ -311,5 +315,128 @@ func TestMissingImageRebuilt(t *testing.T) {
 	}
 	if v, _, err := n.c.RunSync(ctx, "gone", nil); err != nil || string(v) != `"hello from a wheel"` {
 		t.Errorf("next run = %s, %v", v, err)
+	}
+}
+
+// TestRestartEmbeddedStore is `make run` restarted: a daemon on the embedded store is closed and
+// started again with the same data dir. The dev tenant has the same token, which works on the new
+// (empty) store; the images the first start built, for a store that is gone, are removed once
+// older than the janitor's grace; the second start's images and another node's stay.
+func TestRestartEmbeddedStore(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	const grace = 5 * time.Second
+	embedded := func(c *daemon.Config) {
+		c.RedisURL, c.SecretKeyFile, c.DataDir, c.NodeID, c.DevTenant = "", "", dataDir, "", "dev"
+		c.JanitorInterval, c.JanitorGrace = 300*time.Millisecond, grace
+	}
+	first := startNode(t, embedded)
+	nodeID := readNodeID(t, dataDir)
+	dev := fsclient.New(first.url, first.d.DevToken)
+	if first.d.DevToken == "" {
+		t.Fatal("no dev token on the first start")
+	}
+	code := "def main(args, context):\n    return %q\n"
+	if d, err := dev.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: "before", Code: fmt.Sprintf(code, "before")}, true); err != nil || d.Status != faaspot.StatusReady {
+		t.Fatalf("deploy on the first start: %+v, %v", d, err)
+	}
+	old := nodeImages(t, nodeID)
+	if len(old) == 0 {
+		t.Fatalf("no image of node %s after a build", nodeID)
+	}
+	builtAt := time.Now()
+	if err := first.d.Close(); err != nil {
+		t.Fatalf("close the first start: %v", err)
+	}
+
+	second := startNode(t, embedded)
+	if second.d.DevToken != first.d.DevToken {
+		t.Fatalf("the dev token changed across a restart: %q, then %q", first.d.DevToken, second.d.DevToken)
+	}
+	if info, err := os.Stat(filepath.Join(dataDir, "dev-tokens.json")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the kept dev token: %v, %v; want a file of mode 0600", info, err)
+	}
+	dev = fsclient.New(second.url, second.d.DevToken)
+	if list, err := dev.ListDeployments(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("the kept token on the fresh store: %+v, %v; want it accepted, no deployments", list, err)
+	}
+	for _, tag := range old { // the deployment image: made at the end of the build
+		if !strings.Contains(tag, ":deps-") && time.Since(builtAt) < grace/2 && !imageExists(tag) {
+			t.Errorf("image %s of the old store went before the grace (%v) was over", tag, grace)
+		}
+	}
+	if d, err := dev.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: "after", Code: fmt.Sprintf(code, "after")}, true); err != nil || d.Status != faaspot.StatusReady {
+		t.Fatalf("deploy on the second start: %+v, %v", d, err)
+	}
+	bystander := startNode(t) // another node, another store, the same engine
+	kept := bystander.deploy(t, faaspot.DeploymentRequest{Name: "kept", Code: fmt.Sprintf(code, "kept")})
+
+	for _, tag := range old {
+		eventually(t, "image "+tag+" of the old store removed", func() bool { return !imageExists(tag) })
+	}
+	if v, _, err := dev.RunSync(ctx, "after", nil); err != nil || string(v) != `"after"` {
+		t.Errorf("run on the second start = %s, %v", v, err)
+	}
+	if len(nodeImages(t, nodeID)) == 0 {
+		t.Error("the janitor removed the images of the store it works for")
+	}
+	if !imageExists(kept.Image) {
+		t.Errorf("the janitor removed image %s of another node", kept.Image)
+	}
+}
+
+// readNodeID returns the node id a daemon keeps in dataDir, and has the suite clean up after it.
+func readNodeID(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "node-id"))
+	id := strings.TrimSpace(string(b))
+	if err != nil || id == "" {
+		t.Fatalf("node id in %s: %q, %v", dataDir, b, err)
+	}
+	env.mu.Lock()
+	env.nodes = append(env.nodes, id)
+	env.mu.Unlock()
+	return id
+}
+
+// nodeImages lists the tags of the deployment images (and their dependencies images) of node.
+func nodeImages(t *testing.T, node string) []string {
+	t.Helper()
+	imgs, err := env.docker.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", imagebuilder.LabelManaged+"=true"), filters.Arg("label", sandbox.LabelNode+"="+node))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, img := range imgs {
+		tags = append(tags, img.RepoTags...)
+	}
+	return tags
+}
+
+// TestDevTokenOnRedis: on a Redis that keeps the dev tenant and its token, a restart with the same
+// data dir serves the same token; with no token kept (another data dir) none is printed and the
+// tenant's tokens are left as they are.
+func TestDevTokenOnRedis(t *testing.T) {
+	prefix, dataDir := fmt.Sprintf("itdev%d:", time.Now().UnixNano()), t.TempDir()
+	withDev := func(dir string) func(*daemon.Config) {
+		return func(c *daemon.Config) { c.KeyPrefix, c.DataDir, c.DevTenant = prefix, dir, "dev" }
+	}
+	first := startNode(t, withDev(dataDir))
+	token := first.d.DevToken
+	if token == "" {
+		t.Fatal("no dev token on the first start")
+	}
+	_ = first.d.Close()
+	second := startNode(t, withDev(dataDir))
+	if second.d.DevToken != token {
+		t.Fatalf("dev token %q after a restart, want %q", second.d.DevToken, token)
+	}
+	elsewhere := startNode(t, withDev(t.TempDir()))
+	if elsewhere.d.DevToken != "" {
+		t.Errorf("a node with no kept token printed %q", elsewhere.d.DevToken)
+	}
+	if _, err := fsclient.New(elsewhere.url, token).ListDeployments(context.Background()); err != nil {
+		t.Errorf("the dev token after a start elsewhere: %v", err)
 	}
 }

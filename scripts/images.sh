@@ -7,7 +7,8 @@
 #   scripts/images.sh redis   -> ensures faaspot/redis:bookworm (for testcontainers) exists
 #   scripts/images.sh all     -> both
 #
-# Progress goes to stderr; only the image name (for "base") goes to stdout.
+# Progress goes to stderr, one line per image built (debootstrap's output goes to a log file, whose
+# tail is shown when a build fails); only the image name (for "base") goes to stdout.
 set -euo pipefail
 
 BASE_LOCAL=${FAASPOT_LOCAL_BASE_IMAGE:-faaspot/python:bookworm}
@@ -27,22 +28,42 @@ mirror() {
 
 need_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 && return 0
-  log "installing debootstrap"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+  echo "installing debootstrap"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
 }
 
-# bootstrap NAME PACKAGES [docker import --change ...]
-bootstrap() {
-  local name=$1 pkgs=$2; shift 2
-  need_debootstrap
-  local dir
-  dir=$(mktemp -d /tmp/faaspot-rootfs-XXXX)
-  log "debootstrap $name ($pkgs) from $(mirror), about a minute"
-  debootstrap --variant=minbase --include="$pkgs" bookworm "$dir" "$(mirror)" >&2
-  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-  tar -C "$dir" -c . | docker import "$@" --change 'LABEL io.faaspot.managed=true' - "$name" >&2
+# rootfs_import NAME PACKAGES [docker import --change ...]: debootstrap a Debian with PACKAGES and
+# import it as the image NAME. Noisy: its caller sends the output to a log.
+rootfs_import() {
+  local name=$1 pkgs=$2 dir; shift 2
+  need_debootstrap || return 1
+  dir=$(mktemp -d /tmp/faaspot-rootfs-XXXX) || return 1
+  echo "debootstrap $name ($pkgs) from $(mirror)"
+  if debootstrap --variant=minbase --include="$pkgs" bookworm "$dir" "$(mirror)" &&
+    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* &&
+    tar -C "$dir" -c . | docker import "$@" --change 'LABEL io.faaspot.managed=true' - "$name"; then
+    rm -rf "$dir"
+    return 0
+  fi
   rm -rf "$dir"
-  log "built $name"
+  return 1
+}
+
+# bootstrap "building WHAT" NAME PACKAGES [docker import --change ...]: builds the image NAME with
+# rootfs_import, showing one progress line that begins with the first argument; the output goes to
+# a log file, whose last lines are shown when the build fails.
+bootstrap() {
+  local what=$1 name=$2 out; shift 2
+  out=$(mktemp "${TMPDIR:-/tmp}/faaspot-image-XXXXXX.log")
+  printf 'images: %s %s (about a minute; log: %s) ... ' "$what" "$name" "$out" >&2
+  if rootfs_import "$name" "$@" >"$out" 2>&1; then
+    echo done >&2
+    return 0
+  fi
+  echo failed >&2
+  log "the last lines of $out:"
+  tail -n 30 "$out" | sed 's/^/    /' >&2
+  return 1
 }
 
 base() {
@@ -51,15 +72,14 @@ base() {
     echo "$UPSTREAM_BASE"; return
   fi
   if ! have_image "$BASE_LOCAL"; then
-    log "cannot pull $UPSTREAM_BASE; building $BASE_LOCAL locally"
-    bootstrap "$BASE_LOCAL" python3,python3-pip,ca-certificates --change 'CMD ["python3"]'
+    bootstrap "$UPSTREAM_BASE cannot be pulled; building the base image" "$BASE_LOCAL" python3,python3-pip,ca-certificates --change 'CMD ["python3"]'
   fi
   echo "$BASE_LOCAL"
 }
 
 redis() {
   have_image "$REDIS_LOCAL" && return
-  bootstrap "$REDIS_LOCAL" redis-server \
+  bootstrap "building the test Redis image" "$REDIS_LOCAL" redis-server \
     --change 'CMD ["redis-server","--protected-mode","no","--save","","--appendonly","no"]' \
     --change 'EXPOSE 6379'
 }

@@ -1,0 +1,121 @@
+package imagebuilder
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/faaspot/faaspot/hardening"
+)
+
+// fakeImages is an engine that holds images only: it lists them (honouring label and reference
+// filters, as the engine does) and removes them. The calls the image janitor never makes fail.
+type fakeImages struct {
+	dockerAPI // nil: any other call panics
+
+	mu      sync.Mutex
+	imgs    []image.Summary
+	listErr error
+	removed []string
+}
+
+func (f *fakeImages) ImageList(ctx context.Context, opts image.ListOptions) ([]image.Summary, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	var out []image.Summary
+	for _, img := range f.imgs {
+		match := !slices.ContainsFunc(opts.Filters.Get("label"), func(kv string) bool {
+			k, v, _ := strings.Cut(kv, "=")
+			return img.Labels[k] != v
+		})
+		for _, ref := range opts.Filters.Get("reference") {
+			match = match && slices.ContainsFunc(img.RepoTags, func(tag string) bool { return strings.HasPrefix(tag, ref+":") })
+		}
+		if match {
+			out = append(out, img)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeImages) ImageRemove(ctx context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, ref)
+	return nil, nil
+}
+
+// TestStrays: of the images on the engine, Strays lists the tags of this node's images built
+// under another store label (or none: an earlier release), created before the cut-off,
+// deployment images before their dependencies images; never this store's images, another
+// node's, unmanaged ones or ones of no deployment repository. It removes nothing.
+func TestStrays(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	old, young := now.Add(-time.Hour).Unix(), now.Add(-time.Minute).Unix()
+	labels := func(node, st string, extra ...string) map[string]string {
+		m := map[string]string{LabelManaged: "true", hardening.LabelNode: node, "io.faaspot.store": st}
+		if st == "" {
+			delete(m, "io.faaspot.store")
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i]] = extra[i+1]
+		}
+		return m
+	}
+	img := func(tag string, created int64, l map[string]string) image.Summary {
+		return image.Summary{RepoTags: []string{tag}, Created: created, Labels: l}
+	}
+	engine := &fakeImages{imgs: []image.Summary{
+		img("faaspot/t-t1/d-old:deps-1", old, labels("n1", "s1")),
+		img("faaspot/t-t1/d-old:c1", old, labels("n1", "s1", LabelDeps, "faaspot/t-t1/d-old:deps-1")),
+		img("faaspot/t-t1/d-cur:c1", old, labels("n1", "s2")),
+		img("faaspot/t-t1/d-young:c1", young, labels("n1", "s1")),
+		img("faaspot/t-t1/d-other-node:c1", old, labels("n2", "s1")),
+		img("faaspot/t-t1/d-unmanaged:c1", old, map[string]string{hardening.LabelNode: "n1"}),
+		img("faaspot/t-t0/d-unlabelled:c1", old, labels("n1", "")),
+		img("faaspot/python:bookworm", old, labels("n1", "s1")),
+	}}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := New(engine, Config{Labels: map[string]string{"io.faaspot.store": "s2"},
+		Sandbox: hardening.Config{Node: "n1"}}, discard)
+	got, err := b.Strays(t.Context(), now.Add(-15*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Stray{
+		{Ref{"t1", "old"}, "faaspot/t-t1/d-old:c1"},
+		{Ref{"t1", "old"}, "faaspot/t-t1/d-old:deps-1"},
+		{Ref{"t0", "unlabelled"}, "faaspot/t-t0/d-unlabelled:c1"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Strays = %+v\nwant %+v", got, want)
+	}
+	if len(engine.removed) != 0 {
+		t.Errorf("Strays removed %q", engine.removed)
+	}
+
+	if _, err := New(engine, Config{Labels: map[string]string{"io.faaspot.store": "s2"}}, discard).Strays(t.Context(), now); err == nil {
+		t.Error("a builder without a node listed strays; want a refusal")
+	}
+	engine.listErr = errors.New("engine down")
+	if _, err := b.Strays(t.Context(), now); !errors.Is(err, engine.listErr) {
+		t.Errorf("Strays on a failing engine = %v, want its error wrapped", err)
+	}
+}
