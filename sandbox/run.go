@@ -111,12 +111,14 @@ func (s *Sandbox) exitOf(ctx context.Context, b *box, wait time.Duration) (int, 
 
 // release keeps b idle for the next run of its key when v allows it and the pool takes it;
 // otherwise b is discarded, killed first when v says so. A sound box that may serve no more runs
-// (its runner is unconfined, or it reached req.Policy's MaxRuns) is killed and replaced in the
-// background (see refill), so that the next run still finds a ready container.
+// (its runner is unconfined, or it reached req.Policy's MaxRuns) is discarded (closing its stdin
+// ends its runner, which as the container's init takes every process with it; the removal
+// forces the rest, off the run's path) and replaced in the background (see refill), so that the
+// next run still finds a ready container.
 func (s *Sandbox) release(ctx context.Context, b *box, v verdict, req Request) {
 	spent := b.unconfined || (req.Policy.MaxRuns > 0 && b.runs >= req.Policy.MaxRuns)
 	if v.reuse && spent {
-		v = verdict{kill: b.unconfined}
+		v = verdict{}
 		s.refill(req)
 	}
 	if v.reuse && s.pool.put(b, req.Policy, s.discard) {

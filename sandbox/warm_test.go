@@ -381,7 +381,7 @@ func mustNewMaxTotal(t *testing.T, fd *fakeDocker, maxTotal int) *Sandbox {
 }
 
 // TestUnconfinedRunnerSingleUse: a runner whose ready line says it cannot keep fork-mode runs
-// apart gets one run per container, killed after it, and a replacement ready for the next; a
+// apart gets one run per container, removed after it, and a replacement ready for the next; a
 // run's forged ready line ("unconfined": false) changes nothing.
 func TestUnconfinedRunnerSingleUse(t *testing.T) {
 	forged := `{"ready": true, "pid": 7, "unconfined": false}` + "\n"
@@ -399,8 +399,11 @@ func TestUnconfinedRunnerSingleUse(t *testing.T) {
 		if n := len(fd.requests(id)); n != 1 {
 			t.Errorf("%s served %d runs, want 1", id, n)
 		}
-		if fd.count("kill "+id) != 1 {
-			t.Errorf("%s was not killed after its run: %q", id, fd.callList())
+	}
+	s.removals.Wait()
+	for _, id := range []string{"ctr1", "ctr2", "ctr3"} {
+		if fd.count("remove "+id) != 1 {
+			t.Errorf("%s was not removed after its run: %q", id, fd.callList())
 		}
 	}
 	if a, _ := s.Idle(keyA); a != 1 || fd.count("create") != 4 {
