@@ -94,11 +94,16 @@ func TestCLIDocExamples(t *testing.T) {
 	if code != 0 || out != "hi user1\n" {
 		t.Errorf("executions logs: %d %q", code, out)
 	}
-	// The docs' create without --wait returns once the build is queued.
+	// The docs' create without --wait returns once the build is queued, and the docs' next
+	// commands, at once, wait for it.
 	write(t, dir, "two.py", "def main(args, context):\n    return 2\n")
-	out, errOut, code = shell(t, dir, envv, `fas deployments create two --file two.py`)
-	if code != 0 || !strings.Contains(out, "queued") {
-		t.Errorf("create without --wait: %d %s %s", code, out, errOut)
+	out, errOut, code = shell(t, dir, envv, "fas deployments create two --file two.py\n"+
+		"UUID=`fas deployments run two --parameters \"name=user1\"`\necho \"id=$UUID\"\n"+
+		`fas deployments run two --parameters "name=user1" --wait`)
+	_, after, _ := strings.Cut(out, "id=")
+	runID, _, _ := strings.Cut(after, "\n")
+	if code != 0 || !strings.Contains(out, "queued") || len(runID) != 32 || !strings.HasSuffix(strings.TrimSpace(out), "2") {
+		t.Errorf("create, run, run --wait without waiting for the build: %d %s %s", code, out, errOut)
 	}
 	out, _, code = shell(t, dir, envv, `fas deployments list; fas executions list --deployment hello -o json`)
 	if code != 0 || !strings.Contains(out, "hello") || !strings.Contains(out, `"deployment": "hello"`) {

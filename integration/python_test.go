@@ -38,7 +38,7 @@ print execution['status']
 
 // pyDocsRunNoWaitPy3 is pyDocsRunNoWait as Python 3 can run it: the docs' last line is Python 2
 // (print execution['status']). The quoted placeholder 'DEPLOYMENT_NAME' becomes the variable, as
-// in the docs' other examples: the literal is no valid name here (names are lower case).
+// in the docs' other examples (the literal is a valid name, but of another deployment).
 var pyDocsRunNoWaitPy3 = strings.NewReplacer(
 	"print execution['status']", "print(execution['status'])",
 	"'DEPLOYMENT_NAME'", "DEPLOYMENT_NAME",
@@ -227,9 +227,8 @@ func TestPythonDocExamples(t *testing.T) {
 	if d["name"] != "pyecho" || d["status"] != string(faaspot.StatusBuilding) || d["version"] != 1.0 {
 		t.Fatalf("create answered %v", d)
 	}
-	n.pyWaitReady(t, "pyecho")
 
-	// Blocking run: the function's return value.
+	// Blocking run, at once, as the docs go on: it waits for the build, then the function's value.
 	out = pyRun(t, dir, env, vars+pyDocsRunWait)
 	var v struct {
 		Args    map[string]any `json:"args"`
