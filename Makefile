@@ -14,7 +14,7 @@ help: ## list the targets
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 build: ## build bin/faaspotd and bin/fas
-	$(GO) build -o bin/faaspotd ./cmd/faaspotd
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/faaspotd ./cmd/faaspotd
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/fas ./cmd/fas
 
 run: build ## start the daemon on the embedded store with a dev tenant (builds the base image if none can be pulled)
