@@ -29,7 +29,7 @@ test: ## run every test: unit, then integration against real Docker and Redis
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
 	python3 -m unittest discover -s clients/python/tests -t clients/python
 	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
-		$(GO) test -count=1 -timeout 30m ./integration/
+		$(GO) test -count=1 -timeout 40m ./integration/
 
 bench: ## measure cold, warm, throughput, async, redeploy and memory against bare docker (needs redis-server)
 	scripts/images.sh base >/dev/null

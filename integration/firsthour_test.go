@@ -43,6 +43,7 @@ func TestRunWhileFirstBuild(t *testing.T) {
 // with the exception and its traceback, and the runs sent while it built fail with that reason;
 // code whose import blocks fails within FAASPOT_IMPORT_TIMEOUT.
 func TestImportErrorFailsBuild(t *testing.T) {
+	t.Parallel() // its own node; runs beside the other parallel tests, after the sequential ones
 	n := startNode(t, func(c *daemon.Config) { c.ImportTimeout = 5 * time.Second })
 	ctx := context.Background()
 	_, err := n.c.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: "broken",

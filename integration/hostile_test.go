@@ -136,6 +136,7 @@ func TestHostileFunctions(t *testing.T) { hostileSuite(t, startNode(t)) }
 // registered by scripts/runsc.sh). It is skipped when the engine lists no runsc runtime, unless
 // FAASPOT_TEST_RUNSC=required (as .ci/run sets it).
 func TestHostileFunctionsRunsc(t *testing.T) {
+	t.Parallel() // its own node; runs beside the other parallel tests, after the sequential ones
 	requireRuntime(t, "runsc")
 	n := startNode(t, func(c *daemon.Config) { c.Runtime = "runsc" })
 	hostileSuite(t, n)

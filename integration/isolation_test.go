@@ -39,6 +39,7 @@ func TestWarmForkIsolation(t *testing.T) {
 // (it ignores dumpability) and lists no SysV IPC, the runner cannot prove fork mode's isolation:
 // each container serves one run, so the next run is in another container and finds nothing.
 func TestWarmForkIsolationRunsc(t *testing.T) {
+	t.Parallel() // its own node; runs beside the other parallel tests, after the sequential ones
 	requireRuntime(t, "runsc")
 	missing := forkIsolation(t, startNode(t, func(c *daemon.Config) { c.Runtime = "runsc" }), false)
 	t.Logf("gVisor offers no %v: nothing of those kinds can be left", missing)
