@@ -82,7 +82,9 @@ func validateWarm(w *faaspot.WarmPolicy) error {
 
 // createDeployment handles PUT /api/deployments/ and POST /v1/deployments: 202 with the deployment
 // once its build is queued; with ?wait=true, 200 when built, 422 when the build failed. 429 when
-// the tenant is at its quota of deployments or of queued builds.
+// the tenant is at its quota of deployments or of queued builds. A request identical to the
+// newest version (not failed) queues nothing and answers 200 with the deployment as it is; with
+// ?wait=true while that version still builds, it waits for it as a new one would.
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	var req faaspot.DeploymentRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -95,13 +97,20 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := tenantOf(r)
-	d, err := s.deployments.PutDeployment(r.Context(), t.ID, spec, t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxDeployments)
+	d, created, err := s.deployments.PutDeployment(r.Context(), t.ID, spec, t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxDeployments)
 	if err != nil {
 		writeError(w, r, s.log, retryQuota(err, time.Minute))
 		return
 	}
-	s.log.Info("deployment queued", "tenant", t.ID, "deployment", d.Name, "version", d.Version)
-	if !isTrue(r.URL.Query().Get("wait")) {
+	wait := isTrue(r.URL.Query().Get("wait"))
+	if !created && (!wait || d.Status != faaspot.StatusBuilding) {
+		writeJSON(w, http.StatusOK, shown(d, false)) // identical to the newest version: unchanged
+		return
+	}
+	if created {
+		s.log.Info("deployment queued", "tenant", t.ID, "deployment", d.Name, "version", d.Version)
+	}
+	if !wait {
 		writeJSON(w, http.StatusAccepted, shown(d, false))
 		return
 	}

@@ -47,9 +47,14 @@ type TenantStore interface {
 // DeploymentStore holds a tenant's deployments and queues their builds.
 type DeploymentStore interface {
 	// PutDeployment records a new version of spec.Name (creating the deployment when new) and
-	// durably queues its build. When maxDeployments > 0, a new name past that many deployments is
-	// refused with a *faaspot.QuotaError and nothing is written.
-	PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error)
+	// durably queues its build (created true); a spec identical to the newest version, when that
+	// version has not failed, changes nothing and returns the deployment as it is (created
+	// false). When maxDeployments > 0, a new name past that many deployments is refused with a
+	// *faaspot.QuotaError and nothing is written.
+	PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (d faaspot.Deployment, created bool, err error)
+	// ListVersions returns the records of the deployment's kept versions, newest first, the
+	// ready one marked. ErrNotFound when the tenant has no deployment of that name.
+	ListVersions(ctx context.Context, tid, name string) ([]faaspot.VersionInfo, error)
 	// GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
 	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
 	// ListDeployments returns the tenant's deployments sorted by name.

@@ -95,6 +95,7 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	}
 	t.HandleFunc("/v1/deployments", s.listDeployments).Methods(http.MethodGet)
 	t.HandleFunc("/v1/deployments/{name}", s.getDeployment).Methods(http.MethodGet)
+	t.HandleFunc("/v1/deployments/{name}/versions", s.listVersions).Methods(http.MethodGet)
 	t.HandleFunc("/v1/deployments/{name}", s.deleteDeployment).Methods(http.MethodDelete)
 	for _, suffix := range []string{"/rpc/", "/rpc"} {
 		t.HandleFunc("/v1/sync/deployments/{name}"+suffix, s.runSync).Methods(runMethods...)

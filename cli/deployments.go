@@ -22,7 +22,7 @@ func (a *app) deploymentsCommand() *cobra.Command {
 		Short:   "Create, run, list, show and delete deployments",
 		Example: "  fas deployments create hello --file hello.py --wait\n  fas deployments list",
 	}
-	cmd.AddCommand(a.createCommand(), a.runCommand(), a.listDeploymentsCommand(), a.getDeploymentCommand(), a.deleteDeploymentCommand())
+	cmd.AddCommand(a.createCommand(), a.runCommand(), a.listDeploymentsCommand(), a.getDeploymentCommand(), a.deleteDeploymentCommand(), a.versionsCommand())
 	return cmd
 }
 

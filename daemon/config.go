@@ -77,6 +77,8 @@ type Config struct {
 	// (past it: 429); builds are claimed round-robin across tenants.
 	MaxConcurrentBuilds int // FAASPOT_MAX_CONCURRENT_BUILDS
 	MaxQueuedBuilds     int // FAASPOT_MAX_QUEUED_BUILDS
+	// VersionsKept bounds the version records kept per deployment (the ready one's is always kept).
+	VersionsKept int // FAASPOT_VERSIONS_KEPT
 	// AllowSourceBuilds lets a requirement without a wheel be built from source, with no network,
 	// as the tenant's user, under limits; off: wheels only.
 	AllowSourceBuilds bool // FAASPOT_ALLOW_SOURCE_BUILDS
@@ -138,6 +140,7 @@ func DefaultConfig() Config {
 		MaxBuildWaiters:      8,
 		MaxConcurrentBuilds:  1,
 		MaxQueuedBuilds:      20,
+		VersionsKept:         10,
 		BuildDiskMB:          1024,
 		ImportTimeout:        imagebuilder.DefaultImportTimeout,
 		UIDBase:              sandbox.DefaultConfig().UIDBase,
@@ -228,6 +231,7 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_MAX_BUILD_WAITERS", &c.MaxBuildWaiters),
 		intVar("FAASPOT_MAX_CONCURRENT_BUILDS", &c.MaxConcurrentBuilds),
 		intVar("FAASPOT_MAX_QUEUED_BUILDS", &c.MaxQueuedBuilds),
+		intVar("FAASPOT_VERSIONS_KEPT", &c.VersionsKept),
 		boolVar("FAASPOT_ALLOW_SOURCE_BUILDS", &c.AllowSourceBuilds),
 		intVar("FAASPOT_BUILD_DISK_MB", &c.BuildDiskMB),
 		durVar("FAASPOT_IMPORT_TIMEOUT", &c.ImportTimeout),
@@ -349,6 +353,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBuildWaiters < 0 || c.MaxConcurrentBuilds < 1 || c.MaxQueuedBuilds < 1 {
 		bad("build caps: need max build waiters >= 0, max concurrent and queued builds >= 1")
+	}
+	if c.VersionsKept < 1 {
+		bad("versions kept must be at least 1")
 	}
 	if c.BuildWait < time.Second || c.MaxSyncWaiters < 0 {
 		bad("build wait must be at least a second and max sync waiters not negative")

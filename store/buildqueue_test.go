@@ -51,7 +51,7 @@ func TestBuildCaps(t *testing.T) {
 	b, _ := mustCreateTenant(t, s, "other")
 	mustPut(t, s, a.ID, spec("fn", "v1", nil))
 	mustPut(t, s, a.ID, spec("fn", "v2", nil))
-	_, err := s.PutDeployment(ctx, a.ID, spec("fn", "v3", nil), 0)
+	_, _, err := s.PutDeployment(ctx, a.ID, spec("fn", "v3", nil), 0)
 	var qe *faaspot.QuotaError
 	if !errors.As(err, &qe) || !errors.Is(err, store.ErrQuota) || qe.What != "queued builds" || qe.Limit != 2 {
 		t.Fatalf("third queued build = %v, want a queued builds QuotaError", err)

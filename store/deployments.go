@@ -22,30 +22,43 @@ type BuildOutcome struct {
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
-// its build on the tenant's build stream, all in one transaction: when it returns nil the build
-// is durably queued. When maxDeployments > 0, a new name that would take the tenant past that many
-// deployments is refused with a *QuotaError and nothing is written; the count is checked in the
-// same transaction, so concurrent creates cannot overshoot it. Likewise a tenant with
-// MaxQueuedBuilds builds waiting to start is refused with a *QuotaError ("queued builds").
-func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error) {
+// its build on the tenant's build stream, all in one transaction: when it returns created true
+// the build is durably queued. A spec whose code, requirements, limits, warm policy and context
+// are those of the newest version, when that version has not failed, changes nothing: it returns
+// the deployment as it is and created false. Every new version gets a record (see ListVersions);
+// past Options.VersionsKept the oldest records go, never the ready version's. When
+// maxDeployments > 0, a new name that would take the tenant past that many deployments is refused
+// with a *QuotaError and nothing is written; the count is checked in the same transaction, so
+// concurrent creates cannot overshoot it. Likewise a tenant with MaxQueuedBuilds builds waiting
+// to start is refused with a *QuotaError ("queued builds").
+func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (d faaspot.Deployment, created bool, err error) {
 	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
 	if err != nil {
-		return faaspot.Deployment{}, fmt.Errorf("encode context: %w", err)
+		return faaspot.Deployment{}, false, fmt.Errorf("encode context: %w", err)
 	}
+	hash := s.contentHash(tid, spec, ctxJSON)
 	key, names := s.k.dep(tid, spec.Name), s.k.deps(tid)
 	var out faaspot.Deployment
 	err = s.watch(ctx, func(tx *redis.Tx) error {
-		d, err := s.nextVersion(ctx, tx, tid, spec, maxDeployments)
+		d, same, err := s.nextVersion(ctx, tx, tid, spec, hash, maxDeployments)
+		if err != nil || same {
+			out, created = d, false
+			return err
+		}
+		drop, err := s.versionsToDrop(ctx, tx, tid, spec.Name, d.Version, d.ReadyVersion)
 		if err != nil {
 			return err
 		}
+		rec := encodeDeployment(d)
 		var put *redis.Cmd
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			put = putScript.Eval(ctx, p, []string{key, names, s.k.src(tid, spec.Name, d.Version),
 				s.k.ctx(tid, spec.Name, d.Version), s.k.builds(tid), s.k.buildTenants(), s.k.brr(), s.k.bwake()},
-				encodeDeployment(d), spec.Name, spec.Source.Code, spec.Source.Requirements,
+				rec, spec.Name, spec.Source.Code, spec.Source.Requirements,
 				s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), tid, d.Version,
 				d.UpdatedAt.UnixMilli(), s.opts.MaxQueuedBuilds, wakeKept)
+			args := append([]any{rec, d.Version, encodeVersion(versionRecordOf(d, hash))}, anys(drop)...)
+			putVersionScript.Eval(ctx, p, []string{key, s.k.vers(tid, spec.Name)}, args...)
 			return nil
 		})
 		if err != nil {
@@ -54,38 +67,44 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 		if n, _ := put.Int(); n == 0 {
 			return &faaspot.QuotaError{What: "queued builds", Limit: float64(s.opts.MaxQueuedBuilds)}
 		}
-		out = d
+		out, created = d, true
 		return nil
 	}, key, names)
-	return out, err
+	return out, created && err == nil, err
 }
 
 // nextVersion reads the deployment under tx's watch and returns it with the version spec makes,
 // status building; a new deployment when it has none (a *QuotaError past maxDeployments > 0).
-func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (faaspot.Deployment, error) {
-	d, err := s.getDeployment(ctx, tx, s.k.dep(tid, spec.Name))
+// same is true, and the deployment returned as it is, when its newest version deployed content of
+// this hash and has not failed.
+func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec faaspot.DeploymentSpec, hash string, maxDeployments int) (d faaspot.Deployment, same bool, err error) {
+	d, err = s.getDeployment(ctx, tx, s.k.dep(tid, spec.Name))
 	now := s.now().UTC()
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if maxDeployments > 0 {
 			n, err := tx.SCard(ctx, s.k.deps(tid)).Result()
 			if err != nil {
-				return d, err
+				return d, false, err
 			}
 			if n >= int64(maxDeployments) {
-				return d, &faaspot.QuotaError{What: "deployments", Limit: float64(maxDeployments)}
+				return d, false, &faaspot.QuotaError{What: "deployments", Limit: float64(maxDeployments)}
 			}
 		}
 		d = faaspot.Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
 	case err != nil:
-		return d, err
+		return d, false, err
+	default:
+		if same, err := s.sameAsNewest(ctx, tx, tid, d, hash); err != nil || same {
+			return d, same, err
+		}
 	}
 	d.Version++
 	d.Status, d.Error, d.BuildLog = faaspot.StatusBuilding, "", ""
 	d.Limits, d.Warm = spec.Limits, spec.Warm
 	d.ContextKeys = sortedKeys(spec.Context)
 	d.UpdatedAt = now
-	return d, nil
+	return d, false, nil
 }
 
 // GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
@@ -124,7 +143,7 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]faaspot.Depl
 	return out, nil
 }
 
-// DeleteDeployment removes the deployment with its sources and contexts and returns the record
+// DeleteDeployment removes the deployment with its sources, contexts and version records and returns the record
 // it removed, so the caller can remove its images. ErrNotFound when absent.
 func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
 	key := s.k.dep(tid, name)
@@ -136,7 +155,7 @@ func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			s.releaseParked(ctx, p, tid, name) // their workers record them DeploymentNotFound
-			p.Del(ctx, key)
+			p.Del(ctx, key, s.k.vers(tid, name))
 			p.SRem(ctx, s.k.deps(tid), name)
 			for v := 1; v <= d.Version; v++ {
 				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
@@ -180,7 +199,8 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 	return plain, nil
 }
 
-// FinishBuild records the outcome of building one version, acknowledges the build job, drops the
+// FinishBuild records the outcome of building one version (in the deployment and in the
+// version's record, whose oldest past the kept ones it drops), acknowledges the build job, drops the
 // version's source and the contexts no run can use any more, queues the runs parked on the
 // deployment once it has a ready version or its build failed (see EnqueueOrPark), and wakes
 // waiters. A successful
@@ -225,8 +245,13 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 			}
 			d.UpdatedAt = s.now().UTC()
 		}
+		settle, err := s.settleVersion(ctx, tx, tid, d, v, out)
+		if err != nil {
+			return err
+		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, encodeDeployment(d), 0)
+			settle(p)
 			if len(drop) > 0 {
 				p.Del(ctx, drop...)
 			}
@@ -296,6 +321,14 @@ func sortedKeys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
 	return out
 }
 

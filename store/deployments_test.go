@@ -21,7 +21,7 @@ func spec(name, code string, ctxMap map[string]any) faaspot.DeploymentSpec {
 
 func mustPut(tb testing.TB, s *testStore, tid string, sp faaspot.DeploymentSpec) faaspot.Deployment {
 	tb.Helper()
-	d, err := s.PutDeployment(context.Background(), tid, sp, 0)
+	d, _, err := s.PutDeployment(context.Background(), tid, sp, 0)
 	if err != nil {
 		tb.Fatalf("PutDeployment(%s): %v", sp.Name, err)
 	}
@@ -358,7 +358,7 @@ func TestPutDeploymentQuota(t *testing.T) {
 	errs := make(chan error, tries)
 	for i := range tries {
 		go func() {
-			_, err := s.PutDeployment(ctx, "t1", spec(fmt.Sprintf("fn%d", i), "code", nil), max)
+			_, _, err := s.PutDeployment(ctx, "t1", spec(fmt.Sprintf("fn%d", i), "code", nil), max)
 			errs <- err
 		}()
 	}
@@ -378,18 +378,18 @@ func TestPutDeploymentQuota(t *testing.T) {
 	if accepted != max || err != nil || len(list) != max {
 		t.Fatalf("%d creates accepted, %d deployments listed (%v); want %d", accepted, len(list), err, max)
 	}
-	// Each accepted create wrote a record, a source, a context and a build job; nothing more
+	// Each accepted create wrote a record, a version record, a source, a context and a build job; nothing more
 	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups).
-	if keys := s.mr.Keys(); len(keys) != 5+3*max {
+	if keys := s.mr.Keys(); len(keys) != 5+4*max {
 		t.Errorf("keys after %d accepted creates: %v", max, keys)
 	}
 	if jobs, _ := s.mr.Stream("fs:q:builds:t1"); len(jobs) != max {
 		t.Errorf("%d builds queued, want %d", len(jobs), max)
 	}
-	if _, err := s.PutDeployment(ctx, "t1", spec(list[0].Name, "new code", nil), max); err != nil {
+	if _, _, err := s.PutDeployment(ctx, "t1", spec(list[0].Name, "new code", nil), max); err != nil {
 		t.Errorf("a new version at the quota: %v", err)
 	}
-	if _, err := s.PutDeployment(ctx, "t2", spec("fn0", "code", nil), max); err != nil {
+	if _, _, err := s.PutDeployment(ctx, "t2", spec("fn0", "code", nil), max); err != nil {
 		t.Errorf("another tenant's create: %v", err)
 	}
 }

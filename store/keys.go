@@ -10,6 +10,9 @@ package store
 //	{p}t:{tid}:deps                      set    deployment names
 //	{p}t:{tid}:src:{name}:{version}      hash   code, requirements of one version (until built)
 //	{p}t:{tid}:ctx:{name}:{version}      string the version's context (JSON), never returned by the API
+//	{p}t:{tid}:vers:{name}               hash   version -> version record (JSON): number, status,
+//	                                            error, dates, content hash, limits, context keys;
+//	                                            at most Options.VersionsKept, never the context
 //	{p}t:{tid}:exec:{id}                 string execution record (JSON), TTL once terminal
 //	{p}t:{tid}:execs                     zset   recent execution ids by creation time (ms)
 //	{p}t:{tid}:execsof:{name}            zset   the same, of one deployment
@@ -48,6 +51,9 @@ func (k keys) src(tid, name string, v int) string {
 }
 func (k keys) ctx(tid, name string, v int) string {
 	return k.t(tid) + "ctx:" + name + ":" + itoa(v)
+}
+func (k keys) vers(tid, name string) string {
+	return k.t(tid) + "vers:" + name
 }
 func (k keys) exec(tid, id string) string { return k.t(tid) + "exec:" + id }
 func (k keys) execs(tid string) string    { return k.t(tid) + "execs" }

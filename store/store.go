@@ -37,8 +37,8 @@ type Store struct {
 
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
 // holds the defaults of the operator's settings: prefix, TTL, run cap); New refuses those when
-// they cannot work rather than default them. ExecutionsKept, BuildCap, MaxQueuedBuilds, Waits
-// and Now default as documented.
+// they cannot work rather than default them. ExecutionsKept, BuildCap, MaxQueuedBuilds,
+// VersionsKept, Waits and Now default as documented.
 type Options struct {
 	// Prefix is put in front of every key (the daemon's "fs:"); tests use it to share one Redis.
 	Prefix string
@@ -52,6 +52,9 @@ type Options struct {
 	BuildCap int
 	// MaxQueuedBuilds bounds a tenant's builds waiting to start (0: 20; negative: no bound).
 	MaxQueuedBuilds int
+	// VersionsKept bounds the version records kept per deployment (0: 10); the oldest go first,
+	// never the ready version's.
+	VersionsKept int
 	// Waits, when set, is the client blocking waits use (default: the store's client).
 	Waits *redis.Client
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
@@ -66,6 +69,7 @@ const (
 	defaultExecutionsKept  = 1000
 	defaultBuildCap        = 1
 	defaultMaxQueuedBuilds = 20
+	defaultVersionsKept    = 10
 )
 
 // New returns a Store over an existing client. The caller owns the client. It fails on a secret
@@ -99,6 +103,9 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 		opts.MaxQueuedBuilds = defaultMaxQueuedBuilds
 	case opts.MaxQueuedBuilds < 0:
 		opts.MaxQueuedBuilds = 0 // the scripts' "no bound"
+	}
+	if opts.VersionsKept <= 0 {
+		opts.VersionsKept = defaultVersionsKept
 	}
 	if opts.Waits == nil {
 		opts.Waits = rdb

@@ -1,4 +1,4 @@
-"""faaspot.deployments: create (or update), list, show, delete and run deployments."""
+"""faaspot.deployments: create (or update), list, show, list versions of, delete and run deployments."""
 
 import os
 
@@ -22,6 +22,7 @@ class Deployments(object):
     def create(self, name, file=None, requirements_file=None, context_file=None, wait=False,
                code=None, requirements=None, context=None, limits=None):
         """Creates the deployment name, or updates it to a new version, and returns its record.
+        A request identical to the newest version (not failed) changes nothing: the record as it is.
 
         The function comes from file (a path to a Python script defining main(args, context)) or
         code (its text); the pip requirements from requirements_file or requirements (text); the
@@ -52,6 +53,13 @@ class Deployments(object):
         """One deployment: status (building, ready or failed), version, ready_version, error,
         build_log, limits and context_keys (never the context's values)."""
         return self._transport.request("GET", "/v1/deployments/" + segment(name)).json()
+
+    def versions(self, name):
+        """The deployment's kept versions, newest first: each a dict of version, status
+        (building, ready or failed), error, ready (True on the version runs use), hash, limits,
+        context_keys (never the context's values), created_at and finished_at. Raises NotFound
+        for a deployment the tenant does not have."""
+        return self._transport.request("GET", "/v1/deployments/%s/versions" % segment(name)).json()
 
     def delete(self, name):
         """Deletes the deployment and its images."""
