@@ -106,7 +106,11 @@ func (a *app) create(ctx context.Context, c *client.Client, req faaspot.Deployme
 		if err != nil {
 			return err
 		}
-		return a.printDeployment(d, fmt.Sprintf("deployment %s version %d queued for build", d.Name, d.Version))
+		msg := fmt.Sprintf("deployment %s version %d queued for build", d.Name, d.Version)
+		if d.Status == faaspot.StatusReady && d.ReadyVersion == d.Version {
+			msg = fmt.Sprintf("deployment %s unchanged: version %d is ready", d.Name, d.Version) // an identical redeploy
+		}
+		return a.printDeployment(d, msg)
 	}
 	stop := a.progress(fmt.Sprintf("building %s", req.Name))
 	d, err := c.CreateDeployment(ctx, req, true)
