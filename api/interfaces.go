@@ -67,8 +67,20 @@ type DeploymentStore interface {
 	WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error)
 }
 
-// ExecutionStore queues runs and holds their records.
+// LogStore holds the live output of runs.
+type LogStore interface {
+	// FollowLog hands emit the output of the tenant's execution e (its record as just read):
+	// each stream's text once, in order within the stream, first what the run sent while it went
+	// on, then the rest from the terminal record. Without follow it returns at once, with e or
+	// the terminal record; with follow it waits until the record is terminal and returns it.
+	// When ctx ends first it returns the record as last read and ctx's error; an error of emit
+	// ends it and is returned.
+	FollowLog(ctx context.Context, tid string, e faaspot.Execution, follow bool, emit func(stream, data string) error) (faaspot.Execution, error)
+}
+
+// ExecutionStore queues runs and holds their records and their live output.
 type ExecutionStore interface {
+	LogStore
 	// EnqueueRun stores the queued execution e and queues its run atomically: on nil the run is
 	// durably queued. maxQueued > 0 bounds the tenant's runs waiting to start; past it the error
 	// is a *faaspot.QuotaError. With sync, the terminal record is pushed to WaitExecution.

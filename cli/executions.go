@@ -122,13 +122,17 @@ func pageFlags(q faaspot.ExecutionQuery) string {
 }
 
 func (a *app) logsCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:               "logs ID",
+	var follow bool
+	cmd := &cobra.Command{
+		Use:               "logs [-f] ID",
 		Short:             "Print what a run printed: its stdout to stdout, its stderr to stderr",
-		Example:           "  fas executions logs 3f6c0a...",
+		Example:           "  fas executions logs 3f6c0a...\n  fas executions logs -f 3f6c0a...",
 		Args:              exactArgs(1, "ID"),
 		ValidArgsFunction: a.completeExecutions,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow {
+				return a.followLogs(cmd.Context(), args[0])
+			}
 			e, err := a.execution(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -145,4 +149,6 @@ func (a *app) logsCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "print the output as the run prints it, until the run ends")
+	return cmd
 }

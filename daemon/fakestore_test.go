@@ -42,6 +42,8 @@ type fakeStore struct {
 
 	acked    []store.Job
 	outcomes []store.BuildOutcome
+	logged   []store.LogPiece // appended to live logs, of any execution
+	ended    []string         // executions whose live log was marked ended
 	marked   []faaspot.Execution
 	finished []faaspot.Execution
 	minIdle  []time.Duration
@@ -235,6 +237,24 @@ func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Exec
 	s.acked = append(s.acked, job)
 	s.execs[e.ID] = e
 	return nil
+}
+
+func (s *fakeStore) LogWriter(ctx context.Context, tid, id string) *store.LogWriter {
+	return store.NewLogWriter(ctx, func(ctx context.Context, pieces []store.LogPiece) error {
+		s.log.add("store.AppendLog")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.logged = append(s.logged, pieces...)
+		return ctx.Err()
+	})
+}
+
+func (s *fakeStore) EndLog(ctx context.Context, tid, id string) error {
+	s.log.add("store.EndLog")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = append(s.ended, id)
+	return ctx.Err()
 }
 
 func (s *fakeStore) ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error) {

@@ -20,6 +20,11 @@ import (
 // long before, and skipping the write saves a round trip on the hot path.
 const markRunningAfter = 50 * time.Millisecond
 
+// endLogAfter is how old an execution must be when it ends for its live log to be marked ended
+// (store.EndLog): a follower of a younger one finds its end at its next look at the record, and
+// the hot path keeps its round trips.
+const endLogAfter = 50 * time.Millisecond
+
 // Messages of the runs that fail for the engine's or the operator's reasons, not the function's.
 const (
 	msgContextUnavailable = "the deployment's context cannot be read on this server; redeploy it or ask the operator"
@@ -134,12 +139,20 @@ const (
 // errRunOverdue is the cause of a run cancelled by runSandbox.
 var errRunOverdue = errors.New("the run outlived its timeout and grace")
 
-// runSandbox runs req in the sandbox within req's timeout plus runGrace: past that, the run's
-// context is cancelled (the sandbox then kills and removes its container) and its error wraps
-// errRunOverdue; a sandbox that still has not returned abandonAfter later is left behind, its
-// error wrapping errRunOverdue all the same. A run always ends: an engine that hangs can delay
-// the record of its outcome, never prevent it. When ctx ends, the error is ctx's.
+// runSandbox runs req in the sandbox, its output appended to the execution's live log as it
+// comes (every piece is appended when it returns), within req's timeout plus runGrace: past
+// that, the run's context is cancelled (the sandbox then kills and removes its container) and
+// its error wraps errRunOverdue; a sandbox that still has not returned abandonAfter later is
+// left behind, its error wrapping errRunOverdue all the same. A run always ends: an engine that
+// hangs can delay the record of its outcome, never prevent it. When ctx ends, the error is ctx's.
 func (w *workers) runSandbox(ctx context.Context, req sandbox.Request) (sandbox.Result, error) {
+	live := w.runs.LogWriter(ctx, req.TenantID, req.ExecutionID)
+	req.Output = live.Write
+	defer func() {
+		if err := live.Close(); err != nil {
+			w.log.Debug("live output", "execution", req.ExecutionID, "err", err)
+		}
+	}()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := w.clock.AfterFunc(req.Limits.Timeout+runGrace, func() { cancel(errRunOverdue) })
@@ -239,7 +252,8 @@ func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deploymen
 	}
 }
 
-// finish writes the terminal record (applying f when given), which acknowledges the job. When
+// finish writes the terminal record (applying f when given), which acknowledges the job, then
+// marks the execution's live log ended unless the execution is younger than endLogAfter. When
 // the store refuses the record (over store.MaxExecutionBytes, or not encodable), a smaller
 // failure record takes its place (see unstored), so that the run still ends; the error of a
 // store that cannot be reached comes back, leaving the job pending.
@@ -260,6 +274,11 @@ func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution
 	}
 	if err != nil {
 		return fmt.Errorf("%s: record the outcome: %w", job, err)
+	}
+	if now.Sub(e.CreatedAt) >= endLogAfter {
+		if err := w.runs.EndLog(ctx, job.Tenant, e.ID); err != nil {
+			w.log.Debug("end live log", "job", job.String(), "err", err)
+		}
 	}
 	w.metrics.Executions.WithLabelValues(string(e.Status)).Inc()
 	return nil

@@ -41,7 +41,9 @@ type buildRecords interface {
 // runRecords is what a run reads and writes. RunInputs may return the execution together with a
 // store.ErrNotFound for its deployment; LoadContext returns store.ErrNotFound when the version's
 // context was dropped and store.ErrSecretKey when it cannot be decrypted; FinishRun writes the
-// terminal record and acknowledges the job in one step.
+// terminal record and acknowledges the job in one step. LogWriter appends a run's live output to
+// its log while it runs, EndLog marks the log ended once the terminal record is written (both
+// write nothing when there is no output and nobody follows).
 type runRecords interface {
 	RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error)
 	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
@@ -49,6 +51,8 @@ type runRecords interface {
 	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)
 	MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error
 	FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error
+	LogWriter(ctx context.Context, tid, id string) *store.LogWriter
+	EndLog(ctx context.Context, tid, id string) error
 }
 
 // deploymentLister lists a tenant's deployments, for the image janitor.

@@ -148,11 +148,13 @@ const (
 	broken                  // the runner died or broke the protocol: the box is done
 )
 
-// exec sends one request and waits for its frame, the timeout or ctx. The caller retires the box
-// unless exec answered and the frame shows nothing left behind.
+// exec sends one request and waits for its frame, the timeout or ctx, handing the live output
+// lines that come first to req.Output (see liveOutput). The caller retires the box unless exec
+// answered and the frame shows nothing left behind.
 func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
+	live := newLiveOutput(req)
 	in, err := json.Marshal(input{Args: req.Args, Context: req.Context,
-		OutputLimit: req.Limits.OutputBytes, ResultLimit: req.Limits.ResultBytes})
+		OutputLimit: req.Limits.OutputBytes, ResultLimit: req.Limits.ResultBytes, Live: live != nil})
 	if err != nil {
 		return frame{}, broken, fmt.Errorf("encode request: %w", err)
 	}
@@ -175,6 +177,9 @@ func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
 				return frame{}, broken, fe.err
 			case fe.f.Ready:
 				b.markReady(fe.f)
+				continue
+			case fe.f.Out != "":
+				live.pass(fe.f.Out, fe.f.Data)
 				continue
 			}
 			return fe.f, answered, nil

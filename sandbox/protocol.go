@@ -10,9 +10,13 @@ import (
 )
 
 // frame is one JSON line the runner writes to the container's stdout: first a ready line, then
-// one result frame per request.
+// per request its live output lines (when asked for: see input.Live) and one result frame.
 type frame struct {
 	Ready bool `json:"ready"`
+	// Out, on a live output line, names its stream (StreamStdout or StreamStderr) and Data holds
+	// the text: a piece of what the run printed, sent while it goes on.
+	Out  string `json:"out"`
+	Data string `json:"data"`
 	// Unconfined, on the ready line, says that the runner could not prove that a fork-mode run
 	// is kept from the runner, the container's init and what other runs leave (no Landlock, a
 	// /proc that ignores dumpability, SysV IPC it cannot list: gVisor, old kernels). Each
@@ -39,7 +43,15 @@ type input struct {
 	Context     json.RawMessage `json:"context"`
 	OutputLimit int             `json:"output_limit"`
 	ResultLimit int             `json:"result_limit"`
+	// Live asks the runner for live output lines while the run goes on (Request.Output is set).
+	Live bool `json:"live,omitempty"`
 }
+
+// The streams of a run's output, as live output lines and Request.Output name them.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
 
 // parseFrame decodes one line of the runner.
 func parseFrame(line []byte) (frame, error) {
@@ -48,6 +60,12 @@ func parseFrame(line []byte) (frame, error) {
 		return frame{}, fmt.Errorf("decode result frame: %w", err)
 	}
 	if f.Ready {
+		return f, nil
+	}
+	if f.Out != "" {
+		if f.Out != StreamStdout && f.Out != StreamStderr {
+			return frame{}, errors.New("live output line names no known stream")
+		}
 		return f, nil
 	}
 	if f.OK && !json.Valid([]byte(f.Result)) {
@@ -116,4 +134,40 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 		c.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// liveOutput hands a run's live output lines to its Request.Output: at most limit bytes of each
+// stream in all (0: no limit), cut at a character boundary, as the Result's texts are. A nil
+// liveOutput (no sink: the runner was not asked) drops what it is given.
+type liveOutput struct {
+	sink  func(stream, data string)
+	limit int
+	sent  [2]int // bytes handed on, of stdout and stderr
+}
+
+// newLiveOutput returns the liveOutput of req, nil when req has no Output.
+func newLiveOutput(req Request) *liveOutput {
+	if req.Output == nil {
+		return nil
+	}
+	return &liveOutput{sink: req.Output, limit: req.Limits.OutputBytes}
+}
+
+// pass hands one live output line of stream on, within the stream's limit.
+func (l *liveOutput) pass(stream, data string) {
+	if l == nil {
+		return
+	}
+	i := 0
+	if stream == StreamStderr {
+		i = 1
+	}
+	if l.limit > 0 {
+		data, _ = cutHead(data, l.limit-l.sent[i])
+	}
+	if data == "" {
+		return
+	}
+	l.sent[i] += len(data)
+	l.sink(stream, data)
 }

@@ -51,6 +51,13 @@ type Request struct {
 	Limits  Limits
 	// Policy says how the run's container is kept afterwards.
 	Policy PoolPolicy
+	// Output, when set, is given the run's output while the run goes on: pieces of stream
+	// StreamStdout or StreamStderr, in order within each stream, each stream's pieces together
+	// at most Limits.OutputBytes and a head of the Result's text when the runner answers (a run
+	// that times out or dies has no frame: its Result holds no output, only its pieces do). The
+	// runner sends a piece once it has waited about 150 ms, so a run that ends sooner gives
+	// none. Output is called by Run's goroutine and must not block.
+	Output func(stream, data string)
 }
 
 // FuncError describes a failed run.

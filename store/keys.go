@@ -21,6 +21,8 @@ package store
 //	{p}t:{tid}:done:{id}                 list   pushed once when the execution is terminal
 //	{p}t:{tid}:built:{name}:{version}    list   pushed once when that version's build ends
 //	{p}t:{tid}:parked:{name}             list   "sync:id" of runs waiting for the first version
+//	{p}t:{tid}:log:{id}                  stream a run's live output (logs.go): pieces, a follower's
+//	                                            "watch", the "end"; capped, expires after the run
 //	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream

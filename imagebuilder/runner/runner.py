@@ -5,7 +5,11 @@ Serve mode (no arguments, or --serve process|fork): imports the function module,
 {"args", "context", "output_limit", "result_limit"} on stdin, each answer one result frame, a
 single JSON line, on the original stdout. What the function prints (fd 1 and 2) is captured apart
 through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
-is /dev/null for the function. A container used for one run simply gets one request. A
+is /dev/null for the function. A container used for one run simply gets one request. A request
+with "live": true also gets, ahead of its frame and only while its run goes on, output lines
+{"out": "stdout" or "stderr", "data": TEXT}: only the runner writes them (see Capture), each
+stream's together a head of what the frame will hold, within output_limit; a run that ends
+within LIVE_DELAY gets none (its frame holds everything). A
 frame's error is capped: message and traceback at ERROR_CAP bytes each, flagged
 "message_truncated" and "traceback_truncated". Its "stray" counts what the run left running (in
 process mode, processes and threads): the sandbox then retires the container.
@@ -40,6 +44,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 import traceback
 
 FUNCTION_PATH = "/opt/faaspot/function/main.py"
@@ -133,18 +138,46 @@ def _bound_names(node):
     return [t.id for t in targets if isinstance(t, ast.Name)]
 
 
+# Live output: what a run that asked for it prints is sent ahead of its frame once it has waited
+# LIVE_DELAY seconds, or as soon as LIVE_CHUNK bytes wait in a run older than LIVE_DELAY, in
+# lines of at most LIVE_CHUNK bytes of output.
+LIVE_DELAY = 0.15
+LIVE_CHUNK = 64 << 10
+
+
+def live_sink(fd, lock):
+    """The sink of the captures' live output: one {"out", "data"} line on fd (the protocol
+    stream, which no run's process holds) per piece, written whole under lock."""
+    def send(name, text):
+        data = (json.dumps({"out": name, "data": text}) + "\n").encode("utf-8")
+        with lock:
+            while data:
+                data = data[os.write(fd, data):]
+    return send
+
+
 class Capture(object):
     """Takes over one file descriptor with a pipe drained, for the runner's whole life, by one
     thread. Each run starts with reset() and ends with collect(), which waits until everything
     written before it (by this process or a child that shares the pipe) has been drained. No thread
-    or pipe is created per run, and a forked child needs none."""
+    or pipe is created per run, and a forked child needs none.
 
-    def __init__(self, fd):
-        self.fd = fd
+    With a sink, a run reset with live=True also has its output handed to sink(name, text) while
+    it goes on, by the draining thread: the text of what is kept (the head within the limit) and
+    was not sent yet, decoded as collect() decodes it, once it has waited LIVE_DELAY, or as soon
+    as LIVE_CHUNK bytes wait in a run older than LIVE_DELAY; never after mark(). So what was sent
+    is always a head of what collect() returns, and a run that ends within LIVE_DELAY, or prints
+    nothing, costs nothing more."""
+
+    def __init__(self, fd, name=None, sink=None):
+        self.fd, self.name, self.sink = fd, name, sink
         self.lock = threading.Lock()
         self.synced = threading.Condition(self.lock)
         self.buf, self.total, self.limit = bytearray(), 0, 1 << 20
         self.tail, self.marker, self.seen = b"", None, False
+        # Live output of the current run: on, bytes of buf sent, when the oldest unsent byte came
+        # (None: nothing waits), when the run began, the decoder of what was sent.
+        self.live, self.sent, self.since, self.began, self.decoder = False, 0, None, 0.0, None
         r, w = os.pipe()
         os.dup2(w, fd)
         os.close(w)
@@ -155,12 +188,21 @@ class Capture(object):
         with no thread of its own (a fork copies only the calling thread)."""
         threading.Thread(target=self._drain, daemon=True).start()
 
-    def reset(self, limit):
+    def reset(self, limit, live=False):
         with self.lock:
             self.buf, self.total, self.limit, self.tail = bytearray(), 0, limit, b""
+            self.live = live and self.sink is not None
+            self.sent, self.since, self.decoder = 0, None, None
+            if self.live:
+                self.began = time.monotonic()
 
     def _drain(self):
         while True:
+            due = self._due()
+            if due is not None and not select.select([self.r], [], [], due)[0]:
+                with self.lock:
+                    self._send()
+                continue
             try:
                 chunk = os.read(self.r, 65536)
             except OSError:
@@ -168,23 +210,64 @@ class Capture(object):
             if not chunk:
                 return
             with self.lock:
-                if self.marker is not None:
-                    seen = self.tail + chunk
-                    i = seen.find(self.marker)
-                    if i >= 0:
-                        # Keep what came before the marker; drop the marker itself.
-                        chunk = chunk[:max(0, i - len(self.tail))]
-                        self.seen = True
-                        self.synced.notify_all()
-                    self.tail = seen[-len(self.marker):]
-                room = self.limit - len(self.buf)
-                if room > 0:
-                    self.buf += chunk[:room]
-                self.total += len(chunk)
+                self._take(chunk)
+
+    def _take(self, chunk):
+        """Keep what chunk adds within the limit, up to the marker; send it live when due. The
+        caller holds the lock."""
+        if self.marker is not None:
+            seen = self.tail + chunk
+            i = seen.find(self.marker)
+            if i >= 0:
+                # Keep what came before the marker; drop the marker itself.
+                chunk = chunk[:max(0, i - len(self.tail))]
+                self.seen = True
+                self.synced.notify_all()
+            self.tail = seen[-len(self.marker):]
+        room = self.limit - len(self.buf)
+        if room > 0:
+            self.buf += chunk[:room]
+        self.total += len(chunk)
+        if self.live and self.marker is None and len(self.buf) > self.sent:
+            now = time.monotonic()
+            if self.since is None:
+                self.since = now
+            if now - self.since >= LIVE_DELAY or \
+                    (len(self.buf) - self.sent >= LIVE_CHUNK and now - self.began >= LIVE_DELAY):
+                self._send()
+
+    def _due(self):
+        """Seconds until the output waiting to be sent live is due (0: now), None when none
+        waits: the drain then blocks on its read alone."""
+        with self.lock:
+            if not self.live or self.marker is not None or self.since is None:
+                return None
+            return max(0.0, self.since + LIVE_DELAY - time.monotonic())
+
+    def _send(self):
+        """Hand the sink what was kept and not sent yet, in pieces of at most LIVE_CHUNK bytes
+        (a character cut between pieces goes with the next). The caller holds the lock, so that
+        collect() returns only once no piece of its run is on its way. A sink that fails (the
+        protocol stream is gone) ends the live output of the run."""
+        if not self.live or self.marker is not None:
+            return
+        if self.decoder is None:
+            self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        end, self.since = len(self.buf), None
+        try:
+            while self.sent < end:
+                piece = bytes(self.buf[self.sent:min(end, self.sent + LIVE_CHUNK)])
+                self.sent += len(piece)
+                text = self.decoder.decode(piece)
+                if text:
+                    self.sink(self.name, text)
+        except OSError:
+            self.live = False
 
     def mark(self):
         """Write a unique marker through the pipe: what was written before it is drained once
-        the marker is seen. Marking both captures before waiting on either overlaps the waits."""
+        the marker is seen. Marking both captures before waiting on either overlaps the waits.
+        Nothing more of the run is sent live."""
         marker = b"\n<faaspot-sync-" + os.urandom(8).hex().encode() + b">\n"
         with self.lock:
             self.marker, self.seen, self.tail = marker, False, b""
@@ -196,7 +279,7 @@ class Capture(object):
         """Return (text, truncated) of the run, once the marker written by mark() was drained."""
         with self.lock:
             self.synced.wait_for(lambda: self.seen, timeout=2)
-            self.marker = None
+            self.marker, self.live = None, False
             return bytes(self.buf).decode("utf-8", "replace"), self.total > self.limit
 
 
@@ -308,7 +391,8 @@ def serve(mode):
     requests = os.fdopen(os.dup(0), "rb")  # buffered: no run's process ever shares its buffer
     os.dup2(devnull, 0)
     os.close(devnull)
-    captures = (Capture(1), Capture(2))
+    sink = live_sink(out, threading.Lock())
+    captures = (Capture(1, "stdout", sink), Capture(2, "stderr", sink))
     for stream in (sys.stdout, sys.stderr):
         try:  # keep the function's prints in order with those of its child processes
             stream.reconfigure(line_buffering=True)
@@ -336,7 +420,7 @@ def serve(mode):
             return
         limit = int(doc.get("output_limit") or 1 << 20)
         for c in captures:
-            c.reset(limit)
+            c.reset(limit, bool(doc.get("live")))
         if load_error is not None:
             frame = {"ok": False, "error": load_error}
         elif standby is not None:

@@ -1,6 +1,11 @@
-"""faaspot.executions: execution records, and waiting for a run to end."""
+"""faaspot.executions: execution records, their output, and waiting for a run to end."""
 
+import http.client
+import json
+import socket
 import time
+import urllib.error
+import urllib.request
 
 from . import errors
 from .transport import segment
@@ -39,6 +44,24 @@ class Executions(object):
             query["limit"] = int(limit)
         return self._transport.request("GET", "/v1/executions", query=query).json()
 
+    def logs(self, execution_id, follow=False):
+        """The run's output, as a generator of the lines of GET /v1/executions/{id}/logs: pieces
+        {"stream": "stdout" or "stderr", "data": text}, in order within each stream, then one
+        last line {"status", "stdout_truncated", "stderr_truncated"}. Without follow: the output
+        so far (the record's once the run ended). With follow: each piece as the run prints it,
+        the last line once the run ends (a status that is not terminal says that the server
+        ended the follow first). The request is sent when iteration begins; NotFound for an
+        unknown id, Unreachable when the server cannot be reached, FaaspotError for an answer
+        cut short.
+
+            for line in faaspot.executions.logs(execution_id, follow=True):
+                print(line.get("data", ""), end="")
+        """
+        path = "/v1/executions/" + segment(execution_id, "execution id") + "/logs"
+        if follow:
+            path += "?follow=true"
+        return _log_lines(self._transport, path)
+
     def wait(self, execution_id, timeout=RUN_WAIT_TIMEOUT):
         """Polls the record (every 20 ms, doubling up to 1 s) until the execution has ended and
         returns it, whatever its outcome. timeout is in seconds (None waits forever); when it
@@ -63,3 +86,37 @@ def outcome(record):
         return record.get("result")
     raise errors.execution_failed(record.get("error"), record.get("id"), record.get("status"),
                                   body=record)
+
+
+def _log_lines(transport, path):
+    """The NDJSON lines of a logs answer, each as it arrives, up to the last one."""
+    headers = {"Authorization": "Token " + transport.token, "Accept": "application/x-ndjson",
+               "User-Agent": transport.user_agent}
+    req = urllib.request.Request(transport.url + path, headers=headers, method="GET")
+    try:
+        # The transport's opener: its redirects stay within the faaspot URL's origin.
+        resp = transport._opener.open(req, timeout=transport.timeout)
+    except urllib.error.HTTPError as e:
+        try:
+            payload = e.read()
+        except (OSError, http.client.HTTPException):
+            payload = b""
+        finally:
+            e.close()
+        raise errors.from_answer(e.code, payload)
+    except urllib.error.URLError as e:
+        raise transport._unreachable(e.reason)
+    except (OSError, http.client.HTTPException) as e:
+        raise transport._unreachable(e)
+    with resp:
+        try:
+            for raw in resp:
+                line = json.loads(raw.decode("utf-8"))
+                yield line
+                if "status" in line:
+                    return
+        except socket.timeout:
+            raise errors.Unreachable("no answer from faaspot at %s within %gs" % (transport.url, transport.timeout))
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise errors.FaaspotError("the logs answer was cut short: %s" % e)
+    raise errors.FaaspotError("the logs answer ended before its last line")
