@@ -72,7 +72,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 // user's error message. It returns an error only when ctx ended (shutting down or reclaimed),
 // leaving the job for another worker.
 func (w *workers) buildImage(ctx context.Context, job store.Job, dep faaspot.Deployment, ver faaspot.Version) (store.BuildOutcome, error) {
-	tag, buildLog, err := w.builder.Build(ctx, imagebuilder.Spec{TenantID: job.Tenant, DeploymentID: dep.ID,
+	tag, buildLog, err := w.buildSpec(ctx, imagebuilder.Spec{TenantID: job.Tenant, DeploymentID: dep.ID,
 		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
 	out := store.BuildOutcome{Image: tag, Log: buildLog}
 	var be *imagebuilder.BuildError
@@ -116,7 +116,7 @@ func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deploy
 		return "", fmt.Errorf("load version %d of %s: %w", dep.ReadyVersion, dep.Name, err)
 	}
 	start := w.clock.Now()
-	tag, _, err := w.builder.Build(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
+	tag, _, err := w.buildSpec(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
 		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
 	if err != nil {
 		return "", fmt.Errorf("rebuild version %d of %s: %w", dep.ReadyVersion, dep.Name, err)
@@ -124,4 +124,12 @@ func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deploy
 	w.log.Info("image built on this node for a run", "tenant", tid, "deployment", dep.Name,
 		"version", dep.ReadyVersion, "image", tag, "seconds", w.clock.Now().Sub(start).Seconds())
 	return tag, nil
+}
+
+// buildSpec builds spec's image while no image of another store is being removed (see
+// workers.building).
+func (w *workers) buildSpec(ctx context.Context, spec imagebuilder.Spec) (tag, buildLog string, err error) {
+	w.building.RLock()
+	defer w.building.RUnlock()
+	return w.builder.Build(ctx, spec)
 }

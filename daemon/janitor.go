@@ -117,8 +117,8 @@ var _ strayLister = (*imagebuilder.Builder)(nil)
 // janitorGrace: an embedded store of an earlier start gets a new store id at each start, and
 // nothing else would ever remove its images. An image whose deployment the store this node
 // works for holds is kept, whatever its label says, and so is one in use (for the next pass).
-// It returns how many images it removed, and the builder's or the store's error when it could
-// not list what to remove.
+// It removes nothing while this node builds (see workers.building). It returns how many images
+// it removed, and the builder's or the store's error when it could not list what to remove.
 func (w *workers) sweepStrays(ctx context.Context) (int, error) {
 	sl, ok := w.builder.(strayLister)
 	if !ok || ctx.Err() != nil {
@@ -130,6 +130,8 @@ func (w *workers) sweepStrays(ctx context.Context) (int, error) {
 	}
 	live := map[string]map[string]faaspot.Deployment{} // tenant id -> its deployments by id
 	removed := 0
+	w.building.Lock() // no build takes cached layers from what goes now
+	defer w.building.Unlock()
 	for _, s := range strays {
 		deps, ok := live[s.TenantID]
 		if !ok {

@@ -244,3 +244,42 @@ func TestJanitorLoopStrays(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepStraysWaitsForBuilds: the janitor removes no image of another store while this node
+// builds (a build may take cached layers from it), and removes them once the build is over.
+func TestSweepStraysWaitsForBuilds(t *testing.T) {
+	tw := newTestWorkers(t)
+	withStrays(tw, imagebuilder.Stray{Ref: imagebuilder.Ref{TenantID: "t-old", DeploymentID: "gone"}, Tag: "faaspot/t-t-old/d-gone:c1"})
+	building, release := make(chan struct{}), make(chan struct{})
+	tw.builder.build = func(ctx context.Context, spec imagebuilder.Spec) (string, string, error) {
+		close(building)
+		<-release
+		return "img/x", "built\n", nil
+	}
+	built := make(chan error, 1)
+	go func() {
+		_, _, err := tw.buildSpec(t.Context(), imagebuilder.Spec{TenantID: "t", DeploymentID: "d"})
+		built <- err
+	}()
+	<-building
+	swept := make(chan int, 1)
+	go func() {
+		n, _ := tw.sweepStrays(t.Context())
+		swept <- n
+	}()
+	select {
+	case n := <-swept:
+		t.Fatalf("the janitor removed %d images during a build", n)
+	case <-time.After(100 * time.Millisecond): // a bound on how long it is watched, not a timing assumption
+	}
+	if len(tw.builder.removed) != 0 {
+		t.Fatalf("removed %q during a build", tw.builder.removed)
+	}
+	close(release)
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-swept; n != 1 {
+		t.Errorf("after the build the janitor removed %d images, want 1", n)
+	}
+}

@@ -68,6 +68,10 @@ type workers struct {
 	contexts contextCache
 	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
 	rebuilding sync.Mutex
+	// building is held shared by every image build and exclusively by the janitor's removal of
+	// images built for other stores: a build may take its cached layers from such an image
+	// (the engine's build cache), and must not see it removed halfway.
+	building sync.RWMutex
 }
 
 // startWorkers starts the workers of d on its store, builder and sandbox; they stop when soft

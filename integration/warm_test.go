@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -136,7 +137,7 @@ def main(args, context):
 	eventually(t, "no container after the node closed", func() bool { return len(n.sandboxContainers(t)) == 0 })
 }
 
-// TestWarmPolicies: idle TTL scales to zero, max runs 1 makes every run cold, FAASPOT_WARM=false
+// TestWarmPolicies: idle TTL scales to zero, max runs 1 gives every run a fresh container, FAASPOT_WARM=false
 // turns warm execution off, and a deployment's policy is capped by the operator's.
 func TestWarmPolicies(t *testing.T) {
 	n := startNode(t, func(c *daemon.Config) { c.WarmIdleTTL = 2 * time.Second })
@@ -149,13 +150,33 @@ func TestWarmPolicies(t *testing.T) {
 		t.Error("a run after scale-to-zero must be cold")
 	}
 
+	// max_runs 1: a fresh container for every run. (Each is started as the previous run ends,
+	// so the next run usually finds it ready: sandbox's TestWarmPolicy proves that on fakes.)
 	one, zero := 1, 0
-	n.deploy(t, faaspot.DeploymentRequest{Name: "fresh", Code: "def main(args, context):\n    return 1\n",
+	fresh := n.deploy(t, faaspot.DeploymentRequest{Name: "fresh", Code: "import os\ndef main(args, context):\n    return os.uname().nodename\n",
 		Warm: &faaspot.WarmPolicy{MaxRuns: 1, Prewarm: &zero, MaxIdle: &one}})
+	hosts := map[string]bool{}
 	for i := range 3 {
-		if e := n.runRecord(t, "fresh", nil); !e.ColdStart {
-			t.Errorf("max_runs 1: run %d was warm", i)
+		e := n.runRecord(t, "fresh", nil)
+		if i == 0 && !e.ColdStart {
+			t.Error("max_runs 1 without prewarm: the first run was warm")
 		}
+		t.Logf("max_runs 1: run %d cold %v", i, e.ColdStart)
+		var host string
+		_ = json.Unmarshal(e.Result, &host)
+		hosts[host] = true
+		eventually(t, "only a fresh container left for the next run", func() bool {
+			var left []string
+			for _, c := range n.sandboxContainers(t) {
+				if c.Labels[sandbox.LabelKey] == keyOf(fresh) {
+					left = append(left, c.ID)
+				}
+			}
+			return len(left) == 1 && host != "" && !strings.HasPrefix(left[0], host)
+		})
+	}
+	if len(hosts) != 3 {
+		t.Errorf("max_runs 1: 3 runs in %d containers, want 3", len(hosts))
 	}
 
 	off := startNode(t, func(c *daemon.Config) { c.Warm = false })
