@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/client"
 )
 
 // Shell completion of the names that live on the server (deployments, executions, tenants,
@@ -32,29 +33,55 @@ func completionContext(cmd *cobra.Command) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, completionTimeout)
 }
 
+// candidate is one value a completer offers, with its description ("" for none).
+type candidate struct{ value, desc string }
+
+// complete offers the candidates list returns that start with toComplete. list gets a context
+// bounded by completionTimeout and a client (the admin one with admin); any failure offers
+// nothing.
+func (a *app) complete(cmd *cobra.Command, toComplete string, admin bool, list func(context.Context, *client.Client) ([]candidate, error)) ([]cobra.Completion, cobra.ShellCompDirective) {
+	ctx, cancel := completionContext(cmd)
+	defer cancel()
+	get := a.client
+	if admin {
+		get = a.adminClient
+	}
+	c, err := get()
+	if err != nil {
+		return compFailed(err)
+	}
+	cands, err := list(ctx, c)
+	if err != nil {
+		return compFailed(err)
+	}
+	var out []cobra.Completion
+	for _, cand := range cands {
+		if !strings.HasPrefix(cand.value, toComplete) {
+			continue
+		}
+		if cand.desc == "" {
+			out = append(out, cand.value)
+		} else {
+			out = append(out, cobra.CompletionWithDesc(cand.value, cand.desc))
+		}
+	}
+	return out, noFiles
+}
+
 // completeDeployments completes a deployment name (the first argument, or a flag's value), with
 // its status as the description.
 func (a *app) completeDeployments(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, noFiles
 	}
-	ctx, cancel := completionContext(cmd)
-	defer cancel()
-	c, err := a.client()
-	if err != nil {
-		return compFailed(err)
-	}
-	ds, err := c.ListDeployments(ctx)
-	if err != nil {
-		return compFailed(err)
-	}
-	var out []cobra.Completion
-	for _, d := range ds {
-		if strings.HasPrefix(d.Name, toComplete) {
-			out = append(out, cobra.CompletionWithDesc(d.Name, string(d.Status)))
+	return a.complete(cmd, toComplete, false, func(ctx context.Context, c *client.Client) ([]candidate, error) {
+		ds, err := c.ListDeployments(ctx)
+		out := make([]candidate, 0, len(ds))
+		for _, d := range ds {
+			out = append(out, candidate{d.Name, string(d.Status)})
 		}
-	}
-	return out, noFiles
+		return out, err
+	})
 }
 
 // completeExecutions completes the id of one of the tenant's recent executions (the first
@@ -63,23 +90,14 @@ func (a *app) completeExecutions(cmd *cobra.Command, args []string, toComplete s
 	if len(args) > 0 {
 		return nil, noFiles
 	}
-	ctx, cancel := completionContext(cmd)
-	defer cancel()
-	c, err := a.client()
-	if err != nil {
-		return compFailed(err)
-	}
-	es, _, err := c.ListExecutions(ctx, executionsToComplete)
-	if err != nil {
-		return compFailed(err)
-	}
-	var out []cobra.Completion
-	for _, e := range es {
-		if strings.HasPrefix(e.ID, toComplete) {
-			out = append(out, cobra.CompletionWithDesc(e.ID, e.Deployment+" "+string(e.Status)+" "+e.CreatedAt.Format("2006-01-02 15:04:05")))
+	return a.complete(cmd, toComplete, false, func(ctx context.Context, c *client.Client) ([]candidate, error) {
+		es, _, err := c.ListExecutions(ctx, executionsToComplete)
+		out := make([]candidate, 0, len(es))
+		for _, e := range es {
+			out = append(out, candidate{e.ID, e.Deployment + " " + string(e.Status) + " " + e.CreatedAt.Format("2006-01-02 15:04:05")})
 		}
-	}
-	return out, noFiles
+		return out, err
+	})
 }
 
 // completeTenants completes a tenant name (the first argument) with the admin token; without
@@ -88,23 +106,14 @@ func (a *app) completeTenants(cmd *cobra.Command, args []string, toComplete stri
 	if len(args) > 0 {
 		return nil, noFiles
 	}
-	ctx, cancel := completionContext(cmd)
-	defer cancel()
-	c, err := a.adminClient()
-	if err != nil {
-		return compFailed(err)
-	}
-	ts, err := c.ListTenants(ctx)
-	if err != nil {
-		return compFailed(err)
-	}
-	var out []cobra.Completion
-	for _, t := range ts {
-		if strings.HasPrefix(t.Name, toComplete) {
-			out = append(out, t.Name)
+	return a.complete(cmd, toComplete, true, func(ctx context.Context, c *client.Client) ([]candidate, error) {
+		ts, err := c.ListTenants(ctx)
+		out := make([]candidate, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, candidate{value: t.Name})
 		}
-	}
-	return out, noFiles
+		return out, err
+	})
 }
 
 // completeTenantToken completes TENANT then TOKEN_ID (the id of one of that tenant's tokens).
@@ -112,23 +121,14 @@ func (a *app) completeTenantToken(cmd *cobra.Command, args []string, toComplete 
 	if len(args) != 1 {
 		return a.completeTenants(cmd, args, toComplete)
 	}
-	ctx, cancel := completionContext(cmd)
-	defer cancel()
-	c, err := a.adminClient()
-	if err != nil {
-		return compFailed(err)
-	}
-	toks, err := c.ListTokens(ctx, args[0])
-	if err != nil {
-		return compFailed(err)
-	}
-	var out []cobra.Completion
-	for _, t := range toks {
-		if strings.HasPrefix(t.ID, toComplete) {
-			out = append(out, cobra.CompletionWithDesc(t.ID, "created "+t.CreatedAt.Format("2006-01-02 15:04:05")))
+	return a.complete(cmd, toComplete, true, func(ctx context.Context, c *client.Client) ([]candidate, error) {
+		toks, err := c.ListTokens(ctx, args[0])
+		out := make([]candidate, 0, len(toks))
+		for _, t := range toks {
+			out = append(out, candidate{t.ID, "created " + t.CreatedAt.Format("2006-01-02 15:04:05")})
 		}
-	}
-	return out, noFiles
+		return out, err
+	})
 }
 
 // compFailed completes nothing, leaving the reason in cobra's debug log.
