@@ -35,8 +35,9 @@ type WarmPolicy struct {
 }
 
 // Deployment is a tenant's deployment as the API shows it. Version is the newest requested
-// version and Status/Error/BuildLog describe its build; ReadyVersion is the newest version that
-// built successfully, the one runs use. The context's values are never part of it, only its keys.
+// version and Status/Error/BuildLog describe its build; ReadyVersion is the version runs use:
+// the newest that built successfully, or the one a rollback chose. The context's values are
+// never part of it, only its keys.
 type Deployment struct {
 	ID           string           `json:"id"`
 	Name         string           `json:"name"`
@@ -53,6 +54,9 @@ type Deployment struct {
 
 	// Image is the engine's tag of the ready version's image: internal, never served.
 	Image string `json:"-"`
+	// RolledBackAt is the newest version when a rollback last chose the ready version: a build of
+	// a version up to it never replaces the ready version. Internal, never served.
+	RolledBackAt int `json:"-"`
 }
 
 // Source is what a build needs: the code and requirements of one version.

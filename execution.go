@@ -40,9 +40,11 @@ type ExecError struct {
 
 // Execution is the record of one run, as GET /v1/executions/{id} answers it.
 type Execution struct {
-	ID              string          `json:"id"`
-	Deployment      string          `json:"deployment"`
-	Version         int             `json:"version"`
+	ID         string `json:"id"`
+	Deployment string `json:"deployment"`
+	Version    int    `json:"version"`
+	// Pinned says the run asked for Version (…/versions/{n}/rpc/) rather than the current one.
+	Pinned          bool            `json:"pinned,omitempty"`
 	Status          ExecStatus      `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`

@@ -78,6 +78,11 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.
 	ErrQuota = errors.New("quota exceeded")
+	// ErrVersionNotFound means the deployment exists but keeps no version of that number.
+	ErrVersionNotFound = errors.New("version not kept")
+	// ErrVersionNotReady means the version is kept but cannot run: it is building, it failed to
+	// build, or what it needs to run (its image record, source or context) is gone.
+	ErrVersionNotReady = errors.New("version cannot run")
 )
 
 // QuotaError says which quota refused a request. It wraps ErrQuota.
@@ -91,3 +96,15 @@ func (e *QuotaError) Error() string {
 }
 
 func (e *QuotaError) Unwrap() error { return ErrQuota }
+
+// VersionError says why a version of a deployment cannot be run or rolled back to. It wraps
+// ErrVersionNotFound or ErrVersionNotReady.
+type VersionError struct {
+	Version int
+	Reason  string // completes "version N of deployment D …": "is not kept", "failed to build", …
+	Err     error
+}
+
+func (e *VersionError) Error() string { return fmt.Sprintf("version %d %s", e.Version, e.Reason) }
+
+func (e *VersionError) Unwrap() error { return e.Err }

@@ -55,6 +55,13 @@ type DeploymentStore interface {
 	// ListVersions returns the records of the deployment's kept versions, newest first, the
 	// ready one marked. ErrNotFound when the tenant has no deployment of that name.
 	ListVersions(ctx context.Context, tid, name string) ([]faaspot.VersionInfo, error)
+	// Rollback makes version v the deployment's ready version (the one runs use) and returns the
+	// deployment. ErrNotFound when the tenant has no deployment of that name; a
+	// *faaspot.VersionError when v is not kept or cannot run.
+	Rollback(ctx context.Context, tid, name string, v int) (faaspot.Deployment, error)
+	// RunnableVersion returns version v's record when a run can be pinned to it; errors as
+	// Rollback's.
+	RunnableVersion(ctx context.Context, tid, name string, v int) (faaspot.VersionInfo, error)
 	// GetDeployment returns the tenant's deployment. ErrNotFound when it has none of that name.
 	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
 	// ListDeployments returns the tenant's deployments sorted by name.

@@ -15,37 +15,31 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
-// enqueue validates a run request and queues it durably on the deployment's ready version, or,
-// while its first version builds, parks it until the build ends (the run then starts, or fails
-// with the build's reason), setting the faaspot.HeaderExecutionID header. When it cannot, it
-// answers the error itself (404 unknown deployment, 409 build failed, 429 over the queued-runs
-// quota) and returns ok=false.
+// enqueue validates a run request and queues it durably: on the version its path pins, else on
+// the deployment's ready version, or, while its first version builds, parks it until the build
+// ends (the run then starts, or fails with the build's reason), setting the
+// faaspot.HeaderExecutionID header. When it cannot, it answers the error itself (400 invalid
+// arguments or version, 404 unknown deployment or version, 409 build failed or pinned version
+// unable to run, 429 over the queued-runs quota) and returns ok=false.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faaspot.Execution, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
-	args, err := parseArgs(w, r, s.cfg.MaxArgsBytes)
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return faaspot.Execution{}, false
-	}
-	d, err := s.deployments.GetDeployment(r.Context(), t.ID, name)
-	err = ifNotFound(err, notFound("deployment", name))
-	if err == nil && d.ReadyVersion == 0 && d.Status == faaspot.StatusFailed {
-		err = buildFailed(d)
+	pinned, err := pinnedVersion(r)
+	var args json.RawMessage
+	if err == nil {
+		args, err = parseArgs(w, r, s.cfg.MaxArgsBytes)
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
-	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: cmp.Or(d.ReadyVersion, d.Version),
+	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: pinned, Pinned: pinned > 0,
 		Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
-	if d.ReadyVersion > 0 {
-		err = s.executions.EnqueueRun(r.Context(), t.ID, e, maxQueued, sync)
-		err = ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+	if pinned > 0 {
+		err = s.enqueuePinned(r, t.ID, e, maxQueued, sync)
 	} else {
-		_, err = s.executions.EnqueueOrPark(r.Context(), t.ID, e, maxQueued, sync)
-		err = s.parkError(r, t.ID, name, err)
+		e, err = s.enqueueCurrent(r, t.ID, e, maxQueued, sync)
 	}
 	if err != nil {
 		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
@@ -53,6 +47,36 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	w.Header().Set(faaspot.HeaderExecutionID, e.ID)
 	return e, true
+}
+
+// enqueuePinned queues e, pinned to e.Version, once that version is known to be able to run.
+func (s *Server) enqueuePinned(r *http.Request, tid string, e faaspot.Execution, maxQueued int, sync bool) error {
+	if _, err := s.deployments.RunnableVersion(r.Context(), tid, e.Deployment, e.Version); err != nil {
+		return versionProblem(e.Deployment, err)
+	}
+	err := s.executions.EnqueueRun(r.Context(), tid, e, maxQueued, sync)
+	return ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+}
+
+// enqueueCurrent queues e on the deployment's ready version, or parks it while the first version
+// builds, and returns it with the version it was queued on (the one building when parked).
+func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution, maxQueued int, sync bool) (faaspot.Execution, error) {
+	name := e.Deployment
+	d, err := s.deployments.GetDeployment(r.Context(), tid, name)
+	err = ifNotFound(err, notFound("deployment", name))
+	if err == nil && d.ReadyVersion == 0 && d.Status == faaspot.StatusFailed {
+		err = buildFailed(d)
+	}
+	if err != nil {
+		return e, err
+	}
+	e.Version = cmp.Or(d.ReadyVersion, d.Version)
+	if d.ReadyVersion > 0 {
+		err = s.executions.EnqueueRun(r.Context(), tid, e, maxQueued, sync)
+		return e, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+	}
+	_, err = s.executions.EnqueueOrPark(r.Context(), tid, e, maxQueued, sync)
+	return e, s.parkError(r, tid, name, err)
 }
 
 // buildFailed is the error of a run of a deployment whose build failed with no version ready.

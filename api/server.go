@@ -96,10 +96,13 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	t.HandleFunc("/v1/deployments", s.listDeployments).Methods(http.MethodGet)
 	t.HandleFunc("/v1/deployments/{name}", s.getDeployment).Methods(http.MethodGet)
 	t.HandleFunc("/v1/deployments/{name}/versions", s.listVersions).Methods(http.MethodGet)
+	t.HandleFunc("/v1/deployments/{name}/rollback", s.rollback).Methods(http.MethodPost)
 	t.HandleFunc("/v1/deployments/{name}", s.deleteDeployment).Methods(http.MethodDelete)
 	for _, suffix := range []string{"/rpc/", "/rpc"} {
-		t.HandleFunc("/v1/sync/deployments/{name}"+suffix, s.runSync).Methods(runMethods...)
-		t.HandleFunc("/v1/deployments/{name}"+suffix, s.runAsync).Methods(runMethods...)
+		for _, pin := range []string{"", "/versions/{version}"} {
+			t.HandleFunc("/v1/sync/deployments/{name}"+pin+suffix, s.runSync).Methods(runMethods...)
+			t.HandleFunc("/v1/deployments/{name}"+pin+suffix, s.runAsync).Methods(runMethods...)
+		}
 	}
 	t.HandleFunc("/v1/executions", s.listExecutions).Methods(http.MethodGet)
 	t.HandleFunc("/v1/executions/{id}", s.getExecution).Methods(http.MethodGet)

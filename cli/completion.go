@@ -94,7 +94,7 @@ func (a *app) completeExecutions(cmd *cobra.Command, args []string, toComplete s
 		es, _, err := c.ListExecutions(ctx, executionsToComplete)
 		out := make([]candidate, 0, len(es))
 		for _, e := range es {
-			out = append(out, candidate{e.ID, e.Deployment + " " + string(e.Status) + " " + e.CreatedAt.Format("2006-01-02 15:04:05")})
+			out = append(out, candidate{e.ID, e.Deployment + " " + string(e.Status) + " " + e.CreatedAt.Format(timeLayout)})
 		}
 		return out, err
 	})
@@ -125,7 +125,7 @@ func (a *app) completeTenantToken(cmd *cobra.Command, args []string, toComplete 
 		toks, err := c.ListTokens(ctx, args[0])
 		out := make([]candidate, 0, len(toks))
 		for _, t := range toks {
-			out = append(out, candidate{t.ID, "created " + t.CreatedAt.Format("2006-01-02 15:04:05")})
+			out = append(out, candidate{t.ID, "created " + t.CreatedAt.Format(timeLayout)})
 		}
 		return out, err
 	})

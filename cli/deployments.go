@@ -19,10 +19,11 @@ func (a *app) deploymentsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "deployments",
 		Aliases: []string{"deployment", "dep"},
-		Short:   "Create, run, list, show and delete deployments",
+		Short:   "Create, run, list, show, roll back and delete deployments",
 		Example: "  fas deployments create hello --file hello.py --wait\n  fas deployments list",
 	}
-	cmd.AddCommand(a.createCommand(), a.runCommand(), a.listDeploymentsCommand(), a.getDeploymentCommand(), a.deleteDeploymentCommand(), a.versionsCommand())
+	cmd.AddCommand(a.createCommand(), a.runCommand(), a.listDeploymentsCommand(), a.getDeploymentCommand(), a.deleteDeploymentCommand(),
+		a.versionsCommand(), a.rollbackCommand())
 	return cmd
 }
 
@@ -139,55 +140,80 @@ func readFile(path, flag string) (string, error) {
 func (a *app) runCommand() *cobra.Command {
 	var params, jsonArgs string
 	var wait bool
+	var version versionNumber
 	cmd := &cobra.Command{
-		Use:   `run NAME [--parameters "k=v,k2=v2"] [--wait]`,
+		Use:   `run NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--wait]`,
 		Short: "Run a deployment; without --wait print only the execution id",
+		Long: "Run the deployment NAME: its current version (the ready one), or with --version N that\n" +
+			"version, which must be one that `fas deployments versions NAME` lists as ready.",
 		Example: `  fas deployments run hello --parameters "name=user1" --wait
   fas deployments run hello --json '{"n": 3, "tags": ["a", "b"]}' --wait
+  fas deployments run hello --version 2 --parameters "name=user1" --wait
   ID=$(fas deployments run hello --parameters "name=user2") && fas executions get "$ID"`,
-		Args:              exactArgs(1, `NAME [--parameters "k=v,k2=v2"] [--wait]`),
+		Args:              exactArgs(1, `NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--wait]`),
 		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			runArgs, err := parseParameters(params)
+			runArgs, err := runArguments(params, jsonArgs)
 			if err != nil {
-				return usageError{err}
-			}
-			if jsonArgs != "" {
-				var typed map[string]any
-				if err := json.Unmarshal([]byte(jsonArgs), &typed); err != nil || typed == nil {
-					return usageError{errors.New("--json must be a JSON object")}
-				}
-				for k, v := range typed {
-					runArgs[k] = v
-				}
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			if !wait {
-				id, err := c.Run(cmd.Context(), args[0], runArgs)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.env.Stdout, id)
-				return nil
+			err = a.run(cmd.Context(), c, args[0], int(version), runArgs, wait)
+			if version != 0 {
+				err = versionError(fmt.Sprintf("cannot run %s version %d", args[0], version), args[0], err)
 			}
-			value, _, err := c.RunSync(cmd.Context(), args[0], runArgs)
-			var re *client.RunError
-			if errors.As(err, &re) && re.Traceback != "" {
-				fmt.Fprint(a.env.Stderr, strings.TrimRight(re.Traceback, "\n")+"\n")
-			}
-			if err != nil {
-				return err
-			}
-			return a.printJSON(value)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&params, "parameters", "", `arguments as "k=v,k2=v2" (string values; "\," escapes a comma)`)
 	cmd.Flags().StringVar(&jsonArgs, "json", "", `typed arguments as a JSON object, merged over --parameters`)
+	cmd.Flags().Var(&version, "version", "run this version, 1 or more (default: the current version)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
+	_ = cmd.RegisterFlagCompletionFunc("version", a.completeVersions)
 	return cmd
+}
+
+// runArguments are the run's arguments from --parameters and --json; mistakes are usage errors.
+func runArguments(params, jsonArgs string) (map[string]any, error) {
+	runArgs, err := parseParameters(params)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if jsonArgs != "" {
+		var typed map[string]any
+		if err := json.Unmarshal([]byte(jsonArgs), &typed); err != nil || typed == nil {
+			return nil, usageError{errors.New("--json must be a JSON object")}
+		}
+		for k, v := range typed {
+			runArgs[k] = v
+		}
+	}
+	return runArgs, nil
+}
+
+// run runs version (0: the current one) of the deployment name. With wait it prints the
+// function's value (a failed run's traceback goes to stderr), without it the execution id.
+func (a *app) run(ctx context.Context, c *client.Client, name string, version int, args map[string]any, wait bool) error {
+	if !wait {
+		id, err := c.RunVersion(ctx, name, version, args)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.env.Stdout, id)
+		return nil
+	}
+	value, _, err := c.RunSyncVersion(ctx, name, version, args)
+	var re *client.RunError
+	if errors.As(err, &re) && re.Traceback != "" {
+		fmt.Fprint(a.env.Stderr, strings.TrimRight(re.Traceback, "\n")+"\n")
+	}
+	if err != nil {
+		return err
+	}
+	return a.printJSON(value)
 }
 
 // parseParameters parses "k=v,k2=v2" into string arguments; "\," is a literal comma.
@@ -242,7 +268,7 @@ func (a *app) listDeploymentsCommand() *cobra.Command {
 			}
 			rows := [][]string{{"NAME", "STATUS", "VERSION", "READY VERSION", "UPDATED"}}
 			for _, d := range ds {
-				rows = append(rows, []string{d.Name, string(d.Status), fmt.Sprint(d.Version), fmt.Sprint(d.ReadyVersion), d.UpdatedAt.Format("2006-01-02 15:04:05")})
+				rows = append(rows, []string{d.Name, string(d.Status), fmt.Sprint(d.Version), fmt.Sprint(d.ReadyVersion), d.UpdatedAt.Format(timeLayout)})
 			}
 			return a.printTable(rows)
 		},

@@ -103,7 +103,7 @@ func (a *app) listExecutionsCommand() *cobra.Command {
 func executionRows(es []faaspot.ExecutionSummary) [][]string {
 	rows := [][]string{{"ID", "DEPLOYMENT", "STATUS", "CREATED", "DURATION", "ERROR"}}
 	for _, e := range es {
-		rows = append(rows, []string{e.ID, e.Deployment, string(e.Status), e.CreatedAt.Format("2006-01-02 15:04:05"),
+		rows = append(rows, []string{e.ID, e.Deployment, string(e.Status), e.CreatedAt.Format(timeLayout),
 			fmt.Sprintf("%.1f ms", e.DurationMS), e.ErrorType})
 	}
 	return rows

@@ -60,6 +60,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			{ID: "e2bbbb", Deployment: "world", Status: faaspot.ExecFailed, CreatedAt: at}})
 	}))
 	f.adminRoutes(mux)
+	f.versionRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -11,6 +11,9 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
+// timeLayout is how tables show a time.
+const timeLayout = "2006-01-02 15:04:05"
+
 // printJSON writes v as indented JSON.
 func (a *app) printJSON(v any) error {
 	var b []byte

@@ -29,7 +29,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"no command", nil, "fas needs a command: completion, deployments"},
 		{"unknown command", []string{"logs", "abc"}, `unknown command "logs" for "fas"`},
 		{"misspelt command", []string{"deploymnets", "list"}, `did you mean "deployments"`},
-		{"group without subcommand", []string{"deployments"}, "fas deployments needs a command: create, delete, get, list, run"},
+		{"group without subcommand", []string{"deployments"}, "fas deployments needs a command: create, delete, get, list, rollback, run, versions"},
 		{"unknown subcommand", []string{"deployments", "bogus"}, `unknown command "bogus" for "fas deployments"`},
 		{"unknown subcommand by alias", []string{"dep", "bogus"}, `unknown command "bogus" for "fas deployments"`},
 		{"unknown nested subcommand", []string{"tenants", "tokens", "bogus"}, `unknown command "bogus" for "fas tenants tokens"`},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,18 +111,34 @@ func (c *Client) DeleteDeployment(ctx context.Context, name string) error {
 	return err
 }
 
-// Run queues a run with typed args and returns its execution id.
+// Run queues a run of the deployment's current version with typed args and returns its execution
+// id: RunVersion with version 0.
 func (c *Client) Run(ctx context.Context, name string, args map[string]any) (string, error) {
+	return c.RunVersion(ctx, name, 0, args)
+}
+
+// RunVersion queues a run of the deployment's version (0: its current version, the ready_version)
+// with typed args (nil for none) and returns its execution id. The server's refusals are
+// *APIError: 404 for an unknown deployment or version, 409 when the version is building or failed
+// to build.
+func (c *Client) RunVersion(ctx context.Context, name string, version int, args map[string]any) (string, error) {
 	var id string
-	_, err := c.do(ctx, http.MethodPost, "/v1/deployments/"+url.PathEscape(name)+"/rpc/", orEmpty(args), &id)
+	_, err := c.do(ctx, http.MethodPost, rpcPath(false, name, version), orEmpty(args), &id)
 	return id, err
 }
 
-// RunSync runs and waits. It returns the function's value as raw JSON; a failed or timed-out run
-// is a *RunError. When the run outlasts the server's sync wait, it waits for the record.
+// RunSync runs the deployment's current version and waits: RunSyncVersion with version 0.
 func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) (json.RawMessage, string, error) {
+	return c.RunSyncVersion(ctx, name, 0, args)
+}
+
+// RunSyncVersion runs the deployment's version (0: its current version) with typed args and
+// waits. It returns the function's value as raw JSON and the execution id; a failed or timed-out
+// run is a *RunError. When the run outlasts the server's sync wait, it waits for the record (an
+// hour at most). The server's refusals are *APIError, as for RunVersion.
+func (c *Client) RunSyncVersion(ctx context.Context, name string, version int, args map[string]any) (json.RawMessage, string, error) {
 	var raw json.RawMessage
-	hdr, err := c.do(ctx, http.MethodPost, "/v1/sync/deployments/"+url.PathEscape(name)+"/rpc/", orEmpty(args), &raw)
+	hdr, err := c.do(ctx, http.MethodPost, rpcPath(true, name, version), orEmpty(args), &raw)
 	id := hdr.Get(faaspot.HeaderExecutionID)
 	var ae *APIError
 	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Err.Code == "" {
@@ -146,6 +163,19 @@ func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) 
 		return e.Result, id, nil
 	}
 	return raw, id, nil
+}
+
+// rpcPath is the route of a run of the deployment name: sync or queued, pinned to version unless
+// it is 0.
+func rpcPath(sync bool, name string, version int) string {
+	p := "/v1/deployments/" + url.PathEscape(name)
+	if sync {
+		p = "/v1/sync/deployments/" + url.PathEscape(name)
+	}
+	if version != 0 {
+		p += "/versions/" + strconv.Itoa(version)
+	}
+	return p + "/rpc/"
 }
 
 func (c *Client) runError(ctx context.Context, id string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
@@ -90,12 +91,17 @@ func (w *workers) buildImage(ctx context.Context, job store.Job, dep faaspot.Dep
 
 // buildRecorded cleans up after a build whose outcome the store recorded: the containers of the
 // version it replaced (or of the built one, when it did not become ready), and the previous
-// ready image, which serves no new run. In-flight runs keep that image alive (removal of an
-// image in use fails, and the janitor removes it once unused). An image the record names that
-// is not the deployment's own is never removed (see ownImage).
+// ready image when no kept version names it any more (kept versions keep their images for pinned
+// runs and rollbacks; the janitor removes the others). In-flight runs keep that image alive
+// (removal of an image in use fails, and the janitor removes it once unused). An image the
+// record names that is not the deployment's own is never removed (see ownImage).
 func (w *workers) buildRecorded(ctx context.Context, job store.Job, before, after faaspot.Deployment) {
 	w.versionRecorded(job.Tenant, before, after, job.Version)
 	if before.Image == "" || after.Image == before.Image || !w.ownImage(job, before.ID, before.Image) {
+		return
+	}
+	keep, err := w.keptImages(ctx, job.Tenant, after)
+	if err != nil || slices.Contains(keep, before.Image) {
 		return
 	}
 	if err := w.builder.RemoveImage(ctx, before.Image); err != nil {

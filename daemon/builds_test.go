@@ -247,6 +247,12 @@ func TestBuildReplacesPreviousVersion(t *testing.T) {
 		}},
 		{name: "previous ready image and its containers go", setup: func(*testWorkers) {},
 			removed: []string{"img/d1:v1"}, retired: []string{"t1/d1/1/"}},
+		{name: "previous image of a kept version stays (pinned runs, rollback); its containers go", setup: func(tw *testWorkers) {
+			tw.store.kept[1] = faaspot.VersionInfo{Version: 1, Image: "img/d1:v1"}
+		}, retired: []string{"t1/d1/1/"}},
+		{name: "store cannot list the kept versions: the previous image stays for the janitor", setup: func(tw *testWorkers) {
+			tw.store.listErr = errors.New("store down")
+		}, retired: []string{"t1/d1/1/"}},
 		{name: "same image content keeps the image", setup: func(tw *testWorkers) {
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) { return "img/d1:v1", "", nil }
 		}, retired: []string{"t1/d1/1/"}},

@@ -92,7 +92,7 @@ type fakeBuilder struct {
 
 type pruneCall struct {
 	ref    imagebuilder.Ref
-	keep   string
+	keep   string // the images kept, comma-separated
 	minAge time.Duration
 }
 
@@ -133,14 +133,14 @@ func (b *fakeBuilder) Remove(ctx context.Context, tenantID, deploymentID string)
 	return b.rmErr
 }
 
-func (b *fakeBuilder) Prune(ctx context.Context, r imagebuilder.Ref, keep string, minAge time.Duration) (int, error) {
+func (b *fakeBuilder) Prune(ctx context.Context, r imagebuilder.Ref, keep []string, minAge time.Duration) (int, error) {
 	b.log.add("builder.Prune")
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.pruned = append(b.pruned, pruneCall{r, keep, minAge})
+	b.pruned = append(b.pruned, pruneCall{r, strings.Join(keep, ","), minAge})
 	return b.pruneN, b.pruneErr
 }
 

@@ -17,11 +17,14 @@ import (
 type fakeStore struct {
 	log *callLog
 
-	mu         sync.Mutex
-	deps       map[string]faaspot.Deployment // by name
-	versions   map[int]faaspot.Version       // of any deployment, by number
-	contexts   map[int]json.RawMessage       // of any deployment, by version
-	execs      map[string]faaspot.Execution  // by id
+	mu       sync.Mutex
+	deps     map[string]faaspot.Deployment // by name
+	versions map[int]faaspot.Version       // of any deployment, by number
+	contexts map[int]json.RawMessage       // of any deployment, by version
+	execs    map[string]faaspot.Execution  // by id
+	// kept are the kept versions of any deployment, by number: ListVersions lists them, and a
+	// pinned run (RunInputs, RunTarget) runs one with its image and limits.
+	kept       map[int]faaspot.VersionInfo
 	getErr     error
 	versionErr error
 	contextErr error
@@ -32,8 +35,8 @@ type fakeStore struct {
 	finishErr  error // FinishRun's: nothing is written or acknowledged
 	// reclaimErr fails Reclaim of the queues it names.
 	reclaimErr map[store.Queue]error
-	// reloaded, when set, replaces the deployment on its first GetDeployment (a redeploy that
-	// happened between RunInputs and LoadContext).
+	// reloaded, when set, replaces the deployment on its first GetDeployment or RunTarget (a
+	// redeploy that happened between RunInputs and LoadContext).
 	reloaded *faaspot.Deployment
 
 	// next feeds NextJob; reclaims feeds Reclaim by queue (each list is given out once).
@@ -58,7 +61,7 @@ type nextJob struct {
 
 func newFakeStore(log *callLog) *fakeStore {
 	return &fakeStore{log: log, deps: map[string]faaspot.Deployment{}, versions: map[int]faaspot.Version{},
-		contexts: map[int]json.RawMessage{}, execs: map[string]faaspot.Execution{},
+		contexts: map[int]json.RawMessage{}, execs: map[string]faaspot.Execution{}, kept: map[int]faaspot.VersionInfo{},
 		reclaims: map[store.Queue][]store.Job{}}
 }
 
@@ -192,7 +195,62 @@ func (s *fakeStore) RunInputs(ctx context.Context, tid, id, deployment string) (
 	if !ok {
 		return e, d, notFound("deployment " + deployment)
 	}
-	return e, d, nil
+	pinned := 0
+	if e.Pinned {
+		pinned = e.Version
+	}
+	d, err := s.target(d, pinned)
+	return e, d, err
+}
+
+func (s *fakeStore) RunTarget(ctx context.Context, tid, name string, pinned int) (faaspot.Deployment, error) {
+	s.log.add("store.RunTarget")
+	if err := ctx.Err(); err != nil {
+		return faaspot.Deployment{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reloaded != nil {
+		s.deps[name], s.reloaded = *s.reloaded, nil
+	}
+	if s.getErr != nil {
+		return faaspot.Deployment{}, s.getErr
+	}
+	d, ok := s.deps[name]
+	if !ok {
+		return faaspot.Deployment{}, notFound("deployment " + name)
+	}
+	return s.target(d, pinned)
+}
+
+// target is d as a run of version pinned (> 0: one of kept) or of its ready version uses it.
+func (s *fakeStore) target(d faaspot.Deployment, pinned int) (faaspot.Deployment, error) {
+	if pinned == 0 {
+		return d, nil
+	}
+	v, ok := s.kept[pinned]
+	if !ok {
+		return d, &faaspot.VersionError{Version: pinned, Reason: "is not kept", Err: faaspot.ErrVersionNotFound}
+	}
+	d.ReadyVersion, d.Image, d.Limits = pinned, v.Image, v.Limits
+	return d, nil
+}
+
+func (s *fakeStore) ListVersions(ctx context.Context, tid, name string) ([]faaspot.VersionInfo, error) {
+	s.log.add("store.ListVersions")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listErr != nil {
+		return nil, s.listErr
+	}
+	var out []faaspot.VersionInfo
+	for _, v := range s.kept {
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (s *fakeStore) LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error) {

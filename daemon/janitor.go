@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/store"
 )
 
 // janitorLoop removes, at start and then every janitorInterval, the images this node built that
@@ -36,8 +38,8 @@ func (w *workers) janitorLoop(ctx context.Context) {
 }
 
 // sweepImages removes the images of every deployment this node built images for that the store
-// no longer holds, and, of the deployments it holds, the images of versions no longer ready
-// (kept when a run used them at redeploy, or built here for a run of a version since replaced).
+// no longer holds, and, of the deployments it holds, the images of versions no longer kept (see
+// keptImages; kept when a run used them when their version went).
 // Images in use stay for the next pass; a deployment that is building is left alone, and so is
 // any image younger than janitorGrace (a build in progress may not have recorded it yet). It
 // returns how many deployments it cleaned, and the builder's or the store's error when it could
@@ -66,7 +68,11 @@ func (w *workers) sweepImages(ctx context.Context) (int, error) {
 			}
 			cleaned++
 		case dep.Status != faaspot.StatusBuilding:
-			n, err := w.builder.Prune(ctx, r, dep.Image, w.set.janitorGrace)
+			keep, err := w.keptImages(ctx, r.TenantID, dep)
+			if err != nil {
+				return cleaned, err
+			}
+			n, err := w.builder.Prune(ctx, r, keep, w.set.janitorGrace)
 			if err != nil {
 				w.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
 			}
@@ -76,6 +82,22 @@ func (w *workers) sweepImages(ctx context.Context) (int, error) {
 		}
 	}
 	return cleaned, nil
+}
+
+// keptImages returns the images of dep that stay: the ready version's and those of its other
+// kept versions, which a pinned run or a rollback may use.
+func (w *workers) keptImages(ctx context.Context, tid string, dep faaspot.Deployment) ([]string, error) {
+	vs, err := w.lister.ListVersions(ctx, tid, dep.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	keep := []string{dep.Image}
+	for _, v := range vs {
+		if v.Image != "" {
+			keep = append(keep, v.Image)
+		}
+	}
+	return keep, nil
 }
 
 // deploymentsOf returns the deployments of a tenant by id.

@@ -38,6 +38,10 @@ func TestSweepImages(t *testing.T) {
 			tw.builder.pruneErr = errors.New("image is being used by a running container")
 		}, gone: []imagebuilder.Ref{ref("t1", "gone")}, retired: []string{"t1/gone/"},
 			pruned: []pruneCall{{ref("t1", "ready"), "img/ready:v1", 15 * time.Minute}, {ref("t1", "failed"), "", 15 * time.Minute}}},
+		{name: "the images of the kept versions are kept", setup: func(tw *testWorkers) {
+			tw.store.kept = map[int]faaspot.VersionInfo{1: {Version: 1, Image: "img/v:1"}, 2: {Version: 2}}
+		}, cleaned: 1, gone: []imagebuilder.Ref{ref("t1", "gone")}, retired: []string{"t1/gone/"},
+			pruned: []pruneCall{{ref("t1", "ready"), "img/ready:v1,img/v:1", 15 * time.Minute}, {ref("t1", "failed"), ",img/v:1", 15 * time.Minute}}},
 		{name: "engine cannot list images", wantErr: true,
 			setup: func(tw *testWorkers) { tw.builder.ownedErr = errors.New("engine down") }},
 		{name: "store cannot list deployments: nothing removed", wantErr: true,

@@ -36,22 +36,25 @@ const (
 
 // Error types of the runs that fail for the engine's or the operator's reasons.
 const (
-	errTypeBuildFailed    = "BuildFailed"
-	errTypeImageMismatch  = "ImageMismatch"
-	errTypeEngineTimeout  = "EngineTimeout"
-	errTypeRecordTooLarge = "RecordTooLarge"
-	errTypeStoreError     = "StoreError"
+	errTypeBuildFailed        = "BuildFailed"
+	errTypeVersionUnavailable = "VersionUnavailable"
+	errTypeImageMismatch      = "ImageMismatch"
+	errTypeEngineTimeout      = "EngineTimeout"
+	errTypeRecordTooLarge     = "RecordTooLarge"
+	errTypeStoreError         = "StoreError"
 )
 
 // run executes one queued execution and writes its terminal record, which acknowledges the job.
 // An execution that is gone or already terminal is acknowledged without running; a deployment
 // that is gone or was never ready fails the run (DeploymentNotFound; BuildFailed with the build's
-// error when its first build failed while the run was parked), and so do an image that is
+// error when its first build failed while the run was parked), a pinned version that cannot
+// run any more (VersionUnavailable: dropped past the versions kept), an image that is
 // not the deployment's own (ImageMismatch: no container is started) and a context this node
 // cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
 	e, dep, err := w.runs.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
+	var ve *faaspot.VersionError
 	switch {
 	case e.ID == "" && errors.Is(err, store.ErrNotFound):
 		return w.queue.Ack(ctx, job) // expired or never written: nothing to run
@@ -64,6 +67,10 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0):
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "DeploymentNotFound",
 			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
+	case errors.As(err, &ve):
+		// A pinned version dropped (past the versions kept) or broken since the run was queued.
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeVersionUnavailable,
+			fmt.Sprintf("version %d of deployment %q %s", ve.Version, e.Deployment, ve.Reason)))
 	case err != nil:
 		return fmt.Errorf("%s: %w", job, err)
 	case !w.ownImage(job, dep.ID, dep.Image):
@@ -71,7 +78,7 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	}
 	now := w.clock.Now().UTC()
 	e.StartedAt, e.QueueMS = &now, ms(now.Sub(e.CreatedAt))
-	secrets, dep, err := w.context(ctx, job.Tenant, dep)
+	secrets, dep, err := w.context(ctx, job.Tenant, dep, e)
 	if errors.Is(err, store.ErrSecretKey) || errors.Is(err, store.ErrNotFound) {
 		w.log.Error("context unavailable", "job", job.String(), "err", err)
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ContextUnavailable", msgContextUnavailable))
@@ -227,12 +234,13 @@ func (w *workers) markRunningLater(tid string, e faaspot.Execution) func() {
 	}
 }
 
-// context returns the decrypted context of dep's ready version, from the worker's cache when it
-// has it (a version's context never changes). When the version was replaced meanwhile (its
-// context dropped), it reloads the deployment once and returns the one it used. Errors:
-// store.ErrNotFound (dropped again, or the deployment is gone), store.ErrSecretKey, or the
-// store's failure.
-func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deployment) ([]byte, faaspot.Deployment, error) {
+// context returns the decrypted context of the version dep runs (see store.RunTarget), from the
+// worker's cache when it has it (a version's context never changes). When it was dropped
+// meanwhile (the ready version was replaced and dropped past the versions kept), an unpinned run
+// reloads its target once and returns the one it used. Errors: store.ErrNotFound (dropped again,
+// or the deployment is gone), a *faaspot.VersionError for a pinned version gone,
+// store.ErrSecretKey, or the store's failure.
+func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deployment, e faaspot.Execution) ([]byte, faaspot.Deployment, error) {
 	for attempt := 0; ; attempt++ {
 		key := versionKey(tid, dep.ID, dep.ReadyVersion)
 		if c, ok := w.contexts.get(key); ok {
@@ -243,10 +251,10 @@ func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deploymen
 			w.contexts.put(key, c)
 			return c, dep, nil
 		}
-		if !errors.Is(err, store.ErrNotFound) || attempt > 0 {
+		if !errors.Is(err, store.ErrNotFound) || attempt > 0 || e.Pinned {
 			return nil, dep, err
 		}
-		if dep, err = w.runs.GetDeployment(ctx, tid, dep.Name); err != nil {
+		if dep, err = w.runs.RunTarget(ctx, tid, dep.Name, 0); err != nil {
 			return nil, dep, err
 		}
 	}

@@ -40,7 +40,7 @@ func TestRunLeftPending(t *testing.T) {
 				close(started)
 			}},
 		{name: "store unavailable reloading the deployment of a dropped context", want: faaspot.ErrUnavailable,
-			reached: "store.GetDeployment", setup: func(tw *testWorkers, started chan<- struct{}) {
+			reached: "store.RunTarget", setup: func(tw *testWorkers, started chan<- struct{}) {
 				delete(tw.store.contexts, 1) // replaced by a redeploy: the reload finds the new version
 				tw.store.getErr = unavailable("get deployment")
 				close(started)

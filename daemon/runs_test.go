@@ -171,6 +171,15 @@ func TestRunFailsBeforeRunning(t *testing.T) {
 			setup: func(tw *testWorkers) { tw.store.contextErr = fmt.Errorf("context of fn v1: %w", store.ErrSecretKey) }},
 		{name: "context gone even after reloading the deployment", errType: "ContextUnavailable", message: msgContextUnavailable, contexts: 2,
 			setup: func(tw *testWorkers) { delete(tw.store.contexts, 1) }},
+		{name: "pinned version dropped while queued", errType: errTypeVersionUnavailable,
+			message: `version 3 of deployment "fn" is not kept`, setup: func(tw *testWorkers) { pin(tw, 3) }},
+		{name: "pinned version's context gone: no other version's instead", errType: "ContextUnavailable",
+			message: msgContextUnavailable, contexts: 1, setup: func(tw *testWorkers) {
+				pin(tw, 1)
+				tw.store.kept[1] = faaspot.VersionInfo{Version: 1, Image: "img/d1:v1"}
+				delete(tw.store.contexts, 1)
+				tw.store.contexts[2] = json.RawMessage(`{"k":"v2"}`)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,5 +301,35 @@ func TestRunReloadsDeploymentForContext(t *testing.T) {
 	}
 	if n := tw.calls.count("store.LoadContext"); n != loads {
 		t.Errorf("LoadContext called again (%d → %d) for a cached version", loads, n)
+	}
+}
+
+// pin makes the run e1 pinned to version v.
+func pin(tw *testWorkers, v int) {
+	e := tw.store.execs["e1"]
+	e.Version, e.Pinned = v, true
+	tw.store.execs["e1"] = e
+}
+
+// TestRunPinned: a run pinned to a kept version runs that version's image, limits and context,
+// in that version's containers, whatever the ready version.
+func TestRunPinned(t *testing.T) {
+	tw := newTestWorkers(t)
+	withRun(tw)
+	tw.store.deps["fn"] = faaspot.Deployment{ID: "d1", Name: "fn", Version: 3, Status: faaspot.StatusReady,
+		ReadyVersion: 3, Image: "img/d1:v3", Limits: faaspot.Limits{MemoryMB: 512}}
+	tw.store.kept[2] = faaspot.VersionInfo{Version: 2, Image: "img/d1:v2", Limits: faaspot.Limits{MemoryMB: 256}}
+	tw.store.contexts[2] = json.RawMessage(`{"k":"v2"}`)
+	pin(tw, 2)
+	if err := tw.run(t.Context(), runJob("e1")); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if e := onlyRecord(t, tw); e.Version != 2 || !e.Pinned || e.Status != faaspot.ExecCompleted {
+		t.Errorf("record version %d pinned %v status %q, want 2 pinned completed", e.Version, e.Pinned, e.Status)
+	}
+	runs, _, _ := tw.runner.snapshot()
+	if len(runs) != 1 || runs[0].Image != "img/d1:v2" || runs[0].Key != "t1/d1/2/" || string(runs[0].Context) != `{"k":"v2"}` ||
+		runs[0].Limits.MemoryBytes != 256<<20 {
+		t.Fatalf("sandbox requests = %+v, want version 2's image, key, context and memory", runs)
 	}
 }

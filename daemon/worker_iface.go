@@ -38,15 +38,17 @@ type buildRecords interface {
 	FinishBuild(ctx context.Context, job store.Job, out store.BuildOutcome) (faaspot.Deployment, error)
 }
 
-// runRecords is what a run reads and writes. RunInputs may return the execution together with a
-// store.ErrNotFound for its deployment; LoadContext returns store.ErrNotFound when the version's
+// runRecords is what a run reads and writes. RunInputs and RunTarget return the deployment as
+// the run uses it: the version to run (pinned, else the ready one) with its image and settings;
+// RunInputs may return the execution together with a store.ErrNotFound for its deployment or a
+// *faaspot.VersionError for its pinned version; LoadContext returns store.ErrNotFound when the version's
 // context was dropped and store.ErrSecretKey when it cannot be decrypted; FinishRun writes the
 // terminal record and acknowledges the job in one step. LogWriter appends a run's live output to
 // its log while it runs, EndLog marks the log ended once the terminal record is written (both
 // write nothing when there is no output and nobody follows).
 type runRecords interface {
 	RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error)
-	GetDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
+	RunTarget(ctx context.Context, tid, name string, pinned int) (faaspot.Deployment, error)
 	LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error)
 	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)
 	MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error
@@ -55,9 +57,11 @@ type runRecords interface {
 	EndLog(ctx context.Context, tid, id string) error
 }
 
-// deploymentLister lists a tenant's deployments, for the image janitor.
+// deploymentLister lists a tenant's deployments and their kept versions (whose images stay), for
+// the image janitor.
 type deploymentLister interface {
 	ListDeployments(ctx context.Context, tid string) ([]faaspot.Deployment, error)
+	ListVersions(ctx context.Context, tid, name string) ([]faaspot.VersionInfo, error)
 }
 
 // imageBuilder builds and removes the images of deployments on this node's engine. Build returns
@@ -67,7 +71,7 @@ type imageBuilder interface {
 	Build(ctx context.Context, spec imagebuilder.Spec) (tag, buildLog string, err error)
 	RemoveImage(ctx context.Context, tag string) error
 	Remove(ctx context.Context, tenantID, deploymentID string) error
-	Prune(ctx context.Context, r imagebuilder.Ref, keep string, minAge time.Duration) (int, error)
+	Prune(ctx context.Context, r imagebuilder.Ref, keep []string, minAge time.Duration) (int, error)
 	Owned(ctx context.Context) ([]imagebuilder.Ref, error)
 }
 

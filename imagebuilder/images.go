@@ -47,7 +47,7 @@ func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
 // their dependencies images. Images still used by a container are skipped and reported; the
 // janitor removes them once unused.
 func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
-	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, "", 0)
+	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, nil, 0)
 	return err
 }
 
@@ -110,19 +110,23 @@ func parseRepository(tag string) (Ref, bool) {
 	return Ref{TenantID: tid, DeploymentID: did}, true
 }
 
-// Prune removes the images of deployment r other than keep and the dependencies image keep is
-// built on, when they are older than minAge (younger ones may belong to a build in progress);
-// images a container still uses stay. It returns how many tags it removed.
-func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Duration) (int, error) {
+// Prune removes the images of deployment r other than those of keep, when they are older than
+// minAge (younger ones may belong to a build in progress), and never the dependencies image of
+// one it keeps; images a container still uses stay. It returns how many tags it removed.
+func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.Duration) (int, error) {
 	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("reference", repository(r.TenantID, r.DeploymentID)))})
 	if err != nil {
 		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
 	}
-	keepDeps := ""
+	kept := map[string]bool{}
+	for _, k := range keep {
+		kept[k] = k != ""
+	}
 	for _, img := range imgs {
-		if keep != "" && slices.Contains(img.RepoTags, keep) {
-			keepDeps = img.Labels[LabelDeps]
+		young := time.Since(time.Unix(img.Created, 0)) < minAge
+		if deps := img.Labels[LabelDeps]; deps != "" && (young || slices.ContainsFunc(img.RepoTags, func(t string) bool { return kept[t] })) {
+			kept[deps] = true
 		}
 	}
 	// Deployment images first, so that their dependencies images are free to go after them.
@@ -136,7 +140,7 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep string, minAge time.Dur
 			continue
 		}
 		for _, tag := range img.RepoTags {
-			if tag == keep || tag == keepDeps {
+			if kept[tag] {
 				continue
 			}
 			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {

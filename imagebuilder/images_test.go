@@ -119,3 +119,34 @@ func TestStrays(t *testing.T) {
 		t.Errorf("Strays on a failing engine = %v, want its error wrapped", err)
 	}
 }
+
+// TestPrune: of a deployment's images, Prune keeps those named, the ones younger than minAge and
+// the dependencies images of both; it removes the rest, deployment images before dependencies
+// images, and never an image of another deployment.
+func TestPrune(t *testing.T) {
+	old, young := time.Now().Add(-time.Hour).Unix(), time.Now().Unix()
+	img := func(tag string, created int64, deps string) image.Summary {
+		l := map[string]string{LabelManaged: "true"}
+		if deps != "" {
+			l[LabelDeps] = deps
+		}
+		return image.Summary{RepoTags: []string{tag}, Created: created, Labels: l}
+	}
+	engine := &fakeImages{imgs: []image.Summary{
+		img("faaspot/t-t1/d-fn:deps-a", old, ""),
+		img("faaspot/t-t1/d-fn:deps-b", old, ""),
+		img("faaspot/t-t1/d-fn:deps-c", old, ""),
+		img("faaspot/t-t1/d-fn:c1", old, "faaspot/t-t1/d-fn:deps-a"),
+		img("faaspot/t-t1/d-fn:c2", old, "faaspot/t-t1/d-fn:deps-b"),
+		img("faaspot/t-t1/d-fn:c3", old, "faaspot/t-t1/d-fn:deps-b"),
+		img("faaspot/t-t1/d-fn:c4", old, "faaspot/t-t1/d-fn:deps-c"),
+		img("faaspot/t-t1/d-fn:c5", young, "faaspot/t-t1/d-fn:deps-c"),
+		img("faaspot/t-t1/d-other:c1", old, ""),
+	}}
+	b := New(engine, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n, err := b.Prune(t.Context(), Ref{"t1", "fn"}, []string{"faaspot/t-t1/d-fn:c1", "faaspot/t-t1/d-fn:c3", ""}, 15*time.Minute)
+	want := []string{"faaspot/t-t1/d-fn:c2", "faaspot/t-t1/d-fn:c4"}
+	if err != nil || n != len(want) || !slices.Equal(engine.removed, want) {
+		t.Errorf("Prune = %d, %v; removed %q, want %q", n, err, engine.removed, want)
+	}
+}

@@ -28,6 +28,7 @@ type box struct {
 	waitErr <-chan error
 	stderr  *cappedBuffer // the runner's own stderr (its crashes), not the function's
 	runs    int
+	epoch   uint64    // the pool's epoch when the container's creation began (see pool.forbid)
 	ready   bool      // the ready line was read
 	readyAt time.Time // when it was read
 	// unconfined: the ready line said the runner cannot keep runs apart (see frame.Unconfined);
@@ -44,14 +45,16 @@ type frameOrErr struct {
 }
 
 // start creates, attaches and starts a serve-mode container for req. The runner imports the
-// function while the caller sends the first request: start does not wait for the ready line.
+// function while the caller sends the first request: start does not wait for the ready line. The
+// box's epoch is taken before the creation: a Retire of its key while it is created refuses it.
 func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
+	epoch := s.pool.currentEpoch()
 	created, err := s.docker.ContainerCreate(ctx, containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits), nil, nil, "")
 	if err != nil {
 		return nil, fmt.Errorf("create container for %s: %w: %w", req.Key, ErrEngine, err)
 	}
-	b := &box{id: created.ID, key: req.Key, frames: make(chan frameOrErr, 1), done: make(chan struct{}),
-		stopped: make(chan struct{}), stderr: &cappedBuffer{limit: runnerStderrLimit}}
+	b := &box{id: created.ID, key: req.Key, epoch: epoch, frames: make(chan frameOrErr, 1),
+		done: make(chan struct{}), stopped: make(chan struct{}), stderr: &cappedBuffer{limit: runnerStderrLimit}}
 	fail := func(what string, err error) (*box, error) {
 		s.remove(b.id)
 		return nil, fmt.Errorf("%s %s: %w: %w", what, short(b.id), ErrEngine, err)

@@ -17,7 +17,7 @@ type PoolPolicy struct {
 	IdleTTL time.Duration
 }
 
-// clock is the pool's time: Now dates retired prefixes, AfterFunc arms idle timers. A pool without
+// clock is the pool's time: Now dates retirements, AfterFunc arms idle timers. A pool without
 // one uses the real time; tests set a fake they advance themselves.
 type clock interface {
 	Now() time.Time
@@ -42,8 +42,18 @@ type pool struct {
 	n      int // idle boxes in all
 	max    int // the operator's cap on idle boxes in all
 	closed bool
-	// retired holds retired key prefixes (a version or deployment never comes back) with when.
-	retired map[string]time.Time
+	// epoch counts the retirements: a box records it when its container is created, so that put
+	// can tell the boxes a retirement of their key found alive from those started after it.
+	epoch uint64
+	// retired holds the retired key prefixes (a version or a deployment) by their last retirement.
+	retired map[string]retirement
+}
+
+// retirement is when a key prefix was last retired: the pool's epoch it began, and the time (to
+// forget it after retiredFor).
+type retirement struct {
+	epoch uint64
+	at    time.Time
 }
 
 // clk returns the pool's clock.
@@ -54,28 +64,42 @@ func (p *pool) clk() clock {
 	return p.clock
 }
 
-// retiredFor is how long a retired prefix is remembered: longer than any run can last.
+// retiredFor is how long a retirement is remembered: longer than any box it found alive (busy
+// with a run, or being started) can take to come back to the pool.
 const retiredFor = time.Hour
 
-// forbid makes the pool refuse boxes of keys with the prefix from now on.
+// forbid makes the pool refuse, from now on, the boxes of keys with the prefix that were created
+// before: those a run or a start holds now. It advances the epoch, so that boxes created after
+// are kept as any other (a retired version may become the current one again, or be run
+// pinned). Retirements older than retiredFor are forgotten, so that the list stays short.
 func (p *pool) forbid(prefix string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.retired == nil {
-		p.retired = map[string]time.Time{}
+		p.retired = map[string]retirement{}
 	}
 	now := p.clk().Now()
-	for k, at := range p.retired {
-		if now.Sub(at) > retiredFor {
+	for k, r := range p.retired {
+		if now.Sub(r.at) > retiredFor {
 			delete(p.retired, k)
 		}
 	}
-	p.retired[prefix] = now
+	p.epoch++
+	p.retired[prefix] = retirement{epoch: p.epoch, at: now}
 }
 
-func (p *pool) isRetired(key string) bool {
-	for prefix := range p.retired {
-		if strings.HasPrefix(key, prefix) {
+// currentEpoch returns the pool's epoch, for a box about to be created.
+func (p *pool) currentEpoch() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.epoch
+}
+
+// outlived reports whether a prefix of b's key was retired after b was created. The caller holds
+// p.mu.
+func (p *pool) outlived(b *box) bool {
+	for prefix, r := range p.retired {
+		if r.epoch > b.epoch && strings.HasPrefix(b.key, prefix) {
 			return true
 		}
 	}
@@ -100,14 +124,15 @@ func (p *pool) take(key string) *box {
 }
 
 // put keeps b idle under policy and arms its idle timer (expire is called if it fires first); it
-// reports false when b must be retired instead: too many runs, or the pool is full.
+// reports false when b must be retired instead: too many runs, the pool is full or closed, or a
+// prefix of its key was retired after b was created (see forbid).
 func (p *pool) put(b *box, pol PoolPolicy, expire func(*box)) bool {
 	if pol.MaxIdle <= 0 || (pol.MaxRuns > 0 && b.runs >= pol.MaxRuns) {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.n >= p.max || len(p.idle[b.key]) >= pol.MaxIdle || p.isRetired(b.key) {
+	if p.closed || p.n >= p.max || len(p.idle[b.key]) >= pol.MaxIdle || p.outlived(b) {
 		return false
 	}
 	if p.idle == nil {

@@ -230,27 +230,117 @@ func TestPoolIdleTTLStopped(t *testing.T) {
 	}
 }
 
-// TestPoolForbid: a retired prefix refuses boxes of its keys for retiredFor, then is forgotten
-// (at the next retirement) so that the list does not grow for ever.
+// TestPoolForbid: a retirement refuses the boxes of its keys created before it (busy when it
+// came), and only those: a box created after it is kept as any other.
 func TestPoolForbid(t *testing.T) {
+	tests := []struct {
+		name   string
+		retire []string // the prefixes retired, in order
+		at     int      // the box is created after the first at retirements
+		key    string   // the box's key
+		want   bool     // the box is kept
+	}{
+		{name: "version, box created before", retire: []string{"t/d/1/"}, key: "t/d/1/"},
+		{name: "version, box created after", retire: []string{"t/d/1/"}, at: 1, key: "t/d/1/", want: true},
+		{name: "version, another version's box", retire: []string{"t/d/1/"}, key: "t/d/10/", want: true},
+		{name: "deployment, version 1 created before", retire: []string{"t/d/"}, key: "t/d/1/"},
+		{name: "deployment, version 2 created before", retire: []string{"t/d/"}, key: "t/d/2/"},
+		{name: "deployment, version 10 created before", retire: []string{"t/d/"}, key: "t/d/10/"},
+		{name: "deployment, box created after", retire: []string{"t/d/"}, at: 1, key: "t/d/2/", want: true},
+		{name: "deployment, another deployment's box", retire: []string{"t/d/"}, key: "t/dd/1/", want: true},
+		{name: "version retired again after the box", retire: []string{"t/d/1/", "t/d/1/"}, at: 1, key: "t/d/1/"},
+		{name: "deployment retired after the box", retire: []string{"t/d/1/", "t/d/"}, at: 1, key: "t/d/1/"},
+		{name: "version retired after the box", retire: []string{"t/d/", "t/d/1/"}, at: 1, key: "t/d/1/"},
+		{name: "another retirement after the box", retire: []string{"t/d/1/", "t/e/"}, at: 1, key: "t/d/1/", want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pool{max: 4, clock: newFakeClock()}
+			var b *box
+			for i, prefix := range tt.retire {
+				if i == tt.at {
+					b = &box{key: tt.key, epoch: p.currentEpoch()}
+				}
+				p.forbid(prefix)
+			}
+			if b == nil {
+				b = &box{key: tt.key, epoch: p.currentEpoch()}
+			}
+			if got := p.put(b, PoolPolicy{MaxIdle: 1}, noExpire(t)); got != tt.want {
+				t.Errorf("put = %v, want %v", got, tt.want)
+			}
+			if idle, _ := p.size(tt.key); idle != b2i(tt.want) {
+				t.Errorf("%d idle, want %d", idle, b2i(tt.want))
+			}
+		})
+	}
+}
+
+// TestPoolForbidForgets: a retirement is remembered for retiredFor, then forgotten (at the next
+// one) so that the list does not grow for ever.
+func TestPoolForbidForgets(t *testing.T) {
 	clk := newFakeClock()
 	p := &pool{max: 4, clock: clk}
+	old := &box{key: keyA, epoch: p.currentEpoch()} // busy for longer than any run lasts
 	p.forbid("t1/d1/")
-	if p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
-		t.Error("a box of a retired deployment was kept")
-	}
-	if !p.put(&box{key: keyB}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
-		t.Error("a box of another deployment was refused")
-	}
 	clk.Advance(retiredFor)
 	p.forbid("t9/")
-	if p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
-		t.Error("a retired prefix was forgotten before retiredFor was over")
+	if p.put(old, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a retirement was forgotten before retiredFor was over")
 	}
 	clk.Advance(time.Nanosecond)
 	p.forbid("t9/")
-	if !p.put(&box{key: keyA}, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
-		t.Error("a retired prefix is remembered past retiredFor")
+	if len(p.retired) != 1 {
+		t.Errorf("%d retirements remembered, want the last one only", len(p.retired))
+	}
+	if !p.put(old, PoolPolicy{MaxIdle: 1}, noExpire(t)) {
+		t.Error("a retirement is remembered past retiredFor")
+	}
+}
+
+// TestPoolWants: a replacement is wanted when the pool would keep it, a retired key's included
+// (started now, it is created after the retirement).
+func TestPoolWants(t *testing.T) {
+	tests := []struct {
+		name    string
+		max     int      // the pool's cap on all idle boxes
+		before  []string // the keys of the boxes already idle
+		pol     PoolPolicy
+		retired string // a prefix retired first
+		closed  bool
+		want    bool
+	}{
+		{name: "room", max: 4, pol: PoolPolicy{MaxIdle: 1}, want: true},
+		{name: "no idle boxes wanted", max: 4, pol: PoolPolicy{MaxIdle: 0}},
+		{name: "key full", max: 4, before: []string{keyA}, pol: PoolPolicy{MaxIdle: 1}},
+		{name: "pool full", max: 1, before: []string{keyB}, pol: PoolPolicy{MaxIdle: 1}},
+		{name: "closed", max: 4, pol: PoolPolicy{MaxIdle: 1}, closed: true},
+		{name: "version retired", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: keyA, want: true},
+		{name: "deployment retired", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: "t1/d1/", want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pool{max: tt.max, clock: newFakeClock()}
+			for _, k := range tt.before {
+				if !p.put(&box{key: k}, PoolPolicy{MaxIdle: 10}, noExpire(t)) {
+					t.Fatal("setup put refused")
+				}
+			}
+			if tt.retired != "" {
+				p.forbid(tt.retired)
+			}
+			if tt.closed {
+				p.drain("", true)
+			}
+			if got := p.wants(keyA, tt.pol); got != tt.want {
+				t.Errorf("wants = %v, want %v", got, tt.want)
+			}
+			// wants and put agree on a box started now.
+			b := &box{key: keyA, epoch: p.currentEpoch()}
+			if got := p.put(b, tt.pol, noExpire(t)); got != tt.want {
+				t.Errorf("put of a box started now = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

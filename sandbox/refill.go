@@ -12,8 +12,11 @@ const refillTimeout = 30 * time.Second
 // only because it may serve no more runs (single-use containers: an unconfined runner, or
 // PoolPolicy.MaxRuns reached), when the pool would keep it: so each run of such a version finds
 // a container already started and its function imported, as with reusable ones. Nothing is
-// started once Close began or for a retired key; a replacement that fails to start is logged
-// and not retried (the next run starts its own).
+// started once Close began; a replacement that fails to start is logged and not retried (the
+// next run starts its own). A retired key is replaced all the same, also after the last run of
+// a version retired during it: the replacement, started after the retirement, is kept as any
+// other (the version may become the current one again, or be run pinned) until its IdleTTL, the
+// next Retire of its key or Close.
 func (s *Sandbox) refill(req Request) {
 	if !s.pool.wants(req.Key, req.Policy) {
 		return
@@ -44,9 +47,10 @@ func (s *Sandbox) stopRefills() {
 	s.refills.Wait()
 }
 
-// wants reports whether the pool would keep one more idle box of key under pol.
+// wants reports whether the pool would keep one more idle box of key under pol, started now: no
+// retirement refuses it (see forbid), only a closed or full pool, or pol.
 func (p *pool) wants(key string, pol PoolPolicy) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pol.MaxIdle > 0 && !p.closed && p.n < p.max && len(p.idle[key]) < pol.MaxIdle && !p.isRetired(key)
+	return pol.MaxIdle > 0 && !p.closed && p.n < p.max && len(p.idle[key]) < pol.MaxIdle
 }

@@ -40,9 +40,12 @@ func (s *Sandbox) Prewarm(ctx context.Context, req Request, n int) error {
 }
 
 // Retire removes the idle containers of every key with the prefix: a redeployed version
-// ("tenant/deployment/version/") or a deleted deployment ("tenant/deployment/"). Containers busy
-// with a run of such a key are removed when the run ends: the pool takes none of them back.
-// Retire returns once the idle containers are removed, so that their image can go next.
+// ("tenant/deployment/version/") or a deleted deployment ("tenant/deployment/"), and returns how
+// many. Containers busy with a run of such a key (or being started for one) when it is retired
+// are removed when the run ends: the pool takes none of them back. Containers started after it
+// may be kept as any other, so that a retired version that becomes the current one again, or is
+// run pinned, is warm again from its second run. Retire returns once the idle containers are
+// removed, so that their image can go next.
 func (s *Sandbox) Retire(prefix string) int {
 	s.pool.forbid(prefix)
 	boxes := s.pool.drain(prefix, false)

@@ -195,15 +195,16 @@ func TestRetire(t *testing.T) {
 	if fd.count("remove ctr1") != 1 || fd.count("remove ctr2") != 0 || fd.count("remove ctr3") != 0 {
 		t.Errorf("calls = %q, want ctr1 removed alone", fd.callList())
 	}
-	// A run still using a retired version (it began before the retirement) is not kept.
+	// A run of the retired version after its retirement (a rollback, a pinned run) is cold, and
+	// its container is kept: the next one is warm.
 	if res := run(t, s, testRequest("t/d/1/")); !res.ColdStart {
-		t.Error("a run of the retired version was warm")
+		t.Error("the first run of the retired version was warm")
 	}
-	if idle, _ := s.Idle("t/d/1/"); idle != 0 {
-		t.Errorf("a container of a retired version was kept: %d idle", idle)
+	if res := run(t, s, testRequest("t/d/1/")); res.ColdStart {
+		t.Error("the container started after the retirement was not kept")
 	}
-	if n := s.Retire("t/d/"); n != 1 {
-		t.Errorf("Retire(t/d/) = %d, want 1 (version 10)", n)
+	if n := s.Retire("t/d/"); n != 2 {
+		t.Errorf("Retire(t/d/) = %d, want 2 (versions 1 and 10)", n)
 	}
 	s.removals.Wait()
 	if fd.count("remove ctr2") != 1 || fd.count("remove ctr4") != 1 || fd.count("remove ctr3") != 0 {
@@ -216,6 +217,65 @@ func TestRetire(t *testing.T) {
 	run(t, s, testRequest("t/e/2/"))
 	if idle, _ := s.Idle("t/e/2/"); idle != 1 {
 		t.Errorf("idle = %d after a run of another deployment, want 1", idle)
+	}
+}
+
+// TestRetireBusy: a container busy with a run when its key is retired is removed when the run
+// ends; the containers started after the retirement are kept, a single-use container's
+// replacement included.
+func TestRetireBusy(t *testing.T) {
+	tests := []struct {
+		name     string
+		prefix   string // retired while a run of keyA goes on
+		maxRuns  int    // the policy's MaxRuns
+		kept     bool   // the busy container is idle after its run
+		nextWarm bool   // the next run finds a container
+	}{
+		{name: "version", prefix: keyA},
+		{name: "deployment", prefix: "t1/d1/"},
+		{name: "another version", prefix: "t1/d1/10/", kept: true, nextWarm: true},
+		{name: "another deployment", prefix: "t1/d2/", kept: true, nextWarm: true},
+		// Spent, the busy container is replaced: the replacement starts after the retirement.
+		{name: "single-use container", prefix: keyA, maxRuns: 1, nextWarm: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gate := make(chan struct{}) // the run's container imports until the gate opens
+			fd := newFake(t, process{gate: gate})
+			fd.started = make(chan string, 4)
+			s := mustNew(t, fd)
+			req := testRequest(keyA)
+			req.Policy.MaxRuns = tt.maxRuns
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if res, err := s.Run(context.Background(), req); err != nil || res.Outcome != Completed {
+					t.Errorf("Run = %+v, %v; want completed", res, err)
+				}
+			}()
+			select {
+			case <-fd.started: // ctr1 is busy with the run
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the run started no container: %q", fd.callList())
+			}
+			if n := s.Retire(tt.prefix); n != 0 {
+				t.Errorf("Retire = %d with no idle container, want 0", n)
+			}
+			close(gate)
+			<-done
+			s.refills.Wait()
+			s.removals.Wait()
+			if removed := fd.count("remove ctr1") == 1; removed == tt.kept {
+				t.Errorf("busy container removed: %v, want %v (calls %q)", removed, !tt.kept, fd.callList())
+			}
+			if res := run(t, s, req); res.ColdStart == tt.nextWarm {
+				t.Errorf("next run cold: %v, want %v", res.ColdStart, !tt.nextWarm)
+			}
+			s.refills.Wait()
+			if idle, _ := s.Idle(keyA); idle != 1 {
+				t.Errorf("%d idle after the next run, want its container (or its replacement) kept", idle)
+			}
+		})
 	}
 }
 

@@ -24,7 +24,8 @@ type BuildOutcome struct {
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
 // its build on the tenant's build stream, all in one transaction: when it returns created true
 // the build is durably queued. A spec whose code, requirements, limits, warm policy and context
-// are those of the newest version, when that version has not failed, changes nothing: it returns
+// are those of the newest version, when that version has not failed and no rollback came after
+// it, changes nothing: it returns
 // the deployment as it is and created false. Every new version gets a record (see ListVersions);
 // past Options.VersionsKept the oldest records go, never the ready version's. When
 // maxDeployments > 0, a new name that would take the tenant past that many deployments is refused
@@ -57,7 +58,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 				rec, spec.Name, spec.Source.Code, spec.Source.Requirements,
 				s.secrets.seal(ctxJSON, contextAD(tid, spec.Name, d.Version)), tid, d.Version,
 				d.UpdatedAt.UnixMilli(), s.opts.MaxQueuedBuilds, wakeKept)
-			args := append([]any{rec, d.Version, encodeVersion(versionRecordOf(d, hash))}, anys(drop)...)
+			args := append([]any{rec, d.Version, encodeVersion(versionRecordOf(d, hash))}, s.dropArgs(tid, spec.Name, drop)...)
 			putVersionScript.Eval(ctx, p, []string{key, s.k.vers(tid, spec.Name)}, args...)
 			return nil
 		})
@@ -76,7 +77,7 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 // nextVersion reads the deployment under tx's watch and returns it with the version spec makes,
 // status building; a new deployment when it has none (a *QuotaError past maxDeployments > 0).
 // same is true, and the deployment returned as it is, when its newest version deployed content of
-// this hash and has not failed.
+// this hash and has not failed, and no rollback came after it.
 func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec faaspot.DeploymentSpec, hash string, maxDeployments int) (d faaspot.Deployment, same bool, err error) {
 	d, err = s.getDeployment(ctx, tx, s.k.dep(tid, spec.Name))
 	now := s.now().UTC()
@@ -94,6 +95,9 @@ func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec 
 		d = faaspot.Deployment{ID: randomHex(8), Name: spec.Name, CreatedAt: now}
 	case err != nil:
 		return d, false, err
+	case d.RolledBackAt >= d.Version:
+		// A rollback chose the ready version after the newest was requested: deploying the newest's
+		// content again means to run it, so it makes a version that becomes the ready one.
 	default:
 		if same, err := s.sameAsNewest(ctx, tx, tid, d, hash); err != nil || same {
 			return d, same, err
@@ -200,13 +204,14 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 }
 
 // FinishBuild records the outcome of building one version (in the deployment and in the
-// version's record, whose oldest past the kept ones it drops), acknowledges the build job, drops the
-// version's source and the contexts no run can use any more, queues the runs parked on the
-// deployment once it has a ready version or its build failed (see EnqueueOrPark), and wakes
-// waiters. A successful
-// build of a version newer than the ready one becomes the ready version; the status changes only
-// when the version is still the newest requested. ErrNotFound when the deployment was deleted
-// meanwhile (the job is acknowledged anyway).
+// version's record, with its image on success), drops the oldest version records past the kept
+// ones with their sources and contexts, acknowledges the build job, drops the source and context
+// of a version that failed, queues the runs parked on the deployment once it has a ready version
+// or its build failed (see EnqueueOrPark), and wakes waiters. A successful build of a version
+// newer than the ready one becomes the ready version, unless a rollback chose the ready version
+// after this one was requested (see Rollback); the status changes only when the version is still
+// the newest requested. ErrNotFound when the deployment was deleted meanwhile (the job is
+// acknowledged anyway).
 func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
 	key := s.k.dep(tid, name)
@@ -227,16 +232,15 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 		if err != nil {
 			return err
 		}
-		// Only the ready version's context and source are ever read again (the source by a worker
-		// node whose engine lacks the image); drop every other one this build settles.
+		// A built version keeps its source and context while its record is kept: a pinned run or
+		// a rollback may use it (the source to build its image again on a node that lacks it).
+		// A version that failed to build never runs: they go.
 		var drop []string
-		if out.Error == "" && v > d.ReadyVersion {
-			if d.ReadyVersion > 0 {
-				drop = append(drop, s.k.ctx(tid, name, d.ReadyVersion), s.k.src(tid, name, d.ReadyVersion))
-			}
-			d.ReadyVersion, d.Image = v, out.Image
-		} else {
+		switch {
+		case out.Error != "":
 			drop = append(drop, s.k.ctx(tid, name, v), s.k.src(tid, name, v))
+		case v > d.ReadyVersion && v > d.RolledBackAt:
+			d.ReadyVersion, d.Image = v, out.Image
 		}
 		if v == d.Version {
 			d.Status, d.Error, d.BuildLog = faaspot.StatusReady, "", out.Log
@@ -321,14 +325,6 @@ func sortedKeys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
 	return out
 }
 

@@ -134,18 +134,19 @@ func TestFinishBuild(t *testing.T) {
 		t.Errorf("source of the failed v2: %v, want dropped", err)
 	}
 
-	// A third version succeeds: it becomes the ready one, v1's context is dropped.
+	// A third version succeeds: it becomes the ready one; v1's source and context stay while its
+	// record is kept (a pinned run or a rollback may use them).
 	mustPut(t, s, tn.ID, spec("fn", "v3", map[string]any{"key": "three"}))
 	job3 := mustNextJob(t, s, store.Builds, "w1")
 	d = mustFinishBuild(t, s, job3, store.BuildOutcome{Image: "img:3"})
 	if d.Status != faaspot.StatusReady || d.Error != "" || d.ReadyVersion != 3 || d.Image != "img:3" {
 		t.Fatalf("after v3: %+v", d)
 	}
-	if _, err := s.LoadContext(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("context of the replaced v1: %v, want dropped", err)
+	if c, err := s.LoadContext(ctx, tn.ID, "fn", 1); err != nil || !jsonEqual(c, `{"key":"one"}`) {
+		t.Errorf("context of the replaced v1: %s, %v; want kept", c, err)
 	}
-	if _, err := s.LoadVersion(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("source of the replaced v1: %v, want dropped", err)
+	if ver, err := s.LoadVersion(ctx, tn.ID, "fn", 1); err != nil || ver.Source.Code != "v1" {
+		t.Errorf("source of the replaced v1: %+v, %v; want kept", ver, err)
 	}
 	if ver, err := s.LoadVersion(ctx, tn.ID, "fn", 3); err != nil || ver.Source.Code != "v3" {
 		t.Errorf("source of the ready v3: %+v, %v", ver, err)
@@ -177,9 +178,8 @@ func TestFinishBuildOutOfOrder(t *testing.T) {
 	if d.ReadyVersion != 2 || d.Image != "img:2" || d.Status != faaspot.StatusReady {
 		t.Errorf("an older build overrode the newer: %+v", d)
 	}
-	_, err := s.LoadContext(ctx, tn.ID, "fn", 1)
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("context of v1 after v2 became ready: %v, want ErrNotFound", err)
+	if c, err := s.LoadContext(ctx, tn.ID, "fn", 1); err != nil || !jsonEqual(c, `{"key":"one"}`) {
+		t.Errorf("context of the built v1 after v2 became ready: %s, %v; want kept for pinned runs", c, err)
 	}
 	if _, err := s.DeleteDeployment(ctx, tn.ID, "fn"); err != nil {
 		t.Fatal(err)

@@ -30,8 +30,11 @@ func (s *Store) GetExecution(ctx context.Context, tid, id string) (faaspot.Execu
 	return e, nil
 }
 
-// RunInputs returns, in one round trip, the execution and its deployment: what a worker needs to
-// start a run. Either may be ErrNotFound.
+// RunInputs returns the execution and its deployment as the run uses it (see RunTarget: the
+// version pinned by the execution, else the ready one, with that version's image and settings):
+// what a worker needs to start a run. One round trip when the version to run is the newest;
+// one more otherwise. Either may be ErrNotFound; a *faaspot.VersionError when the pinned version
+// cannot run any more.
 func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error) {
 	vals, err := s.rdb.MGet(ctx, s.k.exec(tid, id), s.k.dep(tid, deployment)).Result()
 	if err != nil {
@@ -52,7 +55,12 @@ func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faas
 	if d, err = decodeDeployment([]byte(str)); err != nil {
 		return e, d, fmt.Errorf("decode deployment %s: %w", deployment, err)
 	}
-	return e, d, nil
+	pinned := 0
+	if e.Pinned {
+		pinned = e.Version
+	}
+	d, err = s.target(ctx, tid, d, pinned)
+	return e, d, err
 }
 
 // MarkRunning records that the execution started: its record and its summary.

@@ -25,6 +25,7 @@ type deploymentRecord struct {
 	Error        string       `json:"error,omitempty"`
 	BuildLog     string       `json:"build_log,omitempty"`
 	ReadyVersion int          `json:"ready_version"`
+	RolledBackAt int          `json:"rolled_back_at,omitempty"`
 	Image        string       `json:"image,omitempty"`
 	Limits       limitsRecord `json:"limits"`
 	Warm         *warmRecord  `json:"warm,omitempty"`
@@ -49,7 +50,7 @@ type limitsRecord struct {
 func (r deploymentRecord) domain() faaspot.Deployment {
 	d := faaspot.Deployment{ID: r.ID, Name: r.Name, Version: r.Version,
 		Status: faaspot.DeploymentStatus(r.Status), Error: r.Error, BuildLog: r.BuildLog,
-		ReadyVersion: r.ReadyVersion, Image: r.Image,
+		ReadyVersion: r.ReadyVersion, RolledBackAt: r.RolledBackAt, Image: r.Image,
 		Limits:      faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS},
 		ContextKeys: r.ContextKeys, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if w := r.Warm; w != nil {
@@ -60,7 +61,7 @@ func (r deploymentRecord) domain() faaspot.Deployment {
 
 func deploymentRecordOf(d faaspot.Deployment) deploymentRecord {
 	r := deploymentRecord{ID: d.ID, Name: d.Name, Version: d.Version, Status: string(d.Status),
-		Error: d.Error, BuildLog: d.BuildLog, ReadyVersion: d.ReadyVersion, Image: d.Image,
+		Error: d.Error, BuildLog: d.BuildLog, ReadyVersion: d.ReadyVersion, RolledBackAt: d.RolledBackAt, Image: d.Image,
 		Limits:      limitsRecord{MemoryMB: d.Limits.MemoryMB, CPUs: d.Limits.CPUs, TimeoutS: d.Limits.TimeoutS},
 		ContextKeys: d.ContextKeys, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	if w := d.Warm; w != nil {
@@ -74,6 +75,7 @@ type executionRecord struct {
 	ID              string          `json:"id"`
 	Deployment      string          `json:"deployment"`
 	Version         int             `json:"version"`
+	Pinned          bool            `json:"pinned,omitempty"`
 	Status          string          `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`
@@ -102,7 +104,7 @@ type errorRecord struct {
 }
 
 func (r executionRecord) domain() faaspot.Execution {
-	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version,
+	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version, Pinned: r.Pinned,
 		Status: faaspot.ExecStatus(r.Status), Args: r.Args, Result: r.Result,
 		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTruncated: r.StdoutTruncated, StderrTruncated: r.StderrTruncated,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
@@ -116,7 +118,7 @@ func (r executionRecord) domain() faaspot.Execution {
 }
 
 func executionRecordOf(e faaspot.Execution) executionRecord {
-	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version,
+	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Pinned: e.Pinned,
 		Status: string(e.Status), Args: e.Args, Result: e.Result,
 		Stdout: e.Stdout, Stderr: e.Stderr, StdoutTruncated: e.StdoutTruncated, StderrTruncated: e.StderrTruncated,
 		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,

@@ -66,7 +66,7 @@ var recordTime = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 func fullDeployment() faaspot.Deployment {
 	idle, prewarm := 2, 1
 	return faaspot.Deployment{ID: "9f2c4e6a8b0d1e3f", Name: "fn", Version: 2, Status: faaspot.StatusFailed,
-		Error: "the code defines no main", BuildLog: "no main\n", ReadyVersion: 1,
+		Error: "the code defines no main", BuildLog: "no main\n", ReadyVersion: 1, RolledBackAt: 2,
 		Limits:      faaspot.Limits{MemoryMB: 256, CPUs: 0.5, TimeoutS: 30},
 		Warm:        &faaspot.WarmPolicy{MaxIdle: &idle, Prewarm: &prewarm, MaxRuns: 10, IdleTTLS: 300},
 		ContextKeys: []string{"api_key", "region"}, CreatedAt: recordTime, UpdatedAt: recordTime.Add(time.Hour),
@@ -75,7 +75,7 @@ func fullDeployment() faaspot.Deployment {
 
 func fullExecution() faaspot.Execution {
 	started, finished, code := recordTime.Add(250*time.Millisecond), recordTime.Add(1250*time.Millisecond), 137
-	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1,
+	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1, Pinned: true,
 		Status: faaspot.ExecFailed, Args: json.RawMessage(`{"x":1}`), Result: json.RawMessage(`[1,2]`),
 		Error: &faaspot.ExecError{Type: "MemoryError", Message: "killed", Traceback: "Traceback ...\n",
 			MessageTruncated: true, TracebackTruncated: true},
@@ -113,6 +113,12 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 	if got, err := s.GetExecution(ctx, "t1", e.ID); err != nil || !reflect.DeepEqual(got, e) {
 		t.Errorf("GetExecution = %+v, %v\nwant %+v", got, err, e)
+	}
+	// A run of the ready version (v1, which has no record here: an earlier release's) runs with
+	// the deployment record as it is.
+	e.Pinned = false
+	if err := s.MarkRunning(ctx, "t1", e); err != nil {
+		t.Fatal(err)
 	}
 	ge, gd, err := s.RunInputs(ctx, "t1", e.ID, "fn")
 	if err != nil || !reflect.DeepEqual(ge, e) || !reflect.DeepEqual(gd, d) {

@@ -30,13 +30,16 @@ type versionRecord struct {
 	ContextKeys []string     `json:"context_keys"`
 	CreatedAt   time.Time    `json:"created_at"`
 	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
+	// Image is the engine's tag of the version's image, once built (records of earlier releases
+	// have none).
+	Image string `json:"image,omitempty"`
 }
 
 func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 	v := faaspot.VersionInfo{Version: r.Version, Status: faaspot.DeploymentStatus(r.Status), Error: r.Error,
 		Ready: r.Version == ready, Hash: r.Hash, ContextKeys: r.ContextKeys, CreatedAt: r.CreatedAt,
-		FinishedAt: r.FinishedAt,
-		Limits:     faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS}}
+		FinishedAt: r.FinishedAt, Image: r.Image,
+		Limits: faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS}}
 	if w := r.Warm; w != nil {
 		v.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
@@ -97,10 +100,10 @@ func (s *Store) sameAsNewest(ctx context.Context, tx *redis.Tx, tid string, d fa
 	return r.Hash == hash && r.Status != string(faaspot.StatusFailed), nil
 }
 
-// versionsToDrop returns the fields of the version records to remove so that at most kept are
-// left, oldest first, of the versions have once newest is added; never ready's nor newest's (so
-// with kept 1 two may be left).
-func (s *Store) versionsToDrop(ctx context.Context, tx *redis.Tx, tid, name string, newest, ready int) ([]string, error) {
+// versionsToDrop returns the versions whose records (with their sources and contexts) to remove
+// so that at most kept are left, oldest first, of the versions have once newest is added; never
+// ready's nor newest's (so with kept 1 two may be left).
+func (s *Store) versionsToDrop(ctx context.Context, tx *redis.Tx, tid, name string, newest, ready int) ([]int, error) {
 	fields, err := tx.HKeys(ctx, s.k.vers(tid, name)).Result()
 	if err != nil {
 		return nil, unavailable("list versions", err)
@@ -111,11 +114,17 @@ func (s *Store) versionsToDrop(ctx context.Context, tx *redis.Tx, tid, name stri
 			have = append(have, v)
 		}
 	}
-	var drop []string
-	for _, v := range dropOldest(have, newest, ready, s.opts.VersionsKept) {
-		drop = append(drop, itoa(v))
+	return dropOldest(have, newest, ready, s.opts.VersionsKept), nil
+}
+
+// dropArgs are the arguments of putVersionScript that drop versions: for each, its record's
+// field, its source's key and its context's key.
+func (s *Store) dropArgs(tid, name string, drop []int) []any {
+	args := make([]any, 0, 3*len(drop))
+	for _, v := range drop {
+		args = append(args, itoa(v), s.k.src(tid, name, v), s.k.ctx(tid, name, v))
 	}
-	return drop, nil
+	return args
 }
 
 // dropOldest returns the versions of have to remove, oldest first, so that at most kept remain,
@@ -137,19 +146,23 @@ func dropOldest(have []int, newest, ready, kept int) []int {
 	return drop
 }
 
-// putVersionScript writes a version's record and drops the oldest ones, only when the deployment
-// record is the one PutDeployment's put script was to write (it wrote nothing when it refused).
-// KEYS: deployment record, version records. ARGV: deployment record, version, version record,
-// then the versions to drop.
+// putVersionScript writes a version's record and drops the oldest ones with their sources and
+// contexts, only when the deployment record is the one PutDeployment's put script was to write
+// (it wrote nothing when it refused). KEYS: deployment record, version records. ARGV: deployment
+// record, version, version record, then dropArgs.
 var putVersionScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-for i = 4, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+for i = 4, #ARGV, 3 do
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('DEL', ARGV[i + 1], ARGV[i + 2])
+end
 return 1`)
 
 // settleVersion returns the writes that record the end of version v's build in its record (when
-// it still has one) and drop the records past the kept ones, given the deployment's ready version
-// after the build. It reads under tx's watch.
+// it still has one: its image on success, its error on failure) and drop the records past the
+// kept ones with their sources and contexts, given the deployment's ready version after the
+// build. It reads under tx's watch.
 func (s *Store) settleVersion(ctx context.Context, tx *redis.Tx, tid string, d faaspot.Deployment, v int, out BuildOutcome) (func(redis.Pipeliner), error) {
 	key := s.k.vers(tid, d.Name)
 	b, err := tx.HGet(ctx, key, itoa(v)).Bytes()
@@ -164,9 +177,9 @@ func (s *Store) settleVersion(ctx context.Context, tx *redis.Tx, tid string, d f
 	var r versionRecord
 	if len(b) > 0 && json.Unmarshal(b, &r) == nil {
 		now := s.now().UTC()
-		r.Status, r.Error, r.FinishedAt = string(faaspot.StatusReady), "", &now
+		r.Status, r.Error, r.FinishedAt, r.Image = string(faaspot.StatusReady), "", &now, out.Image
 		if out.Error != "" {
-			r.Status, r.Error = string(faaspot.StatusFailed), out.Error
+			r.Status, r.Error, r.Image = string(faaspot.StatusFailed), out.Error, ""
 		}
 		rec = encodeVersion(r)
 	}
@@ -174,8 +187,9 @@ func (s *Store) settleVersion(ctx context.Context, tx *redis.Tx, tid string, d f
 		if rec != nil {
 			p.HSet(ctx, key, itoa(v), rec)
 		}
-		if len(drop) > 0 {
-			p.HDel(ctx, key, drop...)
+		for _, dv := range drop {
+			p.HDel(ctx, key, itoa(dv))
+			p.Del(ctx, s.k.src(tid, d.Name, dv), s.k.ctx(tid, d.Name, dv))
 		}
 	}, nil
 }

@@ -190,4 +190,27 @@ func TestVersionsKept(t *testing.T) {
 	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{7, 6, 5}) {
 		t.Errorf("versions after one more = %v, want [7 6 5]", got)
 	}
+	// The dropped v1 takes its source and context with it; the kept v6 keeps its own.
+	if _, err := s.LoadVersion(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("source of the dropped v1: %v, want ErrNotFound", err)
+	}
+	if _, err := s.LoadContext(ctx, tn.ID, "fn", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("context of the dropped v1: %v, want ErrNotFound", err)
+	}
+	if _, err := s.LoadVersion(ctx, tn.ID, "fn", 6); err != nil {
+		t.Errorf("source of the ready v6: %v", err)
+	}
+	// A build's end drops the same way: v8 ready leaves [8 7 6] with kept 3 (v5 goes).
+	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:7"})
+	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{7, 6, 5}) {
+		t.Errorf("versions after v7 built = %v, want [7 6 5]", got)
+	}
+	mustPut(t, s, tn.ID, spec("fn", "v9", nil))
+	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:8"})
+	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{8, 7, 6}) {
+		t.Errorf("versions after v8 built = %v, want [8 7 6]", got)
+	}
+	if _, err := s.LoadContext(ctx, tn.ID, "fn", 6); err != nil {
+		t.Errorf("context of the kept v6: %v", err)
+	}
 }

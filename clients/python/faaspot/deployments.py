@@ -1,4 +1,5 @@
-"""faaspot.deployments: create (or update), list, show, list versions of, delete and run deployments."""
+"""faaspot.deployments: create (or update), list, show, list versions of, roll back, delete and run
+deployments."""
 
 import os
 
@@ -61,11 +62,21 @@ class Deployments(object):
         for a deployment the tenant does not have."""
         return self._transport.request("GET", "/v1/deployments/%s/versions" % segment(name)).json()
 
+    def rollback(self, name, version):
+        """Makes version (an int, 1 or more) of the deployment the one that runs (its
+        ready_version) and returns the deployment's record. The version must be one of those
+        versions(name) lists as ready. Raises TypeError or ValueError for a version that is not
+        a positive int (nothing is sent), NotFound for a deployment the tenant does not have or a
+        version not kept (field "version"), Conflict (code "not_ready") for a version that is
+        building or failed to build."""
+        body = {"version": _version(version)}
+        return self._transport.request("POST", "/v1/deployments/%s/rollback" % segment(name), body=body).json()
+
     def delete(self, name):
         """Deletes the deployment and its images."""
         self._transport.request("DELETE", "/v1/deployments/" + segment(name))
 
-    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT):
+    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT, version=None):
         """Runs the deployment with params (a dict; they reach main as args, JSON-typed).
 
         With wait=True it returns the function's return value, or raises ExecutionFailed
@@ -73,6 +84,10 @@ class Deployments(object):
         traceback. When the run outlasts the server's sync wait, it polls the execution record,
         for timeout seconds at most. Without wait it returns the execution id at once; see
         executions.get(id) and executions.wait(id).
+
+        version (an int, 1 or more) runs that version rather than the current one (the
+        ready_version); TypeError or ValueError for another value (nothing is sent). NotFound for
+        a version not kept, Conflict for one that is building or failed to build.
         """
         if params is None:
             params = {}
@@ -81,10 +96,13 @@ class Deployments(object):
                 params = dict(params)
             except (TypeError, ValueError):
                 raise TypeError("params must be a dict of arguments, not %s" % type(params).__name__) from None
+        route = "deployments/%s/" % segment(name)
+        if version is not None:
+            route += "versions/%s/" % segment(str(_version(version)), "version")
+        route += "rpc/"
         if not wait:
-            return self._transport.request("POST", "/v1/deployments/%s/rpc/" % segment(name), body=params).json()
-        answer = self._transport.request("POST", "/v1/sync/deployments/%s/rpc/" % segment(name), body=params,
-                                         answer_statuses=(500, 504))
+            return self._transport.request("POST", "/v1/" + route, body=params).json()
+        answer = self._transport.request("POST", "/v1/sync/" + route, body=params, answer_statuses=(500, 504))
         if answer.status in (500, 504):
             body = errors.decode(answer.data)
             if not errors.is_run_error(body):
@@ -99,6 +117,15 @@ class Deployments(object):
                 raise errors.FaaspotError("the server answered 202 without an execution id", status=202, body=body)
             return outcome(self._executions.wait(execution_id, timeout=timeout))
         return body
+
+
+def _version(version):
+    """version, checked to be a version number: an int (not a bool), 1 or more."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError("version must be an int, 1 or more, not %s" % type(version).__name__)
+    if version < 1:
+        raise ValueError("version must be 1 or more, not %d" % version)
+    return version
 
 
 def _one_of(text_name, text, path_name, path):
