@@ -95,11 +95,11 @@ func (p *pool) currentEpoch() uint64 {
 	return p.epoch
 }
 
-// outlived reports whether a prefix of b's key was retired after b was created. The caller holds
-// p.mu.
-func (p *pool) outlived(b *box) bool {
+// outlived reports whether a prefix of key was retired after epoch (a box's creation). The
+// caller holds p.mu.
+func (p *pool) outlived(key string, epoch uint64) bool {
 	for prefix, r := range p.retired {
-		if r.epoch > b.epoch && strings.HasPrefix(b.key, prefix) {
+		if r.epoch > epoch && strings.HasPrefix(key, prefix) {
 			return true
 		}
 	}
@@ -132,7 +132,7 @@ func (p *pool) put(b *box, pol PoolPolicy, expire func(*box)) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.n >= p.max || len(p.idle[b.key]) >= pol.MaxIdle || p.outlived(b) {
+	if p.closed || p.n >= p.max || len(p.idle[b.key]) >= pol.MaxIdle || p.outlived(b.key, b.epoch) {
 		return false
 	}
 	if p.idle == nil {

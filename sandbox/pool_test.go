@@ -298,8 +298,8 @@ func TestPoolForbidForgets(t *testing.T) {
 	}
 }
 
-// TestPoolWants: a replacement is wanted when the pool would keep it, a retired key's included
-// (started now, it is created after the retirement).
+// TestPoolWants: a replacement is wanted when the pool would keep it; not to replace a box a
+// retirement of its key found alive, though a box started now would be kept.
 func TestPoolWants(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -309,6 +309,7 @@ func TestPoolWants(t *testing.T) {
 		retired string // a prefix retired first
 		closed  bool
 		want    bool
+		spent   bool // the box replaced was alive at the retirement (else started after it)
 	}{
 		{name: "room", max: 4, pol: PoolPolicy{MaxIdle: 1}, want: true},
 		{name: "no idle boxes wanted", max: 4, pol: PoolPolicy{MaxIdle: 0}},
@@ -317,6 +318,8 @@ func TestPoolWants(t *testing.T) {
 		{name: "closed", max: 4, pol: PoolPolicy{MaxIdle: 1}, closed: true},
 		{name: "version retired", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: keyA, want: true},
 		{name: "deployment retired", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: "t1/d1/", want: true},
+		{name: "replacing a box of a retired version", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: keyA, spent: true},
+		{name: "replacing a box of a retired deployment", max: 4, pol: PoolPolicy{MaxIdle: 1}, retired: "t1/d1/", spent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,14 +329,21 @@ func TestPoolWants(t *testing.T) {
 					t.Fatal("setup put refused")
 				}
 			}
+			spent := p.currentEpoch()
 			if tt.retired != "" {
 				p.forbid(tt.retired)
 			}
 			if tt.closed {
 				p.drain("", true)
 			}
-			if got := p.wants(keyA, tt.pol); got != tt.want {
+			if !tt.spent {
+				spent = p.currentEpoch()
+			}
+			if got := p.wants(keyA, tt.pol, spent); got != tt.want {
 				t.Errorf("wants = %v, want %v", got, tt.want)
+			}
+			if tt.spent {
+				return
 			}
 			// wants and put agree on a box started now.
 			b := &box{key: keyA, epoch: p.currentEpoch()}

@@ -11,14 +11,12 @@ const refillTimeout = 30 * time.Second
 // refill starts, in the background, a container to replace one of req's key that leaves the pool
 // only because it may serve no more runs (single-use containers: an unconfined runner, or
 // PoolPolicy.MaxRuns reached), when the pool would keep it: so each run of such a version finds
-// a container already started and its function imported, as with reusable ones. Nothing is
-// started once Close began; a replacement that fails to start is logged and not retried (the
-// next run starts its own). A retired key is replaced all the same, also after the last run of
-// a version retired during it: the replacement, started after the retirement, is kept as any
-// other (the version may become the current one again, or be run pinned) until its IdleTTL, the
-// next Retire of its key or Close.
-func (s *Sandbox) refill(req Request) {
-	if !s.pool.wants(req.Key, req.Policy) {
+// a container already started and its function imported, as with reusable ones. epoch is the
+// spent container's (see pool.forbid): nothing replaces a container whose key was retired while
+// it ran (its version was replaced, or its deployment deleted), nor anything once Close began; a
+// replacement that fails to start is logged and not retried (the next run starts its own).
+func (s *Sandbox) refill(req Request, epoch uint64) {
+	if !s.pool.wants(req.Key, req.Policy, epoch) {
 		return
 	}
 	req.Args, req.Context, req.ExecutionID = nil, nil, ""
@@ -47,10 +45,11 @@ func (s *Sandbox) stopRefills() {
 	s.refills.Wait()
 }
 
-// wants reports whether the pool would keep one more idle box of key under pol, started now: no
-// retirement refuses it (see forbid), only a closed or full pool, or pol.
-func (p *pool) wants(key string, pol PoolPolicy) bool {
+// wants reports whether the pool would keep one more idle box of key under pol, started now,
+// to replace a box created at epoch: not when a prefix of key was retired since epoch, nor when
+// the pool is closed or full, or pol keeps no more.
+func (p *pool) wants(key string, pol PoolPolicy, epoch uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pol.MaxIdle > 0 && !p.closed && p.n < p.max && len(p.idle[key]) < pol.MaxIdle
+	return pol.MaxIdle > 0 && !p.closed && p.n < p.max && len(p.idle[key]) < pol.MaxIdle && !p.outlived(key, epoch)
 }

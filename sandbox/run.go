@@ -119,7 +119,7 @@ func (s *Sandbox) release(ctx context.Context, b *box, v verdict, req Request) {
 	spent := b.unconfined || (req.Policy.MaxRuns > 0 && b.runs >= req.Policy.MaxRuns)
 	if v.reuse && spent {
 		v = verdict{}
-		s.refill(req)
+		s.refill(req, b.epoch)
 	}
 	if v.reuse && s.pool.put(b, req.Policy, s.discard) {
 		return

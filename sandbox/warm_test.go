@@ -221,8 +221,8 @@ func TestRetire(t *testing.T) {
 }
 
 // TestRetireBusy: a container busy with a run when its key is retired is removed when the run
-// ends; the containers started after the retirement are kept, a single-use container's
-// replacement included.
+// ends, and a single-use one is not replaced; the containers started after the retirement are
+// kept.
 func TestRetireBusy(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -235,8 +235,9 @@ func TestRetireBusy(t *testing.T) {
 		{name: "deployment", prefix: "t1/d1/"},
 		{name: "another version", prefix: "t1/d1/10/", kept: true, nextWarm: true},
 		{name: "another deployment", prefix: "t1/d2/", kept: true, nextWarm: true},
-		// Spent, the busy container is replaced: the replacement starts after the retirement.
-		{name: "single-use container", prefix: keyA, maxRuns: 1, nextWarm: true},
+		// Spent, the busy container of a retired version is not replaced: the next run is cold.
+		{name: "single-use container", prefix: keyA, maxRuns: 1},
+		{name: "single-use container of another version", prefix: "t1/d1/10/", maxRuns: 1, nextWarm: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
