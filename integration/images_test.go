@@ -30,7 +30,7 @@ import (
 // only in code share; a requirements change makes a new dependencies image and the old one goes
 // with its last version; code failing the check leaves no image; delete leaves nothing.
 func TestCodeLayerImages(t *testing.T) {
-	n := startNode(t)
+	n := startNode(t, func(c *daemon.Config) { c.VersionsKept = 1 }) // a replaced version's image goes
 	ctx := context.Background()
 	code := func(v int) string {
 		return "import faaspot_testpkg\n\ndef main(args, context):\n    return [" + string(rune('0'+v)) + ", faaspot_testpkg.hello()]\n"
@@ -130,8 +130,8 @@ func repositoryTags(t *testing.T, tag string) []string {
 	return tags
 }
 
-// waitGone waits until the image tag is removed: the worker removes a version's image right after
-// recording the next version, so shortly after the waiter is woken.
+// waitGone waits until the image tag is removed: the worker removes the image of a version no
+// longer kept right after recording the next version, so shortly after the waiter is woken.
 func waitGone(t *testing.T, tag string) {
 	t.Helper()
 	eventually(t, "image "+tag+" removed", func() bool { return !imageExists(tag) })
@@ -214,7 +214,10 @@ func danglingOurs(t *testing.T) []image.Summary {
 // ended after the delete) are removed by the janitor later; a live version's images are never
 // touched, not even by the janitor of a node of another store on the same engine.
 func TestImageJanitor(t *testing.T) {
-	fast := func(c *daemon.Config) { c.JanitorInterval, c.JanitorGrace = 300*time.Millisecond, 0 }
+	fast := func(c *daemon.Config) {
+		c.JanitorInterval, c.JanitorGrace = 300*time.Millisecond, 0
+		c.VersionsKept = 1 // a replaced version's image goes (kept versions keep theirs)
+	}
 	n := startNode(t, fast)
 	ctx := context.Background()
 	keep := n.deploy(t, faaspot.DeploymentRequest{Name: "keep", Code: "def main(args, context):\n    return 1\n"})
