@@ -76,6 +76,9 @@ var (
 	ErrBuildFailed = errors.New("the deployment's build failed")
 	// ErrUnavailable wraps failures to reach Redis (or another backing service).
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrStoreFull means the store refuses writes for lack of memory (Redis over maxmemory); it
+	// comes with ErrUnavailable. Reads still work.
+	ErrStoreFull = errors.New("store out of memory")
 	// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.
 	ErrQuota = errors.New("quota exceeded")
 	// ErrVersionNotFound means the deployment exists but keeps no version of that number.

@@ -75,9 +75,12 @@ func publicError(err error) (e *faaspot.Error, logAs string) {
 		return faaspot.Errorf(faaspot.ECodeNotFound, "not found"), ""
 	case errors.Is(err, faaspot.ErrExists):
 		return faaspot.Errorf(faaspot.ECodeExists, "already exists"), ""
+	case errors.Is(err, faaspot.ErrStoreFull):
+		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the store is out of memory and refuses writes " +
+			"(reads still work); try again later, or ask the operator to free memory", RetryAfter: sentinelRetry}, "store out of memory"
 	case errors.Is(err, faaspot.ErrUnavailable):
-		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the service is temporarily unavailable",
-			RetryAfter: sentinelRetry}, "store unavailable"
+		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the service is temporarily unavailable: " +
+			"its store (Redis) did not answer; try again shortly", RetryAfter: sentinelRetry}, "store unavailable"
 	}
 	return internalError(), "internal error"
 }

@@ -95,8 +95,14 @@ type Config struct {
 	// Size caps of requests, in bytes: a whole body, a deployment's code, requirements and
 	// context, a run's arguments.
 	MaxBodyBytes, MaxCodeBytes, MaxRequirementsBytes, MaxContextBytes, MaxArgsBytes int64
-	// ReclaimIdle is how long a delivered job may go untouched before another worker takes it.
+	// ReclaimIdle (FAASPOT_RECLAIM_IDLE) bounds how long a dead worker node's jobs wait: a node's
+	// heartbeat lives this long (renewed every quarter of it), and a job its live worker stopped
+	// touching for this long is taken over too. Jobs of a node known dead are taken at once.
 	ReclaimIdle time.Duration
+	// StopGrace (FAASPOT_STOP_GRACE) is how long a graceful stop (SIGTERM) lets in-flight requests
+	// and runs go on; past it, runs are cancelled and left for another node (or this node's next
+	// start) to run again.
+	StopGrace time.Duration
 	// JanitorInterval (FAASPOT_JANITOR_INTERVAL) is how often a worker node removes the images it
 	// built for deployments that no longer exist (kept when in use at delete time); 0 turns it off.
 	JanitorInterval time.Duration
@@ -153,7 +159,8 @@ func DefaultConfig() Config {
 		MaxContextBytes:      64 << 10,
 		MaxArgsBytes:         256 << 10,
 		Role:                 RoleAll,
-		ReclaimIdle:          60 * time.Second,
+		ReclaimIdle:          15 * time.Second,
+		StopGrace:            30 * time.Second,
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
 		HTTPReadTimeout:      30 * time.Second,
@@ -241,6 +248,8 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_OOM_SCORE_ADJ", &c.OOMScoreAdj),
 		durVar("FAASPOT_RESULT_TTL", &c.ResultTTL),
 		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
+		durVar("FAASPOT_RECLAIM_IDLE", &c.ReclaimIdle),
+		durVar("FAASPOT_STOP_GRACE", &c.StopGrace),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
 		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
 		durVar("FAASPOT_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout),
@@ -339,15 +348,7 @@ func (c *Config) Validate() error {
 	if c.WarmMaxIdle < 0 || c.WarmMaxTotal < 0 || c.WarmMaxRuns < 0 || c.WarmPrewarm < 0 || c.WarmIdleTTL < 0 {
 		bad("warm pool settings must not be negative")
 	}
-	if c.JanitorInterval < 0 || c.JanitorGrace < 0 {
-		bad("janitor interval and grace must not be negative")
-	}
-	if c.ReclaimIdle < time.Second {
-		bad("reclaim idle time must be at least a second")
-	}
-	if c.ImportTimeout <= 0 {
-		bad("the import timeout must be positive")
-	}
+	c.validateDurations(bad)
 	if c.BuildDiskMB < 16 || c.ShmMB < 1 {
 		bad("build disk must be at least 16 MB and /dev/shm at least 1 MB")
 	}
@@ -363,14 +364,8 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes <= 0 || c.MaxCodeBytes <= 0 || c.MaxRequirementsBytes <= 0 || c.MaxContextBytes <= 0 || c.MaxArgsBytes <= 0 {
 		bad("request size caps must be positive")
 	}
-	if c.SyncWait < time.Second {
-		bad("sync wait must be at least a second")
-	}
 	if strings.TrimSpace(c.BaseImage) == "" {
 		bad("base image must be set")
-	}
-	if c.HTTPReadTimeout < time.Second || c.HTTPIdleTimeout < time.Second {
-		bad("FAASPOT_HTTP_READ_TIMEOUT and FAASPOT_HTTP_IDLE_TIMEOUT must be at least a second")
 	}
 	if err := checkAdminToken(c.AdminToken); err != nil {
 		errs = append(errs, err)
@@ -379,6 +374,28 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validateDurations reports, through bad, the durations that cannot work.
+func (c *Config) validateDurations(bad func(format string, args ...any)) {
+	if c.JanitorInterval < 0 || c.JanitorGrace < 0 {
+		bad("janitor interval and grace must not be negative")
+	}
+	if c.ReclaimIdle < time.Second {
+		bad("reclaim idle time must be at least a second")
+	}
+	if c.StopGrace < 0 {
+		bad("the stop grace must not be negative")
+	}
+	if c.ImportTimeout <= 0 {
+		bad("the import timeout must be positive")
+	}
+	if c.SyncWait < time.Second {
+		bad("sync wait must be at least a second")
+	}
+	if c.HTTPReadTimeout < time.Second || c.HTTPIdleTimeout < time.Second {
+		bad("FAASPOT_HTTP_READ_TIMEOUT and FAASPOT_HTTP_IDLE_TIMEOUT must be at least a second")
+	}
 }
 
 // checkAdminToken refuses an admin token that is guessable by its length, or that could never

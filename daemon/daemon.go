@@ -54,6 +54,8 @@ type Daemon struct {
 
 	// DevToken is the token of the dev tenant when one was created at start-up.
 	DevToken string
+	// node is this node's id (see Config.NodeID): it names its containers and its workers.
+	node string
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -112,6 +114,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.node = node
 	installation, err := d.store.InstallationID(ctx)
 	if err != nil {
 		return err
@@ -285,15 +288,21 @@ func (d *Daemon) Close() error {
 	return d.closeErr
 }
 
+// close stops in StopGrace at most: sync waiters are answered 202 at once (Drain), the workers
+// stop taking jobs while in-flight requests and runs go on, then whatever is left is cancelled
+// (runs stay queued for the next start or another node).
 func (d *Daemon) close() error {
+	deadline := time.Now().Add(d.cfg.StopGrace)
 	if d.server != nil {
 		d.api.Drain()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = d.server.Shutdown(ctx)
-		cancel()
 	}
 	if d.cancel != nil {
 		d.cancel()
+	}
+	if d.server != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_ = d.server.Shutdown(ctx)
+		cancel()
 	}
 	d.wg.Wait()
 	if d.sandbox != nil {

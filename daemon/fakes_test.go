@@ -252,7 +252,8 @@ func newTestWorkers(t *testing.T) *testWorkers {
 	tw.workers = &workers{queue: tw.store, builds: tw.store, runs: tw.store, lister: tw.store,
 		builder: tw.builder, sandbox: tw.runner, set: testSettings(), metrics: metrics.New(reg),
 		log:   slog.New(slog.NewTextHandler(tw.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		clock: tw.clock, consumer: "test", hard: t.Context()}
+		clock: tw.clock, consumer: "test", hard: t.Context(),
+		runSlots: make(slots, 8), buildSlots: make(slots, 2)}
 	return tw
 }
 

@@ -39,9 +39,16 @@ type fakeStore struct {
 	// redeploy that happened between RunInputs and LoadContext).
 	reloaded *faaspot.Deployment
 
-	// next feeds NextJob; reclaims feeds Reclaim by queue (each list is given out once).
+	// next feeds NextJob; reclaims feeds Reclaim by queue (each job is given out once), own
+	// TakeOwn.
 	next     chan nextJob
 	reclaims map[store.Queue][]store.Job
+	own      map[store.Queue][]store.Job
+	counts   []int64 // the counts Reclaim was called with
+	// heartbeatErr fails Heartbeat; finishFails, when positive, fails that many FinishRun calls
+	// with finishErr before they succeed (0: finishErr fails every call).
+	heartbeatErr error
+	finishFails  int
 
 	acked    []store.Job
 	outcomes []store.BuildOutcome
@@ -62,7 +69,7 @@ type nextJob struct {
 func newFakeStore(log *callLog) *fakeStore {
 	return &fakeStore{log: log, deps: map[string]faaspot.Deployment{}, versions: map[int]faaspot.Version{},
 		contexts: map[int]json.RawMessage{}, execs: map[string]faaspot.Execution{}, kept: map[int]faaspot.VersionInfo{},
-		reclaims: map[store.Queue][]store.Job{}}
+		reclaims: map[store.Queue][]store.Job{}, own: map[store.Queue][]store.Job{}}
 }
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, store.ErrNotFound) }
@@ -77,6 +84,7 @@ func (s *fakeStore) NextJob(ctx context.Context, q store.Queue, consumer string,
 	}
 }
 
+// Reclaim gives out the jobs of reclaims[q], count at most, recording count in counts.
 func (s *fakeStore) Reclaim(ctx context.Context, q store.Queue, consumer string, minIdle time.Duration, count int64) ([]store.Job, error) {
 	s.log.add("store.Reclaim " + q.String())
 	if err := ctx.Err(); err != nil {
@@ -85,12 +93,40 @@ func (s *fakeStore) Reclaim(ctx context.Context, q store.Queue, consumer string,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.minIdle = append(s.minIdle, minIdle)
+	s.counts = append(s.counts, count)
 	if err := s.reclaimErr[q]; err != nil {
 		return nil, err
 	}
 	jobs := s.reclaims[q]
-	delete(s.reclaims, q)
+	n := min(int(count), len(jobs))
+	s.reclaims[q] = jobs[n:]
+	return jobs[:n], nil
+}
+
+// TakeOwn gives out the jobs of own[q].
+func (s *fakeStore) TakeOwn(ctx context.Context, q store.Queue, consumer string, count int64) ([]store.Job, error) {
+	s.log.add("store.TakeOwn " + q.String())
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	jobs := s.own[q]
+	delete(s.own, q)
 	return jobs, nil
+}
+
+// Heartbeat fails with heartbeatErr while set.
+func (s *fakeStore) Heartbeat(ctx context.Context, consumer string, ttl time.Duration) error {
+	s.log.add("store.Heartbeat")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heartbeatErr
+}
+
+func (s *fakeStore) Leave(ctx context.Context, consumer string) error {
+	s.log.add("store.Leave")
+	return ctx.Err()
 }
 
 func (s *fakeStore) Touch(ctx context.Context, j store.Job, consumer string) error {
@@ -289,7 +325,13 @@ func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Exec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.finishErr != nil {
-		return s.finishErr
+		if s.finishFails == 0 {
+			return s.finishErr
+		}
+		if s.finishFails--; s.finishFails == 0 {
+			s.finishErr = nil
+		}
+		return cmpErr(s.finishErr, fmt.Errorf("finish run: %w", faaspot.ErrUnavailable))
 	}
 	s.finished = append(s.finished, e)
 	s.acked = append(s.acked, job)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,11 +127,6 @@ func TestHandleLogsJobLeftPending(t *testing.T) {
 		setup  func(tw *testWorkers)
 		logged string // the job's name in the failure logged, "" for none
 	}{
-		{name: "run whose outcome cannot be recorded", job: runJob("e1"), logged: `job="run t1/e1"`,
-			setup: func(tw *testWorkers) {
-				withRun(tw)
-				tw.store.finishErr = fmt.Errorf("finish run: %w", faaspot.ErrUnavailable)
-			}},
 		{name: "build whose deployment cannot be read", job: buildJob(2), logged: `job="build t1/fn v2"`,
 			setup: func(tw *testWorkers) {
 				withBuild(tw)
@@ -191,7 +187,8 @@ func TestReclaimLoop(t *testing.T) {
 	tw.store.reclaims[store.Runs] = []store.Job{runJob("e1")}
 	soft, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { defer close(done); tw.reclaimLoop(soft) }()
+	var inflight sync.WaitGroup
+	go func() { defer close(done); tw.reclaimLoop(soft, &inflight); inflight.Wait() }()
 
 	every := tw.set.reclaimIdle / 3
 	tw.clock.waitFor(t, every)
@@ -207,6 +204,9 @@ func TestReclaimLoop(t *testing.T) {
 	}
 	if !slices.Equal(tw.store.minIdle, []time.Duration{tw.set.reclaimIdle, tw.set.reclaimIdle}) {
 		t.Errorf("reclaimed jobs idle for %v, want %v", tw.store.minIdle, tw.set.reclaimIdle)
+	}
+	if !slices.Equal(tw.store.counts, []int64{2, 8}) {
+		t.Errorf("reclaimed up to %v jobs, want the free slots of builds and runs [2 8]", tw.store.counts)
 	}
 	if _, _, finished := tw.store.snapshot(); len(finished) != 1 || finished[0].ID != "e1" {
 		t.Errorf("records = %+v, want the reclaimed job run", finished)
@@ -236,7 +236,8 @@ func TestReclaimLoopGoesOnAfterFailure(t *testing.T) {
 			tw.store.reclaimErr = map[store.Queue]error{tt.fails: fmt.Errorf("%w: timeout", faaspot.ErrUnavailable)}
 			soft, stop := context.WithCancel(t.Context())
 			done := make(chan struct{})
-			go func() { defer close(done); tw.reclaimLoop(soft) }()
+			var inflight sync.WaitGroup
+			go func() { defer close(done); tw.reclaimLoop(soft, &inflight); inflight.Wait() }()
 			every := tw.set.reclaimIdle / 3
 			tw.clock.waitFor(t, every)
 			tw.clock.Advance(every)
@@ -281,7 +282,7 @@ func TestStartStopsWithGrace(t *testing.T) {
 			tw.store.next <- nextJob{job: &job}
 			await(t, started, "the run to start")
 			stop()
-			tw.clock.waitFor(t, shutdownGrace)
+			tw.clock.waitFor(t, tw.set.stopGrace)
 			select {
 			case <-done:
 				t.Fatal("workers stopped with a run in flight")
@@ -290,7 +291,7 @@ func TestStartStopsWithGrace(t *testing.T) {
 			if tt.finishes {
 				close(release)
 			} else {
-				tw.clock.Advance(shutdownGrace)
+				tw.clock.Advance(tw.set.stopGrace)
 			}
 			await(t, done, "the workers to stop")
 			acked, _, finished := tw.store.snapshot()

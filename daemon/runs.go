@@ -260,24 +260,32 @@ func (w *workers) context(ctx context.Context, tid string, dep faaspot.Deploymen
 	}
 }
 
+// Backoff of the retries of a terminal record the store could not take.
+const (
+	finishRetryFirst = 100 * time.Millisecond
+	finishRetryMax   = 5 * time.Second
+)
+
 // finish writes the terminal record (applying f when given), which acknowledges the job, then
 // marks the execution's live log ended unless the execution is younger than endLogAfter. When
 // the store refuses the record (over store.MaxExecutionBytes, or not encodable), a smaller
-// failure record takes its place (see unstored), so that the run still ends; the error of a
-// store that cannot be reached comes back, leaving the job pending.
+// failure record takes its place (see unstored), so that the run still ends. A store that cannot
+// be reached is retried with backoff until it takes the record or the node stops (see record):
+// an outcome is never thrown away for a passing failure; only then does the error come back,
+// leaving the job pending.
 func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution)) error {
 	if f != nil {
 		f(&e)
 	}
 	now := w.clock.Now().UTC()
 	e.FinishedAt = &now
-	err := w.runs.FinishRun(ctx, job, e)
+	err := w.record(job, e)
 	if refused(err) {
 		w.log.Error("the run's outcome could not be stored; recording a smaller failure", "job", job.String(), "err", err)
 		e = unstored(e, err)
-		if err = w.runs.FinishRun(ctx, job, e); refused(err) {
+		if err = w.record(job, e); refused(err) {
 			e.Args = nil // stored when the run was queued: refused only by a store that changed since
-			err = w.runs.FinishRun(ctx, job, e)
+			err = w.record(job, e)
 		}
 	}
 	if err != nil {
@@ -290,6 +298,26 @@ func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution
 	}
 	w.metrics.Executions.WithLabelValues(string(e.Status)).Inc()
 	return nil
+}
+
+// record writes e's terminal record, retrying while the store is unavailable, with backoff from
+// finishRetryFirst to finishRetryMax, until it succeeds or the workers' hard context ends (the
+// node stops): the job's own context is not used, since a job taken over meanwhile by another
+// node still has its outcome recorded (the store keeps the first one).
+func (w *workers) record(job store.Job, e faaspot.Execution) error {
+	err := w.runs.FinishRun(w.hard, job, e)
+	for attempt, wait := 1, finishRetryFirst; err != nil && errors.Is(err, store.ErrUnavailable); attempt++ {
+		if attempt == 1 || attempt%10 == 0 {
+			w.log.Warn("the store did not take a run's outcome; retrying until it does", "job", job.String(),
+				"attempt", attempt, "err", err)
+		}
+		if !sleep(w.hard, w.clock, wait) {
+			return err
+		}
+		wait = min(2*wait, finishRetryMax)
+		err = w.runs.FinishRun(w.hard, job, e)
+	}
+	return err
 }
 
 // refused reports whether the store refused a record for what it holds (it will refuse it again).

@@ -79,8 +79,6 @@ func TestRunOutcomeTooLargeToStore(t *testing.T) {
 				}
 				return nil
 			}, errType: errTypeRecordTooLarge, attempts: 3, noArgs: true},
-		{name: "store unreachable", res: sandbox.Result{Outcome: sandbox.Completed},
-			refuse: func(faaspot.Execution) error { return store.ErrUnavailable }, attempts: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +189,49 @@ func TestRunAlwaysEnds(t *testing.T) {
 			e := onlyRecord(t, tw)
 			if e.Status != faaspot.ExecFailed || e.Error == nil || e.Error.Type != errTypeEngineTimeout || e.Error.Message != msgRunOverdue {
 				t.Errorf("record %s, error %+v; want failed EngineTimeout", e.Status, e.Error)
+			}
+		})
+	}
+}
+
+// TestFinishRetries: a terminal record the store cannot take for a passing failure is written
+// again with backoff until it is taken (the function ran once, one record, the job acknowledged);
+// a node that stops meanwhile leaves the job pending.
+func TestFinishRetries(t *testing.T) {
+	for _, stops := range []bool{false, true} {
+		t.Run(fmt.Sprintf("node stops %v", stops), func(t *testing.T) {
+			tw := newTestWorkers(t)
+			withRun(tw)
+			hard, stop := context.WithCancel(t.Context())
+			defer stop()
+			tw.workers.hard = hard
+			tw.store.finishErr, tw.store.finishFails = fmt.Errorf("finish run: %w", faaspot.ErrUnavailable), 3
+			errc := make(chan error, 1)
+			go func() { errc <- tw.run(t.Context(), runJob("e1")) }()
+			for _, wait := range []time.Duration{finishRetryFirst, 2 * finishRetryFirst, 4 * finishRetryFirst} {
+				tw.clock.waitFor(t, wait) // backs off, doubling
+				if stops {
+					stop()
+					break
+				}
+				tw.clock.Advance(wait)
+			}
+			err := await(t, errc, "the run to end")
+			acked, _, finished := tw.store.snapshot()
+			if stops {
+				if err == nil || len(acked) != 0 {
+					t.Errorf("run = %v, acked %d; want an error and the job pending", err, len(acked))
+				}
+				return
+			}
+			if err != nil || len(finished) != 1 || len(acked) != 1 || tw.calls.count("sandbox.Run") != 1 {
+				t.Errorf("run = %v, %d records, %d acks, %d runs; want one of each", err, len(finished), len(acked), tw.calls.count("sandbox.Run"))
+			}
+			if n := tw.calls.count("store.FinishRun"); n != 4 {
+				t.Errorf("%d attempts to record, want 4", n)
+			}
+			if lines := tw.logs.lines("level=WARN", "retrying until it does", "attempt=1"); len(lines) != 1 {
+				t.Errorf("want the first failure logged once:\n%s", tw.logs)
 			}
 		})
 	}

@@ -45,11 +45,6 @@ func TestRunLeftPending(t *testing.T) {
 				tw.store.getErr = unavailable("get deployment")
 				close(started)
 			}},
-		{name: "outcome cannot be recorded: run, but not acknowledged", want: faaspot.ErrUnavailable,
-			reached: "store.FinishRun", runs: 1, setup: func(tw *testWorkers, started chan<- struct{}) {
-				tw.store.finishErr = unavailable("finish run")
-				close(started)
-			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

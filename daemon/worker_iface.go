@@ -20,8 +20,13 @@ import (
 type jobQueue interface {
 	// NextJob returns the next job of q for consumer, nil when none came within block.
 	NextJob(ctx context.Context, q store.Queue, consumer string, block time.Duration) (*store.Job, error)
-	// Reclaim takes over up to count jobs of q left unacknowledged and untouched for minIdle.
+	// Reclaim takes over up to count jobs of q of dead consumers, or untouched for minIdle.
 	Reclaim(ctx context.Context, q store.Queue, consumer string, minIdle time.Duration, count int64) ([]store.Job, error)
+	// TakeOwn takes back up to count jobs of q pending for consumer itself (a previous life's).
+	TakeOwn(ctx context.Context, q store.Queue, consumer string, count int64) ([]store.Job, error)
+	// Heartbeat marks consumer alive for ttl; Leave marks it dead at once.
+	Heartbeat(ctx context.Context, consumer string, ttl time.Duration) error
+	Leave(ctx context.Context, consumer string) error
 	// Touch tells the queue the job is still being worked on; store.ErrLost when another
 	// consumer took it over.
 	Touch(ctx context.Context, j store.Job, consumer string) error

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faaspot/faaspot/metrics"
@@ -19,16 +20,18 @@ const (
 	nextJobBlock = 5 * time.Second
 	// readRetry is the pause after a failed read of a queue.
 	readRetry = time.Second
-	// shutdownGrace is how long in-flight jobs may go on after the workers are told to stop.
-	shutdownGrace = 20 * time.Second
+	// leaveTimeout bounds the store call that marks a stopped node dead.
+	leaveTimeout = 2 * time.Second
 )
 
 // workerSettings is the part of Config the workers read.
 type workerSettings struct {
 	runWorkers, buildWorkers int
-	// reclaimIdle is how long a delivered job may go untouched before another worker takes it;
-	// jobs are touched every reclaimIdle/4 and reclaimed every reclaimIdle/3.
+	// reclaimIdle bounds how long a dead node's jobs wait (see Config.ReclaimIdle): the node's
+	// heartbeat and its jobs are renewed every reclaimIdle/4, reclaims run every reclaimIdle/3.
 	reclaimIdle time.Duration
+	// stopGrace is how long in-flight jobs may go on once the workers are told to stop.
+	stopGrace time.Duration
 	// janitorInterval (0: no janitor) and janitorGrace: see janitorLoop and sweepImages.
 	janitorInterval, janitorGrace time.Duration
 	limits                        limitSettings
@@ -39,7 +42,7 @@ type workerSettings struct {
 func settingsOf(cfg Config) workerSettings {
 	return workerSettings{
 		runWorkers: cfg.Workers, buildWorkers: cfg.BuildWorkers,
-		reclaimIdle:     cfg.ReclaimIdle,
+		reclaimIdle: cfg.ReclaimIdle, stopGrace: cfg.StopGrace,
 		janitorInterval: cfg.JanitorInterval, janitorGrace: cfg.JanitorGrace,
 		limits: limitsOf(cfg),
 		warm: warmSettings{enabled: cfg.Warm, maxIdle: cfg.WarmMaxIdle, maxRuns: cfg.WarmMaxRuns,
@@ -61,8 +64,13 @@ type workers struct {
 	log     *slog.Logger
 	clock   clock
 
-	// consumer names this process in the queues' consumer groups.
+	// consumer names this node in the queues' consumer groups: its node id, the same after a
+	// restart (see Recovery).
 	consumer string
+	// runSlots and buildSlots bound the jobs of each queue running at once.
+	runSlots, buildSlots slots
+	// storeFailed is when (unix ns) the heartbeat last failed, 0 if never: see reclaimLoop.
+	storeFailed atomic.Int64
 	// hard is the context every job derives from; start sets it.
 	hard     context.Context
 	contexts contextCache
@@ -77,10 +85,14 @@ type workers struct {
 // startWorkers starts the workers of d on its store, builder and sandbox; they stop when soft
 // is cancelled, and d.wg counts them until their in-flight jobs are over.
 func (d *Daemon) startWorkers(soft context.Context) {
-	host, _ := os.Hostname()
+	consumer := d.node
+	if consumer == "" {
+		host, _ := os.Hostname()
+		consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
+	}
 	w := &workers{queue: d.store, builds: d.store, runs: d.store, lister: d.store,
 		builder: d.builder, sandbox: d.sandbox, set: settingsOf(d.cfg), metrics: d.metrics,
-		log: d.log, clock: systemClock{}, consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))}
+		log: d.log, clock: systemClock{}, consumer: consumer}
 	done := w.start(soft)
 	d.wg.Add(1)
 	go func() {
@@ -89,23 +101,31 @@ func (d *Daemon) startWorkers(soft context.Context) {
 	}()
 }
 
-// start runs the loops until soft is cancelled, then gives in-flight jobs shutdownGrace before
-// cancelling them. The returned channel is closed once every loop has returned. Call it once.
+// start takes back this node's own pending jobs, then runs the loops until soft is cancelled,
+// then gives in-flight jobs stopGrace before cancelling them (left pending, for this node's next
+// start or another node). The node's heartbeat goes on until its last job is over; then the node
+// leaves, so that other nodes take what it left at once. The returned channel is closed once
+// every loop and job has returned. Call it once.
 func (w *workers) start(soft context.Context) <-chan struct{} {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(soft))
 	w.hard = hard
-	var loops sync.WaitGroup
+	w.runSlots, w.buildSlots = make(slots, w.set.runWorkers), make(slots, w.set.buildWorkers)
+	beat, stopBeat := context.WithCancel(hard)
+	var loops, inflight, beating sync.WaitGroup
 	spawn := func(f func()) {
 		loops.Add(1)
 		go func() { defer loops.Done(); f() }()
 	}
+	beating.Add(1)
+	go func() { defer beating.Done(); w.heartbeatLoop(beat) }()
+	w.takeOwn(soft, &inflight)
 	for range w.set.runWorkers {
 		spawn(func() { w.loop(soft, store.Runs) })
 	}
 	for range w.set.buildWorkers {
 		spawn(func() { w.loop(soft, store.Builds) })
 	}
-	spawn(func() { w.reclaimLoop(soft) })
+	spawn(func() { w.reclaimLoop(soft, &inflight) })
 	if w.set.janitorInterval > 0 {
 		spawn(func() { w.janitorLoop(soft) })
 	}
@@ -113,10 +133,18 @@ func (w *workers) start(soft context.Context) <-chan struct{} {
 	go func() {
 		defer close(done)
 		<-soft.Done()
-		stop := w.clock.AfterFunc(shutdownGrace, hardCancel)
+		stop := w.clock.AfterFunc(w.set.stopGrace, hardCancel)
 		loops.Wait()
+		inflight.Wait() // once the loops returned, nothing adds to it
+		stopBeat()
+		beating.Wait()
 		stop()
 		hardCancel()
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		defer cancel()
+		if err := w.queue.Leave(ctx, w.consumer); err != nil {
+			w.log.Warn("leave: other nodes take this node's pending jobs once its heartbeat expires", "err", err)
+		}
 	}()
 	return done
 }
@@ -138,29 +166,18 @@ func (w *workers) loop(soft context.Context, q store.Queue) {
 	}
 }
 
-// reclaimLoop takes over jobs whose worker died (delivered, never acknowledged, not touched).
-func (w *workers) reclaimLoop(soft context.Context) {
-	for sleep(soft, w.clock, w.set.reclaimIdle/3) {
-		for _, q := range []store.Queue{store.Builds, store.Runs} {
-			jobs, err := w.queue.Reclaim(soft, q, w.consumer, w.set.reclaimIdle, 1)
-			if err != nil {
-				w.log.Warn("reclaim", "queue", q, "err", err)
-				continue
-			}
-			for _, j := range jobs { // one at a time: a job claimed here and left waiting would age again
-				w.log.Info("reclaimed job of a dead worker", "job", j.String())
-				w.handle(j)
-			}
-		}
-	}
-}
-
-// handle runs one job, touching it periodically so that no other worker reclaims it meanwhile.
-// A job whose outcome could not be recorded stays pending, for this or another worker to retry.
+// handle runs one job in a slot of its queue, touching it from the start (while it waits for the
+// slot too) so that no other worker reclaims it meanwhile. A job whose outcome could not be
+// recorded stays pending, for this or another worker to retry.
 func (w *workers) handle(job store.Job) {
 	ctx, cancel := context.WithCancel(w.hard)
 	defer cancel()
 	go w.keepAlive(ctx, cancel, job)
+	s := w.slotsOf(job.Queue)
+	if !s.acquire(ctx) {
+		return // stopping: the job stays pending
+	}
+	defer s.release()
 	if !job.Enqueued.IsZero() {
 		w.metrics.QueueWait.WithLabelValues(job.Queue.String()).Observe(w.clock.Now().Sub(job.Enqueued).Seconds())
 	}

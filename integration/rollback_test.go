@@ -11,8 +11,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/daemon"
 	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
 )
 
 // rollCode is the code of version tag of "roll": it returns its tag, its context's token and the

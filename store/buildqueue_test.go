@@ -14,6 +14,7 @@ import (
 // nextBuild takes the next build for consumer w: its tenant, "" when none is claimable.
 func nextBuild(t *testing.T, s *testStore, w string) (store.Job, string) {
 	t.Helper()
+	mustHeartbeat(t, s, w)
 	j, err := s.NextJob(context.Background(), store.Builds, w, 20*time.Millisecond)
 	if err != nil {
 		t.Fatalf("NextJob(builds): %v", err)
@@ -85,24 +86,29 @@ func TestBuildCaps(t *testing.T) {
 	}
 }
 
-// TestReclaimBuild: the build of a consumer that died is handed to another, from the tenant's
-// build stream, and still counts against the tenant's cap until then.
+// TestReclaimBuild: the build of a consumer that died no longer counts against the tenant's cap,
+// and is handed to another from the tenant's build stream at once.
 func TestReclaimBuild(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{BuildCap: 1})
 	tn, _ := mustCreateTenant(t, s, "acme")
-	now := time.Now()
-	s.mr.SetTime(now)
 	mustPut(t, s, tn.ID, spec("fn", "v1", nil))
 	mustPut(t, s, tn.ID, spec("fn", "v2", nil))
+	mustPut(t, s, tn.ID, spec("fn", "v3", nil))
 	dead, _ := nextBuild(t, s, "dead")
-	s.mr.SetTime(now.Add(2 * time.Minute))
 	if _, got := nextBuild(t, s, "alive"); got != "" {
-		t.Fatal("the dead consumer's build no longer counts against the tenant's cap")
+		t.Fatal("a second build of the tenant started past its cap while the first one's node lives")
 	}
-	jobs, err := s.Reclaim(ctx, store.Builds, "alive", time.Minute, 4)
+	if err := s.Leave(ctx, "dead"); err != nil {
+		t.Fatal(err)
+	}
+	second, got := nextBuild(t, s, "alive")
+	if got != tn.ID || second.Version != 2 {
+		t.Fatalf("claim after the first build's node died = %+v; want version 2: a dead node's build does not hold the cap", second)
+	}
+	jobs, err := s.Reclaim(ctx, store.Builds, "alive", time.Hour, 4)
 	if err != nil || len(jobs) != 1 {
-		t.Fatalf("Reclaim = %+v, %v; want the dead consumer's build", jobs, err)
+		t.Fatalf("Reclaim = %+v, %v; want the dead consumer's build at once", jobs, err)
 	}
 	if j := jobs[0]; j.EntryID != dead.EntryID || j.Tenant != tn.ID || j.Name != "fn" || j.Version != 1 || j.Queue != store.Builds {
 		t.Errorf("reclaimed %+v, want %+v", j, dead)
@@ -114,8 +120,9 @@ func TestReclaimBuild(t *testing.T) {
 		t.Errorf("Touch by the new owner = %v", err)
 	}
 	mustFinishBuild(t, s, jobs[0], store.BuildOutcome{Image: "img:1"})
-	if job, got := nextBuild(t, s, "alive"); got != tn.ID || job.Version != 2 {
-		t.Errorf("after the reclaimed build ended, claim = %+v", job)
+	mustFinishBuild(t, s, second, store.BuildOutcome{Image: "img:2"})
+	if job, got := nextBuild(t, s, "alive"); got != tn.ID || job.Version != 3 {
+		t.Errorf("after the builds ended, claim = %+v, want version 3", job)
 	}
 }
 

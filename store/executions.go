@@ -63,46 +63,78 @@ func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faas
 	return e, d, err
 }
 
-// MarkRunning records that the execution started: its record and its summary.
+// terminalLua defines ended(sum): whether the summary at key sum says the execution ended.
+const terminalLua = `
+local function ended(sum)
+  local raw = redis.call('GET', sum)
+  if not raw then return false end
+  local ok, v = pcall(cjson.decode, raw)
+  if not ok or type(v) ~= 'table' then return false end
+  local st = v['status']
+  return st == 'completed' or st == 'failed' or st == 'timeout'
+end
+`
+
+// writeRunScript writes an execution's record and summary unless the execution ended already
+// (the first terminal record wins: a run re-run after its worker was thought dead never replaces
+// the outcome its first worker recorded). With ARGV[4] = "1" (a terminal record) it also
+// acknowledges the job and, for a synchronous run, hands the record to its waiter; an ended
+// execution's job is acknowledged all the same. It returns 1 when it wrote, 0 when the execution
+// had ended. KEYS: record, summary, run stream, wake-up list, notification list. ARGV: record,
+// summary, TTL (ms), terminal, entry id, sync, notification TTL (s), wake-up list cap.
+var writeRunScript = redis.NewScript(terminalLua + `
+local exec, sum, stream, wake, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local rec, summary, ttl, terminal, entry, sync, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local wrote = 0
+if not ended(sum) then
+  redis.call('SET', exec, rec, 'PX', ttl)
+  redis.call('SET', sum, summary, 'PX', ttl)
+  wrote = 1
+  if terminal == '1' and sync == '1' then
+    redis.call('RPUSH', done, rec)
+    redis.call('EXPIRE', done, nttl)
+  end
+end
+if terminal == '1' then
+  redis.call('XACK', stream, 'workers', entry)
+  redis.call('XDEL', stream, entry)
+  redis.call('RPUSH', wake, 1)
+  redis.call('LTRIM', wake, -kept, -1)
+end
+return wrote`)
+
+// MarkRunning records that the execution started: its record and its summary, unless it ended
+// already (see FinishRun).
 func (s *Store) MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error {
-	rec, err := encodeExecution(e)
-	if err != nil {
-		return fmt.Errorf("encode execution: %w", err)
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL)
-		p.Set(ctx, s.k.sum(tid, e.ID), encodeSummary(e), s.opts.ResultTTL)
-		return nil
-	})
-	if err != nil {
-		return unavailable("mark running", err)
-	}
-	return nil
+	_, err := s.writeRun(ctx, Job{Queue: Runs, Tenant: tid}, e, false)
+	return err
 }
 
-// FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a synchronous run,
-// hands the record to its waiter, in one transaction: the job is never acknowledged before its
-// terminal record is stored.
+// FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a
+// synchronous run, hands the record to its waiter, in one atomic step: the job is never
+// acknowledged before its terminal record is stored. When the execution ended already (another
+// worker recorded it: this one was thought dead, or finished a run reclaimed from it), the
+// first record stays and the job is acknowledged: one execution has one outcome.
 func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {
+	_, err := s.writeRun(ctx, job, e, true)
+	return err
+}
+
+// writeRun runs writeRunScript for e; it reports whether it wrote the record.
+func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, terminal bool) (bool, error) {
 	rec, err := encodeExecution(e)
 	if err != nil {
-		return fmt.Errorf("encode execution: %w", err)
+		return false, fmt.Errorf("encode execution: %w", err)
 	}
 	tid := job.Tenant
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.k.exec(tid, e.ID), rec, s.opts.ResultTTL)
-		p.Set(ctx, s.k.sum(tid, e.ID), encodeSummary(e), s.opts.ResultTTL)
-		s.ack(ctx, p, job)
-		if job.Sync {
-			p.RPush(ctx, s.k.done(tid, e.ID), rec)
-			p.Expire(ctx, s.k.done(tid, e.ID), notifyTTL)
-		}
-		return nil
-	})
+	n, err := writeRunScript.Run(ctx, s.rdb,
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID)},
+		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), flag(terminal), job.EntryID, flag(job.Sync),
+		int64(notifyTTL/time.Second), wakeKept).Int()
 	if err != nil {
-		return unavailable("finish run", err)
+		return false, unavailable("record run", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // WaitExecution blocks until a synchronous execution is terminal, returning its record, or until

@@ -34,6 +34,8 @@ package store
 //	{p}q:bwake                           list   wake-up tokens for idle build workers (capped)
 //	{p}q:builds                          stream build jobs of earlier releases, moved to the
 //	                                            tenants' build streams by EnsureGroups
+//	{p}alive:{consumer}                  string set while the worker node of that consumer name
+//	                                            lives (liveness.go), expiring unless renewed
 //	{p}installation                      string random id of this store, set once
 //
 // Scripts that visit several executions or tenants build their keys from a prefix the same way
@@ -81,3 +83,6 @@ func (k keys) brr() string              { return k.p + "q:brr" }
 func (k keys) bwake() string            { return k.p + "q:bwake" }
 func (k keys) legacyBuilds() string     { return k.p + "q:builds" }
 func (k keys) installation() string     { return k.p + "installation" }
+func (k keys) alive(consumer string) string {
+	return k.p + "alive:" + consumer
+}

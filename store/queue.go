@@ -98,46 +98,6 @@ func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
 	return nil
 }
 
-// Reclaim takes over up to count jobs that were delivered to some consumer but not acknowledged
-// for longer than minIdle — the consumer died — and returns them, now delivered to consumer. It
-// scans the streams of every tenant having jobs of q.
-func (s *Store) Reclaim(ctx context.Context, q Queue, consumer string, minIdle time.Duration, count int64) ([]Job, error) {
-	tids, err := s.rdb.SMembers(ctx, s.lane(q).tenants).Result()
-	if err != nil {
-		return nil, unavailable("reclaim "+q.String(), err)
-	}
-	var out []Job
-	for _, tid := range tids {
-		jobs, err := s.reclaim(ctx, Job{Queue: q, Tenant: tid}, consumer, minIdle, count-int64(len(out)))
-		if err != nil {
-			return out, err
-		}
-		if out = append(out, jobs...); int64(len(out)) >= count {
-			break
-		}
-	}
-	return out, nil
-}
-
-// reclaim runs XAUTOCLAIM on the stream of like (a job naming the queue and tenant).
-func (s *Store) reclaim(ctx context.Context, like Job, consumer string, minIdle time.Duration, count int64) ([]Job, error) {
-	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: s.streamOf(like), Group: group, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: count,
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
-		return nil, unavailable("reclaim "+like.Queue.String(), err)
-	}
-	out := make([]Job, 0, len(msgs))
-	for _, m := range msgs {
-		j := parseJob(like.Queue, m)
-		if j.Tenant == "" {
-			j.Tenant = like.Tenant
-		}
-		out = append(out, j)
-	}
-	return out, nil
-}
-
 // Ack acknowledges and deletes a job without writing any record (e.g. a job whose target vanished).
 func (s *Store) Ack(ctx context.Context, j Job) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

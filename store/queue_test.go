@@ -14,6 +14,9 @@ import (
 // miniredis measures a pending entry's idle time with its own clock (SetTime), the wall clock
 // when none is set; these tests move that clock instead of sleeping.
 
+// TestReclaim: a job is reclaimed at once when its consumer is dead (no heartbeat), or when it
+// went untouched for minIdle though its consumer lives (the consumer lost track of it); never a
+// job its live consumer touches, nor a finished one.
 func TestReclaim(t *testing.T) {
 	const minIdle = time.Second
 	tests := []struct {
@@ -21,12 +24,15 @@ func TestReclaim(t *testing.T) {
 		advance   time.Duration // how long the first consumer stays silent
 		touch     bool          // whether it touches the job just before the reclaim
 		acked     bool          // whether it finished the job
+		dead      bool          // whether its heartbeat is gone
 		reclaimed bool
 	}{
 		{name: "not idle long enough", advance: minIdle / 2},
-		{name: "dead consumer", advance: 2 * minIdle, reclaimed: true},
+		{name: "dead consumer, at once", dead: true, reclaimed: true},
+		{name: "untouched by its live consumer", advance: 2 * minIdle, reclaimed: true},
 		{name: "touched by a live consumer", advance: 2 * minIdle, touch: true},
 		{name: "finished", advance: 2 * minIdle, acked: true},
+		{name: "finished by a dead consumer", dead: true, acked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +44,13 @@ func TestReclaim(t *testing.T) {
 			e := mustEnqueue(t, s, tn.ID, queued("fn", now))
 			job := mustNextJob(t, s, store.Runs, "dead")
 
+			mustHeartbeat(t, s, "alive")
 			s.mr.SetTime(now.Add(tt.advance))
+			if tt.dead {
+				if err := s.Leave(ctx, "dead"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.touch {
 				if err := s.Touch(ctx, job, "dead"); err != nil {
 					t.Fatalf("Touch: %v", err)

@@ -15,8 +15,8 @@ import (
 // Scheduling. Every tenant has its own run stream and its own build stream; workers take jobs
 // through claimScript, which visits the tenants having a stream of the queue in round-robin order
 // and skips a tenant already running its maximum of concurrent jobs of that queue (its stream's
-// pending entries: delivered, not yet acknowledged — so a crashed worker's jobs still count until
-// they are reclaimed). A tenant flooding its queue therefore delays another tenant's job by at
+// pending entries of live consumers: delivered, not yet acknowledged; a dead node's jobs do not
+// count, see Liveness). A tenant flooding its queue therefore delays another tenant's job by at
 // most one turn of the rotation, never by its backlog. Idle workers block on the queue's wake-up
 // list, pushed by every enqueue and every finished job: no polling.
 
@@ -134,11 +134,21 @@ wakeup(wake, wakekept)
 return 1`)
 
 // claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
+// A tenant's running jobs are those pending for live consumers (see Liveness: the claiming one,
+// and those whose alive key exists): a dead node's jobs do not hold the tenant back.
 // KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant record key prefix,
-// cap field, consumer, default maximum of concurrent jobs per tenant.
+// cap field, consumer, default maximum of concurrent jobs per tenant, alive key prefix.
 var claimScript = redis.NewScript(`
 local rr, tenants = KEYS[1], KEYS[2]
-local sprefix, tprefix, capfield, consumer, defcap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local sprefix, tprefix, capfield, consumer, defcap, aprefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local function running(pending)
+  local n = 0
+  if tonumber(pending[1]) == 0 then return 0 end
+  for _, c in ipairs(pending[4]) do
+    if c[1] == consumer or redis.call('EXISTS', aprefix .. c[1]) == 1 then n = n + tonumber(c[2]) end
+  end
+  return n
+end
 for i = 1, redis.call('LLEN', rr) do
   local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
   local stream = sprefix .. tid
@@ -153,7 +163,7 @@ for i = 1, redis.call('LLEN', rr) do
     end
     if cap <= 0 then cap = defcap end
     local ok, pending = pcall(redis.call, 'XPENDING', stream, 'workers')
-    if ok and pending[1] < cap then
+    if ok and (tonumber(pending[1]) < cap or running(pending) < cap) then
       local ok2, res = pcall(redis.call, 'XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
       if ok2 and res and res[1] and #res[1][2] > 0 then
         local e = res[1][2][1]
@@ -216,7 +226,7 @@ func flag(b bool) string {
 func (s *Store) nextJob(ctx context.Context, l lane, consumer string, block time.Duration) (*Job, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		res, err := claimScript.Run(ctx, s.rdb, []string{l.rr, l.tenants},
-			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap).Slice()
+			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap, s.k.alive("")).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable("claim "+l.q.String(), err)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -132,7 +133,19 @@ func unavailable(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if outOfMemory(err) {
+		return fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, faaspot.ErrStoreFull, err)
+	}
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// outOfMemory reports whether Redis refused a command (or a script, or a transaction holding
+// one) because it is over its maxmemory: "OOM command not allowed …", or EXECABORT of a
+// transaction that held such a command.
+func outOfMemory(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "OOM ") || strings.Contains(msg, "OOM command not allowed") ||
+		(strings.HasPrefix(msg, "EXECABORT") && strings.Contains(msg, "OOM"))
 }
 
 // InstallationID returns the random id of this store (its Redis and key prefix), made by the

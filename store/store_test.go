@@ -104,8 +104,18 @@ func mustCreateTenant(tb testing.TB, s *testStore, name string) (faaspot.Tenant,
 }
 
 // mustNextJob reads the next job of q, failing when none arrives.
+// mustHeartbeat marks consumer alive for an hour.
+func mustHeartbeat(tb testing.TB, s *testStore, consumer string) {
+	tb.Helper()
+	if err := s.Heartbeat(context.Background(), consumer, time.Hour); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustNextJob claims the next job of q for consumer, marked alive first.
 func mustNextJob(tb testing.TB, s *testStore, q store.Queue, consumer string) store.Job {
 	tb.Helper()
+	mustHeartbeat(tb, s, consumer)
 	j, err := s.NextJob(context.Background(), q, consumer, 100*time.Millisecond)
 	if err != nil || j == nil {
 		tb.Fatalf("NextJob(%v) = %v, %v; want a job", q, j, err)

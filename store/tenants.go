@@ -79,12 +79,19 @@ return {tid, fields, tostring(wait)}`)
 // quota (its requests_per_second, else defaultRate; 0: no limit), counted in Redis so that every
 // API node shares it, all in one round trip (it runs on every request). Over the rate, the tenant
 // comes with the wait until the next request is allowed, and nothing else is done. ErrNotFound
-// for an unknown token.
+// for an unknown token. When Redis refuses writes (out of memory), the tenant is resolved
+// without taking from its rate quota: reads keep working, the rate limit degrades.
 func (s *Store) Authenticate(ctx context.Context, token string, defaultRate float64) (faaspot.Tenant, time.Duration, error) {
 	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))},
 		s.k.p+"tenant:", defaultRate, s.k.p+"t:").Slice()
 	if errors.Is(err, redis.Nil) {
 		return faaspot.Tenant{}, 0, ErrNotFound
+	}
+	if err != nil && outOfMemory(err) {
+		// Redis refuses writes: the rate bucket cannot be taken from, but the tenant can still
+		// read (and whatever needs no write). Authenticate without the rate limit.
+		t, rerr := s.tenantOfToken(ctx, token)
+		return t, 0, rerr
 	}
 	if err != nil {
 		return faaspot.Tenant{}, 0, unavailable("resolve token", err)
@@ -103,6 +110,18 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 	waitS, _ := res[2].(string)
 	wait, _ := strconv.ParseFloat(waitS, 64)
 	return tenantOf(tid, m), time.Duration(wait * float64(time.Second)), nil
+}
+
+// tenantOfToken resolves token to its tenant with reads only. ErrNotFound for an unknown token.
+func (s *Store) tenantOfToken(ctx context.Context, token string) (faaspot.Tenant, error) {
+	tid, err := s.rdb.Get(ctx, s.k.token(HashToken(token))).Result()
+	if errors.Is(err, redis.Nil) {
+		return faaspot.Tenant{}, ErrNotFound
+	}
+	if err != nil {
+		return faaspot.Tenant{}, unavailable("resolve token", err)
+	}
+	return s.tenant(ctx, tid)
 }
 
 // TenantByName returns the tenant with that name. ErrNotFound when none.
