@@ -44,7 +44,10 @@ type Execution struct {
 	Deployment string `json:"deployment"`
 	Version    int    `json:"version"`
 	// Pinned says the run asked for Version (…/versions/{n}/rpc/) rather than the current one.
-	Pinned          bool            `json:"pinned,omitempty"`
+	Pinned bool `json:"pinned,omitempty"`
+	// IdempotencyKey is the Idempotency-Key the run was requested with: the same key (per tenant
+	// and deployment, for a while) gives this execution again, and the function runs once.
+	IdempotencyKey  string          `json:"idempotency_key,omitempty"`
 	Status          ExecStatus      `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`
@@ -69,6 +72,9 @@ func (e *Execution) Terminal() bool { return e.Status.Terminal() }
 
 // HeaderExecutionID carries the execution id on every run answer.
 const HeaderExecutionID = "X-Faaspot-Execution-Id"
+
+// HeaderIdempotencyKey on a run request makes it idempotent (see Execution.IdempotencyKey).
+const HeaderIdempotencyKey = "Idempotency-Key"
 
 // RunFailure is the body of a synchronous run that failed (500) or timed out (504).
 type RunFailure struct {

@@ -111,3 +111,12 @@ type VersionError struct {
 func (e *VersionError) Error() string { return fmt.Sprintf("version %d %s", e.Version, e.Reason) }
 
 func (e *VersionError) Unwrap() error { return e.Err }
+
+// ExistingRunError is how a store answers a run request whose idempotency key it has seen: the
+// run was queued before, as execution ID, and nothing new was queued. It is no failure: the
+// caller answers with that execution.
+type ExistingRunError struct{ ID string }
+
+func (e *ExistingRunError) Error() string {
+	return "a run with this idempotency key exists: execution " + e.ID
+}

@@ -185,7 +185,7 @@ func newWaitHook(st *store.Store) *waitHook {
 
 func (h *waitHook) setMode(m waitMode) { h.mode.Store(int32(m)) }
 
-func (h *waitHook) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (faaspot.Execution, bool, error) {
+func (h *waitHook) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration, shared bool) (faaspot.Execution, bool, error) {
 	select {
 	case h.waits <- timeout:
 	default: // nobody is watching: do not block the request
@@ -197,7 +197,7 @@ func (h *waitHook) WaitExecution(ctx context.Context, tid, id string, timeout ti
 		<-ctx.Done()
 		return faaspot.Execution{}, false, ctx.Err()
 	}
-	return h.ExecutionStore.WaitExecution(ctx, tid, id, timeout)
+	return h.ExecutionStore.WaitExecution(ctx, tid, id, timeout, shared)
 }
 
 // nextWait returns the timeout of the next WaitExecution call, failing the test when none begins

@@ -91,7 +91,8 @@ type ExecutionStore interface {
 	// EnqueueRun stores the queued execution e and queues its run atomically: on nil the run is
 	// durably queued. maxQueued > 0 bounds the tenant's runs waiting to start; past it the error
 	// is a *faaspot.QuotaError. With sync, the terminal record is pushed to WaitExecution.
-	// ErrNotFound when the tenant no longer exists.
+	// ErrNotFound when the tenant no longer exists. When e's idempotency key gave an execution
+	// already, nothing is queued and the error is a *faaspot.ExistingRunError naming it.
 	EnqueueRun(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) error
 	// EnqueueOrPark is EnqueueRun for a deployment seen without a ready version: while its first
 	// version builds, the run is stored queued and parked (parked true) until the build ends,
@@ -109,7 +110,9 @@ type ExecutionStore interface {
 	ListExecutionRecords(ctx context.Context, tid string, q faaspot.ExecutionQuery) ([]faaspot.Execution, string, error)
 	// WaitExecution blocks until the synchronous execution id is terminal and returns its record
 	// (ok true), or until timeout passes (ok false). It returns ctx's error when ctx ends first.
-	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (e faaspot.Execution, ok bool, err error)
+	// shared leaves the notification to the other waiters of the same execution (runs with an
+	// idempotency key).
+	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration, shared bool) (e faaspot.Execution, ok bool, err error)
 }
 
 // Pinger reports whether a backing service answers; /readyz calls it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,13 +34,28 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return faaspot.Execution{}, false
+	}
 	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: pinned, Pinned: pinned > 0,
-		Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
+		IdempotencyKey: key, Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
 	if pinned > 0 {
 		err = s.enqueuePinned(r, t.ID, e, maxQueued, sync)
 	} else {
 		e, err = s.enqueueCurrent(r, t.ID, e, maxQueued, sync)
+	}
+	var existing *faaspot.ExistingRunError
+	if errors.As(err, &existing) {
+		// The key gave an execution already: answer with it (its record as it is now).
+		if e, err = s.executions.GetExecution(r.Context(), t.ID, existing.ID); errors.Is(err, faaspot.ErrNotFound) {
+			err = nil // expired or trimmed: the key still gives it
+		}
+		if e.ID == "" {
+			e = faaspot.Execution{ID: existing.ID, Deployment: name, IdempotencyKey: key, Status: faaspot.ExecQueued}
+		}
 	}
 	if err != nil {
 		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
@@ -47,6 +63,20 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	w.Header().Set(faaspot.HeaderExecutionID, e.ID)
 	return e, true
+}
+
+// maxIdempotencyKey bounds an Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// idempotencyKey returns the request's Idempotency-Key ("" for none); a 400 naming the header
+// when it is longer than maxIdempotencyKey or holds other than printable ASCII.
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get(faaspot.HeaderIdempotencyKey)
+	if len(k) > maxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", faaspot.Invalid(faaspot.HeaderIdempotencyKey,
+			"the Idempotency-Key header must be 1 to %d printable ASCII characters without spaces", maxIdempotencyKey)
+	}
+	return k, nil
 }
 
 // enqueuePinned queues e, pinned to e.Version, once that version is known to be able to run.
@@ -144,7 +174,7 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	final, done, err := s.awaitRun(r, tenantOf(r).ID, e.ID)
+	final, done, err := s.awaitRun(r, tenantOf(r).ID, e)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -155,10 +185,15 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	s.answerRun(w, e, start)
 }
 
-// awaitRun waits for the terminal record of the tenant's execution id, up to SyncWait, and
-// reports whether it came. It does not wait when the tenant holds MaxSyncWaiters waiting requests
-// on this node, and stops waiting, without an error, when the node drains.
-func (s *Server) awaitRun(r *http.Request, tid, id string) (faaspot.Execution, bool, error) {
+// awaitRun waits for the terminal record of the tenant's execution e, up to SyncWait, and
+// reports whether it came (at once when e is terminal: a repeated keyed request). It does not
+// wait when the tenant holds MaxSyncWaiters waiting requests on this node, and stops waiting,
+// without an error, when the node drains.
+func (s *Server) awaitRun(r *http.Request, tid string, e faaspot.Execution) (faaspot.Execution, bool, error) {
+	id := e.ID
+	if e.Terminal() {
+		return e, true, nil // a repeated request with an idempotency key, for a run that ended
+	}
 	if !s.waiters.enter(tid, s.cfg.MaxSyncWaiters) {
 		s.waiters.leave(tid)
 		return faaspot.Execution{}, false, nil // enough waiting connections: answer 202 at once
@@ -171,7 +206,7 @@ func (s *Server) awaitRun(r *http.Request, tid, id string) (faaspot.Execution, b
 	defer stop()
 	unhook := context.AfterFunc(s.draining, stop)
 	defer unhook()
-	final, ok, err := s.executions.WaitExecution(ctx, tid, id, s.cfg.SyncWait)
+	final, ok, err := s.executions.WaitExecution(ctx, tid, id, s.cfg.SyncWait, e.IdempotencyKey != "")
 	if err != nil && s.draining.Err() != nil && r.Context().Err() == nil {
 		return faaspot.Execution{}, false, nil // the node is stopping: answer 202, the run goes on
 	}

@@ -99,6 +99,9 @@ type Config struct {
 	// heartbeat lives this long (renewed every quarter of it), and a job its live worker stopped
 	// touching for this long is taken over too. Jobs of a node known dead are taken at once.
 	ReclaimIdle time.Duration
+	// IdempotencyTTL (FAASPOT_IDEMPOTENCY_TTL) is how long a run's Idempotency-Key gives its
+	// execution.
+	IdempotencyTTL time.Duration
 	// StopGrace (FAASPOT_STOP_GRACE) is how long a graceful stop (SIGTERM) lets in-flight requests
 	// and runs go on; past it, runs are cancelled and left for another node (or this node's next
 	// start) to run again.
@@ -161,6 +164,7 @@ func DefaultConfig() Config {
 		Role:                 RoleAll,
 		ReclaimIdle:          15 * time.Second,
 		StopGrace:            30 * time.Second,
+		IdempotencyTTL:       24 * time.Hour,
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
 		HTTPReadTimeout:      30 * time.Second,
@@ -250,6 +254,7 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_SYNC_WAIT", &c.SyncWait),
 		durVar("FAASPOT_RECLAIM_IDLE", &c.ReclaimIdle),
 		durVar("FAASPOT_STOP_GRACE", &c.StopGrace),
+		durVar("FAASPOT_IDEMPOTENCY_TTL", &c.IdempotencyTTL),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
 		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
 		durVar("FAASPOT_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout),
@@ -386,6 +391,9 @@ func (c *Config) validateDurations(bad func(format string, args ...any)) {
 	}
 	if c.StopGrace < 0 {
 		bad("the stop grace must not be negative")
+	}
+	if c.IdempotencyTTL < time.Minute {
+		bad("the idempotency key TTL must be at least a minute")
 	}
 	if c.ImportTimeout <= 0 {
 		bad("the import timeout must be positive")

@@ -115,3 +115,33 @@ func TestReclaimedJobsShareSlots(t *testing.T) {
 		t.Errorf("free slots %d, runs %d; want the slot released and both jobs run", tw.runSlots.free(), tw.calls.count("sandbox.Run"))
 	}
 }
+
+// TestRunOnceWithKey: a run with an idempotency key is marked running before the function starts;
+// found running (its node died mid-run), it is not run again but recorded failed WorkerLost.
+func TestRunOnceWithKey(t *testing.T) {
+	for _, found := range []faaspot.ExecStatus{faaspot.ExecQueued, faaspot.ExecRunning} {
+		t.Run(string(found), func(t *testing.T) {
+			tw := newTestWorkers(t)
+			withRun(tw)
+			e := tw.store.execs["e1"]
+			e.IdempotencyKey, e.Status = "order-42", found
+			tw.store.execs["e1"] = e
+			if err := tw.run(t.Context(), runJob("e1")); err != nil {
+				t.Fatal(err)
+			}
+			rec := onlyRecord(t, tw)
+			if found == faaspot.ExecRunning {
+				if rec.Status != faaspot.ExecFailed || rec.Error == nil || rec.Error.Type != errTypeWorkerLost || tw.calls.count("sandbox.Run") != 0 {
+					t.Errorf("record %s %+v, %d runs; want WorkerLost and no run", rec.Status, rec.Error, tw.calls.count("sandbox.Run"))
+				}
+				return
+			}
+			if i, j := tw.calls.index("store.MarkRunning"), tw.calls.index("sandbox.Run"); i < 0 || j < i {
+				t.Errorf("the keyed run was not marked running before it started: %s", tw.calls)
+			}
+			if rec.Status != faaspot.ExecCompleted {
+				t.Errorf("record %+v, want completed", rec)
+			}
+		})
+	}
+}

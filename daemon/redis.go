@@ -70,7 +70,7 @@ func (d *Daemon) openStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), BuildCap: d.cfg.MaxConcurrentBuilds, MaxQueuedBuilds: d.cfg.MaxQueuedBuilds, VersionsKept: d.cfg.VersionsKept, Waits: d.waits}); err != nil {
+	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), BuildCap: d.cfg.MaxConcurrentBuilds, MaxQueuedBuilds: d.cfg.MaxQueuedBuilds, VersionsKept: d.cfg.VersionsKept, IdempotencyTTL: d.cfg.IdempotencyTTL, Waits: d.waits}); err != nil {
 		return err
 	}
 	if err := d.store.Ping(ctx); err != nil {

@@ -32,11 +32,13 @@ const (
 	msgEngineError        = "the container engine could not run the function; try again"
 	msgImageMismatch      = "the deployment's record names an image that is not its own; the run was refused (ask the operator)"
 	msgRunOverdue         = "the run did not end within its timeout plus a grace period and was stopped; try again"
+	msgWorkerLost         = "the node running this run stopped before it ended; a run with an idempotency key is not run twice: run it again with a new key if it is safe"
 )
 
 // Error types of the runs that fail for the engine's or the operator's reasons.
 const (
 	errTypeBuildFailed        = "BuildFailed"
+	errTypeWorkerLost         = "WorkerLost"
 	errTypeVersionUnavailable = "VersionUnavailable"
 	errTypeImageMismatch      = "ImageMismatch"
 	errTypeEngineTimeout      = "EngineTimeout"
@@ -86,7 +88,24 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", job, err)
 	}
+	if e.IdempotencyKey != "" {
+		return w.runOnce(ctx, job, e, dep, secrets)
+	}
 	e.Status, e.Version = faaspot.ExecRunning, dep.ReadyVersion
+	return w.execute(ctx, job, e, dep, w.runRequest(job.Tenant, dep, e, secrets))
+}
+
+// runOnce runs an execution with an idempotency key at most once: its record says running
+// before the function starts, and a run found running (its node died mid-run, and the job was
+// taken over) is not run again but recorded failed with WorkerLost.
+func (w *workers) runOnce(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, secrets []byte) error {
+	if e.Status == faaspot.ExecRunning {
+		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeWorkerLost, msgWorkerLost))
+	}
+	e.Status, e.Version = faaspot.ExecRunning, dep.ReadyVersion
+	if err := w.runs.MarkRunning(ctx, job.Tenant, e); err != nil {
+		return fmt.Errorf("%s: %w", job, err)
+	}
 	return w.execute(ctx, job, e, dep, w.runRequest(job.Tenant, dep, e, secrets))
 }
 
@@ -96,7 +115,10 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 // EngineError, or EngineTimeout when the sandbox overran the run's timeout and grace (see
 // runSandbox).
 func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, req sandbox.Request) error {
-	marked := w.markRunningLater(job.Tenant, e)
+	marked := func() {} // a keyed run is marked running already
+	if e.IdempotencyKey == "" {
+		marked = w.markRunningLater(job.Tenant, e)
+	}
 	res, err := w.runSandbox(ctx, req)
 	if err != nil && ctx.Err() == nil && cerrdefs.IsNotFound(err) {
 		if req.Image, err = w.localImage(ctx, job.Tenant, dep); err != nil {

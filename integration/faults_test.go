@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,8 +13,8 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
-	"github.com/faaspot/faaspot/daemon"
 	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/daemon"
 )
 
 // Fault injection: each test kills or starves one component while runs are in flight and asserts
@@ -296,5 +297,39 @@ func TestFaultContainerKill(t *testing.T) {
 	}
 	if v, _, err := n.c.RunSync(ctx, sleeper.Name, map[string]any{"i": 7}); err != nil || string(v) != "7" {
 		t.Errorf("the next run = %s, %v", v, err)
+	}
+}
+
+// TestIdempotencyKeyRunsOnce: three requests with one Idempotency-Key, async and sync, give one
+// execution: the function runs once (one record of the deployment), every answer names it, and
+// the sync ones get its value.
+func TestIdempotencyKeyRunsOnce(t *testing.T) {
+	n := startNode(t)
+	n.deploy(t, sleeper)
+	send := func(method, path string) (int, string, string) {
+		req, _ := http.NewRequest(method, n.url+path, nil)
+		req.Header.Set("Authorization", "Token "+n.token)
+		req.Header.Set(faaspot.HeaderIdempotencyKey, "order-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get(faaspot.HeaderExecutionID), strings.TrimSpace(string(body))
+	}
+	status, id, _ := send(http.MethodPost, "/v1/deployments/sleeper/rpc/?s=1&i=5")
+	if status != http.StatusAccepted || id == "" {
+		t.Fatalf("first keyed run = %d %q", status, id)
+	}
+	for _, path := range []string{"/v1/sync/deployments/sleeper/rpc/?i=6", "/v1/sync/deployments/sleeper/rpc/?i=7"} {
+		status, again, body := send(http.MethodPost, path)
+		if status != http.StatusOK || again != id || body != `"5"` {
+			t.Errorf("repeated keyed run = %d %s %s, want 200 with execution %s's value 5", status, again, body, id)
+		}
+	}
+	list, _, err := n.c.ListExecutions(context.Background(), faaspot.ExecutionQuery{Deployment: "sleeper"})
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Errorf("executions of the deployment = %+v, %v; want the one keyed execution", list, err)
 	}
 }

@@ -276,7 +276,7 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 // WaitBuilt blocks until the build of the version has ended or the timeout passes; it reports
 // whether the build ended. It is woken by FinishBuild, never by polling.
 func (s *Store) WaitBuilt(ctx context.Context, tid, name string, version int, timeout time.Duration) (bool, error) {
-	_, ok, err := s.waitKey(ctx, s.k.built(tid, name, version), timeout)
+	_, ok, err := s.waitKey(ctx, s.k.built(tid, name, version), timeout, false)
 	return ok, err
 }
 

@@ -138,9 +138,12 @@ func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, term
 }
 
 // WaitExecution blocks until a synchronous execution is terminal, returning its record, or until
-// the timeout passes (ok false). It is woken by FinishRun (BLPOP), never by polling.
-func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration) (faaspot.Execution, bool, error) {
-	val, ok, err := s.waitKey(ctx, s.k.done(tid, id), timeout)
+// the timeout passes (ok false). It is woken by FinishRun (BLPOP), never by polling. With shared
+// (a run with an idempotency key, which several requests may wait for), the notification is
+// left for the others (BLMOVE onto itself) until it expires, and a waiter coming after the run
+// ended gets it at once.
+func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.Duration, shared bool) (faaspot.Execution, bool, error) {
+	val, ok, err := s.waitKey(ctx, s.k.done(tid, id), timeout, shared)
 	if err != nil || !ok {
 		return faaspot.Execution{}, false, err
 	}
@@ -158,21 +161,30 @@ func (s *Store) WaitExecution(ctx context.Context, tid, id string, timeout time.
 const waitSlice = time.Second
 
 // waitKey pops the value pushed on key, waiting up to timeout (in whole seconds, at least one:
-// Redis' blocking pops count in seconds on older servers).
-func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration) (string, bool, error) {
+// Redis' blocking pops count in seconds on older servers); with peek it leaves it there.
+func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration, peek bool) (string, bool, error) {
 	deadline := time.Now().Add(max(timeout, waitSlice))
 	for time.Until(deadline) > 0 {
 		if err := ctx.Err(); err != nil {
 			return "", false, err
 		}
-		res, err := s.waits.BLPop(ctx, waitSlice, key).Result()
+		var val string
+		var err error
+		if peek {
+			val, err = s.waits.BLMove(ctx, key, key, "LEFT", "RIGHT", waitSlice).Result()
+		} else {
+			var res []string
+			if res, err = s.waits.BLPop(ctx, waitSlice, key).Result(); err == nil {
+				val = res[1]
+			}
+		}
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
 			return "", false, unavailable("wait", err)
 		}
-		return res[1], true, nil
+		return val, true, nil
 	}
 	return "", false, nil
 }

@@ -66,7 +66,7 @@ func testRunLifecycle(t *testing.T) {
 
 	waited := make(chan bool, 1)
 	go func() {
-		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, 5*time.Second)
+		_, done, err := s.WaitExecution(ctx, tn.ID, e.ID, 5*time.Second, false)
 		if err != nil {
 			t.Errorf("WaitExecution: %v", err)
 		}
@@ -132,7 +132,7 @@ func TestWaitExecution(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s, job, e := running(t)
 			start := time.Now()
-			_, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, 10*time.Millisecond)
+			_, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, 10*time.Millisecond, false)
 			if done || err != nil {
 				t.Errorf("WaitExecution = %v, %v; want false, nil", done, err)
 			}
@@ -155,7 +155,7 @@ func TestWaitExecution(t *testing.T) {
 				t.Errorf("notification TTL = %v, want 10m", ttl)
 			}
 			start := time.Now()
-			got, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, time.Second)
+			got, done, err := s.WaitExecution(t.Context(), job.Tenant, e.ID, time.Second, false)
 			if !done || err != nil || got.Status != faaspot.ExecFailed || got.Error == nil || got.Error.Message != "boom" {
 				t.Errorf("WaitExecution after FinishRun = %+v, %v, %v; want the failed record", got, done, err)
 			}
@@ -174,7 +174,7 @@ func TestWaitExecution(t *testing.T) {
 			const after = 50 * time.Millisecond
 			time.AfterFunc(after, cancel)
 			start := time.Now()
-			_, done, err := s.WaitExecution(cctx, job.Tenant, "never", 10*time.Second)
+			_, done, err := s.WaitExecution(cctx, job.Tenant, "never", 10*time.Second, false)
 			// The wait gives up at the end of the blocking pop in progress (a 1 s slice), not
 			// after its timeout.
 			if elapsed := time.Since(start); elapsed > time.Second {

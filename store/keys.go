@@ -1,5 +1,10 @@
 package store
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // keys renders the Redis key layout. Every tenant-owned key carries the tenant's id:
 //
 //	{p}tenant:{tid}                      hash   tenant record
@@ -24,6 +29,8 @@ package store
 //	{p}t:{tid}:log:{id}                  stream a run's live output (logs.go): pieces, a follower's
 //	                                            "watch", the "end"; capped, expires after the run
 //	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
+//	{p}t:{tid}:idem:{name}:{sha256(key)} string the execution an idempotency key gives, for
+//	                                            Options.IdempotencyTTL
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream
 //	{p}q:rr                              list   the same tenants in round-robin order
@@ -69,6 +76,10 @@ func (k keys) sum(tid, id string) string  { return k.t(tid) + "sum:" + id }
 func (k keys) done(tid, id string) string { return k.t(tid) + "done:" + id }
 func (k keys) built(tid, name string, v int) string {
 	return k.t(tid) + "built:" + name + ":" + itoa(v)
+}
+func (k keys) idem(tid, name, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return k.t(tid) + "idem:" + name + ":" + hex.EncodeToString(sum[:])
 }
 func (k keys) parked(tid, name string) string {
 	return k.t(tid) + "parked:" + name

@@ -135,7 +135,7 @@ func TestFirstOutcomeWins(t *testing.T) {
 	if p, _ := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); p.Count != 0 {
 		t.Errorf("%d jobs pending, want both acknowledged", p.Count)
 	}
-	if w, ok, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second); err != nil || !ok || string(w.Result) != `"first"` {
+	if w, ok, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second, false); err != nil || !ok || string(w.Result) != `"first"` {
 		t.Errorf("the sync waiter got %+v, %v, %v; want the first outcome", w, ok, err)
 	}
 }

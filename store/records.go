@@ -76,6 +76,7 @@ type executionRecord struct {
 	Deployment      string          `json:"deployment"`
 	Version         int             `json:"version"`
 	Pinned          bool            `json:"pinned,omitempty"`
+	IdempotencyKey  string          `json:"idempotency_key,omitempty"`
 	Status          string          `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`
@@ -104,7 +105,7 @@ type errorRecord struct {
 }
 
 func (r executionRecord) domain() faaspot.Execution {
-	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version, Pinned: r.Pinned,
+	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version, Pinned: r.Pinned, IdempotencyKey: r.IdempotencyKey,
 		Status: faaspot.ExecStatus(r.Status), Args: r.Args, Result: r.Result,
 		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTruncated: r.StdoutTruncated, StderrTruncated: r.StderrTruncated,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
@@ -118,7 +119,7 @@ func (r executionRecord) domain() faaspot.Execution {
 }
 
 func executionRecordOf(e faaspot.Execution) executionRecord {
-	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Pinned: e.Pinned,
+	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Pinned: e.Pinned, IdempotencyKey: e.IdempotencyKey,
 		Status: string(e.Status), Args: e.Args, Result: e.Result,
 		Stdout: e.Stdout, Stderr: e.Stderr, StdoutTruncated: e.StdoutTruncated, StderrTruncated: e.StderrTruncated,
 		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,

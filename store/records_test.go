@@ -75,7 +75,7 @@ func fullDeployment() faaspot.Deployment {
 
 func fullExecution() faaspot.Execution {
 	started, finished, code := recordTime.Add(250*time.Millisecond), recordTime.Add(1250*time.Millisecond), 137
-	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1, Pinned: true,
+	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1, Pinned: true, IdempotencyKey: "order-42",
 		Status: faaspot.ExecFailed, Args: json.RawMessage(`{"x":1}`), Result: json.RawMessage(`[1,2]`),
 		Error: &faaspot.ExecError{Type: "MemoryError", Message: "killed", Traceback: "Traceback ...\n",
 			MessageTruncated: true, TracebackTruncated: true},

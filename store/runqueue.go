@@ -97,6 +97,8 @@ end
 `
 
 // enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything. With
+// an idempotency key (ARGV[14] > 0: its TTL in ms) already seen, it returns the execution id the
+// key gives and writes nothing; else the key gives this execution from now on. With
 // park = "1" (a deployment seen without a ready version), it reads the deployment record first:
 // still building, the run is parked on the deployment's list instead of the stream (2), to be
 // queued by the build's end (releaseLua); ready meanwhile, it is queued as usual (1); failed
@@ -104,8 +106,14 @@ end
 var enqueueScript = redis.NewScript(laneLua + trimLua + `
 local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
+local idem, idemttl = KEYS[13], tonumber(ARGV[14])
 if redis.call('EXISTS', tenant) == 0 then return -1 end
+if idemttl > 0 then
+  local prev = redis.call('GET', idem)
+  if prev then return prev end
+end
 local function record()
+  if idemttl > 0 then redis.call('SET', idem, id, 'PX', idemttl) end
   redis.call('SET', exec, rec, 'PX', ttl)
   redis.call('SET', sum, summary, 'PX', ttl)
   redis.call('ZADD', execs, score, id)
@@ -175,7 +183,9 @@ end
 return false`)
 
 // EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step: when
-// it returns nil the run is durably queued. maxQueued > 0 bounds the tenant's runs waiting to
+// it returns nil the run is durably queued. When e carries an idempotency key that the tenant's
+// deployment was given within Options.IdempotencyTTL, nothing is written and the error is a
+// *faaspot.ExistingRunError naming the execution that key gives. maxQueued > 0 bounds the tenant's runs waiting to
 // start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes
 // the terminal record to the waiter (WaitExecution). ErrNotFound when the tenant was deleted.
 //
@@ -192,12 +202,23 @@ func (s *Store) enqueue(ctx context.Context, tid string, e faaspot.Execution, ma
 	if err != nil {
 		return 0, fmt.Errorf("encode execution: %w", err)
 	}
-	n, err := enqueueScript.Run(ctx, s.rdb,
+	var idemTTL int64
+	if e.IdempotencyKey != "" {
+		// A keyed run notifies waiters whether or not its first request waited: a repeated
+		// request may wait for it (see WaitExecution).
+		idemTTL, sync = s.opts.IdempotencyTTL.Milliseconds(), true
+	}
+	res, err := enqueueScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
 			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
-			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment)},
+			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
 		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, flag(sync), wakeKept, encodeSummary(e), s.k.t(tid), flag(park)).Int()
+		e.Deployment, flag(sync), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL).Result()
+	if prev, ok := res.(string); ok && err == nil {
+		return 0, &faaspot.ExistingRunError{ID: prev}
+	}
+	n64, _ := res.(int64)
+	n := int(n64)
 	switch {
 	case err != nil:
 		return 0, unavailable("enqueue run", err)

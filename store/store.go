@@ -39,7 +39,7 @@ type Store struct {
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
 // holds the defaults of the operator's settings: prefix, TTL, run cap); New refuses those when
 // they cannot work rather than default them. ExecutionsKept, BuildCap, MaxQueuedBuilds,
-// VersionsKept, Waits and Now default as documented.
+// VersionsKept, IdempotencyTTL, Waits and Now default as documented.
 type Options struct {
 	// Prefix is put in front of every key (the daemon's "fs:"); tests use it to share one Redis.
 	Prefix string
@@ -53,6 +53,8 @@ type Options struct {
 	BuildCap int
 	// MaxQueuedBuilds bounds a tenant's builds waiting to start (0: 20; negative: no bound).
 	MaxQueuedBuilds int
+	// IdempotencyTTL is how long an idempotency key gives its execution (0: 24 hours).
+	IdempotencyTTL time.Duration
 	// VersionsKept bounds the version records kept per deployment (0: 10); the oldest go first,
 	// never the ready version's.
 	VersionsKept int
@@ -71,6 +73,7 @@ const (
 	defaultBuildCap        = 1
 	defaultMaxQueuedBuilds = 20
 	defaultVersionsKept    = 10
+	defaultIdempotencyTTL  = 24 * time.Hour
 )
 
 // New returns a Store over an existing client. The caller owns the client. It fails on a secret
@@ -107,6 +110,9 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	}
 	if opts.VersionsKept <= 0 {
 		opts.VersionsKept = defaultVersionsKept
+	}
+	if opts.IdempotencyTTL <= 0 {
+		opts.IdempotencyTTL = defaultIdempotencyTTL
 	}
 	if opts.Waits == nil {
 		opts.Waits = rdb
