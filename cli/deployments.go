@@ -138,30 +138,38 @@ func readFile(path, flag string) (string, error) {
 }
 
 func (a *app) runCommand() *cobra.Command {
-	var params, jsonArgs string
+	var params, jsonArgs, key string
 	var wait bool
 	var version versionNumber
+	const usage = `NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--idempotency-key K] [--wait]`
 	cmd := &cobra.Command{
-		Use:   `run NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--wait]`,
+		Use:   "run " + usage,
 		Short: "Run a deployment; without --wait print only the execution id",
 		Long: "Run the deployment NAME: its current version (the ready one), or with --version N that\n" +
-			"version, which must be one that `fas deployments versions NAME` lists as ready.",
+			"version, which must be one that `fas deployments versions NAME` lists as ready.\n" +
+			"With --idempotency-key K, a run with the same K within 24 hours (the server's default)\n" +
+			"gives the same execution, its id or with --wait its result, and the function runs once:\n" +
+			"a retry that cannot run it twice.",
 		Example: `  fas deployments run hello --parameters "name=user1" --wait
   fas deployments run hello --json '{"n": 3, "tags": ["a", "b"]}' --wait
   fas deployments run hello --version 2 --parameters "name=user1" --wait
+  fas deployments run charge --json '{"order": 42}' --idempotency-key order-42 --wait
   ID=$(fas deployments run hello --parameters "name=user2") && fas executions get "$ID"`,
-		Args:              exactArgs(1, `NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--wait]`),
+		Args:              exactArgs(1, usage),
 		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runArgs, err := runArguments(params, jsonArgs)
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("idempotency-key") && key == "" {
+				return usagef("--idempotency-key must not be empty")
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			err = a.run(cmd.Context(), c, args[0], int(version), runArgs, wait)
+			err = a.run(cmd.Context(), c, args[0], runArgs, client.RunOptions{Version: int(version), IdempotencyKey: key}, wait)
 			if version != 0 {
 				err = versionError(fmt.Sprintf("cannot run %s version %d", args[0], version), args[0], err)
 			}
@@ -171,6 +179,7 @@ func (a *app) runCommand() *cobra.Command {
 	cmd.Flags().StringVar(&params, "parameters", "", `arguments as "k=v,k2=v2" (string values; "\," escapes a comma)`)
 	cmd.Flags().StringVar(&jsonArgs, "json", "", `typed arguments as a JSON object, merged over --parameters`)
 	cmd.Flags().Var(&version, "version", "run this version, 1 or more (default: the current version)")
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "the same key gives the same execution for 24 hours; the function runs once")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	_ = cmd.RegisterFlagCompletionFunc("version", a.completeVersions)
 	return cmd
@@ -194,18 +203,18 @@ func runArguments(params, jsonArgs string) (map[string]any, error) {
 	return runArgs, nil
 }
 
-// run runs version (0: the current one) of the deployment name. With wait it prints the
-// function's value (a failed run's traceback goes to stderr), without it the execution id.
-func (a *app) run(ctx context.Context, c *client.Client, name string, version int, args map[string]any, wait bool) error {
+// run runs the deployment name as opts says. With wait it prints the function's value (a failed
+// run's traceback goes to stderr), without it the execution id.
+func (a *app) run(ctx context.Context, c *client.Client, name string, args map[string]any, opts client.RunOptions, wait bool) error {
 	if !wait {
-		id, err := c.RunVersion(ctx, name, version, args)
+		id, err := c.RunWith(ctx, name, args, opts)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(a.env.Stdout, id)
 		return nil
 	}
-	value, _, err := c.RunSyncVersion(ctx, name, version, args)
+	value, _, err := c.RunSyncWith(ctx, name, args, opts)
 	var re *client.RunError
 	if errors.As(err, &re) && re.Traceback != "" {
 		fmt.Fprint(a.env.Stderr, strings.TrimRight(re.Traceback, "\n")+"\n")

@@ -26,6 +26,7 @@ const (
 // request is one request the fake API received.
 type request struct {
 	Method, Path, Auth string
+	Header             http.Header
 	Body               []byte
 }
 
@@ -72,7 +73,8 @@ func (f *fakeAPI) record(next http.Handler) http.Handler {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		f.mu.Lock()
-		f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.EscapedPath(), Auth: r.Header.Get("Authorization"), Body: body})
+		f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.EscapedPath(), Auth: r.Header.Get("Authorization"),
+			Header: r.Header.Clone(), Body: body})
 		fail := f.fail
 		f.mu.Unlock()
 		if fail {

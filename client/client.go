@@ -111,34 +111,69 @@ func (c *Client) DeleteDeployment(ctx context.Context, name string) error {
 	return err
 }
 
-// Run queues a run of the deployment's current version with typed args and returns its execution
-// id: RunVersion with version 0.
-func (c *Client) Run(ctx context.Context, name string, args map[string]any) (string, error) {
-	return c.RunVersion(ctx, name, 0, args)
+// RunOptions choose what a run runs and how it is requested. The zero value runs the current
+// version without an idempotency key.
+type RunOptions struct {
+	// Version pins the run to that version of the deployment; 0 runs its current version (the
+	// ready_version).
+	Version int
+	// IdempotencyKey, when not "", is sent as the Idempotency-Key header: the same key for the same
+	// tenant and deployment gives the same execution again, and the function runs once, for 24
+	// hours (the server's FAASPOT_IDEMPOTENCY_TTL). The server refuses with a 400 (field Idempotency-Key) a key longer
+	// than 255 characters or holding other than printable ASCII without spaces.
+	IdempotencyKey string
 }
 
-// RunVersion queues a run of the deployment's version (0: its current version, the ready_version)
-// with typed args (nil for none) and returns its execution id. The server's refusals are
-// *APIError: 404 for an unknown deployment or version, 409 when the version is building or failed
-// to build.
+// header is the request headers opts adds to a run: the Idempotency-Key when set, else none.
+func (opts RunOptions) header() http.Header {
+	if opts.IdempotencyKey == "" {
+		return nil
+	}
+	return http.Header{faaspot.HeaderIdempotencyKey: {opts.IdempotencyKey}}
+}
+
+// Run queues a run of the deployment's current version with typed args and returns its execution
+// id: RunWith with the zero RunOptions.
+func (c *Client) Run(ctx context.Context, name string, args map[string]any) (string, error) {
+	return c.RunWith(ctx, name, args, RunOptions{})
+}
+
+// RunVersion queues a run of the deployment's version (0: its current version): RunWith with
+// that Version.
 func (c *Client) RunVersion(ctx context.Context, name string, version int, args map[string]any) (string, error) {
+	return c.RunWith(ctx, name, args, RunOptions{Version: version})
+}
+
+// RunWith queues a run of the deployment with typed args (nil for none) as opts says and returns
+// its execution id; with an IdempotencyKey already used, the id of that key's execution. The
+// server's refusals are *APIError: 400 for a bad key, 404 for an unknown deployment or version,
+// 409 when the version is building or failed to build.
+func (c *Client) RunWith(ctx context.Context, name string, args map[string]any, opts RunOptions) (string, error) {
 	var id string
-	_, err := c.do(ctx, http.MethodPost, rpcPath(false, name, version), orEmpty(args), &id)
+	_, err := c.doWith(ctx, http.MethodPost, rpcPath(false, name, opts.Version), opts.header(), orEmpty(args), &id)
 	return id, err
 }
 
-// RunSync runs the deployment's current version and waits: RunSyncVersion with version 0.
+// RunSync runs the deployment's current version and waits: RunSyncWith with the zero RunOptions.
 func (c *Client) RunSync(ctx context.Context, name string, args map[string]any) (json.RawMessage, string, error) {
-	return c.RunSyncVersion(ctx, name, 0, args)
+	return c.RunSyncWith(ctx, name, args, RunOptions{})
 }
 
-// RunSyncVersion runs the deployment's version (0: its current version) with typed args and
-// waits. It returns the function's value as raw JSON and the execution id; a failed or timed-out
-// run is a *RunError. When the run outlasts the server's sync wait, it waits for the record (an
-// hour at most). The server's refusals are *APIError, as for RunVersion.
+// RunSyncVersion runs the deployment's version (0: its current version) and waits: RunSyncWith
+// with that Version.
 func (c *Client) RunSyncVersion(ctx context.Context, name string, version int, args map[string]any) (json.RawMessage, string, error) {
+	return c.RunSyncWith(ctx, name, args, RunOptions{Version: version})
+}
+
+// RunSyncWith runs the deployment with typed args as opts says and waits. It returns the
+// function's value as raw JSON and the execution id; a failed or timed-out run is a *RunError.
+// With an IdempotencyKey already used, it answers that key's execution (waiting for it if it is
+// still running) instead of running the function again. When the run outlasts the server's sync
+// wait, it waits for the record (an hour at most). The server's refusals are *APIError, as for
+// RunWith.
+func (c *Client) RunSyncWith(ctx context.Context, name string, args map[string]any, opts RunOptions) (json.RawMessage, string, error) {
 	var raw json.RawMessage
-	hdr, err := c.do(ctx, http.MethodPost, rpcPath(true, name, version), orEmpty(args), &raw)
+	hdr, err := c.doWith(ctx, http.MethodPost, rpcPath(true, name, opts.Version), opts.header(), orEmpty(args), &raw)
 	id := hdr.Get(faaspot.HeaderExecutionID)
 	var ae *APIError
 	if errors.As(err, &ae) && (ae.Status == http.StatusInternalServerError || ae.Status == http.StatusGatewayTimeout) && ae.Err.Code == "" {
@@ -269,6 +304,11 @@ func (c *Client) CreateTenant(ctx context.Context, name string) (string, error) 
 
 // do sends a JSON request and decodes a JSON answer into out. Non-2xx answers become *APIError.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	return c.doWith(ctx, method, path, nil, in, out)
+}
+
+// doWith is do with extra request headers (nil for none).
+func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in, out any) (http.Header, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -280,6 +320,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) (http
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -9,6 +9,10 @@ from .transport import segment
 
 _PATH_TYPES = (str, bytes, os.PathLike)
 
+# The header that makes a run idempotent, and the longest key the server accepts.
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
 
 class Deployments(object):
     """The tenant's deployments: a function's code, its requirements and its secret context."""
@@ -76,7 +80,7 @@ class Deployments(object):
         """Deletes the deployment and its images."""
         self._transport.request("DELETE", "/v1/deployments/" + segment(name))
 
-    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT, version=None):
+    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT, version=None, idempotency_key=None):
         """Runs the deployment with params (a dict; they reach main as args, JSON-typed).
 
         With wait=True it returns the function's return value, or raises ExecutionFailed
@@ -88,7 +92,16 @@ class Deployments(object):
         version (an int, 1 or more) runs that version rather than the current one (the
         ready_version); TypeError or ValueError for another value (nothing is sent). NotFound for
         a version not kept, Conflict for one that is building or failed to build.
+
+        idempotency_key (a str of 1 to 255 printable ASCII characters without spaces) is sent as
+        the Idempotency-Key header: a run with the same key, for the same deployment, within 24
+        hours (the server's default) gives the same execution -- its id, or with wait=True its
+        outcome -- and the function runs once, so a run can be retried safely. TypeError or
+        ValueError for another value (nothing is sent).
         """
+        headers = None
+        if idempotency_key is not None:
+            headers = {IDEMPOTENCY_KEY_HEADER: _idempotency_key(idempotency_key)}
         if params is None:
             params = {}
         elif not isinstance(params, dict):
@@ -101,8 +114,9 @@ class Deployments(object):
             route += "versions/%s/" % segment(str(_version(version)), "version")
         route += "rpc/"
         if not wait:
-            return self._transport.request("POST", "/v1/" + route, body=params).json()
-        answer = self._transport.request("POST", "/v1/sync/" + route, body=params, answer_statuses=(500, 504))
+            return self._transport.request("POST", "/v1/" + route, body=params, headers=headers).json()
+        answer = self._transport.request("POST", "/v1/sync/" + route, body=params, headers=headers,
+                                         answer_statuses=(500, 504))
         if answer.status in (500, 504):
             body = errors.decode(answer.data)
             if not errors.is_run_error(body):
@@ -126,6 +140,22 @@ def _version(version):
     if version < 1:
         raise ValueError("version must be 1 or more, not %d" % version)
     return version
+
+
+def _idempotency_key(key):
+    """key, checked to be an idempotency key the server accepts: a str of 1 to 255 printable
+    ASCII characters (no spaces, no control characters)."""
+    if not isinstance(key, str):
+        raise TypeError("idempotency_key must be a str, not %s" % type(key).__name__)
+    rule = "idempotency_key must be 1 to %d printable ASCII characters without spaces" % MAX_IDEMPOTENCY_KEY
+    if not key:
+        raise ValueError(rule + ", not an empty string")
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ValueError("%s, not %d characters" % (rule, len(key)))
+    for i, c in enumerate(key):
+        if not "!" <= c <= "~":
+            raise ValueError("%s: %r at index %d" % (rule, c, i))
+    return key
 
 
 def _one_of(text_name, text, path_name, path):

@@ -60,10 +60,11 @@ class Transport(object):
         handlers = [urllib.request.ProxyHandler({})] if _is_loopback(parts.hostname) else []
         self._opener = urllib.request.build_opener(_SameOriginRedirects(), *handlers)
 
-    def request(self, method, path, body=None, query=None, answer_statuses=()):
-        """Sends method path (with query, a dict, and body, encoded as JSON unless None) and
-        returns the Answer when it is 2xx or its status is in answer_statuses; other answers
-        raise the matching FaaspotError.
+    def request(self, method, path, body=None, query=None, answer_statuses=(), headers=None):
+        """Sends method path (with query, a dict, body, encoded as JSON unless None, and headers,
+        a dict of extra request headers) and returns the Answer when it is 2xx or its status is in
+        answer_statuses; other answers raise the matching FaaspotError. The extra headers cannot
+        replace the token, Accept or User-Agent, nor the Content-Type of a body.
 
         Errors are raised without the urllib exception chained to them (``raise ... from None``):
         their message says what failed, and a traceback shows the caller's line rather than
@@ -72,12 +73,13 @@ class Transport(object):
         if query:
             url += "?" + urllib.parse.urlencode([(k, v) for k, v in query.items() if v is not None])
         data = None
-        headers = {"Authorization": "Token " + self.token, "Accept": "application/json",
-                   "User-Agent": self.user_agent}
+        sent = dict(headers or {})
+        sent.update({"Authorization": "Token " + self.token, "Accept": "application/json",
+                     "User-Agent": self.user_agent})
         if body is not None:
             data = _encode(body)
-            headers["Content-Type"] = "application/json"
-        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+            sent["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, headers=sent, method=method)
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 return Answer(resp.status, resp.headers, resp.read())
