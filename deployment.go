@@ -34,6 +34,15 @@ type WarmPolicy struct {
 	IdleTTLS int `json:"idle_ttl_s,omitempty"`
 }
 
+// RetryPolicy is how a deployment's failed or timed-out async runs are run again. The operator's
+// settings cap it.
+type RetryPolicy struct {
+	// MaxAttempts is how many times a run may run in all, the first included (1: never again).
+	MaxAttempts int `json:"max_attempts"`
+	// BackoffS is the wait, in seconds, before the first retry; each next one waits twice longer.
+	BackoffS float64 `json:"backoff_s"`
+}
+
 // Deployment is a tenant's deployment as the API shows it. Version is the newest requested
 // version and Status/Error/BuildLog describe its build; ReadyVersion is the version runs use:
 // the newest that built successfully, or the one a rollback chose. The context's values are
@@ -48,6 +57,7 @@ type Deployment struct {
 	ReadyVersion int              `json:"ready_version"`
 	Limits       Limits           `json:"limits"`
 	Warm         *WarmPolicy      `json:"warm,omitempty"`
+	Retry        *RetryPolicy     `json:"retry,omitempty"`
 	ContextKeys  []string         `json:"context_keys"`
 	CreatedAt    time.Time        `json:"created_at"`
 	UpdatedAt    time.Time        `json:"updated_at"`
@@ -80,6 +90,7 @@ type DeploymentSpec struct {
 	Context map[string]any
 	Limits  Limits
 	Warm    *WarmPolicy
+	Retry   *RetryPolicy
 }
 
 // DeploymentRequest is the body of PUT /api/deployments/ and POST /v1/deployments. Context is a
@@ -91,6 +102,7 @@ type DeploymentRequest struct {
 	Context      json.RawMessage `json:"context,omitempty"`
 	Limits       *Limits         `json:"limits,omitempty"`
 	Warm         *WarmPolicy     `json:"warm,omitempty"`
+	Retry        *RetryPolicy    `json:"retry,omitempty"`
 }
 
 // ContextJSON encodes a context for a DeploymentRequest: a map of secrets, or context-file text.

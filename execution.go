@@ -47,7 +47,10 @@ type Execution struct {
 	Pinned bool `json:"pinned,omitempty"`
 	// IdempotencyKey is the Idempotency-Key the run was requested with: the same key (per tenant
 	// and deployment, for a while) gives this execution again, and the function runs once.
-	IdempotencyKey  string          `json:"idempotency_key,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Attempts is how many times the run started: more than 1 when the deployment's retry
+	// policy ran it again after a failure or a timeout (0 while it never started).
+	Attempts        int             `json:"attempts,omitempty"`
 	Status          ExecStatus      `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`

@@ -14,6 +14,7 @@ type VersionInfo struct {
 	Hash        string           `json:"hash"`
 	Limits      Limits           `json:"limits"`
 	Warm        *WarmPolicy      `json:"warm,omitempty"`
+	Retry       *RetryPolicy     `json:"retry,omitempty"`
 	ContextKeys []string         `json:"context_keys"`
 	CreatedAt   time.Time        `json:"created_at"`
 	FinishedAt  *time.Time       `json:"finished_at,omitempty"`

@@ -14,6 +14,8 @@ type Config struct {
 	AdminToken string
 	// DefaultLimits fill what a deployment leaves out; MaxLimits cap what it may ask for.
 	DefaultLimits, MaxLimits faaspot.Limits
+	// MaxRetryAttempts caps a deployment's retry.max_attempts (1: no retries allowed).
+	MaxRetryAttempts int
 	// SyncWait is how long a synchronous run request waits before answering 202.
 	SyncWait time.Duration
 	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on this node; past it

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -58,8 +59,27 @@ func (s *Server) validate(req faaspot.DeploymentRequest) (faaspot.DeploymentSpec
 	if err := validateWarm(req.Warm); err != nil {
 		return faaspot.DeploymentSpec{}, err
 	}
+	if err := validateRetry(req.Retry, s.cfg.MaxRetryAttempts); err != nil {
+		return faaspot.DeploymentSpec{}, err
+	}
 	return faaspot.DeploymentSpec{Name: req.Name, Source: faaspot.Source{Code: code, Requirements: reqs},
-		Context: ctxMap, Limits: limits, Warm: req.Warm}, nil
+		Context: ctxMap, Limits: limits, Warm: req.Warm, Retry: req.Retry}, nil
+}
+
+// maxRetryBackoffS bounds a retry policy's first wait, in seconds.
+const maxRetryBackoffS = 3600
+
+// validateRetry checks a deployment's retry policy against the operator's cap on attempts.
+func validateRetry(p *faaspot.RetryPolicy, maxAttempts int) error {
+	switch {
+	case p == nil:
+		return nil
+	case p.MaxAttempts < 1 || p.MaxAttempts > maxAttempts:
+		return faaspot.Invalid("retry.max_attempts", "max_attempts must be between 1 (no retry) and %d (the operator's cap)", maxAttempts)
+	case p.BackoffS < 0 || p.BackoffS > maxRetryBackoffS || math.IsNaN(p.BackoffS):
+		return faaspot.Invalid("retry.backoff_s", "backoff_s must be between 0 and %d seconds", maxRetryBackoffS)
+	}
+	return nil
 }
 
 // validateWarm checks a deployment's warm policy; the operator's settings cap it when applied.

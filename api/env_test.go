@@ -111,14 +111,15 @@ type apiEnv struct {
 // no defaults), with short waits and the admin token.
 func testConfig() api.Config {
 	return api.Config{
-		AdminToken:     adminToken,
-		DefaultLimits:  faaspot.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
-		MaxLimits:      faaspot.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
-		SyncWait:       2 * time.Second,
-		MaxSyncWaiters: 256,
-		BuildWait:      2 * time.Second,
-		DefaultQuotas:  faaspot.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
-		MaxBodyBytes:   2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
+		AdminToken:       adminToken,
+		DefaultLimits:    faaspot.Limits{MemoryMB: 256, CPUs: 1, TimeoutS: 30},
+		MaxLimits:        faaspot.Limits{MemoryMB: 2048, CPUs: 2, TimeoutS: 900},
+		MaxRetryAttempts: 5,
+		SyncWait:         2 * time.Second,
+		MaxSyncWaiters:   256,
+		BuildWait:        2 * time.Second,
+		DefaultQuotas:    faaspot.Quotas{MaxConcurrentRuns: 4, MaxQueuedRuns: 1000, MaxDeployments: 100, RequestsPerSecond: 200},
+		MaxBodyBytes:     2 << 20, MaxCodeBytes: 1 << 20, MaxRequirementsBytes: 16 << 10,
 		MaxContextBytes: 64 << 10, MaxArgsBytes: 256 << 10,
 	}
 }

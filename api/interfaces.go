@@ -100,6 +100,10 @@ type ExecutionStore interface {
 	// queued as by EnqueueRun. faaspot.ErrBuildFailed when the build failed first; ErrNotFound
 	// when the deployment (or the tenant) is gone.
 	EnqueueOrPark(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync bool) (parked bool, err error)
+	// ListDeadLetters returns the summaries of the tenant's runs that failed their last retry,
+	// newest first, at most limit; RemoveDeadLetter takes one off the list.
+	ListDeadLetters(ctx context.Context, tid string, limit int) ([]faaspot.ExecutionSummary, error)
+	RemoveDeadLetter(ctx context.Context, tid, id string) error
 	// GetExecution returns the tenant's execution. ErrNotFound when it has none with that id.
 	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
 	// ListExecutions returns one page of the tenant's executions selected by q, newest first, as

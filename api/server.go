@@ -107,6 +107,8 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	t.HandleFunc("/v1/executions", s.listExecutions).Methods(http.MethodGet)
 	t.HandleFunc("/v1/executions/{id}", s.getExecution).Methods(http.MethodGet)
 	t.HandleFunc("/v1/executions/{id}/logs", s.executionLogs).Methods(http.MethodGet)
+	t.HandleFunc("/v1/executions/{id}/retry", s.retryExecution).Methods(http.MethodPost)
+	t.HandleFunc("/v1/dead-letters", s.listDeadLetters).Methods(http.MethodGet)
 }
 
 // instrument counts requests and times them. Labels never hold request text: the route is the

@@ -99,6 +99,8 @@ type Config struct {
 	// heartbeat lives this long (renewed every quarter of it), and a job its live worker stopped
 	// touching for this long is taken over too. Jobs of a node known dead are taken at once.
 	ReclaimIdle time.Duration
+	// MaxRetryAttempts (FAASPOT_MAX_RETRY_ATTEMPTS) caps a deployment's retry.max_attempts.
+	MaxRetryAttempts int
 	// IdempotencyTTL (FAASPOT_IDEMPOTENCY_TTL) is how long a run's Idempotency-Key gives its
 	// execution.
 	IdempotencyTTL time.Duration
@@ -165,6 +167,7 @@ func DefaultConfig() Config {
 		ReclaimIdle:          15 * time.Second,
 		StopGrace:            30 * time.Second,
 		IdempotencyTTL:       24 * time.Hour,
+		MaxRetryAttempts:     10,
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
 		HTTPReadTimeout:      30 * time.Second,
@@ -255,6 +258,7 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_RECLAIM_IDLE", &c.ReclaimIdle),
 		durVar("FAASPOT_STOP_GRACE", &c.StopGrace),
 		durVar("FAASPOT_IDEMPOTENCY_TTL", &c.IdempotencyTTL),
+		intVar("FAASPOT_MAX_RETRY_ATTEMPTS", &c.MaxRetryAttempts),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
 		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
 		durVar("FAASPOT_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout),
@@ -391,6 +395,9 @@ func (c *Config) validateDurations(bad func(format string, args ...any)) {
 	}
 	if c.StopGrace < 0 {
 		bad("the stop grace must not be negative")
+	}
+	if c.MaxRetryAttempts < 1 {
+		bad("max retry attempts must be at least 1 (1: no retry)")
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("the idempotency key TTL must be at least a minute")

@@ -207,6 +207,7 @@ func (d *Daemon) serve() error {
 		AdminToken:           d.cfg.AdminToken,
 		DefaultLimits:        d.cfg.defaultLimits(),
 		MaxLimits:            d.cfg.maxLimits(),
+		MaxRetryAttempts:     d.cfg.MaxRetryAttempts,
 		SyncWait:             d.cfg.SyncWait,
 		MaxSyncWaiters:       d.cfg.MaxSyncWaiters,
 		MaxBuildWaiters:      d.cfg.MaxBuildWaiters,

@@ -44,7 +44,9 @@ type fakeStore struct {
 	next     chan nextJob
 	reclaims map[store.Queue][]store.Job
 	own      map[store.Queue][]store.Job
-	counts   []int64 // the counts Reclaim was called with
+	counts   []int64   // the counts Reclaim was called with
+	dead     []string  // FinishDead's executions
+	retries  []retryAt // RetryLater's
 	// heartbeatErr fails Heartbeat; finishFails, when positive, fails that many FinishRun calls
 	// with finishErr before they succeed (0: finishErr fails every call).
 	heartbeatErr error
@@ -59,6 +61,12 @@ type fakeStore struct {
 	minIdle  []time.Duration
 	// touched, when set, receives once each Touch is answered.
 	touched chan struct{}
+}
+
+// retryAt is one call of RetryLater.
+type retryAt struct {
+	e   faaspot.Execution
+	due time.Time
 }
 
 type nextJob struct {
@@ -337,6 +345,36 @@ func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Exec
 	s.acked = append(s.acked, job)
 	s.execs[e.ID] = e
 	return nil
+}
+
+// FinishDead is FinishRun, the execution also listed in dead.
+func (s *fakeStore) FinishDead(ctx context.Context, job store.Job, e faaspot.Execution) error {
+	if err := s.FinishRun(ctx, job, e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dead = append(s.dead, e.ID)
+	return nil
+}
+
+// RetryLater acknowledges the job and records the retry in retries.
+func (s *fakeStore) RetryLater(ctx context.Context, job store.Job, e faaspot.Execution, due time.Time) error {
+	s.log.add("store.RetryLater")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acked = append(s.acked, job)
+	s.execs[e.ID] = e
+	s.retries = append(s.retries, retryAt{e, due})
+	return nil
+}
+
+func (s *fakeStore) ReleaseDue(ctx context.Context, now time.Time) (int, error) {
+	s.log.add("store.ReleaseDue")
+	return 0, ctx.Err()
 }
 
 func (s *fakeStore) LogWriter(ctx context.Context, tid, id string) *store.LogWriter {

@@ -144,6 +144,7 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "EngineError", msgEngineError))
 	}
 	applyResult(&e, res)
+	e.Attempts++
 	mode := "cold"
 	if !res.ColdStart {
 		mode = "warm"
@@ -152,7 +153,7 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 	}
 	w.metrics.ContainerAcquire.WithLabelValues(mode).Observe(res.Acquire.Seconds())
 	w.metrics.RunDuration.WithLabelValues(string(e.Status)).Observe(res.Duration.Seconds())
-	return w.finish(ctx, job, e, nil)
+	return w.afterRun(ctx, job, e, dep)
 }
 
 // Bounds of a run in the sandbox beyond its own timeout.
@@ -296,18 +297,26 @@ const (
 // an outcome is never thrown away for a passing failure; only then does the error come back,
 // leaving the job pending.
 func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution)) error {
+	return w.end(ctx, job, e, f, w.runs.FinishRun)
+}
+
+// recordFunc writes a terminal record: store.FinishRun or store.FinishDead.
+type recordFunc func(ctx context.Context, job store.Job, e faaspot.Execution) error
+
+// end is finish with the terminal record written by write.
+func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution), write recordFunc) error {
 	if f != nil {
 		f(&e)
 	}
 	now := w.clock.Now().UTC()
 	e.FinishedAt = &now
-	err := w.record(job, e)
+	err := w.record(job, e, write)
 	if refused(err) {
 		w.log.Error("the run's outcome could not be stored; recording a smaller failure", "job", job.String(), "err", err)
 		e = unstored(e, err)
-		if err = w.record(job, e); refused(err) {
+		if err = w.record(job, e, write); refused(err) {
 			e.Args = nil // stored when the run was queued: refused only by a store that changed since
-			err = w.record(job, e)
+			err = w.record(job, e, write)
 		}
 	}
 	if err != nil {
@@ -322,12 +331,12 @@ func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution
 	return nil
 }
 
-// record writes e's terminal record, retrying while the store is unavailable, with backoff from
+// record writes e's terminal record with write, retrying while the store is unavailable, with backoff from
 // finishRetryFirst to finishRetryMax, until it succeeds or the workers' hard context ends (the
 // node stops): the job's own context is not used, since a job taken over meanwhile by another
 // node still has its outcome recorded (the store keeps the first one).
-func (w *workers) record(job store.Job, e faaspot.Execution) error {
-	err := w.runs.FinishRun(w.hard, job, e)
+func (w *workers) record(job store.Job, e faaspot.Execution, write recordFunc) error {
+	err := write(w.hard, job, e)
 	for attempt, wait := 1, finishRetryFirst; err != nil && errors.Is(err, store.ErrUnavailable); attempt++ {
 		if attempt == 1 || attempt%10 == 0 {
 			w.log.Warn("the store did not take a run's outcome; retrying until it does", "job", job.String(),
@@ -337,7 +346,7 @@ func (w *workers) record(job store.Job, e faaspot.Execution) error {
 			return err
 		}
 		wait = min(2*wait, finishRetryMax)
-		err = w.runs.FinishRun(w.hard, job, e)
+		err = write(w.hard, job, e)
 	}
 	return err
 }

@@ -58,6 +58,12 @@ type runRecords interface {
 	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)
 	MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error
 	FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error
+	// FinishDead is FinishRun for a run that failed its last attempt: it is listed as a dead
+	// letter. RetryLater records e queued again and runs it at due; ReleaseDue queues the retries
+	// due by now.
+	FinishDead(ctx context.Context, job store.Job, e faaspot.Execution) error
+	RetryLater(ctx context.Context, job store.Job, e faaspot.Execution, due time.Time) error
+	ReleaseDue(ctx context.Context, now time.Time) (int, error)
 	LogWriter(ctx context.Context, tid, id string) *store.LogWriter
 	EndLog(ctx context.Context, tid, id string) error
 }

@@ -32,6 +32,8 @@ type workerSettings struct {
 	reclaimIdle time.Duration
 	// stopGrace is how long in-flight jobs may go on once the workers are told to stop.
 	stopGrace time.Duration
+	// maxAttempts caps a deployment's retry policy (see Retries).
+	maxAttempts int
 	// janitorInterval (0: no janitor) and janitorGrace: see janitorLoop and sweepImages.
 	janitorInterval, janitorGrace time.Duration
 	limits                        limitSettings
@@ -42,7 +44,7 @@ type workerSettings struct {
 func settingsOf(cfg Config) workerSettings {
 	return workerSettings{
 		runWorkers: cfg.Workers, buildWorkers: cfg.BuildWorkers,
-		reclaimIdle: cfg.ReclaimIdle, stopGrace: cfg.StopGrace,
+		reclaimIdle: cfg.ReclaimIdle, stopGrace: cfg.StopGrace, maxAttempts: cfg.MaxRetryAttempts,
 		janitorInterval: cfg.JanitorInterval, janitorGrace: cfg.JanitorGrace,
 		limits: limitsOf(cfg),
 		warm: warmSettings{enabled: cfg.Warm, maxIdle: cfg.WarmMaxIdle, maxRuns: cfg.WarmMaxRuns,
@@ -126,6 +128,7 @@ func (w *workers) start(soft context.Context) <-chan struct{} {
 		spawn(func() { w.loop(soft, store.Builds) })
 	}
 	spawn(func() { w.reclaimLoop(soft, &inflight) })
+	spawn(func() { w.releaseLoop(soft) })
 	if w.set.janitorInterval > 0 {
 		spawn(func() { w.janitorLoop(soft) })
 	}

@@ -29,9 +29,29 @@ type deploymentRecord struct {
 	Image        string       `json:"image,omitempty"`
 	Limits       limitsRecord `json:"limits"`
 	Warm         *warmRecord  `json:"warm,omitempty"`
+	Retry        *retryRecord `json:"retry,omitempty"`
 	ContextKeys  []string     `json:"context_keys"`
 	CreatedAt    time.Time    `json:"created_at"`
 	UpdatedAt    time.Time    `json:"updated_at"`
+}
+
+type retryRecord struct {
+	MaxAttempts int     `json:"max_attempts"`
+	BackoffS    float64 `json:"backoff_s"`
+}
+
+func retryRecordOf(p *faaspot.RetryPolicy) *retryRecord {
+	if p == nil {
+		return nil
+	}
+	return &retryRecord{MaxAttempts: p.MaxAttempts, BackoffS: p.BackoffS}
+}
+
+func (r *retryRecord) domain() *faaspot.RetryPolicy {
+	if r == nil {
+		return nil
+	}
+	return &faaspot.RetryPolicy{MaxAttempts: r.MaxAttempts, BackoffS: r.BackoffS}
 }
 
 type warmRecord struct {
@@ -56,6 +76,7 @@ func (r deploymentRecord) domain() faaspot.Deployment {
 	if w := r.Warm; w != nil {
 		d.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
+	d.Retry = r.Retry.domain()
 	return d
 }
 
@@ -67,6 +88,7 @@ func deploymentRecordOf(d faaspot.Deployment) deploymentRecord {
 	if w := d.Warm; w != nil {
 		r.Warm = &warmRecord{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
+	r.Retry = retryRecordOf(d.Retry)
 	return r
 }
 
@@ -77,6 +99,7 @@ type executionRecord struct {
 	Version         int             `json:"version"`
 	Pinned          bool            `json:"pinned,omitempty"`
 	IdempotencyKey  string          `json:"idempotency_key,omitempty"`
+	Attempts        int             `json:"attempts,omitempty"`
 	Status          string          `json:"status"`
 	Args            json.RawMessage `json:"args"`
 	Result          json.RawMessage `json:"result"`
@@ -105,7 +128,7 @@ type errorRecord struct {
 }
 
 func (r executionRecord) domain() faaspot.Execution {
-	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version, Pinned: r.Pinned, IdempotencyKey: r.IdempotencyKey,
+	e := faaspot.Execution{ID: r.ID, Deployment: r.Deployment, Version: r.Version, Pinned: r.Pinned, IdempotencyKey: r.IdempotencyKey, Attempts: r.Attempts,
 		Status: faaspot.ExecStatus(r.Status), Args: r.Args, Result: r.Result,
 		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTruncated: r.StdoutTruncated, StderrTruncated: r.StderrTruncated,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
@@ -119,7 +142,7 @@ func (r executionRecord) domain() faaspot.Execution {
 }
 
 func executionRecordOf(e faaspot.Execution) executionRecord {
-	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Pinned: e.Pinned, IdempotencyKey: e.IdempotencyKey,
+	r := executionRecord{ID: e.ID, Deployment: e.Deployment, Version: e.Version, Pinned: e.Pinned, IdempotencyKey: e.IdempotencyKey, Attempts: e.Attempts,
 		Status: string(e.Status), Args: e.Args, Result: e.Result,
 		Stdout: e.Stdout, Stderr: e.Stderr, StdoutTruncated: e.StdoutTruncated, StderrTruncated: e.StderrTruncated,
 		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,

@@ -69,13 +69,14 @@ func fullDeployment() faaspot.Deployment {
 		Error: "the code defines no main", BuildLog: "no main\n", ReadyVersion: 1, RolledBackAt: 2,
 		Limits:      faaspot.Limits{MemoryMB: 256, CPUs: 0.5, TimeoutS: 30},
 		Warm:        &faaspot.WarmPolicy{MaxIdle: &idle, Prewarm: &prewarm, MaxRuns: 10, IdleTTLS: 300},
+		Retry:       &faaspot.RetryPolicy{MaxAttempts: 3, BackoffS: 1.5},
 		ContextKeys: []string{"api_key", "region"}, CreatedAt: recordTime, UpdatedAt: recordTime.Add(time.Hour),
 		Image: "faaspot/t1-fn:1"}
 }
 
 func fullExecution() faaspot.Execution {
 	started, finished, code := recordTime.Add(250*time.Millisecond), recordTime.Add(1250*time.Millisecond), 137
-	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1, Pinned: true, IdempotencyKey: "order-42",
+	return faaspot.Execution{ID: "0123456789abcdef0123456789abcdef", Deployment: "fn", Version: 1, Pinned: true, IdempotencyKey: "order-42", Attempts: 2,
 		Status: faaspot.ExecFailed, Args: json.RawMessage(`{"x":1}`), Result: json.RawMessage(`[1,2]`),
 		Error: &faaspot.ExecError{Type: "MemoryError", Message: "killed", Traceback: "Traceback ...\n",
 			MessageTruncated: true, TracebackTruncated: true},

@@ -152,7 +152,8 @@ func (s *Store) target(ctx context.Context, tid string, d faaspot.Deployment, pi
 	}
 	d.ReadyVersion, d.ContextKeys = v, r.ContextKeys
 	d.Limits = faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS}
-	d.Warm = r.domain(0).Warm
+	info := r.domain(0)
+	d.Warm, d.Retry = info.Warm, info.Retry
 	if r.Image != "" {
 		d.Image = r.Image
 	}

@@ -27,6 +27,7 @@ type versionRecord struct {
 	Hash        string       `json:"hash"`
 	Limits      limitsRecord `json:"limits"`
 	Warm        *warmRecord  `json:"warm,omitempty"`
+	Retry       *retryRecord `json:"retry,omitempty"`
 	ContextKeys []string     `json:"context_keys"`
 	CreatedAt   time.Time    `json:"created_at"`
 	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
@@ -43,6 +44,7 @@ func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 	if w := r.Warm; w != nil {
 		v.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
+	v.Retry = r.Retry.domain()
 	if v.ContextKeys == nil {
 		v.ContextKeys = []string{}
 	}
@@ -53,7 +55,7 @@ func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 func versionRecordOf(d faaspot.Deployment, hash string) versionRecord {
 	dr := deploymentRecordOf(d)
 	return versionRecord{Version: d.Version, Status: string(faaspot.StatusBuilding), Hash: hash,
-		Limits: dr.Limits, Warm: dr.Warm, ContextKeys: d.ContextKeys, CreatedAt: d.UpdatedAt}
+		Limits: dr.Limits, Warm: dr.Warm, Retry: dr.Retry, ContextKeys: d.ContextKeys, CreatedAt: d.UpdatedAt}
 }
 
 func encodeVersion(r versionRecord) []byte {
@@ -63,7 +65,7 @@ func encodeVersion(r versionRecord) []byte {
 }
 
 // contentHash is the keyed hash (HMAC-SHA256) of what a version deploys: code, requirements,
-// limits, warm policy and the context (ctxJSON, its canonical JSON), bound to the tenant and the
+// limits, warm and retry policies and the context (ctxJSON, its canonical JSON), bound to the tenant and the
 // deployment. Its key is derived from the secret key, so the hash stored with every version tells
 // nothing of a context with little entropy to whoever reads Redis without the key.
 func (s *Store) contentHash(tid string, spec faaspot.DeploymentSpec, ctxJSON []byte) string {
@@ -72,8 +74,12 @@ func (s *Store) contentHash(tid string, spec faaspot.DeploymentSpec, ctxJSON []b
 	mac := hmac.New(sha256.New, derive.Sum(nil))
 	limits, _ := json.Marshal(spec.Limits) // plain fields: cannot fail
 	warm, _ := json.Marshal(spec.Warm)
-	for _, part := range []string{tid, spec.Name, spec.Source.Code, spec.Source.Requirements,
-		string(limits), string(warm), string(ctxJSON)} {
+	parts := []string{tid, spec.Name, spec.Source.Code, spec.Source.Requirements, string(limits), string(warm), string(ctxJSON)}
+	if spec.Retry != nil { // only then: the hashes of versions made before retry policies stay as they were
+		retry, _ := json.Marshal(spec.Retry)
+		parts = append(parts, string(retry))
+	}
+	for _, part := range parts {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		mac.Write(n[:])
