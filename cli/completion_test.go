@@ -51,6 +51,8 @@ func TestCompletion(t *testing.T) {
 		{"deployment flag", []string{"executions", "list", "--deployment", ""}, []string{"hello", "world"}},
 		{"execution ids", []string{"executions", "logs", ""}, []string{"e1aaaa", "e2bbbb"}},
 		{"execution by prefix", []string{"executions", "get", "e2"}, []string{"e2bbbb"}},
+		{"failed executions to retry", []string{"executions", "retry", ""}, []string{"e2bbbb"}},
+		{"a completed execution is not retried", []string{"executions", "retry", "e1"}, nil},
 		{"tenants", []string{"tenants", "delete", ""}, []string{"acme", "beta"}},
 		{"tenant by prefix", []string{"tenants", "tokens", "issue", "b"}, []string{"beta"}},
 		{"token ids", []string{"tenants", "tokens", "revoke", "acme", ""}, []string{"tok3"}},

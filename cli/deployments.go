@@ -32,19 +32,26 @@ type createFlags struct {
 	file, reqFile, ctxFile string
 	wait                   bool
 	limits                 limitFlags
+	retry                  retryFlags
 }
 
 func (a *app) createCommand() *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
-		Use:   "create NAME --file FILE [--requirements-file FILE] [--context-file FILE] [--memory MiB] [--timeout SECONDS] [--cpus N] [--wait]",
+		Use: "create NAME --file FILE [--requirements-file FILE] [--context-file FILE] [--memory MiB] [--timeout SECONDS] [--cpus N] " +
+			"[--max-attempts N [--retry-backoff DURATION]] [--wait]",
 		Short: "Create or update a deployment from a Python file defining main(args, context)",
 		Long: "Create the deployment NAME, or update it to a new version, from a Python file defining\n" +
 			"main(args, context). Limits not given take the server's defaults, on an update too: each\n" +
-			"version carries the limits given when it was created.",
+			"version carries the limits given when it was created.\n\n" +
+			"With --max-attempts N, a queued run (not one with --wait) that fails or times out is run\n" +
+			"again, up to N runs in all, waiting --retry-backoff before the first retry and twice as long\n" +
+			"before each next one. One that fails its last attempt is listed by `fas executions\n" +
+			"dead-letters`. Each version carries its own policy: an update without --max-attempts has none.",
 		Example: "  fas deployments create hello --file hello.py --wait\n" +
 			"  fas deployments create hello --file hello.py --requirements-file requirements.txt --context-file context.txt\n" +
-			"  fas deployments create resize --file resize.py --memory 512M --timeout 2m --cpus 1.5",
+			"  fas deployments create resize --file resize.py --memory 512M --timeout 2m --cpus 1.5\n" +
+			"  fas deployments create charge --file charge.py --max-attempts 5 --retry-backoff 30s",
 		Args:              exactArgs(1, "NAME --file FILE"),
 		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,6 +71,7 @@ func (a *app) createCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.ctxFile, "context-file", "", `path to a context file (key = "value" lines)`)
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until the deployment is built")
 	f.limits.register(cmd.Flags())
+	f.retry.register(cmd.Flags())
 	_ = cmd.MarkFlagFilename("file", "py")
 	_ = cmd.MarkFlagFilename("requirements-file")
 	_ = cmd.MarkFlagFilename("context-file")
@@ -78,6 +86,9 @@ func (f *createFlags) request(cmd *cobra.Command, name string) (faaspot.Deployme
 	}
 	var err error
 	if req.Limits, err = f.limits.limits(cmd.Flags()); err != nil {
+		return req, err
+	}
+	if req.Retry, err = f.retry.policy(cmd.Flags()); err != nil {
 		return req, err
 	}
 	if req.Code, err = readFile(f.file, "--file"); err != nil {

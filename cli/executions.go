@@ -14,10 +14,10 @@ func (a *app) executionsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "executions",
 		Aliases: []string{"execution", "exec"},
-		Short:   "Show executions and their output",
-		Example: "  fas executions list --deployment hello\n  fas executions logs ID",
+		Short:   "Show executions and their output, list the dead letters, retry failed runs",
+		Example: "  fas executions list --deployment hello\n  fas executions logs ID\n  fas executions dead-letters\n  fas executions retry ID",
 	}
-	cmd.AddCommand(a.getExecutionCommand(), a.listExecutionsCommand(), a.logsCommand())
+	cmd.AddCommand(a.getExecutionCommand(), a.listExecutionsCommand(), a.logsCommand(), a.deadLettersCommand(), a.retryExecutionCommand())
 	return cmd
 }
 
@@ -47,8 +47,12 @@ func (a *app) getExecutionCommand() *cobra.Command {
 			}
 			rows := [][]string{
 				{"id", e.ID}, {"deployment", e.Deployment}, {"version", fmt.Sprint(e.Version)},
-				{"status", strings.ToUpper(string(e.Status))}, {"args", compact(e.Args)}, {"result", compact(e.Result)},
+				{"status", strings.ToUpper(string(e.Status))},
 			}
+			if e.Attempts > 1 {
+				rows = append(rows, []string{"attempts", fmt.Sprint(e.Attempts)})
+			}
+			rows = append(rows, []string{"args", compact(e.Args)}, []string{"result", compact(e.Result)})
 			if e.Error != nil {
 				rows = append(rows, []string{"error", e.Error.Type + ": " + e.Error.Message})
 			}

@@ -26,12 +26,14 @@ const (
 // request is one request the fake API received.
 type request struct {
 	Method, Path, Auth string
+	Query              string // the raw query
 	Header             http.Header
 	Body               []byte
 }
 
-// fakeAPI is a faaspot server on 127.0.0.1 with two deployments, two executions and the admin
-// routes over an in-memory set of tenants. It records every request.
+// fakeAPI is a faaspot server on 127.0.0.1 with two deployments, two executions (e2bbbb failed,
+// a dead letter), and the admin routes over an in-memory set of tenants. It records every
+// request.
 type fakeAPI struct {
 	srv *httptest.Server
 
@@ -53,7 +55,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("POST /v1/deployments", f.tenant(func(w http.ResponseWriter, _ *http.Request, body []byte) {
 		var req faaspot.DeploymentRequest
 		_ = json.Unmarshal(body, &req)
-		writeJSON(w, http.StatusAccepted, faaspot.Deployment{Name: req.Name, Version: 1, Status: faaspot.StatusBuilding})
+		writeJSON(w, http.StatusAccepted, faaspot.Deployment{Name: req.Name, Version: 1, Status: faaspot.StatusBuilding, Retry: req.Retry})
 	}))
 	mux.HandleFunc("GET /v1/executions", f.tenant(func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -62,6 +64,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	}))
 	f.adminRoutes(mux)
 	f.versionRoutes(mux)
+	f.deadLetterRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -74,7 +77,7 @@ func (f *fakeAPI) record(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		f.mu.Lock()
 		f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.EscapedPath(), Auth: r.Header.Get("Authorization"),
-			Header: r.Header.Clone(), Body: body})
+			Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		fail := f.fail
 		f.mu.Unlock()
 		if fail {

@@ -55,6 +55,9 @@ func (a *app) printDeployment(d faaspot.Deployment, headline string) error {
 		{"ready version", fmt.Sprint(d.ReadyVersion)},
 		{"limits", fmt.Sprintf("%d MB, %g CPUs, %d s", d.Limits.MemoryMB, d.Limits.CPUs, d.Limits.TimeoutS)},
 		{"context keys", strings.Join(d.ContextKeys, ", ")}, {"updated", d.UpdatedAt.Format(time.RFC3339)}}
+	if r := retryText(d.Retry); r != "" {
+		rows = append(rows, []string{"retry", r})
+	}
 	if d.Error != "" {
 		rows = append(rows, []string{"error", d.Error})
 	}

@@ -1,6 +1,8 @@
 """faaspot.deployments: create (or update), list, show, list versions of, roll back, delete and run
 deployments."""
 
+import collections.abc
+import numbers
 import os
 
 from . import errors
@@ -12,6 +14,10 @@ _PATH_TYPES = (str, bytes, os.PathLike)
 # The header that makes a run idempotent, and the longest key the server accepts.
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+
+# The longest first wait of a retry policy the API accepts, in seconds (its backoff_s bound). The
+# operator's cap on max_attempts (10 by default) is the server's to check.
+MAX_RETRY_BACKOFF_S = 3600
 
 
 class Deployments(object):
@@ -25,7 +31,7 @@ class Deployments(object):
         return self
 
     def create(self, name, file=None, requirements_file=None, context_file=None, wait=False,
-               code=None, requirements=None, context=None, limits=None):
+               code=None, requirements=None, context=None, limits=None, retry=None):
         """Creates the deployment name, or updates it to a new version, and returns its record.
         A request identical to the newest version (not failed) changes nothing: the record as it is.
 
@@ -33,6 +39,15 @@ class Deployments(object):
         code (its text); the pip requirements from requirements_file or requirements (text); the
         context from context_file (context-file text, key = "value" lines) or context (that text
         or a dict). limits is a dict of memory_mb, cpus and timeout_s. Files are read as UTF-8.
+
+        retry is the version's retry policy, a dict {"max_attempts": N, "backoff_s": S}: a queued
+        run (not one with wait=True) that fails or times out runs again, up to N runs in all (an
+        int, 1 for no retry, at most the operator's cap: 10 by default), waiting S seconds (an int
+        or a float from 0 to 3600; 0, retry at once, when left out) before the first retry and
+        twice as long before each next one; one that fails its last attempt ends among
+        executions.dead_letters(). None (the default) gives the version no retry policy, on an
+        update too. TypeError or ValueError for another value (nothing is sent); BadRequest
+        (field "retry.max_attempts") for N over the operator's cap.
 
         With wait=True it returns once the image is built (status "ready") and raises
         BuildFailed when the build failed; without, it returns at once with status "building".
@@ -47,6 +62,8 @@ class Deployments(object):
         body = {"name": name, "code": code, "requirements": requirements or "", "context": context}
         if limits is not None:
             body["limits"] = dict(limits)
+        if retry is not None:
+            body["retry"] = _retry_policy(retry)
         return self._transport.request("POST", "/v1/deployments", body=body,
                                        query={"wait": "true"} if wait else None).json()
 
@@ -56,7 +73,8 @@ class Deployments(object):
 
     def get(self, name):
         """One deployment: status (building, ready or failed), version, ready_version, error,
-        build_log, limits and context_keys (never the context's values)."""
+        build_log, limits, retry (its retry policy, when it has one) and context_keys (never the
+        context's values)."""
         return self._transport.request("GET", "/v1/deployments/" + segment(name)).json()
 
     def versions(self, name):
@@ -140,6 +158,30 @@ def _version(version):
     if version < 1:
         raise ValueError("version must be 1 or more, not %d" % version)
     return version
+
+
+def _retry_policy(retry):
+    """retry, checked to be a retry policy the API accepts, as it is sent: max_attempts an int, 1
+    or more, and backoff_s a number of seconds from 0 to MAX_RETRY_BACKOFF_S (0 when left out)."""
+    if not isinstance(retry, collections.abc.Mapping):
+        raise TypeError('retry must be a dict {"max_attempts": N, "backoff_s": S}, not %s' % type(retry).__name__)
+    unknown = [k for k in retry if k not in ("max_attempts", "backoff_s")]
+    if unknown:
+        raise ValueError("retry takes max_attempts and backoff_s only, not %s" % ", ".join(repr(k) for k in unknown))
+    if "max_attempts" not in retry:
+        raise ValueError("retry needs max_attempts: how many runs in all, 1 (no retry) or more")
+    attempts = retry["max_attempts"]
+    if isinstance(attempts, bool) or not isinstance(attempts, numbers.Integral):
+        raise TypeError("retry max_attempts must be an int, 1 or more, not %s" % type(attempts).__name__)
+    if attempts < 1:
+        raise ValueError("retry max_attempts must be 1 (no retry) or more, not %d" % attempts)
+    backoff = retry.get("backoff_s", 0)
+    if isinstance(backoff, bool) or not isinstance(backoff, numbers.Real):
+        raise TypeError("retry backoff_s must be a number of seconds, not %s" % type(backoff).__name__)
+    if not 0 <= backoff <= MAX_RETRY_BACKOFF_S:  # NaN fails too
+        raise ValueError("retry backoff_s must be from 0 to %d seconds, not %r" % (MAX_RETRY_BACKOFF_S, backoff))
+    backoff = int(backoff) if isinstance(backoff, numbers.Integral) else float(backoff) + 0.0  # -0.0 becomes 0.0
+    return {"max_attempts": int(attempts), "backoff_s": backoff}
 
 
 def _idempotency_key(key):

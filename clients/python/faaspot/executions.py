@@ -1,7 +1,9 @@
-"""faaspot.executions: execution records, their output, and waiting for a run to end."""
+"""faaspot.executions: execution records, their output, waiting for a run to end, the dead letters
+and running a failed run again."""
 
 import http.client
 import json
+import numbers
 import socket
 import time
 import urllib.error
@@ -14,6 +16,9 @@ TERMINAL = ("completed", "failed", "timeout")
 
 # How long a run(wait=True) polls after the server's own sync wait expired (as the Go client).
 RUN_WAIT_TIMEOUT = 3600.0
+
+# The largest page of dead letters the API serves (its ?limit bound).
+MAX_DEAD_LETTERS = 1000
 
 
 class Executions(object):
@@ -30,7 +35,9 @@ class Executions(object):
 
     def get(self, execution_id):
         """The execution record: id, deployment, version, status (queued, running, completed,
-        failed or timeout), args, result, error {type, message, traceback}, stdout, stderr,
+        failed or timeout), attempts (how many times it started: more than 1 when its
+        deployment's retry policy ran it again; a run waiting for its next attempt is queued, with
+        the last error), args, result, error {type, message, traceback}, stdout, stderr,
         timestamps and durations."""
         return self._transport.request("GET", "/v1/executions/" + segment(execution_id, "execution id")).json()
 
@@ -43,6 +50,37 @@ class Executions(object):
         if limit is not None:
             query["limit"] = int(limit)
         return self._transport.request("GET", "/v1/executions", query=query).json()
+
+    def dead_letters(self, limit=None):
+        """The dead letters, newest first: the summaries (dicts of id, deployment, version,
+        status, created_at, started_at, finished_at, duration_ms, cold_start and error_type) of
+        the queued runs of deployments with a retry policy (max_attempts 2 or more) that failed or
+        timed out on their last attempt and were not retried since (see retry). limit is how many at most, an int from 1
+        to 1000; None leaves it to the server (100). TypeError or ValueError for another limit
+        (nothing is sent).
+
+            for dead in faaspot.executions.dead_letters():
+                faaspot.executions.retry(dead["id"])
+        """
+        query = None
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+                raise TypeError("limit must be an int from 1 to %d, not %s" % (MAX_DEAD_LETTERS, type(limit).__name__))
+            if not 1 <= limit <= MAX_DEAD_LETTERS:
+                raise ValueError("limit must be from 1 to %d, not %d" % (MAX_DEAD_LETTERS, limit))
+            query = {"limit": int(limit)}
+        return self._transport.request("GET", "/v1/dead-letters", query=query).json()
+
+    def retry(self, execution_id):
+        """Runs the failed or timed-out execution again and returns the new execution's id: a
+        new run, queued, of the deployment's current version with the same arguments (the
+        deployment's retry policy applies to it). The old record is kept as it is and taken off
+        the dead letters. Raises NotFound for an unknown execution (or a deployment deleted
+        since), Conflict (code "not_ready") for an execution that did not fail or time out
+        (queued, running or completed) or a deployment whose build failed, FaaspotError with
+        status 429 when the tenant's queued-runs quota is full."""
+        path = "/v1/executions/%s/retry" % segment(execution_id, "execution id")
+        return self._transport.request("POST", path).json()
 
     def logs(self, execution_id, follow=False):
         """The run's output, as a generator of the lines of GET /v1/executions/{id}/logs: pieces
