@@ -118,6 +118,10 @@ func (w *workers) start(soft context.Context) <-chan struct{} {
 		loops.Add(1)
 		go func() { defer loops.Done(); f() }()
 	}
+	// Alive before taking its own jobs back: another node must not see it dead and take them too.
+	if err := w.queue.Heartbeat(soft, w.consumer, w.set.reclaimIdle); err != nil {
+		w.log.Warn("heartbeat", "err", err)
+	}
 	beating.Add(1)
 	go func() { defer beating.Done(); w.heartbeatLoop(beat) }()
 	w.takeOwn(soft, &inflight)
