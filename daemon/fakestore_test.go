@@ -325,6 +325,22 @@ func (s *fakeStore) MarkRunning(ctx context.Context, tid string, e faaspot.Execu
 	return nil
 }
 
+// StartOnce marks e running when its stored record is queued.
+func (s *fakeStore) StartOnce(ctx context.Context, tid string, e faaspot.Execution) (bool, error) {
+	s.log.add("store.StartOnce")
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.execs[e.ID].Status != faaspot.ExecQueued {
+		return false, nil
+	}
+	s.execs[e.ID] = e
+	s.marked = append(s.marked, e)
+	return true, nil
+}
+
 func (s *fakeStore) FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error {
 	s.log.add("store.FinishRun")
 	if err := ctx.Err(); err != nil {

@@ -22,12 +22,21 @@ const heartbeatRetry = 500 * time.Millisecond
 // slots bounds the jobs of one queue running at once on this node.
 type slots chan struct{}
 
-// acquire takes a slot, false when ctx ended first.
-func (s slots) acquire(ctx context.Context) bool {
+// acquire takes a slot, false when ctx or stop (nil: none) ended first, or stop has ended.
+func (s slots) acquire(ctx, stop context.Context) bool {
+	var stopping <-chan struct{}
+	if stop != nil {
+		if stop.Err() != nil {
+			return false
+		}
+		stopping = stop.Done()
+	}
 	select {
 	case s <- struct{}{}:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-stopping:
 		return false
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
@@ -24,6 +25,9 @@ func TestStartTakesOwnJobs(t *testing.T) {
 	done := tw.start(soft)
 	if i, j := tw.calls.index("store.TakeOwn runs"), tw.calls.index("store.NextJob"); i < 0 || (j >= 0 && j < i) {
 		t.Errorf("own jobs not taken first: %s", tw.calls)
+	}
+	for deadline := time.Now().Add(10 * time.Second); tw.calls.count("store.FinishRun") == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // a real wait for another goroutine, not a timing assertion
 	}
 	stop()
 	await(t, done, "the workers to stop")
@@ -136,12 +140,26 @@ func TestRunOnceWithKey(t *testing.T) {
 				}
 				return
 			}
-			if i, j := tw.calls.index("store.MarkRunning"), tw.calls.index("sandbox.Run"); i < 0 || j < i {
+			if i, j := tw.calls.index("store.StartOnce"), tw.calls.index("sandbox.Run"); i < 0 || j < i {
 				t.Errorf("the keyed run was not marked running before it started: %s", tw.calls)
 			}
 			if rec.Status != faaspot.ExecCompleted {
 				t.Errorf("record %+v, want completed", rec)
 			}
 		})
+	}
+}
+
+// TestNoJobStartsWhenStopping: a job handed over once the workers were told to stop does not
+// start: it stays pending for another node (or this one's next start).
+func TestNoJobStartsWhenStopping(t *testing.T) {
+	tw := newTestWorkers(t)
+	withRun(tw)
+	soft, stop := context.WithCancel(t.Context())
+	tw.soft = soft
+	stop()
+	tw.handle(runJob("e1"))
+	if acked, _, _ := tw.store.snapshot(); len(acked) != 0 || tw.calls.count("store.RunInputs") != 0 {
+		t.Errorf("a job started after the stop: %s", tw.calls)
 	}
 }

@@ -96,15 +96,22 @@ func (w *workers) run(ctx context.Context, job store.Job) error {
 }
 
 // runOnce runs an execution with an idempotency key at most once: its record says running
-// before the function starts, and a run found running (its node died mid-run, and the job was
+// before the function starts (only if it still said queued: else another worker started it), and
+// a run found running (its node died mid-run, and the job was
 // taken over) is not run again but recorded failed with WorkerLost.
 func (w *workers) runOnce(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, secrets []byte) error {
 	if e.Status == faaspot.ExecRunning {
 		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeWorkerLost, msgWorkerLost))
 	}
 	e.Status, e.Version = faaspot.ExecRunning, dep.ReadyVersion
-	if err := w.runs.MarkRunning(ctx, job.Tenant, e); err != nil {
+	started, err := w.runs.StartOnce(ctx, job.Tenant, e)
+	if err != nil {
 		return fmt.Errorf("%s: %w", job, err)
+	}
+	if !started {
+		// Another worker took the job over and started it first: it is that worker's now.
+		w.log.Info("run started by another worker; left to it", "job", job.String())
+		return nil
 	}
 	return w.execute(ctx, job, e, dep, w.runRequest(job.Tenant, dep, e, secrets))
 }

@@ -57,6 +57,8 @@ type runRecords interface {
 	LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error)
 	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)
 	MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error
+	// StartOnce is MarkRunning only while the record says queued; false when it did not write.
+	StartOnce(ctx context.Context, tid string, e faaspot.Execution) (bool, error)
 	FinishRun(ctx context.Context, job store.Job, e faaspot.Execution) error
 	// FinishDead is FinishRun for a run that failed its last attempt: it is listed as a dead
 	// letter. RetryLater records e queued again and runs it at due; ReleaseDue queues the retries

@@ -73,9 +73,10 @@ type workers struct {
 	runSlots, buildSlots slots
 	// storeFailed is when (unix ns) the heartbeat last failed, 0 if never: see reclaimLoop.
 	storeFailed atomic.Int64
-	// hard is the context every job derives from; start sets it.
-	hard     context.Context
-	contexts contextCache
+	// hard is the context every job derives from; soft ends when the workers are told to stop
+	// (a job not started by then stays pending). start sets both.
+	hard, soft context.Context
+	contexts   contextCache
 	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
 	rebuilding sync.Mutex
 	// building is held shared by every image build and exclusively by the janitor's removal of
@@ -110,7 +111,7 @@ func (d *Daemon) startWorkers(soft context.Context) {
 // every loop and job has returned. Call it once.
 func (w *workers) start(soft context.Context) <-chan struct{} {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(soft))
-	w.hard = hard
+	w.hard, w.soft = hard, soft
 	w.runSlots, w.buildSlots = make(slots, w.set.runWorkers), make(slots, w.set.buildWorkers)
 	beat, stopBeat := context.WithCancel(hard)
 	var loops, inflight, beating sync.WaitGroup
@@ -181,8 +182,8 @@ func (w *workers) handle(job store.Job) {
 	defer cancel()
 	go w.keepAlive(ctx, cancel, job)
 	s := w.slotsOf(job.Queue)
-	if !s.acquire(ctx) {
-		return // stopping: the job stays pending
+	if !s.acquire(ctx, w.soft) {
+		return // stopping: the job stays pending, for another node or this one's next start
 	}
 	defer s.release()
 	if !job.Enqueued.IsZero() {

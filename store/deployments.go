@@ -232,12 +232,22 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 		if err != nil {
 			return err
 		}
+		status, err := s.versionStatus(ctx, tx, tid, name, v)
+		if err != nil {
+			return err
+		}
+		if status != "" && status != string(faaspot.StatusBuilding) {
+			// The build of a settled version ended again (its job was run twice): nothing changes.
+			res = d
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { s.ack(ctx, p, job); return nil })
+			return err
+		}
 		// A built version keeps its source and context while its record is kept: a pinned run or
 		// a rollback may use it (the source to build its image again on a node that lacks it).
-		// A version that failed to build never runs: they go.
+		// A version that failed to build never runs, nor one whose record is gone: they go.
 		var drop []string
 		switch {
-		case out.Error != "":
+		case out.Error != "" || status == "":
 			drop = append(drop, s.k.ctx(tid, name, v), s.k.src(tid, name, v))
 		case v > d.ReadyVersion && v > d.RolledBackAt:
 			d.ReadyVersion, d.Image = v, out.Image

@@ -75,39 +75,64 @@ local function ended(sum)
 end
 `
 
+// Modes of writeRunScript.
+const (
+	writeEnd   = "end"   // the terminal record: acknowledge the job, notify waiters
+	writeDead  = "dead"  // writeEnd, and list the execution among the dead letters
+	writeStart = "start" // the record of a run that started
+	writeOnce  = "once"  // writeStart, only while the record says queued (runs at most once)
+)
+
 // writeRunScript writes an execution's record and summary unless the execution ended already
 // (the first terminal record wins: a run re-run after its worker was thought dead never replaces
-// the outcome its first worker recorded). With ARGV[4] = "1" (a terminal record) it also
-// acknowledges the job and, for a synchronous run, hands the record to its waiter; an ended
-// execution's job is acknowledged all the same. It returns 1 when it wrote, 0 when the execution
-// had ended. KEYS: record, summary, run stream, wake-up list, notification list. ARGV: record,
-// summary, TTL (ms), terminal, entry id, sync, notification TTL (s), wake-up list cap.
+// the outcome its first worker recorded); in mode "once", only while the summary says queued.
+// A terminal write (modes "end" and "dead") also acknowledges the job and, when it wrote and
+// ARGV[6] is "1", hands the record to its waiters; "dead" lists the execution among the
+// tenant's dead letters when it wrote. An ended execution's job is acknowledged all the same. It
+// returns 1 when it wrote, 0 when it did not. KEYS: record, summary, run stream, wake-up list,
+// notification list, dead letters. ARGV: record, summary, TTL (ms), mode, entry id, notify,
+// notification TTL (s), wake-up list cap, now (ms), dead letters kept.
 var writeRunScript = redis.NewScript(terminalLua + `
-local exec, sum, stream, wake, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local rec, summary, ttl, terminal, entry, sync, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local wrote = 0
-if not ended(sum) then
+local exec, sum, stream, wake, done, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rec, summary, ttl, mode, entry, notify, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local terminal = mode == 'end' or mode == 'dead'
+local write = not ended(sum)
+if write and mode == 'once' then
+  local ok, v = pcall(cjson.decode, redis.call('GET', sum) or '')
+  write = ok and type(v) == 'table' and v['status'] == 'queued'
+end
+if write then
   redis.call('SET', exec, rec, 'PX', ttl)
   redis.call('SET', sum, summary, 'PX', ttl)
-  wrote = 1
-  if terminal == '1' and sync == '1' then
+  if terminal and notify == '1' then
     redis.call('RPUSH', done, rec)
     redis.call('EXPIRE', done, nttl)
   end
+  if mode == 'dead' then
+    redis.call('ZADD', dead, ARGV[9], string.match(exec, '[^:]+$'))
+    redis.call('ZREMRANGEBYRANK', dead, 0, -tonumber(ARGV[10]) - 1)
+  end
 end
-if terminal == '1' then
+if terminal then
   redis.call('XACK', stream, 'workers', entry)
   redis.call('XDEL', stream, entry)
   redis.call('RPUSH', wake, 1)
   redis.call('LTRIM', wake, -kept, -1)
 end
-return wrote`)
+if write then return 1 end
+return 0`)
 
 // MarkRunning records that the execution started: its record and its summary, unless it ended
 // already (see FinishRun).
 func (s *Store) MarkRunning(ctx context.Context, tid string, e faaspot.Execution) error {
-	_, err := s.writeRun(ctx, Job{Queue: Runs, Tenant: tid}, e, false)
+	_, err := s.writeRun(ctx, Job{Queue: Runs, Tenant: tid}, e, writeStart)
 	return err
+}
+
+// StartOnce records that the execution started, only while its record says queued, and reports
+// whether it did: false means another worker started it (or it ended), and it must not run here.
+func (s *Store) StartOnce(ctx context.Context, tid string, e faaspot.Execution) (bool, error) {
+	return s.writeRun(ctx, Job{Queue: Runs, Tenant: tid}, e, writeOnce)
 }
 
 // FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a
@@ -116,21 +141,28 @@ func (s *Store) MarkRunning(ctx context.Context, tid string, e faaspot.Execution
 // worker recorded it: this one was thought dead, or finished a run reclaimed from it), the
 // first record stays and the job is acknowledged: one execution has one outcome.
 func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {
-	_, err := s.writeRun(ctx, job, e, true)
+	_, err := s.writeRun(ctx, job, e, writeEnd)
 	return err
 }
 
-// writeRun runs writeRunScript for e; it reports whether it wrote the record.
-func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, terminal bool) (bool, error) {
+// FinishDead is FinishRun for a run that failed its last attempt: in the same step it lists the
+// execution among the tenant's dead letters (the newest deadKept).
+func (s *Store) FinishDead(ctx context.Context, job Job, e faaspot.Execution) error {
+	_, err := s.writeRun(ctx, job, e, writeDead)
+	return err
+}
+
+// writeRun runs writeRunScript for e in mode; it reports whether it wrote the record.
+func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, mode string) (bool, error) {
 	rec, err := encodeExecution(e)
 	if err != nil {
 		return false, fmt.Errorf("encode execution: %w", err)
 	}
 	tid := job.Tenant
 	n, err := writeRunScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID)},
-		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), flag(terminal), job.EntryID, flag(job.Sync),
-		int64(notifyTTL/time.Second), wakeKept).Int()
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid)},
+		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
+		int64(notifyTTL/time.Second), wakeKept, s.now().UnixMilli(), deadKept).Int()
 	if err != nil {
 		return false, unavailable("record run", err)
 	}

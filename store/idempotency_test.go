@@ -47,8 +47,8 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("%d runs queued, want 3: the repeated key queued nothing", n)
 	}
 	job := mustNextJob(t, s, store.Runs, "w")
-	if !job.Sync {
-		t.Error("a keyed run queued without waiting does not notify waiters")
+	if job.Sync || !job.Notify {
+		t.Errorf("a keyed run queued without waiting: sync %v notify %v; want async, notifying waiters", job.Sync, job.Notify)
 	}
 	s.mr.FastForward(time.Hour + time.Second)
 	if err := s.EnqueueRun(ctx, a.ID, keyed("fn"), 0, false); err != nil {

@@ -34,7 +34,7 @@ local parked, stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KE
 local tid, dep, wakekept = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local n = 0
 for _, entry in ipairs(redis.call('LRANGE', parked, 0, -1)) do
-  local sync, id = string.match(entry, '^(%d):(.+)$')
+  local sync, id = string.match(entry, '^([01n]):(.+)$')
   if id then
     if n == 0 then
       admit(stream, 0)

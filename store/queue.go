@@ -35,10 +35,12 @@ type Job struct {
 	EntryID string
 	Tenant  string
 	// ID is the execution id, Deployment its deployment's name; Sync says a caller waits for
-	// the record (runs).
+	// the record (runs); Notify that the terminal record is handed to waiters (a sync run, or
+	// one with an idempotency key, which a repeated sync request may wait for).
 	ID         string
 	Deployment string
 	Sync       bool
+	Notify     bool
 	// Name and Version identify the deployment version to build (builds).
 	Name    string
 	Version int
@@ -156,12 +158,24 @@ func (s *Store) waiting(ctx context.Context, stream string) (int64, error) {
 func parseJob(q Queue, m redis.XMessage) Job {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
 	j := Job{Queue: q, EntryID: m.ID, Tenant: str("tenant"), ID: str("id"), Name: str("name"),
-		Deployment: str("dep"), Sync: str("sync") == "1"}
+		Deployment: str("dep"), Sync: str("sync") == "1", Notify: str("sync") == "1" || str("sync") == "n"}
 	j.Version, _ = strconv.Atoi(str("version"))
 	if ms, err := strconv.ParseInt(strings.SplitN(m.ID, "-", 2)[0], 10, 64); err == nil {
 		j.Enqueued = time.UnixMilli(ms)
 	}
 	return j
+}
+
+// syncField is how a run job's Sync and Notify are kept in its stream entry: "1" sync, "n" async
+// but notifying waiters, "0" neither.
+func syncField(sync, notify bool) string {
+	switch {
+	case sync:
+		return "1"
+	case notify:
+		return "n"
+	}
+	return "0"
 }
 
 // String names a job for logs (no user data beyond the deployment name).

@@ -45,7 +45,7 @@ func (s *Store) RetryLater(ctx context.Context, job Job, e faaspot.Execution, du
 		return fmt.Errorf("encode execution: %w", err)
 	}
 	tid := job.Tenant
-	member := strings.Join([]string{tid, e.ID, e.Deployment, flag(job.Sync)}, "\x00")
+	member := strings.Join([]string{tid, e.ID, e.Deployment, syncField(job.Sync, job.Notify)}, "\x00")
 	err = retryLaterScript.Run(ctx, s.rdb, []string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.delayed()},
 		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), job.EntryID, due.UnixMilli(), member).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -61,7 +61,7 @@ var releaseDueScript = redis.NewScript(laneLua + `
 local delayed, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local n = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
-  local tid, id, dep, sync = string.match(m, '^([^%z]+)%z([^%z]+)%z([^%z]*)%z([01])$')
+  local tid, id, dep, sync = string.match(m, '^([^%z]+)%z([^%z]+)%z([^%z]*)%z([01n])$')
   redis.call('ZREM', delayed, m)
   if tid then
     local stream = ARGV[3] .. tid
@@ -82,23 +82,6 @@ func (s *Store) ReleaseDue(ctx context.Context, now time.Time) (int, error) {
 		return 0, unavailable("release retries", err)
 	}
 	return n, nil
-}
-
-// FinishDead is FinishRun for a run that failed its last attempt: in the same step it lists the
-// execution among the tenant's dead letters.
-func (s *Store) FinishDead(ctx context.Context, job Job, e faaspot.Execution) error {
-	if err := s.FinishRun(ctx, job, e); err != nil {
-		return err
-	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, s.k.dead(job.Tenant), redis.Z{Score: float64(s.now().UnixMilli()), Member: e.ID})
-		p.ZRemRangeByRank(ctx, s.k.dead(job.Tenant), 0, -deadKept-1)
-		return nil
-	})
-	if err != nil {
-		return unavailable("list a dead letter", err)
-	}
-	return nil
 }
 
 // ListDeadLetters returns the summaries of the tenant's dead letters, newest first, at most limit;

@@ -54,3 +54,31 @@ func TestRetryLater(t *testing.T) {
 		t.Errorf("dead letters after removal = %+v", dead)
 	}
 }
+
+// TestStartOnceAndDeadOnce: a run marked started only while queued starts once; a dead letter is
+// listed only by the write that ended the execution.
+func TestStartOnceAndDeadOnce(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
+	job := mustNextJob(t, s, store.Runs, "w")
+	e.Status = faaspot.ExecRunning
+	if ok, err := s.StartOnce(ctx, tn.ID, e); !ok || err != nil {
+		t.Fatalf("first StartOnce = %v, %v", ok, err)
+	}
+	if ok, err := s.StartOnce(ctx, tn.ID, e); ok || err != nil {
+		t.Errorf("second StartOnce = %v, %v; want false: started already", ok, err)
+	}
+	e.Status = faaspot.ExecCompleted
+	if err := s.FinishRun(ctx, job, e); err != nil {
+		t.Fatal(err)
+	}
+	e.Status = faaspot.ExecFailed
+	if err := s.FinishDead(ctx, job, e); err != nil {
+		t.Fatal(err)
+	}
+	if dead, _ := s.ListDeadLetters(ctx, tn.ID, 10); len(dead) != 0 {
+		t.Errorf("an execution that had completed was listed dead: %+v", dead)
+	}
+}

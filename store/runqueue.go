@@ -206,14 +206,14 @@ func (s *Store) enqueue(ctx context.Context, tid string, e faaspot.Execution, ma
 	if e.IdempotencyKey != "" {
 		// A keyed run notifies waiters whether or not its first request waited: a repeated
 		// request may wait for it (see WaitExecution).
-		idemTTL, sync = s.opts.IdempotencyTTL.Milliseconds(), true
+		idemTTL = s.opts.IdempotencyTTL.Milliseconds()
 	}
 	res, err := enqueueScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
 			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
 			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
 		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, flag(sync), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL).Result()
+		e.Deployment, syncField(sync, e.IdempotencyKey != ""), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL).Result()
 	if prev, ok := res.(string); ok && err == nil {
 		return 0, &faaspot.ExistingRunError{ID: prev}
 	}

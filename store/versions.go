@@ -108,19 +108,28 @@ func (s *Store) sameAsNewest(ctx context.Context, tx *redis.Tx, tid string, d fa
 
 // versionsToDrop returns the versions whose records (with their sources and contexts) to remove
 // so that at most kept are left, oldest first, of the versions have once newest is added; never
-// ready's nor newest's (so with kept 1 two may be left).
+// ready's nor newest's (so with kept 1 two may be left), nor one still building (its build may
+// make it the ready version: it goes once settled, if it is then past the kept ones).
 func (s *Store) versionsToDrop(ctx context.Context, tx *redis.Tx, tid, name string, newest, ready int) ([]int, error) {
-	fields, err := tx.HKeys(ctx, s.k.vers(tid, name)).Result()
+	all, err := tx.HGetAll(ctx, s.k.vers(tid, name)).Result()
 	if err != nil {
 		return nil, unavailable("list versions", err)
 	}
 	have := []int{newest}
-	for _, f := range fields {
-		if v, err := strconv.Atoi(f); err == nil && v != newest {
-			have = append(have, v)
+	var building []int // kept whatever their age: their build may yet make them the ready one
+	for f, b := range all {
+		v, err := strconv.Atoi(f)
+		if err != nil || v == newest {
+			continue
 		}
+		var r versionRecord
+		if json.Unmarshal([]byte(b), &r) == nil && r.Status == string(faaspot.StatusBuilding) {
+			building = append(building, v)
+			continue
+		}
+		have = append(have, v)
 	}
-	return dropOldest(have, newest, ready, s.opts.VersionsKept), nil
+	return dropOldest(have, newest, ready, s.opts.VersionsKept-len(building)), nil
 }
 
 // dropArgs are the arguments of putVersionScript that drop versions: for each, its record's
@@ -229,4 +238,21 @@ func (s *Store) ListVersions(ctx context.Context, tid, name string) ([]faaspot.V
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
 	return out, nil
+}
+
+// versionStatus returns the status in version v's record, read under tx's watch ("" when the
+// deployment keeps no record of it).
+func (s *Store) versionStatus(ctx context.Context, tx *redis.Tx, tid, name string, v int) (string, error) {
+	b, err := tx.HGet(ctx, s.k.vers(tid, name), itoa(v)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", unavailable("load version", err)
+	}
+	var r versionRecord
+	if json.Unmarshal(b, &r) != nil {
+		return "", nil
+	}
+	return r.Status, nil
 }

@@ -166,17 +166,17 @@ func TestVersionsKept(t *testing.T) {
 	for _, code := range []string{"v2", "v3", "v4", "v5"} {
 		mustPut(t, s, tn.ID, spec("fn", code, nil))
 	}
-	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{5, 4, 1}) {
-		t.Errorf("versions kept = %v, want [5 4 1]: the newest and the ready one", got)
+	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{5, 4, 3, 2, 1}) {
+		t.Errorf("versions kept = %v, want [5 4 3 2 1]: versions still building are never dropped", got)
 	}
 	mustPut(t, s, tn.ID, spec("fn", "v6", nil))
 	if _, _, err := s.PutDeployment(ctx, tn.ID, spec("fn", "v7", nil), 0); !errors.Is(err, store.ErrQuota) {
 		t.Fatalf("a sixth queued build = %v, want a quota error", err)
 	}
-	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{6, 5, 1}) {
-		t.Errorf("versions after a refused create = %v, want [6 5 1]", got)
+	if got := versionNumbers(mustListVersions(t, s, tn.ID, "fn")); !slices.Equal(got, []int{6, 5, 4, 3, 2, 1}) {
+		t.Errorf("versions after a refused create = %v, want [6 5 4 3 2 1]", got)
 	}
-	// v2 to v5 are superseded; v6 builds and becomes ready, and v1's record may go.
+	// v2 to v5 are superseded: each goes once settled, past the 3 kept; v6 builds and becomes ready.
 	for range 4 {
 		mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Error: "skipped"})
 	}
@@ -212,5 +212,33 @@ func TestVersionsKept(t *testing.T) {
 	}
 	if _, err := s.LoadContext(ctx, tn.ID, "fn", 6); err != nil {
 		t.Errorf("context of the kept v6: %v", err)
+	}
+}
+
+// TestBuildingVersionKept: a version still building is never dropped past the kept ones, so that
+// when its build makes it the ready version it has its source and context; a build job run twice
+// changes nothing the second time.
+func TestBuildingVersionKept(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{VersionsKept: 1, MaxQueuedBuilds: 5, BuildCap: 4})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustPut(t, s, tn.ID, spec("fn", "v1", map[string]any{"k": 1}))
+	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "w"), store.BuildOutcome{Image: "img:1"})
+	mustPut(t, s, tn.ID, spec("fn", "v2", map[string]any{"k": 2}))
+	job2 := mustNextJob(t, s, store.Builds, "w")
+	mustPut(t, s, tn.ID, spec("fn", "v3", map[string]any{"k": 3})) // v2 builds: kept
+	d := mustFinishBuild(t, s, job2, store.BuildOutcome{Image: "img:2"})
+	if d.ReadyVersion != 2 {
+		t.Fatalf("after v2 built: %+v", d)
+	}
+	if c, err := s.LoadContext(ctx, tn.ID, "fn", 2); err != nil || !jsonEqual(c, `{"k":2}`) {
+		t.Errorf("context of the ready v2 = %s, %v", c, err)
+	}
+	again := mustFinishBuild(t, s, job2, store.BuildOutcome{Error: "superseded by version 3"})
+	if again.ReadyVersion != 2 || again.Image != "img:2" {
+		t.Errorf("a second end of v2's build changed the deployment: %+v", again)
+	}
+	if _, err := s.LoadContext(ctx, tn.ID, "fn", 2); err != nil {
+		t.Errorf("a second end of v2's build dropped its context: %v", err)
 	}
 }
