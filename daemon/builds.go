@@ -59,10 +59,12 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	w.log.Info("build finished", "job", job.String(), "result", result, "seconds", w.clock.Now().Sub(start).Seconds())
 	switch {
 	case err == nil:
-		w.buildRecorded(ctx, job, dep, after)
+		// The outcome is recorded: the job is over, and what follows must not depend on it (its
+		// keep-alive may find it acknowledged and cancel ctx).
+		w.buildRecorded(w.hard, job, dep, after)
 	case errors.Is(err, store.ErrNotFound) && out.Image != "":
 		// Deleted while it was being built: what it built and pre-warmed goes too.
-		if err := w.removeGone(ctx, imagebuilder.Ref{TenantID: job.Tenant, DeploymentID: dep.ID}); err != nil {
+		if err := w.removeGone(w.hard, imagebuilder.Ref{TenantID: job.Tenant, DeploymentID: dep.ID}); err != nil {
 			w.log.Debug("images of a deployment deleted during its build kept", "err", err)
 		}
 	}
