@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+
 	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
 	"github.com/faaspot/faaspot/daemon"
@@ -113,11 +115,13 @@ func TestFaultDaemonKill(t *testing.T) {
 func TestFaultWorkerKill(t *testing.T) {
 	prefix := fmt.Sprintf("itw%d:", time.Now().UnixNano())
 	api := startNode(t, func(c *daemon.Config) { c.KeyPrefix, c.Role = prefix, daemon.RoleAPI })
-	worker := func() *procNode {
-		return startProc(t, procEnv(t, env.redisURL, prefix, "it-"+faaspot.NewID()[:12],
+	worker := func(nodeID string) *procNode {
+		return startProc(t, procEnv(t, env.redisURL, prefix, nodeID,
 			"FAASPOT_ROLE=worker", "FAASPOT_WORKERS=2", "FAASPOT_MAX_CONCURRENT_RUNS=4", "FAASPOT_RECLAIM_IDLE=4s"))
 	}
-	w1 := worker()
+	dead := "it-" + faaspot.NewID()[:12]
+	t.Cleanup(func() { removeContainersOf(t, dead) }) // a node that never starts again leaves its containers
+	w1 := worker(dead)
 	if _, err := api.c.CreateDeployment(context.Background(), sleeper, true); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +129,7 @@ func TestFaultWorkerKill(t *testing.T) {
 	waitRunning(t, api.c, ids, 2)
 	w1.stop(t, syscall.SIGKILL, 10*time.Second)
 	killed := time.Now()
-	worker()
+	worker("it-" + faaspot.NewID()[:12])
 	recs, seen := waitAll(t, api.c, ids, 2*time.Minute)
 	_, last := checkAll(t, recs, seen, ids)
 	t.Logf("recovery after kill -9 of one worker (reclaim idle 4 s): the last of 4 runs of 2 s ended %v after the kill",
@@ -331,5 +335,21 @@ func TestIdempotencyKeyRunsOnce(t *testing.T) {
 	list, _, err := n.c.ListExecutions(context.Background(), faaspot.ExecutionQuery{Deployment: "sleeper"})
 	if err != nil || len(list) != 1 || list[0].ID != id {
 		t.Errorf("executions of the deployment = %+v, %v; want the one keyed execution", list, err)
+	}
+}
+
+// removeContainersOf removes the sandbox containers of a node killed for good (its next start
+// would remove them as orphans).
+func removeContainersOf(t *testing.T, nodeID string) {
+	ctx := context.Background()
+	cs, err := containersOf(ctx, nodeID)
+	if err != nil {
+		t.Errorf("list the containers of %s: %v", nodeID, err)
+		return
+	}
+	for _, c := range cs {
+		if err := env.docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove container %s of %s: %v", c.ID, nodeID, err)
+		}
 	}
 }
