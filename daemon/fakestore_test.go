@@ -166,6 +166,12 @@ func (s *fakeStore) GetDeployment(ctx context.Context, tid, name string) (faaspo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deployment(name)
+}
+
+// deployment returns the named deployment, replaced by reloaded first when set; the caller holds
+// s.mu.
+func (s *fakeStore) deployment(name string) (faaspot.Deployment, error) {
 	if s.reloaded != nil {
 		s.deps[name], s.reloaded = *s.reloaded, nil
 	}
@@ -254,15 +260,9 @@ func (s *fakeStore) RunTarget(ctx context.Context, tid, name string, pinned int)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.reloaded != nil {
-		s.deps[name], s.reloaded = *s.reloaded, nil
-	}
-	if s.getErr != nil {
-		return faaspot.Deployment{}, s.getErr
-	}
-	d, ok := s.deps[name]
-	if !ok {
-		return faaspot.Deployment{}, notFound("deployment " + name)
+	d, err := s.deployment(name)
+	if err != nil {
+		return d, err
 	}
 	return s.target(d, pinned)
 }

@@ -5,39 +5,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/faaspot/faaspot"
 )
 
-var fasBuild struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// fasDir builds bin/fas once into a temporary directory and returns that directory.
+// fasDir is the directory of the fas binary built for this test run.
 func fasDir(t *testing.T) string {
 	t.Helper()
-	fasBuild.once.Do(func() {
-		fasBuild.dir, fasBuild.err = os.MkdirTemp("", "fas-bin-")
-		if fasBuild.err != nil {
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", filepath.Join(fasBuild.dir, "fas"), "./cmd/fas")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fasBuild.err = &exec.ExitError{Stderr: out}
-		}
-	})
-	if fasBuild.err != nil {
-		t.Fatalf("build fas: %v", fasBuild.err)
-	}
-	return fasBuild.dir
+	return filepath.Dir(buildCommand(t, "fas"))
 }
 
 // shell runs a bash script with fas on the PATH in dir, as a user would type it.

@@ -7,10 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,35 +23,6 @@ import (
 // Fault injection needs what a test cannot do to an in-process daemon: kill it with SIGKILL,
 // signal it, or take its Redis away. procNode is a faaspotd process; testRedis a Redis container
 // of one test, on a fixed loopback port so that it comes back where it was after a kill.
-
-var faaspotdBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// faaspotdPath builds cmd/faaspotd once and returns the binary's path.
-func faaspotdPath(t *testing.T) string {
-	t.Helper()
-	faaspotdBuild.once.Do(func() {
-		dir, err := os.MkdirTemp("", "faaspotd-bin-")
-		if err != nil {
-			faaspotdBuild.err = err
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		faaspotdBuild.path = filepath.Join(dir, "faaspotd")
-		cmd := exec.Command("go", "build", "-o", faaspotdBuild.path, "./cmd/faaspotd")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			faaspotdBuild.err = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if faaspotdBuild.err != nil {
-		t.Fatalf("build faaspotd: %v", faaspotdBuild.err)
-	}
-	return faaspotdBuild.path
-}
 
 // procNode is a running faaspotd process.
 type procNode struct {
@@ -100,7 +68,7 @@ func startProc(t *testing.T, envv []string) *procNode {
 	t.Helper()
 	port := freePort(t)
 	p := &procNode{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(faaspotdPath(t))
+	p.cmd = exec.Command(buildCommand(t, "faaspotd"))
 	p.cmd.Env = append(envv, fmt.Sprintf("FAASPOT_LISTEN=127.0.0.1:%d", port))
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -232,11 +232,11 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 		if err != nil {
 			return err
 		}
-		status, err := s.versionStatus(ctx, tx, tid, name, v)
+		rec, found, err := s.loadVersion(ctx, tx, tid, name, v)
 		if err != nil {
 			return err
 		}
-		if status != "" && status != string(faaspot.StatusBuilding) {
+		if found && rec.Status != string(faaspot.StatusBuilding) {
 			// The build of a settled version ended again (its job was run twice): nothing changes.
 			res = d
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { s.ack(ctx, p, job); return nil })
@@ -247,7 +247,7 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 		// A version that failed to build never runs, nor one whose record is gone: they go.
 		var drop []string
 		switch {
-		case out.Error != "" || status == "":
+		case out.Error != "" || !found:
 			drop = append(drop, s.k.ctx(tid, name, v), s.k.src(tid, name, v))
 		case v > d.ReadyVersion && v > d.RolledBackAt:
 			d.ReadyVersion, d.Image = v, out.Image
@@ -259,7 +259,7 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 			}
 			d.UpdatedAt = s.now().UTC()
 		}
-		settle, err := s.settleVersion(ctx, tx, tid, d, v, out)
+		settle, err := s.settleVersion(ctx, tx, tid, d, v, rec, found, out)
 		if err != nil {
 			return err
 		}

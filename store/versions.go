@@ -92,18 +92,21 @@ func (s *Store) contentHash(tid string, spec faaspot.DeploymentSpec, ctxJSON []b
 // of this hash and has not failed: redeploying it changes nothing. A version that failed to build
 // is built again as a new version, so that a retry after a passing failure works.
 func (s *Store) sameAsNewest(ctx context.Context, tx *redis.Tx, tid string, d faaspot.Deployment, hash string) (bool, error) {
-	b, err := tx.HGet(ctx, s.k.vers(tid, d.Name), itoa(d.Version)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return false, nil // a version of an earlier release, without a record
-	}
-	if err != nil {
-		return false, unavailable("load version", err)
-	}
-	var r versionRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return false, nil // unreadable: deploy anew
+	r, found, err := s.loadVersion(ctx, tx, tid, d.Name, d.Version)
+	if err != nil || !found { // none: a version of an earlier release, or unreadable: deploy anew
+		return false, err
 	}
 	return r.Hash == hash && r.Status != string(faaspot.StatusFailed), nil
+}
+
+// loadVersion reads version v's record through c; found is false when none is kept (or it does
+// not decode). The error is the store's failure.
+func (s *Store) loadVersion(ctx context.Context, c redis.Cmdable, tid, name string, v int) (versionRecord, bool, error) {
+	r, err := s.versionOf(ctx, c, tid, name, v)
+	if errors.Is(err, faaspot.ErrVersionNotFound) {
+		return r, false, nil
+	}
+	return r, err == nil, err
 }
 
 // versionsToDrop returns the versions whose records (with their sources and contexts) to remove
@@ -174,23 +177,18 @@ for i = 4, #ARGV, 3 do
 end
 return 1`)
 
-// settleVersion returns the writes that record the end of version v's build in its record (when
-// it still has one: its image on success, its error on failure) and drop the records past the
-// kept ones with their sources and contexts, given the deployment's ready version after the
-// build. It reads under tx's watch.
-func (s *Store) settleVersion(ctx context.Context, tx *redis.Tx, tid string, d faaspot.Deployment, v int, out BuildOutcome) (func(redis.Pipeliner), error) {
+// settleVersion returns the writes that record the end of version v's build in its record r
+// (when found: its image on success, its error on failure) and drop the records past the kept
+// ones with their sources and contexts, given the deployment's ready version after the build. It
+// reads under tx's watch.
+func (s *Store) settleVersion(ctx context.Context, tx *redis.Tx, tid string, d faaspot.Deployment, v int, r versionRecord, found bool, out BuildOutcome) (func(redis.Pipeliner), error) {
 	key := s.k.vers(tid, d.Name)
-	b, err := tx.HGet(ctx, key, itoa(v)).Bytes()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("load version", err)
-	}
 	drop, err := s.versionsToDrop(ctx, tx, tid, d.Name, d.Version, d.ReadyVersion)
 	if err != nil {
 		return nil, err
 	}
 	var rec []byte
-	var r versionRecord
-	if len(b) > 0 && json.Unmarshal(b, &r) == nil {
+	if found {
 		now := s.now().UTC()
 		r.Status, r.Error, r.FinishedAt, r.Image = string(faaspot.StatusReady), "", &now, out.Image
 		if out.Error != "" {
@@ -238,21 +236,4 @@ func (s *Store) ListVersions(ctx context.Context, tid, name string) ([]faaspot.V
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
 	return out, nil
-}
-
-// versionStatus returns the status in version v's record, read under tx's watch ("" when the
-// deployment keeps no record of it).
-func (s *Store) versionStatus(ctx context.Context, tx *redis.Tx, tid, name string, v int) (string, error) {
-	b, err := tx.HGet(ctx, s.k.vers(tid, name), itoa(v)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", unavailable("load version", err)
-	}
-	var r versionRecord
-	if json.Unmarshal(b, &r) != nil {
-		return "", nil
-	}
-	return r.Status, nil
 }
