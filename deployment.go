@@ -58,9 +58,11 @@ type Deployment struct {
 	Limits       Limits           `json:"limits"`
 	Warm         *WarmPolicy      `json:"warm,omitempty"`
 	Retry        *RetryPolicy     `json:"retry,omitempty"`
-	ContextKeys  []string         `json:"context_keys"`
-	CreatedAt    time.Time        `json:"created_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
+	// CallbackURL, when set, receives the terminal record of every async run (see Callback).
+	CallbackURL string    `json:"callback_url,omitempty"`
+	ContextKeys []string  `json:"context_keys"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 
 	// Image is the engine's tag of the ready version's image: internal, never served.
 	Image string `json:"-"`
@@ -91,6 +93,8 @@ type DeploymentSpec struct {
 	Limits  Limits
 	Warm    *WarmPolicy
 	Retry   *RetryPolicy
+	// CallbackURL is where the terminal records of async runs are posted ("" for nowhere).
+	CallbackURL string
 }
 
 // DeploymentRequest is the body of PUT /api/deployments/ and POST /v1/deployments. Context is a
@@ -103,6 +107,7 @@ type DeploymentRequest struct {
 	Limits       *Limits         `json:"limits,omitempty"`
 	Warm         *WarmPolicy     `json:"warm,omitempty"`
 	Retry        *RetryPolicy    `json:"retry,omitempty"`
+	CallbackURL  string          `json:"callback_url,omitempty"`
 }
 
 // ContextJSON encodes a context for a DeploymentRequest: a map of secrets, or context-file text.

@@ -68,6 +68,8 @@ type Execution struct {
 	ColdStart       bool            `json:"cold_start"`
 	ExitCode        *int            `json:"exit_code"`
 	OOMKilled       bool            `json:"oom_killed"`
+	// Callback is the delivery of the terminal record to a callback URL, when the run has one.
+	Callback *Callback `json:"callback,omitempty"`
 }
 
 // Terminal reports whether the execution has ended.

@@ -15,6 +15,7 @@ type VersionInfo struct {
 	Limits      Limits           `json:"limits"`
 	Warm        *WarmPolicy      `json:"warm,omitempty"`
 	Retry       *RetryPolicy     `json:"retry,omitempty"`
+	CallbackURL string           `json:"callback_url,omitempty"`
 	ContextKeys []string         `json:"context_keys"`
 	CreatedAt   time.Time        `json:"created_at"`
 	FinishedAt  *time.Time       `json:"finished_at,omitempty"`

@@ -27,7 +27,7 @@ func shown(d faaspot.Deployment, withLog bool) faaspot.Deployment {
 
 // validate checks a request completely before anything is stored and returns the spec to store.
 // Errors are *faaspot.Error values naming the field at fault.
-func (s *Server) validate(req faaspot.DeploymentRequest) (faaspot.DeploymentSpec, error) {
+func (s *Server) validate(ctx context.Context, req faaspot.DeploymentRequest) (faaspot.DeploymentSpec, error) {
 	if !validName(req.Name) {
 		return faaspot.DeploymentSpec{}, faaspot.Invalid("name", "name must match %s", namePattern)
 	}
@@ -62,8 +62,11 @@ func (s *Server) validate(req faaspot.DeploymentRequest) (faaspot.DeploymentSpec
 	if err := validateRetry(req.Retry, s.cfg.MaxRetryAttempts); err != nil {
 		return faaspot.DeploymentSpec{}, err
 	}
+	if err := s.checkCallback(ctx, "callback_url", req.CallbackURL); err != nil {
+		return faaspot.DeploymentSpec{}, err
+	}
 	return faaspot.DeploymentSpec{Name: req.Name, Source: faaspot.Source{Code: code, Requirements: reqs},
-		Context: ctxMap, Limits: limits, Warm: req.Warm, Retry: req.Retry}, nil
+		Context: ctxMap, Limits: limits, Warm: req.Warm, Retry: req.Retry, CallbackURL: req.CallbackURL}, nil
 }
 
 // maxRetryBackoffS bounds a retry policy's first wait, in seconds.
@@ -111,7 +114,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	spec, err := s.validate(req)
+	spec, err := s.validate(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

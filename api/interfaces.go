@@ -119,6 +119,20 @@ type ExecutionStore interface {
 	WaitExecution(ctx context.Context, tid, id string, timeout time.Duration, shared bool) (e faaspot.Execution, ok bool, err error)
 }
 
+// WebhookStore holds each tenant's callback signing secret.
+type WebhookStore interface {
+	// WebhookSecret returns the tenant's secret, made on first use; RotateWebhookSecret replaces
+	// it and returns the new one.
+	WebhookSecret(ctx context.Context, tid string) (string, error)
+	RotateWebhookSecret(ctx context.Context, tid string) (string, error)
+}
+
+// CallbackChecker decides whether a callback URL may be used: its form, and every address its
+// host resolves to (*callback.Guard). The error says why not.
+type CallbackChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
 // Pinger reports whether a backing service answers; /readyz calls it.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -144,5 +158,9 @@ type Deps struct {
 	Store Pinger
 	// Engine may be nil on a node that runs no containers: /readyz then ignores the engine and a
 	// deletion removes only the records.
-	Engine Engine
+	Engine   Engine
+	Webhooks WebhookStore
+	// Callbacks checks callback URLs; nil refuses every address inside the server's network
+	// (callback.Guard's zero value).
+	Callbacks CallbackChecker
 }

@@ -35,12 +35,16 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 		return faaspot.Execution{}, false
 	}
 	key, err := idempotencyKey(r)
+	var cb *faaspot.Callback
+	if err == nil {
+		cb, err = s.requestCallback(r, nil)
+	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return faaspot.Execution{}, false
 	}
 	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: pinned, Pinned: pinned > 0,
-		IdempotencyKey: key, Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC()}
+		IdempotencyKey: key, Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC(), Callback: cb}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
 	if pinned > 0 {
 		err = s.enqueuePinned(r, t.ID, e, maxQueued, sync)

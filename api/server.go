@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/callback"
 	"github.com/faaspot/faaspot/metrics"
 )
 
@@ -27,6 +28,8 @@ type Server struct {
 	executions  ExecutionStore
 	store       Pinger
 	engine      Engine // nil on a node without an engine
+	webhooks    WebhookStore
+	callbacks   CallbackChecker
 	metrics     *metrics.Metrics
 	gather      prometheus.Gatherer
 	log         *slog.Logger
@@ -43,8 +46,12 @@ type Server struct {
 // Engine; New refuses nothing. m records the HTTP metrics and gather serves /metrics.
 func New(cfg Config, deps Deps, m *metrics.Metrics, gather prometheus.Gatherer, log *slog.Logger) *Server {
 	draining, drain := context.WithCancel(context.Background())
+	if deps.Callbacks == nil {
+		deps.Callbacks = &callback.Guard{}
+	}
 	return &Server{cfg: cfg, auth: deps.Auth, tenants: deps.Tenants, deployments: deps.Deployments,
-		executions: deps.Executions, store: deps.Store, engine: deps.Engine, metrics: m, gather: gather,
+		executions: deps.Executions, store: deps.Store, engine: deps.Engine, webhooks: deps.Webhooks,
+		callbacks: deps.Callbacks, metrics: m, gather: gather,
 		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain,
 		adminFails: newFailureLimiter(adminFailBurst, adminFailRefill, adminFailKeys)}
 }
@@ -109,6 +116,8 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	t.HandleFunc("/v1/executions/{id}/logs", s.executionLogs).Methods(http.MethodGet)
 	t.HandleFunc("/v1/executions/{id}/retry", s.retryExecution).Methods(http.MethodPost)
 	t.HandleFunc("/v1/dead-letters", s.listDeadLetters).Methods(http.MethodGet)
+	t.HandleFunc("/v1/webhook-secret", s.getWebhookSecret).Methods(http.MethodGet)
+	t.HandleFunc("/v1/webhook-secret", s.rotateWebhookSecret).Methods(http.MethodPost)
 }
 
 // instrument counts requests and times them. Labels never hold request text: the route is the

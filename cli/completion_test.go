@@ -58,6 +58,7 @@ func TestCompletion(t *testing.T) {
 		{"token ids", []string{"tenants", "tokens", "revoke", "acme", ""}, []string{"tok3"}},
 		{"no such prefix", []string{"deployments", "get", "zz"}, nil},
 		{"output values", []string{"deployments", "list", "-o", ""}, []string{"table", "json"}},
+		{"webhook secret takes no argument", []string{"webhook-secret", ""}, nil},
 		{"help topics", []string{"help", "ten"}, []string{"tenants"}},
 	}
 	for _, tt := range tests {

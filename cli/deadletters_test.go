@@ -18,7 +18,8 @@ import (
 
 // deadLetterRoutes serves the dead letters (e2bbbb, failed after 3 attempts, and e3cccc, timed
 // out), the retry of an execution (e2bbbb and e3cccc run again; e1aaaa completed: 409; others:
-// 404) and the records of e1aaaa (1 attempt) and e2bbbb (3 attempts).
+// 404) and the records of e1aaaa (1 attempt), e2bbbb (3 attempts) and e4dddd (completed, its
+// callback delivered on the second attempt).
 func (f *fakeAPI) deadLetterRoutes(mux *http.ServeMux) {
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	finished := at.Add(90 * time.Second)
@@ -30,6 +31,9 @@ func (f *fakeAPI) deadLetterRoutes(mux *http.ServeMux) {
 		"e1aaaa": {ID: "e1aaaa", Deployment: "hello", Version: 2, Status: faaspot.ExecCompleted, Attempts: 1, CreatedAt: at},
 		"e2bbbb": {ID: "e2bbbb", Deployment: "world", Version: 1, Status: faaspot.ExecFailed, Attempts: 3, CreatedAt: at,
 			Error: &faaspot.ExecError{Type: "ValueError", Message: "bad input"}},
+		"e4dddd": {ID: "e4dddd", Deployment: "hook", Version: 1, Status: faaspot.ExecCompleted, Attempts: 1, CreatedAt: at,
+			Callback: &faaspot.Callback{URL: "https://hooks.example.com/done", State: faaspot.CallbackDelivered, Attempts: 2,
+				LastStatus: 204, DeliveredAt: &finished}},
 	}
 	mux.HandleFunc("GET /v1/dead-letters", f.tenant(func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		limit := 100

@@ -39,7 +39,7 @@ func (a *app) createCommand() *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
 		Use: "create NAME --file FILE [--requirements-file FILE] [--context-file FILE] [--memory MiB] [--timeout SECONDS] [--cpus N] " +
-			"[--max-attempts N [--retry-backoff DURATION]] [--wait]",
+			"[--max-attempts N [--retry-backoff DURATION]] [--callback-url URL] [--wait]",
 		Short: "Create or update a deployment from a Python file defining main(args, context)",
 		Long: "Create the deployment NAME, or update it to a new version, from a Python file defining\n" +
 			"main(args, context). Limits not given take the server's defaults, on an update too: each\n" +
@@ -47,11 +47,16 @@ func (a *app) createCommand() *cobra.Command {
 			"With --max-attempts N, a queued run (not one with --wait) that fails or times out is run\n" +
 			"again, up to N runs in all, waiting --retry-backoff before the first retry and twice as long\n" +
 			"before each next one. One that fails its last attempt is listed by `fas executions\n" +
-			"dead-letters`. Each version carries its own policy: an update without --max-attempts has none.",
+			"dead-letters`. Each version carries its own policy: an update without --max-attempts has none.\n\n" +
+			"With --callback-url URL, the record of each queued run (not one with --wait) is posted to\n" +
+			"URL once the run has ended, signed with the tenant's webhook secret (see `fas\n" +
+			"webhook-secret`), unless the run names its own. Like the retry policy, each version carries\n" +
+			"its own: an update without --callback-url has none.",
 		Example: "  fas deployments create hello --file hello.py --wait\n" +
 			"  fas deployments create hello --file hello.py --requirements-file requirements.txt --context-file context.txt\n" +
 			"  fas deployments create resize --file resize.py --memory 512M --timeout 2m --cpus 1.5\n" +
-			"  fas deployments create charge --file charge.py --max-attempts 5 --retry-backoff 30s",
+			"  fas deployments create charge --file charge.py --max-attempts 5 --retry-backoff 30s\n" +
+			"  fas deployments create report --file report.py --callback-url https://hooks.example.com/faaspot",
 		Args:              exactArgs(1, "NAME --file FILE"),
 		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,6 +74,7 @@ func (a *app) createCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.file, "file", "", "path to the function's Python file")
 	cmd.Flags().StringVar(&f.reqFile, "requirements-file", "", "path to a pip requirements file")
 	cmd.Flags().StringVar(&f.ctxFile, "context-file", "", `path to a context file (key = "value" lines)`)
+	cmd.Flags().String("callback-url", "", "post the record of each queued run, once ended, to this http(s) URL")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until the deployment is built")
 	f.limits.register(cmd.Flags())
 	f.retry.register(cmd.Flags())
@@ -89,6 +95,9 @@ func (f *createFlags) request(cmd *cobra.Command, name string) (faaspot.Deployme
 		return req, err
 	}
 	if req.Retry, err = f.retry.policy(cmd.Flags()); err != nil {
+		return req, err
+	}
+	if req.CallbackURL, err = callbackURL(cmd.Flags()); err != nil {
 		return req, err
 	}
 	if req.Code, err = readFile(f.file, "--file"); err != nil {
@@ -152,7 +161,7 @@ func (a *app) runCommand() *cobra.Command {
 	var params, jsonArgs, key string
 	var wait bool
 	var version versionNumber
-	const usage = `NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--idempotency-key K] [--wait]`
+	const usage = `NAME [--parameters "k=v,k2=v2"] [--json JSON] [--version N] [--idempotency-key K] [--callback-url URL] [--wait]`
 	cmd := &cobra.Command{
 		Use:   "run " + usage,
 		Short: "Run a deployment; without --wait print only the execution id",
@@ -160,11 +169,15 @@ func (a *app) runCommand() *cobra.Command {
 			"version, which must be one that `fas deployments versions NAME` lists as ready.\n" +
 			"With --idempotency-key K, a run with the same K within 24 hours (the server's default)\n" +
 			"gives the same execution, its id or with --wait its result, and the function runs once:\n" +
-			"a retry that cannot run it twice.",
+			"a retry that cannot run it twice.\n" +
+			"With --callback-url URL, the run's record is posted to URL once the run has ended, signed\n" +
+			"with the tenant's webhook secret (see `fas webhook-secret`), instead of to the deployment's\n" +
+			"callback URL.",
 		Example: `  fas deployments run hello --parameters "name=user1" --wait
   fas deployments run hello --json '{"n": 3, "tags": ["a", "b"]}' --wait
   fas deployments run hello --version 2 --parameters "name=user1" --wait
   fas deployments run charge --json '{"order": 42}' --idempotency-key order-42 --wait
+  fas deployments run report --json '{"month": "2025-03"}' --callback-url https://hooks.example.com/faaspot
   ID=$(fas deployments run hello --parameters "name=user2") && fas executions get "$ID"`,
 		Args:              exactArgs(1, usage),
 		ValidArgsFunction: a.completeDeployments,
@@ -176,11 +189,16 @@ func (a *app) runCommand() *cobra.Command {
 			if cmd.Flags().Changed("idempotency-key") && key == "" {
 				return usagef("--idempotency-key must not be empty")
 			}
+			hook, err := callbackURL(cmd.Flags())
+			if err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			err = a.run(cmd.Context(), c, args[0], runArgs, client.RunOptions{Version: int(version), IdempotencyKey: key}, wait)
+			opts := client.RunOptions{Version: int(version), IdempotencyKey: key, CallbackURL: hook}
+			err = a.run(cmd.Context(), c, args[0], runArgs, opts, wait)
 			if version != 0 {
 				err = versionError(fmt.Sprintf("cannot run %s version %d", args[0], version), args[0], err)
 			}
@@ -191,6 +209,7 @@ func (a *app) runCommand() *cobra.Command {
 	cmd.Flags().StringVar(&jsonArgs, "json", "", `typed arguments as a JSON object, merged over --parameters`)
 	cmd.Flags().Var(&version, "version", "run this version, 1 or more (default: the current version)")
 	cmd.Flags().StringVar(&key, "idempotency-key", "", "the same key gives the same execution for 24 hours; the function runs once")
+	cmd.Flags().String("callback-url", "", "post the run's record, once it has ended, to this http(s) URL")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	_ = cmd.RegisterFlagCompletionFunc("version", a.completeVersions)
 	return cmd

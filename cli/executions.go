@@ -62,7 +62,7 @@ func (a *app) getExecutionCommand() *cobra.Command {
 				[]string{"duration", fmt.Sprintf("%.1f ms", e.DurationMS)},
 				[]string{"cold start", fmt.Sprint(e.ColdStart)},
 				[]string{"output", fmt.Sprintf("%d bytes stdout, %d bytes stderr (fas executions logs %s)", len(e.Stdout), len(e.Stderr), e.ID)})
-			return a.printTable(rows)
+			return a.printTable(append(rows, callbackRows(e.Callback)...))
 		},
 	}
 }

@@ -32,8 +32,8 @@ type request struct {
 }
 
 // fakeAPI is a faaspot server on 127.0.0.1 with two deployments, two executions (e2bbbb failed,
-// a dead letter), and the admin routes over an in-memory set of tenants. It records every
-// request.
+// a dead letter), the admin routes over an in-memory set of tenants, and the tenant's webhook
+// secret. It records every request.
 type fakeAPI struct {
 	srv *httptest.Server
 
@@ -43,6 +43,7 @@ type fakeAPI struct {
 	tenants []faaspot.Tenant
 	tokens  map[string][]faaspot.Token
 	serial  int
+	secret  string // the webhook secret, "" until asked for
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -55,7 +56,8 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("POST /v1/deployments", f.tenant(func(w http.ResponseWriter, _ *http.Request, body []byte) {
 		var req faaspot.DeploymentRequest
 		_ = json.Unmarshal(body, &req)
-		writeJSON(w, http.StatusAccepted, faaspot.Deployment{Name: req.Name, Version: 1, Status: faaspot.StatusBuilding, Retry: req.Retry})
+		writeJSON(w, http.StatusAccepted, faaspot.Deployment{Name: req.Name, Version: 1, Status: faaspot.StatusBuilding, Retry: req.Retry,
+			CallbackURL: req.CallbackURL})
 	}))
 	mux.HandleFunc("GET /v1/executions", f.tenant(func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -65,6 +67,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f.adminRoutes(mux)
 	f.versionRoutes(mux)
 	f.deadLetterRoutes(mux)
+	f.webhookRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f

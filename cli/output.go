@@ -58,6 +58,9 @@ func (a *app) printDeployment(d faaspot.Deployment, headline string) error {
 	if r := retryText(d.Retry); r != "" {
 		rows = append(rows, []string{"retry", r})
 	}
+	if d.CallbackURL != "" {
+		rows = append(rows, []string{"callback url", d.CallbackURL})
+	}
 	if d.Error != "" {
 		rows = append(rows, []string{"error", d.Error})
 	}

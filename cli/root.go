@@ -93,7 +93,8 @@ func (a *app) rootCommand() *cobra.Command {
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	root.SetUsageTemplate(usageTemplate(root))
 	root.SetHelpCommand(helpCommand())
-	root.AddCommand(a.deploymentsCommand(), a.executionsCommand(), a.tenantsCommand(), a.loginCommand(), a.versionCommand())
+	root.AddCommand(a.deploymentsCommand(), a.executionsCommand(), a.tenantsCommand(), a.loginCommand(), a.versionCommand(),
+		a.webhookSecretCommand())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	strict(root)

@@ -112,7 +112,7 @@ func (c *Client) DeleteDeployment(ctx context.Context, name string) error {
 }
 
 // RunOptions choose what a run runs and how it is requested. The zero value runs the current
-// version without an idempotency key.
+// version without an idempotency key or a callback URL.
 type RunOptions struct {
 	// Version pins the run to that version of the deployment; 0 runs its current version (the
 	// ready_version).
@@ -122,14 +122,31 @@ type RunOptions struct {
 	// hours (the server's FAASPOT_IDEMPOTENCY_TTL). The server refuses with a 400 (field Idempotency-Key) a key longer
 	// than 255 characters or holding other than printable ASCII without spaces.
 	IdempotencyKey string
+	// CallbackURL, when not "", is sent as the X-Faaspot-Callback-Url header: once the run has
+	// ended, the server POSTs its execution record there, signed with the tenant's webhook
+	// secret (see WebhookSecret and faaspot.VerifyCallback), and shows the delivery in the
+	// record's Callback. It is used instead of the deployment's own callback URL. The server
+	// refuses a URL it does not accept (not absolute http or https, or inside the server's own
+	// network) with an *APIError 400 naming the header.
+	CallbackURL string
 }
 
-// header is the request headers opts adds to a run: the Idempotency-Key when set, else none.
+// header is the request headers opts adds to a run: the Idempotency-Key and the callback URL
+// when set; nil when neither is.
 func (opts RunOptions) header() http.Header {
-	if opts.IdempotencyKey == "" {
-		return nil
+	var h http.Header
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set(k, v)
 	}
-	return http.Header{faaspot.HeaderIdempotencyKey: {opts.IdempotencyKey}}
+	add(faaspot.HeaderIdempotencyKey, opts.IdempotencyKey)
+	add(faaspot.HeaderCallbackURL, opts.CallbackURL)
+	return h
 }
 
 // Run queues a run of the deployment's current version with typed args and returns its execution

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/callback"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/sandbox"
 )
@@ -104,6 +105,12 @@ type Config struct {
 	// IdempotencyTTL (FAASPOT_IDEMPOTENCY_TTL) is how long a run's Idempotency-Key gives its
 	// execution.
 	IdempotencyTTL time.Duration
+	// CallbackAllow (FAASPOT_CALLBACK_ALLOW) lists the CIDR prefixes callbacks may reach although
+	// inside the server's network (loopback, private, link-local, reserved: refused by default).
+	CallbackAllow string
+	// CallbackRetryFor (FAASPOT_CALLBACK_RETRY_FOR) bounds how long after a run's end its callback
+	// is retried; CallbackTimeout (FAASPOT_CALLBACK_TIMEOUT) bounds one attempt.
+	CallbackRetryFor, CallbackTimeout time.Duration
 	// StopGrace (FAASPOT_STOP_GRACE) is how long a graceful stop (SIGTERM) lets in-flight requests
 	// and runs go on; past it, runs are cancelled and left for another node (or this node's next
 	// start) to run again.
@@ -168,6 +175,8 @@ func DefaultConfig() Config {
 		StopGrace:            30 * time.Second,
 		IdempotencyTTL:       24 * time.Hour,
 		MaxRetryAttempts:     10,
+		CallbackRetryFor:     time.Hour,
+		CallbackTimeout:      10 * time.Second,
 		JanitorInterval:      10 * time.Minute,
 		JanitorGrace:         15 * time.Minute,
 		HTTPReadTimeout:      30 * time.Second,
@@ -259,6 +268,9 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_STOP_GRACE", &c.StopGrace),
 		durVar("FAASPOT_IDEMPOTENCY_TTL", &c.IdempotencyTTL),
 		intVar("FAASPOT_MAX_RETRY_ATTEMPTS", &c.MaxRetryAttempts),
+		strVar("FAASPOT_CALLBACK_ALLOW", &c.CallbackAllow),
+		durVar("FAASPOT_CALLBACK_RETRY_FOR", &c.CallbackRetryFor),
+		durVar("FAASPOT_CALLBACK_TIMEOUT", &c.CallbackTimeout),
 		durVar("FAASPOT_JANITOR_INTERVAL", &c.JanitorInterval),
 		durVar("FAASPOT_JANITOR_GRACE", &c.JanitorGrace),
 		durVar("FAASPOT_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout),
@@ -382,6 +394,9 @@ func (c *Config) Validate() error {
 	if _, err := redisOptions(c.RedisURL); c.RedisURL != "" && err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := callback.ParseAllow(c.CallbackAllow); err != nil {
+		errs = append(errs, fmt.Errorf("FAASPOT_CALLBACK_ALLOW: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -398,6 +413,9 @@ func (c *Config) validateDurations(bad func(format string, args ...any)) {
 	}
 	if c.MaxRetryAttempts < 1 {
 		bad("max retry attempts must be at least 1 (1: no retry)")
+	}
+	if c.CallbackRetryFor < 0 || c.CallbackTimeout < time.Second {
+		bad("the callback retry time must not be negative, and the callback timeout must be at least a second")
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("the idempotency key TTL must be at least a minute")

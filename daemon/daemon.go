@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/callback"
 	"github.com/faaspot/faaspot/imagebuilder"
 	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/sandbox"
@@ -56,6 +57,9 @@ type Daemon struct {
 	DevToken string
 	// node is this node's id (see Config.NodeID): it names its containers and its workers.
 	node string
+	// guard decides which addresses callbacks may reach: the API checks callback URLs with it,
+	// the workers every connection they open to deliver one.
+	guard *callback.Guard
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -76,6 +80,8 @@ func (d *Daemon) Open(ctx context.Context) error {
 	if err := d.cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
+	allow, _ := callback.ParseAllow(d.cfg.CallbackAllow) // validated above
+	d.guard = &callback.Guard{Allow: allow}
 	if err := d.openStore(ctx); err != nil {
 		return err
 	}
@@ -220,7 +226,7 @@ func (d *Daemon) serve() error {
 		MaxArgsBytes:         d.cfg.MaxArgsBytes,
 	}
 	deps := api.Deps{Auth: d.store, Tenants: d.store, Deployments: d.store, Executions: d.store,
-		Store: d.store, Engine: engine{d}}
+		Store: d.store, Engine: engine{d}, Webhooks: d.store, Callbacks: d.guard}
 	srv := api.New(acfg, deps, d.metrics, d.Registry, d.log)
 	d.api = srv
 	h := srv.Handler()

@@ -56,6 +56,10 @@ const (
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
 	e, dep, err := w.runs.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
+	if e.Callback == nil && !job.Sync && dep.CallbackURL != "" {
+		// An async run posts its end to its deployment's callback URL unless it named its own.
+		e.Callback = &faaspot.Callback{URL: dep.CallbackURL, State: faaspot.CallbackPending}
+	}
 	var ve *faaspot.VersionError
 	switch {
 	case e.ID == "" && errors.Is(err, store.ErrNotFound):
@@ -328,6 +332,9 @@ func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f
 	}
 	if err != nil {
 		return fmt.Errorf("%s: record the outcome: %w", job, err)
+	}
+	if e.Callback != nil && e.Callback.State == faaspot.CallbackPending && w.callbacks != nil {
+		w.callbacks.nudge() // scheduled with the record: deliver it now
 	}
 	if now.Sub(e.CreatedAt) >= endLogAfter {
 		if err := w.runs.EndLog(ctx, job.Tenant, e.ID); err != nil {

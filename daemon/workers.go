@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faaspot/faaspot/callback"
 	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/store"
 )
@@ -77,6 +78,8 @@ type workers struct {
 	// (a job not started by then stays pending). start sets both.
 	hard, soft context.Context
 	contexts   contextCache
+	// callbacks delivers the callbacks of ended runs (nil: none are delivered by this node).
+	callbacks *deliverer
 	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
 	rebuilding sync.Mutex
 	// building is held shared by every image build and exclusively by the janitor's removal of
@@ -96,6 +99,8 @@ func (d *Daemon) startWorkers(soft context.Context) {
 	w := &workers{queue: d.store, builds: d.store, runs: d.store, lister: d.store,
 		builder: d.builder, sandbox: d.sandbox, set: settingsOf(d.cfg), metrics: d.metrics,
 		log: d.log, clock: systemClock{}, consumer: consumer}
+	w.callbacks = newDeliverer(d.store, callback.NewSender(d.guard, d.cfg.CallbackTimeout), w.clock, d.log, d.metrics,
+		d.cfg.CallbackRetryFor, d.cfg.CallbackTimeout)
 	done := w.start(soft)
 	d.wg.Add(1)
 	go func() {
@@ -134,6 +139,9 @@ func (w *workers) start(soft context.Context) <-chan struct{} {
 	}
 	spawn(func() { w.reclaimLoop(soft, &inflight) })
 	spawn(func() { w.releaseLoop(soft) })
+	if w.callbacks != nil {
+		spawn(func() { w.callbacks.loop(soft) })
+	}
 	if w.set.janitorInterval > 0 {
 		spawn(func() { w.janitorLoop(soft) })
 	}

@@ -21,6 +21,10 @@ type Metrics struct {
 	ContainerAcquire *prometheus.HistogramVec // label mode: cold|warm
 	Executions       *prometheus.CounterVec   // label status
 	ColdStarts       prometheus.Counter
+	// Callbacks counts callback delivery attempts by outcome: delivered, retried (a 5xx, 408, 429
+	// or no answer, tried again later), failed (given up) or refused (an address the operator
+	// does not allow).
+	Callbacks *prometheus.CounterVec
 	// The HTTP collectors are labelled route, method (and code): observe through ObserveHTTP,
 	// which keeps every label value in a fixed set.
 	HTTPRequests *prometheus.CounterVec
@@ -49,6 +53,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "faaspot_executions_total", Help: "Executions that reached a terminal status."}, []string{"status"}),
 		ColdStarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "faaspot_cold_starts_total", Help: "Runs that started a fresh container."}),
+		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_callbacks_total", Help: "Callback delivery attempts by outcome."}, []string{"outcome"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaspot_http_requests_total", Help: "HTTP requests by route template, method and status code."},
 			[]string{"route", "method", "code"}),
@@ -57,7 +63,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: latencyBuckets}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.BuildDuration, m.QueueWait, m.RunDuration, m.SyncLatency, m.ContainerAcquire,
-		m.Executions, m.ColdStarts, m.HTTPRequests, m.HTTPDuration)
+		m.Executions, m.ColdStarts, m.Callbacks, m.HTTPRequests, m.HTTPDuration)
 	return m
 }
 

@@ -105,7 +105,7 @@ func (s *Store) nextVersion(ctx context.Context, tx *redis.Tx, tid string, spec 
 	}
 	d.Version++
 	d.Status, d.Error, d.BuildLog = faaspot.StatusBuilding, "", ""
-	d.Limits, d.Warm, d.Retry = spec.Limits, spec.Warm, spec.Retry
+	d.Limits, d.Warm, d.Retry, d.CallbackURL = spec.Limits, spec.Warm, spec.Retry, spec.CallbackURL
 	d.ContextKeys = sortedKeys(spec.Context)
 	d.UpdatedAt = now
 	return d, false, nil

@@ -89,11 +89,12 @@ const (
 // A terminal write (modes "end" and "dead") also acknowledges the job and, when it wrote and
 // ARGV[6] is "1", hands the record to its waiters; "dead" lists the execution among the
 // tenant's dead letters when it wrote. An ended execution's job is acknowledged all the same. It
+// A terminal write with ARGV[11] "1" (a callback to deliver) schedules the delivery at once. It
 // returns 1 when it wrote, 0 when it did not. KEYS: record, summary, run stream, wake-up list,
-// notification list, dead letters. ARGV: record, summary, TTL (ms), mode, entry id, notify,
-// notification TTL (s), wake-up list cap, now (ms), dead letters kept.
+// notification list, dead letters, callbacks. ARGV: record, summary, TTL (ms), mode, entry id,
+// notify, notification TTL (s), wake-up list cap, now (ms), dead letters kept, callback.
 var writeRunScript = redis.NewScript(terminalLua + `
-local exec, sum, stream, wake, done, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local exec, sum, stream, wake, done, dead, cbs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local rec, summary, ttl, mode, entry, notify, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local terminal = mode == 'end' or mode == 'dead'
 local write = not ended(sum)
@@ -107,6 +108,9 @@ if write then
   if terminal and notify == '1' then
     redis.call('RPUSH', done, rec)
     redis.call('EXPIRE', done, nttl)
+  end
+  if terminal and ARGV[11] == '1' then
+    redis.call('ZADD', cbs, ARGV[9], string.match(stream, '[^:]+$') .. '\0' .. string.match(exec, '[^:]+$'))
   end
   if mode == 'dead' then
     redis.call('ZADD', dead, ARGV[9], string.match(exec, '[^:]+$'))
@@ -160,9 +164,10 @@ func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, mode
 	}
 	tid := job.Tenant
 	n, err := writeRunScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid)},
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid), s.k.callbacks()},
 		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
-		int64(notifyTTL/time.Second), wakeKept, s.now().UnixMilli(), deadKept).Int()
+		int64(notifyTTL/time.Second), wakeKept, s.now().UnixMilli(), deadKept,
+		flag(e.Callback != nil && e.Callback.State == faaspot.CallbackPending)).Int()
 	if err != nil {
 		return false, unavailable("record run", err)
 	}

@@ -30,6 +30,7 @@ import (
 //	                                            "watch", the "end"; capped, expires after the run
 //	{p}t:{tid}:rate                      hash   the tenant's request-rate bucket (auth script)
 //	{p}t:{tid}:dead                      zset   the tenant's dead letters: execution ids by time (ms)
+//	{p}t:{tid}:whsecret                  string the tenant's callback signing secret, sealed
 //	{p}t:{tid}:idem:{name}:{sha256(key)} string the execution an idempotency key gives, for
 //	                                            Options.IdempotencyTTL
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
@@ -38,6 +39,7 @@ import (
 //	{p}q:wake                            list   wake-up tokens for idle run workers (capped)
 //	{p}q:delayed                         zset   retries to queue, "tid NUL id NUL dep NUL sync" by
 //	                                            due time (ms)
+//	{p}q:callbacks                       zset   callbacks to deliver, "tid NUL id" by due time (ms)
 //	{p}q:builds:{tid}                    stream the tenant's build jobs, consumer group "workers"
 //	{p}q:btenants                        set    tenants that have a build stream
 //	{p}q:brr                             list   the same tenants in round-robin order
@@ -98,7 +100,11 @@ func (k keys) bwake() string            { return k.p + "q:bwake" }
 func (k keys) legacyBuilds() string     { return k.p + "q:builds" }
 func (k keys) delayed() string          { return k.p + "q:delayed" }
 func (k keys) dead(tid string) string   { return k.t(tid) + "dead" }
-func (k keys) installation() string     { return k.p + "installation" }
+func (k keys) callbacks() string        { return k.p + "q:callbacks" }
+func (k keys) webhookSecret(tid string) string {
+	return k.t(tid) + "whsecret"
+}
+func (k keys) installation() string { return k.p + "installation" }
 func (k keys) alive(consumer string) string {
 	return k.p + "alive:" + consumer
 }

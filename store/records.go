@@ -30,6 +30,7 @@ type deploymentRecord struct {
 	Limits       limitsRecord `json:"limits"`
 	Warm         *warmRecord  `json:"warm,omitempty"`
 	Retry        *retryRecord `json:"retry,omitempty"`
+	CallbackURL  string       `json:"callback_url,omitempty"`
 	ContextKeys  []string     `json:"context_keys"`
 	CreatedAt    time.Time    `json:"created_at"`
 	UpdatedAt    time.Time    `json:"updated_at"`
@@ -76,7 +77,7 @@ func (r deploymentRecord) domain() faaspot.Deployment {
 	if w := r.Warm; w != nil {
 		d.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
-	d.Retry = r.Retry.domain()
+	d.Retry, d.CallbackURL = r.Retry.domain(), r.CallbackURL
 	return d
 }
 
@@ -88,7 +89,7 @@ func deploymentRecordOf(d faaspot.Deployment) deploymentRecord {
 	if w := d.Warm; w != nil {
 		r.Warm = &warmRecord{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
-	r.Retry = retryRecordOf(d.Retry)
+	r.Retry, r.CallbackURL = retryRecordOf(d.Retry), d.CallbackURL
 	return r
 }
 
@@ -117,6 +118,16 @@ type executionRecord struct {
 	ColdStart       bool            `json:"cold_start"`
 	ExitCode        *int            `json:"exit_code"`
 	OOMKilled       bool            `json:"oom_killed"`
+	Callback        *callbackRecord `json:"callback,omitempty"`
+}
+
+type callbackRecord struct {
+	URL         string     `json:"url"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	LastStatus  int        `json:"last_status,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 type errorRecord struct {
@@ -138,6 +149,10 @@ func (r executionRecord) domain() faaspot.Execution {
 		e.Error = &faaspot.ExecError{Type: r.Error.Type, Message: r.Error.Message, Traceback: r.Error.Traceback,
 			MessageTruncated: r.Error.MessageTruncated, TracebackTruncated: r.Error.TracebackTruncated}
 	}
+	if c := r.Callback; c != nil {
+		e.Callback = &faaspot.Callback{URL: c.URL, State: faaspot.CallbackState(c.State), Attempts: c.Attempts,
+			LastStatus: c.LastStatus, LastError: c.LastError, DeliveredAt: c.DeliveredAt}
+	}
 	return e
 }
 
@@ -151,6 +166,10 @@ func executionRecordOf(e faaspot.Execution) executionRecord {
 	if e.Error != nil {
 		r.Error = &errorRecord{Type: e.Error.Type, Message: e.Error.Message, Traceback: e.Error.Traceback,
 			MessageTruncated: e.Error.MessageTruncated, TracebackTruncated: e.Error.TracebackTruncated}
+	}
+	if c := e.Callback; c != nil {
+		r.Callback = &callbackRecord{URL: c.URL, State: string(c.State), Attempts: c.Attempts,
+			LastStatus: c.LastStatus, LastError: c.LastError, DeliveredAt: c.DeliveredAt}
 	}
 	return r
 }

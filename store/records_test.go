@@ -70,6 +70,7 @@ func fullDeployment() faaspot.Deployment {
 		Limits:      faaspot.Limits{MemoryMB: 256, CPUs: 0.5, TimeoutS: 30},
 		Warm:        &faaspot.WarmPolicy{MaxIdle: &idle, Prewarm: &prewarm, MaxRuns: 10, IdleTTLS: 300},
 		Retry:       &faaspot.RetryPolicy{MaxAttempts: 3, BackoffS: 1.5},
+		CallbackURL: "https://hooks.example.test/faaspot?k=1",
 		ContextKeys: []string{"api_key", "region"}, CreatedAt: recordTime, UpdatedAt: recordTime.Add(time.Hour),
 		Image: "faaspot/t1-fn:1"}
 }
@@ -82,7 +83,9 @@ func fullExecution() faaspot.Execution {
 			MessageTruncated: true, TracebackTruncated: true},
 		Stdout: "out\n", Stderr: "err\n", StdoutTruncated: true, StderrTruncated: true,
 		CreatedAt: recordTime, StartedAt: &started, FinishedAt: &finished,
-		QueueMS: 250, AcquireMS: 12.5, DurationMS: 1000, ColdStart: true, ExitCode: &code, OOMKilled: true}
+		QueueMS: 250, AcquireMS: 12.5, DurationMS: 1000, ColdStart: true, ExitCode: &code, OOMKilled: true,
+		Callback: &faaspot.Callback{URL: "https://hooks.example.test/e", State: faaspot.CallbackFailed, Attempts: 3,
+			LastStatus: 503, LastError: "no answer in time", DeliveredAt: &finished}}
 }
 
 // TestRecordsRoundTrip: every field of a deployment and an execution survives being stored and

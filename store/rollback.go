@@ -153,7 +153,7 @@ func (s *Store) target(ctx context.Context, tid string, d faaspot.Deployment, pi
 	d.ReadyVersion, d.ContextKeys = v, r.ContextKeys
 	d.Limits = faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS}
 	info := r.domain(0)
-	d.Warm, d.Retry = info.Warm, info.Retry
+	d.Warm, d.Retry, d.CallbackURL = info.Warm, info.Retry, info.CallbackURL
 	if r.Image != "" {
 		d.Image = r.Image
 	}

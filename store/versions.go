@@ -28,6 +28,7 @@ type versionRecord struct {
 	Limits      limitsRecord `json:"limits"`
 	Warm        *warmRecord  `json:"warm,omitempty"`
 	Retry       *retryRecord `json:"retry,omitempty"`
+	CallbackURL string       `json:"callback_url,omitempty"`
 	ContextKeys []string     `json:"context_keys"`
 	CreatedAt   time.Time    `json:"created_at"`
 	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
@@ -44,7 +45,7 @@ func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 	if w := r.Warm; w != nil {
 		v.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
 	}
-	v.Retry = r.Retry.domain()
+	v.Retry, v.CallbackURL = r.Retry.domain(), r.CallbackURL
 	if v.ContextKeys == nil {
 		v.ContextKeys = []string{}
 	}
@@ -55,7 +56,7 @@ func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 func versionRecordOf(d faaspot.Deployment, hash string) versionRecord {
 	dr := deploymentRecordOf(d)
 	return versionRecord{Version: d.Version, Status: string(faaspot.StatusBuilding), Hash: hash,
-		Limits: dr.Limits, Warm: dr.Warm, Retry: dr.Retry, ContextKeys: d.ContextKeys, CreatedAt: d.UpdatedAt}
+		Limits: dr.Limits, Warm: dr.Warm, Retry: dr.Retry, CallbackURL: d.CallbackURL, ContextKeys: d.ContextKeys, CreatedAt: d.UpdatedAt}
 }
 
 func encodeVersion(r versionRecord) []byte {
@@ -65,7 +66,7 @@ func encodeVersion(r versionRecord) []byte {
 }
 
 // contentHash is the keyed hash (HMAC-SHA256) of what a version deploys: code, requirements,
-// limits, warm and retry policies and the context (ctxJSON, its canonical JSON), bound to the tenant and the
+// limits, warm and retry policies, the callback URL and the context (ctxJSON, its canonical JSON), bound to the tenant and the
 // deployment. Its key is derived from the secret key, so the hash stored with every version tells
 // nothing of a context with little entropy to whoever reads Redis without the key.
 func (s *Store) contentHash(tid string, spec faaspot.DeploymentSpec, ctxJSON []byte) string {
@@ -78,6 +79,9 @@ func (s *Store) contentHash(tid string, spec faaspot.DeploymentSpec, ctxJSON []b
 	if spec.Retry != nil { // only then: the hashes of versions made before retry policies stay as they were
 		retry, _ := json.Marshal(spec.Retry)
 		parts = append(parts, string(retry))
+	}
+	if spec.CallbackURL != "" { // the same for callback URLs
+		parts = append(parts, "callback_url="+spec.CallbackURL)
 	}
 	for _, part := range parts {
 		var n [8]byte

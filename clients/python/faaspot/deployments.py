@@ -4,6 +4,7 @@ deployments."""
 import collections.abc
 import numbers
 import os
+import urllib.parse
 
 from . import errors
 from .executions import RUN_WAIT_TIMEOUT, outcome
@@ -14,6 +15,9 @@ _PATH_TYPES = (str, bytes, os.PathLike)
 # The header that makes a run idempotent, and the longest key the server accepts.
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+
+# The header that names the URL a run's record is posted to once the run has ended.
+CALLBACK_URL_HEADER = "X-Faaspot-Callback-Url"
 
 # The longest first wait of a retry policy the API accepts, in seconds (its backoff_s bound). The
 # operator's cap on max_attempts (10 by default) is the server's to check.
@@ -31,7 +35,7 @@ class Deployments(object):
         return self
 
     def create(self, name, file=None, requirements_file=None, context_file=None, wait=False,
-               code=None, requirements=None, context=None, limits=None, retry=None):
+               code=None, requirements=None, context=None, limits=None, retry=None, callback_url=None):
         """Creates the deployment name, or updates it to a new version, and returns its record.
         A request identical to the newest version (not failed) changes nothing: the record as it is.
 
@@ -49,6 +53,13 @@ class Deployments(object):
         update too. TypeError or ValueError for another value (nothing is sent); BadRequest
         (field "retry.max_attempts") for N over the operator's cap.
 
+        callback_url (an http:// or https:// URL) receives the record of each queued run of the
+        deployment (not one with wait=True, nor one that names its own) once the run has ended: a
+        POST signed with the tenant's webhook secret (see Faaspot.webhook_secret() and
+        verify_signature). Like retry, it belongs to the version: an update without it has none.
+        TypeError or ValueError for a value that is not such a URL (nothing is sent); BadRequest
+        (field "callback_url") for one the server does not accept, e.g. inside its own network.
+
         With wait=True it returns once the image is built (status "ready") and raises
         BuildFailed when the build failed; without, it returns at once with status "building".
         """
@@ -64,6 +75,8 @@ class Deployments(object):
             body["limits"] = dict(limits)
         if retry is not None:
             body["retry"] = _retry_policy(retry)
+        if callback_url is not None:
+            body["callback_url"] = _callback_url(callback_url)
         return self._transport.request("POST", "/v1/deployments", body=body,
                                        query={"wait": "true"} if wait else None).json()
 
@@ -98,7 +111,8 @@ class Deployments(object):
         """Deletes the deployment and its images."""
         self._transport.request("DELETE", "/v1/deployments/" + segment(name))
 
-    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT, version=None, idempotency_key=None):
+    def run(self, name, params=None, wait=False, timeout=RUN_WAIT_TIMEOUT, version=None, idempotency_key=None,
+            callback_url=None):
         """Runs the deployment with params (a dict; they reach main as args, JSON-typed).
 
         With wait=True it returns the function's return value, or raises ExecutionFailed
@@ -116,10 +130,19 @@ class Deployments(object):
         hours (the server's default) gives the same execution -- its id, or with wait=True its
         outcome -- and the function runs once, so a run can be retried safely. TypeError or
         ValueError for another value (nothing is sent).
+
+        callback_url (an http:// or https:// URL) is sent as the X-Faaspot-Callback-Url header:
+        once the run has ended, the server POSTs its record there, signed with the tenant's
+        webhook secret (see Faaspot.webhook_secret() and verify_signature), and shows the
+        delivery in the record's "callback"; it is used instead of the deployment's callback_url.
+        TypeError or ValueError for a value that is not such a URL (nothing is sent); BadRequest
+        (field X-Faaspot-Callback-Url) for one the server does not accept.
         """
-        headers = None
+        headers = {}
         if idempotency_key is not None:
-            headers = {IDEMPOTENCY_KEY_HEADER: _idempotency_key(idempotency_key)}
+            headers[IDEMPOTENCY_KEY_HEADER] = _idempotency_key(idempotency_key)
+        if callback_url is not None:
+            headers[CALLBACK_URL_HEADER] = _callback_url(callback_url)
         if params is None:
             params = {}
         elif not isinstance(params, dict):
@@ -198,6 +221,25 @@ def _idempotency_key(key):
         if not "!" <= c <= "~":
             raise ValueError("%s: %r at index %d" % (rule, c, i))
     return key
+
+
+def _callback_url(url):
+    """url, checked to be a callback URL as it is sent: an absolute http or https URL with a host,
+    in printable ASCII without spaces (percent-encode the rest). The server checks the rest."""
+    if not isinstance(url, str):
+        raise TypeError("callback_url must be a str, not %s" % type(url).__name__)
+    rule = "callback_url must be an http:// or https:// URL with a host"
+    bad = [c for c in url if not "!" <= c <= "~"]
+    if bad:
+        raise ValueError("%s, in printable ASCII without spaces: %r in %r" % (rule, bad[0], url))
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("%s, not %r" % (rule, url))
+    return url
 
 
 def _one_of(text_name, text, path_name, path):

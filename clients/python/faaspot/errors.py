@@ -91,6 +91,12 @@ class ExecutionTimeout(ExecutionFailed):
     """A run that outlasted its deployment's timeout (execution status "timeout", HTTP 504)."""
 
 
+class SignatureError(FaaspotError):
+    """A callback whose X-Faaspot-Signature header does not verify (see verify_signature): the
+    header is missing or malformed, its time is outside the tolerance, or no v1 signature in it
+    matches the body. The message says which."""
+
+
 class Unreachable(FaaspotError, ConnectionError):
     """The server could not be reached or did not answer; the message names its URL."""
 
