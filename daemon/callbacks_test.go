@@ -72,7 +72,9 @@ func (f *fakeCallbacks) GetExecution(_ context.Context, _, id string) (faaspot.E
 	return e, nil
 }
 
-func (f *fakeCallbacks) WebhookSecret(context.Context, string) (string, error) { return "whsec_test", nil }
+func (f *fakeCallbacks) WebhookSecret(context.Context, string) (string, error) {
+	return "whsec_test", nil
+}
 
 // scriptedSender answers the attempts in order from results, recording each request.
 type scriptedSender struct {
