@@ -59,8 +59,12 @@ type Config struct {
 	MaxDeployments    int     // FAASPOT_MAX_DEPLOYMENTS
 	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, counted across every API node
 	// Warm execution: keep started containers of a deployment version for its next runs.
-	Warm         bool          // FAASPOT_WARM (default true); false: every run in a fresh container
-	WarmMode     sandbox.Mode  // FAASPOT_WARM_MODE: fork (default) or process
+	Warm     bool         // FAASPOT_WARM (default true); false: every run in a fresh container
+	WarmMode sandbox.Mode // FAASPOT_WARM_MODE: fork (default) or process
+	// WarmChannel (FAASPOT_WARM_CHANNEL) is how the daemon speaks to runners: "socket" (the
+	// default: a unix socket per container, bypassing the engine, where the engine is local and
+	// the runtime lets the runner connect; else stdio) or "attach" (always the engine's attach).
+	WarmChannel  string
 	WarmMaxIdle  int           // FAASPOT_WARM_MAX_IDLE: idle containers per deployment version
 	WarmMaxTotal int           // FAASPOT_WARM_MAX_TOTAL: idle containers on this node
 	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
@@ -183,6 +187,7 @@ func DefaultConfig() Config {
 		HTTPIdleTimeout:      60 * time.Second,
 		Warm:                 true,
 		WarmMode:             sandbox.DefaultConfig().Mode,
+		WarmChannel:          channelSocket,
 		WarmMaxIdle:          4,
 		WarmMaxTotal:         sandbox.DefaultConfig().MaxIdle,
 		WarmIdleTTL:          10 * time.Minute,
@@ -242,6 +247,7 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns),
 		boolVar("FAASPOT_WARM", &c.Warm),
 		textVar("FAASPOT_WARM_MODE", &c.WarmMode),
+		strVar("FAASPOT_WARM_CHANNEL", &c.WarmChannel),
 		intVar("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle),
 		intVar("FAASPOT_WARM_MAX_TOTAL", &c.WarmMaxTotal),
 		durVar("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL),
@@ -282,6 +288,19 @@ func (c *Config) envVars() []envVar {
 		strVar("FAASPOT_DEV_TENANT", &c.DevTenant),
 		strVar("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig),
 	}
+}
+
+// Values of Config.WarmChannel.
+const (
+	channelSocket = "socket"
+	channelAttach = "attach"
+)
+
+// useChannel reports whether runners get a socket of their own: asked for, and the engine is
+// local (its unix socket, by DOCKER_HOST or the default), so that it can bind a directory of
+// this host into a container.
+func (c *Config) useChannel(dockerHost string) bool {
+	return c.WarmChannel == channelSocket && (dockerHost == "" || strings.HasPrefix(dockerHost, "unix://"))
 }
 
 // runCap is the default maximum of concurrent runs per tenant: half the workers, so that a tenant
@@ -362,6 +381,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentRuns < 0 || c.MaxQueuedRuns < 0 || c.MaxDeployments < 0 || c.RequestsPerSecond < 0 {
 		bad("quotas must be zero (no limit / default) or positive")
+	}
+	if c.WarmChannel != channelSocket && c.WarmChannel != channelAttach {
+		bad("FAASPOT_WARM_CHANNEL must be %s or %s, not %q", channelSocket, channelAttach, c.WarmChannel)
 	}
 	if err := new(sandbox.Mode).UnmarshalText([]byte(c.WarmMode)); err != nil {
 		bad("%v", err)

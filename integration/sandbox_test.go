@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/sandbox"
@@ -46,6 +48,7 @@ def main(args, context):
         "write_root": can_write("/opt/faaspot/evil"), "write_tmp": can_write("/tmp/ok"),
         "tmp_mount": mounts[0] if mounts else "",
         "docker_sock": os.path.exists("/var/run/docker.sock") or os.path.exists("/run/docker.sock"),
+        "channel_dir": os.listdir("/run/faaspot") if os.path.isdir("/run/faaspot") else None,
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         "pids_max": read("/sys/fs/cgroup/pids/pids.max") if os.path.exists("/sys/fs/cgroup/pids") else read("/sys/fs/cgroup/pids.max"),
         "env": dict(os.environ), "cmdline": read("/proc/self/cmdline"),
@@ -69,7 +72,7 @@ func TestSandboxHardening(t *testing.T) {
 	info := inspectRunning(t, keyOf(d))
 	hc := info.HostConfig
 	if hc.Memory != 96<<20 || hc.MemorySwap != hc.Memory || hc.NanoCPUs != 5e8 || hc.PidsLimit == nil || *hc.PidsLimit <= 0 ||
-		!hc.ReadonlyRootfs || hc.NetworkMode != "none" || len(hc.Binds) != 0 || len(hc.Mounts) != 0 || hc.Privileged {
+		!hc.ReadonlyRootfs || hc.NetworkMode != "none" || len(hc.Binds) != 0 || !onlyChannelMount(hc.Mounts) || hc.Privileged {
 		t.Errorf("host config not hardened: mem %d swap %d cpus %d pids %v ro %v net %s binds %v mounts %v",
 			hc.Memory, hc.MemorySwap, hc.NanoCPUs, hc.PidsLimit, hc.ReadonlyRootfs, hc.NetworkMode, hc.Binds, hc.Mounts)
 	}
@@ -107,6 +110,7 @@ func TestSandboxHardening(t *testing.T) {
 		"writable /tmp":               p["write_tmp"] == true,
 		"/tmp is nosuid,nodev tmpfs":  strings.Contains(tmp, "tmpfs") && strings.Contains(tmp, "nosuid") && strings.Contains(tmp, "nodev"),
 		"no Docker socket":            p["docker_sock"] == false,
+		"the channel taken and gone":  p["channel_dir"] == nil || len(p["channel_dir"].([]any)) == 0,
 		"nofile limited":              num("nofile") > 0 && num("nofile") <= 4096,
 		"pids limited":                pids != "max" && !strings.HasPrefix(pids, "ERR"),
 		"context reaches main":        p["context_seen"] == true,
@@ -120,6 +124,18 @@ func TestSandboxHardening(t *testing.T) {
 	if strings.Contains(mustJSON(e), canary) {
 		t.Error("the context leaks into the execution record")
 	}
+}
+
+// onlyChannelMount reports whether the mounts are none, or only the read-only directory of the
+// container's channel (sandbox/channel.go): a fresh directory of the daemon's, never the
+// engine's socket or another host path.
+func onlyChannelMount(ms []mount.Mount) bool {
+	if len(ms) == 0 {
+		return true
+	}
+	m := ms[0]
+	return len(ms) == 1 && m.Type == mount.TypeBind && m.ReadOnly && m.Target == "/run/faaspot" &&
+		strings.HasPrefix(m.Source, os.TempDir()+"/faaspot-ch-")
 }
 
 // inspectRunning waits for the one container of a deployment version and inspects it.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -16,21 +18,29 @@ import (
 )
 
 // box is one running container of one deployment version, its runner in serve mode: requests go
-// in as JSON lines on the attached stdin, frames come back as JSON lines on stdout. A box serves
-// one run at a time; between runs it waits in the pool.
+// in as JSON lines, frames come back as JSON lines, over the box's channel (channel.go) or, when
+// the runner cannot use one, the attached stdin and stdout. A box serves one run at a time;
+// between runs it waits in the pool.
 type box struct {
-	id      string
-	key     string
-	att     types.HijackedResponse
-	frames  chan frameOrErr // every line the runner writes, in order; closed at EOF
-	done    chan struct{}   // closed when the box is retired: the reader stops delivering
-	exited  <-chan container.WaitResponse
-	waitErr <-chan error
-	stderr  *cappedBuffer // the runner's own stderr (its crashes), not the function's
-	runs    int
-	epoch   uint64    // the pool's epoch when the container's creation began (see pool.forbid)
-	ready   bool      // the ready line was read
-	readyAt time.Time // when it was read
+	id  string
+	key string
+	att types.HijackedResponse
+	// ch is the box's channel while its runner has not connected (nil: the box has none);
+	// conn is where requests go once decided is closed: the channel's connection, the attach's
+	// (stdio), or nil when the runner ended before it chose.
+	ch         *channel
+	conn       net.Conn
+	decided    chan struct{}
+	decideOnce sync.Once
+	frames     chan frameOrErr // every line the runner writes, in order; closed at EOF
+	done       chan struct{}   // closed when the box is retired: the reader stops delivering
+	exited     <-chan container.WaitResponse
+	waitErr    <-chan error
+	stderr     *cappedBuffer // the runner's own stderr (its crashes), not the function's
+	runs       int
+	epoch      uint64    // the pool's epoch when the container's creation began (see pool.forbid)
+	ready      bool      // the ready line was read
+	readyAt    time.Time // when it was read
 	// unconfined: the ready line said the runner cannot keep runs apart (see frame.Unconfined);
 	// the box serves one run.
 	unconfined bool
@@ -49,13 +59,22 @@ type frameOrErr struct {
 // box's epoch is taken before the creation: a Retire of its key while it is created refuses it.
 func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 	epoch := s.pool.currentEpoch()
-	created, err := s.docker.ContainerCreate(ctx, containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits), nil, nil, "")
+	cc, hc := containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits)
+	ch := s.channelFor(cc, hc)
+	created, err := s.docker.ContainerCreate(ctx, cc, hc, nil, nil, "")
 	if err != nil {
+		if ch != nil {
+			ch.close()
+		}
 		return nil, fmt.Errorf("create container for %s: %w: %w", req.Key, ErrEngine, err)
 	}
-	b := &box{id: created.ID, key: req.Key, epoch: epoch, frames: make(chan frameOrErr, 1),
-		done: make(chan struct{}), stopped: make(chan struct{}), stderr: &cappedBuffer{limit: runnerStderrLimit}}
+	b := &box{id: created.ID, key: req.Key, epoch: epoch, ch: ch, decided: make(chan struct{}),
+		frames: make(chan frameOrErr, 1), done: make(chan struct{}), stopped: make(chan struct{}),
+		stderr: &cappedBuffer{limit: runnerStderrLimit}}
 	fail := func(what string, err error) (*box, error) {
+		if ch != nil {
+			ch.close()
+		}
 		s.remove(b.id)
 		return nil, fmt.Errorf("%s %s: %w: %w", what, short(b.id), ErrEngine, err)
 	}
@@ -68,7 +87,13 @@ func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 		b.att.Close()
 		return fail("start", err)
 	}
-	go b.read(frameLimit(req.Limits))
+	limit := frameLimit(req.Limits)
+	if ch == nil {
+		b.decide(b.att.Conn)
+	} else {
+		go b.connect(limit)
+	}
+	go b.read(limit)
 	return b, nil
 }
 
@@ -94,9 +119,13 @@ func (b *box) read(limit int) {
 		pw.CloseWithError(err)
 	}()
 	r := bufio.NewReaderSize(pr, 64<<10)
-	b.readFrames(r, limit)
-	close(b.frames)
-	_, _ = io.Copy(io.Discard, r) // ends with the stream: its error is the stream's end
+	if b.ch == nil || b.stdioChosen(r, limit) {
+		b.readFrames(r, limit)
+		close(b.frames)
+		_, _ = io.Copy(io.Discard, r) // ends with the stream: its error is the stream's end
+		return
+	}
+	_, _ = io.Copy(b.stderr, r) // not the protocol: kept with the runner's stderr, for a crash's story
 }
 
 // readFrames delivers the frames read from r until the stream ends, the box is retired or the
@@ -164,9 +193,19 @@ func (b *box) exec(ctx context.Context, req Request) (frame, outcome, error) {
 	b.runs++
 	timer := time.NewTimer(req.Limits.Timeout)
 	defer timer.Stop()
+	select {
+	case <-b.decided:
+	case <-timer.C:
+		return frame{}, timedOut, nil
+	case <-ctx.Done():
+		return frame{}, broken, ctx.Err()
+	}
+	if b.conn == nil {
+		return frame{}, broken, nil // the runner ended before it chose its channel
+	}
 	// A runner that never reads (an import that hangs) must not block the write past the timeout.
-	_ = b.att.Conn.SetWriteDeadline(time.Now().Add(req.Limits.Timeout))
-	if _, err := b.att.Conn.Write(append(in, '\n')); err != nil {
+	_ = b.conn.SetWriteDeadline(time.Now().Add(req.Limits.Timeout))
+	if _, err := b.conn.Write(append(in, '\n')); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return frame{}, timedOut, nil
 		}

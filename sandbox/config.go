@@ -41,6 +41,10 @@ type Config struct {
 	Mode Mode
 	// MaxIdle caps the idle warm containers of this node, all deployments together.
 	MaxIdle int
+	// Channel gives every container a unix socket of its own for the protocol (channel.go),
+	// bypassing the engine; the engine must share this host's file system (a local engine).
+	// Runners that cannot connect to it fall back to stdio.
+	Channel bool
 }
 
 // DefaultConfig is the hardened default: hardening.DefaultConfig, fork mode, 64 idle containers.

@@ -43,6 +43,10 @@ type process struct {
 	unsolicited string
 	deaf        bool    // after the ready line, never read stdin
 	replies     []reply // reply i answers request i; the last repeats; none: okLine
+	// channel is what the runner does with a channel (sandbox/channel.go): "socket" connects
+	// and speaks there, "stdio" says it cannot and speaks over stdio; "" ignores it, as the
+	// runners of earlier releases do.
+	channel string
 }
 
 func (p process) reply(i int) reply {
@@ -65,6 +69,7 @@ type fakeContainer struct {
 	host     *container.HostConfig
 	proc     process
 	server   net.Conn // the container's end of the attach stream
+	chConn   net.Conn // the runner's connection to its channel, once made
 	waitC    chan container.WaitResponse
 	dead     chan struct{}
 	once     sync.Once
@@ -82,6 +87,9 @@ func (c *fakeContainer) exit(code int64) {
 		server := c.server
 		c.mu.Unlock()
 		close(c.dead)
+		if c.chConn != nil {
+			_ = c.chConn.Close()
+		}
 		if server != nil {
 			// As the Engine does, end the stream cleanly and discard what is sent after; a plain
 			// Close with unread stdin would reset the connection.
@@ -97,7 +105,8 @@ func (c *fakeContainer) exit(code int64) {
 
 // serve plays runner.py --serve: a ready line, then one answer per request line.
 func (c *fakeContainer) serve() {
-	out := stdcopy.NewStdWriter(c.server, stdcopy.Stdout)
+	var out io.Writer = stdcopy.NewStdWriter(c.server, stdcopy.Stdout)
+	var in io.Reader = c.server
 	errw := stdcopy.NewStdWriter(c.server, stdcopy.Stderr)
 	act := func(r reply) (ended bool) {
 		if r.delay > 0 {
@@ -128,8 +137,11 @@ func (c *fakeContainer) serve() {
 		return r.exits
 	}
 	p := c.proc
-	if p.early != nil && act(*p.early) {
+	if p.early != nil && act(*p.early) { // a runner that dies before it chose its channel
 		return
+	}
+	if conn := c.openChannel(out); conn != nil {
+		out, in = conn, conn
 	}
 	if p.gate != nil {
 		select {
@@ -145,9 +157,9 @@ func (c *fakeContainer) serve() {
 		<-c.dead
 		return
 	}
-	in := bufio.NewReader(c.server)
+	lines := bufio.NewReader(in)
 	for i := 0; ; i++ {
-		line, err := in.ReadBytes('\n')
+		line, err := lines.ReadBytes('\n')
 		if err != nil {
 			c.exit(0) // stdin ended: the runner returns
 			return
@@ -164,6 +176,34 @@ func (c *fakeContainer) serve() {
 			return
 		}
 	}
+}
+
+// openChannel plays the runner's channel_fds: with proc.channel "socket" it connects to the
+// socket of the container's channel mount and returns the connection; with "stdio" it says on
+// out that it cannot. Without a channel mount, or for "", it does nothing.
+func (c *fakeContainer) openChannel(out io.Writer) net.Conn {
+	var source string
+	for _, m := range c.host.Mounts {
+		if m.Target == channelMount {
+			source = m.Source
+		}
+	}
+	switch {
+	case source == "" || c.proc.channel == "":
+		return nil
+	case c.proc.channel == "stdio":
+		_, _ = out.Write([]byte(stdioHello + "\n"))
+		return nil
+	}
+	conn, err := net.Dial("unix", source+"/"+channelSocket)
+	if err != nil {
+		_, _ = out.Write([]byte(stdioHello + "\n"))
+		return nil
+	}
+	c.mu.Lock()
+	c.chConn = conn
+	c.mu.Unlock()
+	return conn
 }
 
 // fakeDocker is a hand-written dockerAPI: containers numbered ctr1, ctr2… in creation order, each

@@ -149,6 +149,7 @@ func (s *Sandbox) kill(ctx context.Context, b *box) {
 func (s *Sandbox) discard(b *box) {
 	close(b.done)
 	b.att.Close()
+	b.closeConn()
 	s.removals.Add(1)
 	go func() {
 		defer s.removals.Done()

@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -109,6 +111,8 @@ type Sandbox struct {
 	log      *slog.Logger
 	pool     pool
 	removals sync.WaitGroup
+	// channels is the directory of the containers' channel directories ("": no channels).
+	channels string
 	// Replacements of single-use containers (refill.go): bg ends at Close.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -125,6 +129,13 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{docker: docker, cfg: cfg, log: log.With("component", "sandbox")}
+	if cfg.Channel {
+		dir, err := os.MkdirTemp("", "faaspot-ch-") // short: a socket's path is at most 107 bytes
+		if err != nil {
+			return nil, fmt.Errorf("channel directory: %w", err)
+		}
+		s.channels = dir
+	}
 	s.pool.max = cfg.MaxIdle
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	return s, nil
@@ -141,4 +152,7 @@ func (s *Sandbox) Close() {
 		s.discard(b)
 	}
 	s.removals.Wait()
+	if s.channels != "" {
+		_ = os.RemoveAll(s.channels)
+	}
 }

@@ -53,6 +53,7 @@ func (s *Sandbox) Retire(prefix string) int {
 	for _, b := range boxes {
 		close(b.done)
 		b.att.Close()
+		b.closeConn()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -3,7 +3,8 @@
 Serve mode (no arguments, or --serve process|fork): imports the function module, writes a
 {"ready": true} line, then answers requests until stdin ends: each request is one JSON line
 {"args", "context", "output_limit", "result_limit"} on stdin, each answer one result frame, a
-single JSON line, on the original stdout. What the function prints (fd 1 and 2) is captured apart
+single JSON line, on the original stdout. With FAASPOT_CHANNEL naming a unix socket, requests
+and frames go over a connection to it instead (see channel_fds). What the function prints (fd 1 and 2) is captured apart
 through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
 is /dev/null for the function. A container used for one run simply gets one request. A request
 with "live": true also gets, ahead of its frame and only while its run goes on, output lines
@@ -386,9 +387,9 @@ def serve(mode):
     stdout, until stdin ends. The module is imported once, before the "ready" line. mode "process"
     runs every request in this process (module globals persist between runs); "fork" runs each in a
     fresh process forked from a pre-imported one, so nothing of one run survives (see Standby)."""
-    out = os.dup(1)
+    out, inp = channel_fds()
     devnull = os.open(os.devnull, os.O_RDWR)
-    requests = os.fdopen(os.dup(0), "rb")  # buffered: no run's process ever shares its buffer
+    requests = os.fdopen(inp, "rb")  # buffered: no run's process ever shares its buffer
     os.dup2(devnull, 0)
     os.close(devnull)
     sink = live_sink(out, threading.Lock())
@@ -435,6 +436,26 @@ def serve(mode):
         write_frame(out, frame)
         if standby is not None:
             standby.renew()  # after the frame: the next run finds its process already forked
+
+
+def channel_fds():
+    """The protocol's descriptors, (write, read): a connection to the sandbox's socket named by
+    FAASPOT_CHANNEL, made before anything of the function is imported, when the runner can
+    connect to it; else the original stdout and stdin, after the line {"channel": "stdio"} on
+    stdout tells the sandbox so. (gVisor keeps host sockets out of its sandbox.)"""
+    path = os.environ.pop("FAASPOT_CHANNEL", "")
+    if path:
+        import socket
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(path)
+            fd = s.detach()
+            os.set_blocking(fd, True)
+            return fd, os.dup(fd)
+        except OSError:
+            write_frame(1, {"channel": "stdio"})
+    return os.dup(1), os.dup(0)
 
 
 def run_here(main_fn, doc):
