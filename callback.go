@@ -47,10 +47,15 @@ type WebhookSecret struct {
 }
 
 // SignCallback returns the HeaderSignature value of body sent at t, signed with secret (its
-// UTF-8 bytes are the HMAC key).
-func SignCallback(secret string, t time.Time, body []byte) string {
+// UTF-8 bytes are the HMAC key), and with each of more: one v1 per secret, the way a rotated-out
+// secret keeps signing for a while beside the new one.
+func SignCallback(secret string, t time.Time, body []byte, more ...string) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + callbackMAC(secret, ts, body)
+	sig := "t=" + ts
+	for _, s := range append([]string{secret}, more...) {
+		sig += ",v1=" + callbackMAC(s, ts, body)
+	}
+	return sig
 }
 
 func callbackMAC(secret, ts string, body []byte) string {

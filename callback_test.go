@@ -10,6 +10,7 @@ func TestVerifyCallback(t *testing.T) {
 	signed := time.Unix(1700000000, 0)
 	body := []byte(`{"id":"x"}`)
 	sig := SignCallback("s3cret", signed, body)
+	rotating := SignCallback("new", signed, body, "s3cret")
 	for _, tc := range []struct {
 		name, secret, header string
 		body                 []byte
@@ -18,6 +19,8 @@ func TestVerifyCallback(t *testing.T) {
 	}{
 		{"valid", "s3cret", sig, body, signed.Add(time.Minute), true},
 		{"valid among several", "s3cret", "t=1700000000,v1=00ff," + sig[len("t=1700000000,"):], body, signed, true},
+		{"the old secret while rotating", "s3cret", rotating, body, signed, true},
+		{"the new secret while rotating", "new", rotating, body, signed, true},
 		{"other secret", "other", sig, body, signed, false},
 		{"other body", "s3cret", sig, []byte(`{"id":"y"}`), signed, false},
 		{"too old", "s3cret", sig, body, signed.Add(6 * time.Minute), false},

@@ -35,7 +35,8 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 
 // retryExecution handles POST /v1/executions/{id}/retry: it queues a new run of the execution's
 // deployment (its current version) with the same arguments and takes the execution off the dead
-// letters: 202 with the new execution id. 404 for an unknown execution; 409 for one that has not
+// letters: 202 with the new execution id. Its callback is the request's X-Faaspot-Callback-Url,
+// else the deployment's callback_url. 404 for an unknown execution; 409 for one that has not
 // failed or timed out (a run in progress, or one that completed).
 func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) {
 	t := tenantOf(r)
@@ -49,7 +50,8 @@ func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	cb, err := s.requestCallback(r, old.Callback)
+	cb, err := s.requestCallback(r) // the deployment's callback_url applies as to any async run
+
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -158,7 +158,8 @@ type Deps struct {
 	Store Pinger
 	// Engine may be nil on a node that runs no containers: /readyz then ignores the engine and a
 	// deletion removes only the records.
-	Engine   Engine
+	Engine Engine
+	// Webhooks may be nil: /v1/webhook-secret is then not served.
 	Webhooks WebhookStore
 	// Callbacks checks callback URLs; nil refuses every address inside the server's network
 	// (callback.Guard's zero value).

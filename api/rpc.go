@@ -37,7 +37,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	key, err := idempotencyKey(r)
 	var cb *faaspot.Callback
 	if err == nil {
-		cb, err = s.requestCallback(r, nil)
+		cb, err = s.requestCallback(r)
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)

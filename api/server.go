@@ -116,8 +116,10 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	t.HandleFunc("/v1/executions/{id}/logs", s.executionLogs).Methods(http.MethodGet)
 	t.HandleFunc("/v1/executions/{id}/retry", s.retryExecution).Methods(http.MethodPost)
 	t.HandleFunc("/v1/dead-letters", s.listDeadLetters).Methods(http.MethodGet)
-	t.HandleFunc("/v1/webhook-secret", s.getWebhookSecret).Methods(http.MethodGet)
-	t.HandleFunc("/v1/webhook-secret", s.rotateWebhookSecret).Methods(http.MethodPost)
+	if s.webhooks != nil {
+		t.HandleFunc("/v1/webhook-secret", s.getWebhookSecret).Methods(http.MethodGet)
+		t.HandleFunc("/v1/webhook-secret", s.rotateWebhookSecret).Methods(http.MethodPost)
+	}
 }
 
 // instrument counts requests and times them. Labels never hold request text: the route is the

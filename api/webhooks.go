@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/callback"
@@ -33,14 +34,12 @@ func (s *Server) answerSecret(w http.ResponseWriter, r *http.Request, secret str
 }
 
 // requestCallback returns the callback a run request asks for with faaspot.HeaderCallbackURL,
-// else inherited (a retried run's), else nil; a 400 naming the header when its URL is refused.
-func (s *Server) requestCallback(r *http.Request, inherited *faaspot.Callback) (*faaspot.Callback, error) {
+// else nil; a 400 naming the header when its URL is refused, a 503 when its host cannot be
+// looked up now.
+func (s *Server) requestCallback(r *http.Request) (*faaspot.Callback, error) {
 	u := r.Header.Get(faaspot.HeaderCallbackURL)
 	if u == "" {
-		if inherited == nil {
-			return nil, nil
-		}
-		u = inherited.URL
+		return nil, nil
 	}
 	if err := s.checkCallback(r.Context(), faaspot.HeaderCallbackURL, u); err != nil {
 		return nil, err
@@ -56,8 +55,12 @@ func (s *Server) checkCallback(ctx context.Context, field, u string) error {
 		return nil
 	}
 	err := s.callbacks.CheckURL(ctx, u)
-	if errors.Is(err, callback.ErrRefused) {
+	switch {
+	case errors.Is(err, callback.ErrRefused):
 		return faaspot.Invalid(field, "%v", err)
+	case errors.Is(err, callback.ErrResolve):
+		return &faaspot.Error{Code: faaspot.ECodeUnavailable, RetryAfter: 5 * time.Second,
+			Message: "the callback URL's host could not be looked up now (a DNS failure); try again shortly"}
 	}
 	return err
 }

@@ -20,6 +20,14 @@ const MaxURLLength = 2048
 // ErrRefused means a callback URL or address is not acceptable; the message says why.
 var ErrRefused = errors.New("callback address refused")
 
+// ErrResolve means a callback URL's host could not be looked up for a passing reason (a DNS
+// server's failure or time-out): try again later. A host that does not exist is ErrRefused.
+var ErrResolve = errors.New("callback host lookup failed")
+
+// msgInside is the reason an address is refused. It does not name the address: a tenant must
+// not learn the server's network through it.
+const msgInside = "inside the server's network (loopback, private, link-local or reserved)"
+
 // Guard decides which addresses callbacks may reach. Its zero value refuses every address
 // forbidden below and allows the rest (the public internet).
 type Guard struct {
@@ -45,19 +53,31 @@ var forbidden = []netip.Prefix{
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("2001::/32"),       // Teredo: carries an IPv4 address, obfuscated
 }
 
-// nat64 carries IPv4 addresses in its low 32 bits: they are judged as those addresses.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// nat64 carries IPv4 addresses in its low 32 bits, 6to4 in its bits 16 to 47: they are judged as
+// those addresses.
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
 
 // Forbidden reports whether a is inside the operator's network by default: loopback, private
 // (RFC 1918, fc00::/7: which holds AWS's fd00:ec2::254), link-local (169.254.0.0/16, holding the
 // cloud metadata address, and fe80::/10), multicast, unspecified, or reserved.
+// An address with a zone (fe80::1%eth0) is forbidden: zones belong to link-local addresses.
 func Forbidden(a netip.Addr) bool {
+	if a.Zone() != "" {
+		return true
+	}
 	a = a.Unmap()
-	if a.Is6() && nat64.Contains(a) {
-		b := a.As16()
+	switch b := a.As16(); {
+	case a.Is6() && nat64.Contains(a):
 		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	case a.Is6() && sixTo4.Contains(a):
+		a = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
 	}
 	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || !a.IsValid() {
@@ -74,6 +94,9 @@ func Forbidden(a netip.Addr) bool {
 // Allowed reports whether a callback may connect to a: inside an allowed prefix, or not
 // forbidden.
 func (g *Guard) Allowed(a netip.Addr) bool {
+	if a.Zone() != "" {
+		return false
+	}
 	a = a.Unmap()
 	for _, p := range g.Allow {
 		if p.Contains(a) {
@@ -99,6 +122,9 @@ func ParseURL(raw string) (*url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("%w: no host", ErrRefused)
 	}
+	if strings.Contains(u.Host, "%") {
+		return nil, fmt.Errorf("%w: an address with a zone", ErrRefused)
+	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return nil, fmt.Errorf("%w: a fragment is not sent to a server", ErrRefused)
 	}
@@ -120,8 +146,7 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	}
 	for _, a := range addrs {
 		if !g.Allowed(a) {
-			return fmt.Errorf("%w: %s resolves to %s, inside the server's network (loopback, private, link-local or reserved)",
-				ErrRefused, host, a)
+			return fmt.Errorf("%w: %s resolves to an address %s", ErrRefused, host, msgInside)
 		}
 	}
 	return nil
@@ -139,10 +164,14 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 		r = g.Resolver
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(addrs) == 0 {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil && len(addrs) > 0:
+		return addrs, nil
+	case err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound):
 		return nil, fmt.Errorf("%w: host %s does not resolve", ErrRefused, host)
 	}
-	return addrs, nil
+	return nil, fmt.Errorf("%w: %s: %w", ErrResolve, host, err)
 }
 
 // ParseAllow parses a list of CIDRs (or single addresses) separated by commas or spaces, as
@@ -157,6 +186,15 @@ func ParseAllow(s string) ([]netip.Prefix, error) {
 				return nil, fmt.Errorf("%q is not a CIDR prefix or an address", f)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Zone() != "" {
+			return nil, fmt.Errorf("%q has a zone", f)
+		}
+		if p.Addr().Is4In6() { // addresses are judged unmapped: so is the prefix
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%q mixes IPv4-mapped and other addresses", f)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		out = append(out, p.Masked())
 	}

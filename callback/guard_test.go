@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -36,7 +37,16 @@ func TestForbidden(t *testing.T) {
 		{"93.184.216.34", false},
 		{"172.32.0.1", false},
 		{"2606:4700::1111", false},
-		{"64:ff9b::808:808", false}, // NAT64 of 8.8.8.8
+		{"64:ff9b::808:808", false},       // NAT64 of 8.8.8.8
+		{"64:ff9b::a9fe:a9fe%eth0", true}, // a zone hides nothing
+		{"64:ff9b::a00:1%1", true},
+		{"fec0::1%1", true},
+		{"2001:db8::1%x", true},
+		{"2606:4700::1111%eth0", true},
+		{"2002:a9fe:a9fe::1", true},   // 6to4 of 169.254.169.254
+		{"2002:0808:0808::1", false},  // 6to4 of 8.8.8.8
+		{"2001:0:4136:e378::1", true}, // Teredo
+		{"::7f00:1", true},            // IPv4-compatible 127.0.0.1
 	} {
 		if got := Forbidden(netip.MustParseAddr(tc.addr)); got != tc.want {
 			t.Errorf("Forbidden(%s) = %v, want %v", tc.addr, got, tc.want)
@@ -52,8 +62,11 @@ func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 	for _, s := range f[host] {
 		out = append(out, netip.MustParseAddr(s))
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no such host")
+	switch {
+	case host == "flaky.test":
+		return nil, &net.DNSError{Err: "i/o timeout", Name: host, IsTimeout: true}
+	case len(out) == 0:
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	return out, nil
 }
@@ -69,8 +82,9 @@ func TestCheckURL(t *testing.T) {
 	}{
 		{name: "public host", url: "https://public.test/hook"},
 		{name: "public literal", url: "http://93.184.216.34:8080/x?y=1"},
-		{name: "private by DNS", url: "https://internal.test/", refusal: "10.0.0.7"},
-		{name: "one bad address of several", url: "https://mixed.test/", refusal: "169.254.169.254"},
+		{name: "private by DNS", url: "https://internal.test/", refusal: "internal.test resolves to an address inside"},
+		{name: "one bad address of several", url: "https://mixed.test/", refusal: "resolves to an address inside"},
+		{name: "zoned literal", url: "http://[64:ff9b::a9fe:a9fe%25lo]/latest/meta-data/", refusal: "zone"},
 		{name: "metadata literal", url: "http://169.254.169.254/latest/meta-data/", refusal: "inside the server's network"},
 		{name: "loopback literal", url: "http://127.0.0.1:9/", refusal: "127.0.0.1"},
 		{name: "IPv6 loopback", url: "http://[::1]:9/", refusal: "::1"},
@@ -99,7 +113,15 @@ func TestCheckURL(t *testing.T) {
 			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.refusal) {
 				t.Fatalf("CheckURL = %v, want a refusal naming %q", err, tc.refusal)
 			}
+			if strings.Contains(err.Error(), "10.0.0.7") || strings.Contains(err.Error(), "169.254") && !strings.Contains(tc.url, "169.254") {
+				t.Errorf("the refusal names a resolved address: %v", err)
+			}
 		})
+	}
+	// A lookup that fails for a passing reason is not a refusal: try again later.
+	err := (&Guard{Resolver: res}).CheckURL(context.Background(), "https://flaky.test/")
+	if !errors.Is(err, ErrResolve) || errors.Is(err, ErrRefused) {
+		t.Errorf("CheckURL with a DNS time-out = %v, want ErrResolve", err)
 	}
 }
 
@@ -117,7 +139,12 @@ func TestParseAllow(t *testing.T) {
 			t.Errorf("prefix %d = %s, want %s", i, got[i], want[i])
 		}
 	}
-	if _, err := ParseAllow("10.0.0.0/33"); err == nil {
-		t.Error("ParseAllow accepted a bad prefix")
+	for _, bad := range []string{"10.0.0.0/33", "fe80::/10%eth0", "::ffff:0:0/64"} {
+		if _, err := ParseAllow(bad); err == nil {
+			t.Errorf("ParseAllow accepted %q", bad)
+		}
+	}
+	if got, err := ParseAllow("::ffff:10.0.0.0/104"); err != nil || got[0].String() != "10.0.0.0/8" {
+		t.Errorf("an IPv4-mapped prefix = %v, %v; want it as 10.0.0.0/8", got, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,7 +21,9 @@ const maxRedirects = 5
 
 // Sender posts signed callbacks. Every connection it opens is checked by its Guard once the
 // address is resolved (so neither DNS nor a redirect can lead it inside the server's network),
-// it never uses a proxy, and it follows at most maxRedirects redirects, to http or https only.
+// and it never uses a proxy. It follows only redirects that keep the method and the body (307,
+// 308), at most maxRedirects, never from https to http; any other redirect is the answer (a
+// 3xx: not delivered, not retried).
 type Sender struct {
 	client *http.Client
 }
@@ -33,8 +36,7 @@ func NewSender(g *Guard, timeout time.Duration) *Sender {
 			return fmt.Errorf("%w: cannot parse the address %q", ErrRefused, address)
 		}
 		if !g.Allowed(ap.Addr()) {
-			return fmt.Errorf("%w: %s is inside the server's network (loopback, private, link-local or reserved)",
-				ErrRefused, ap.Addr())
+			return fmt.Errorf("%w: the address is %s", ErrRefused, msgInside)
 		}
 		return nil
 	}}
@@ -51,11 +53,18 @@ func NewSender(g *Guard, timeout time.Duration) *Sender {
 }
 
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("%w: more than %d redirects", ErrRefused, maxRedirects)
+	if code := req.Response.StatusCode; code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect {
+		return http.ErrUseLastResponse // a 301, 302 or 303 would turn the POST into a GET
 	}
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+	switch prev := via[len(via)-1].URL.Scheme; {
+	case len(via) >= maxRedirects:
+		return fmt.Errorf("%w: more than %d redirects", ErrRefused, maxRedirects)
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
 		return fmt.Errorf("%w: redirected to a %s URL", ErrRefused, req.URL.Scheme)
+	case prev == "https" && req.URL.Scheme == "http":
+		return fmt.Errorf("%w: redirected from https to http", ErrRefused)
+	case strings.Contains(req.URL.Host, "%"):
+		return fmt.Errorf("%w: redirected to an address with a zone", ErrRefused)
 	}
 	return nil
 }
@@ -80,9 +89,9 @@ func (r Result) Retry() bool {
 	return r.Status >= 500 || r.Status == http.StatusRequestTimeout || r.Status == http.StatusTooManyRequests
 }
 
-// Send POSTs body (JSON) to rawURL, signed with secret at now (faaspot.HeaderSignature), with the
-// extra headers given.
-func (s *Sender) Send(ctx context.Context, rawURL, secret string, body []byte, now time.Time, headers map[string]string) Result {
+// Send POSTs body (JSON) to rawURL, signed at now with each of secrets (faaspot.HeaderSignature:
+// one v1 each; at least one), with the extra headers given.
+func (s *Sender) Send(ctx context.Context, rawURL string, secrets []string, body []byte, now time.Time, headers map[string]string) Result {
 	u, err := ParseURL(rawURL)
 	if err != nil {
 		return Result{Err: err}
@@ -93,7 +102,7 @@ func (s *Sender) Send(ctx context.Context, rawURL, secret string, body []byte, n
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "faaspot-callback/1")
-	req.Header.Set(faaspot.HeaderSignature, faaspot.SignCallback(secret, now, body))
+	req.Header.Set(faaspot.HeaderSignature, faaspot.SignCallback(secrets[0], now, body, secrets[1:]...))
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}

@@ -63,7 +63,7 @@ func TestSendSigned(t *testing.T) {
 	s := loopbackSender(t, "127.0.0.1/32")
 	now := time.Now()
 	body := []byte(`{"id":"e1","status":"completed"}`)
-	res := s.Send(context.Background(), rv.URL+"/hook", "k3y", body, now, map[string]string{"X-Extra": "1"})
+	res := s.Send(context.Background(), rv.URL+"/hook", []string{"k3y"}, body, now, map[string]string{"X-Extra": "1"})
 	if !res.Delivered() || res.Err != nil {
 		t.Fatalf("Send = %+v, want delivered", res)
 	}
@@ -79,7 +79,7 @@ func TestSendSigned(t *testing.T) {
 func TestSendRefusesForbiddenAddresses(t *testing.T) {
 	rv := newReceiver(t, "127.0.0.1:0", status(http.StatusOK))
 	s := loopbackSender(t, "") // loopback not allowed
-	res := s.Send(context.Background(), rv.URL, "k", []byte("{}"), time.Now(), nil)
+	res := s.Send(context.Background(), rv.URL, []string{"k"}, []byte("{}"), time.Now(), nil)
 	if !errors.Is(res.Err, ErrRefused) || res.Retry() {
 		t.Fatalf("Send = %+v, want a final refusal", res)
 	}
@@ -96,7 +96,7 @@ func TestSendChecksRedirects(t *testing.T) {
 		http.Redirect(w, r, inside.URL+"/steal", http.StatusTemporaryRedirect)
 	})
 	s := loopbackSender(t, "127.0.0.1/32")
-	res := s.Send(context.Background(), outside.URL, "k", []byte("{}"), time.Now(), nil)
+	res := s.Send(context.Background(), outside.URL, []string{"k"}, []byte("{}"), time.Now(), nil)
 	if !errors.Is(res.Err, ErrRefused) {
 		t.Fatalf("Send = %+v, want a refusal", res)
 	}
@@ -105,10 +105,58 @@ func TestSendChecksRedirects(t *testing.T) {
 	}
 
 	ftp := newReceiver(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "ftp://127.0.0.1/x", http.StatusFound)
+		http.Redirect(w, r, "ftp://127.0.0.1/x", http.StatusTemporaryRedirect)
 	})
-	if res := s.Send(context.Background(), ftp.URL, "k", []byte("{}"), time.Now(), nil); !errors.Is(res.Err, ErrRefused) {
+	if res := s.Send(context.Background(), ftp.URL, []string{"k"}, []byte("{}"), time.Now(), nil); !errors.Is(res.Err, ErrRefused) {
 		t.Fatalf("redirect to ftp: %+v, want a refusal", res)
+	}
+}
+
+// A 301, 302 or 303 is not followed (it would turn the POST into a body-less GET): it is the
+// answer, final and not delivered.
+func TestSendDoesNotFollowMethodChangingRedirects(t *testing.T) {
+	target := newReceiver(t, "127.0.0.1:0", status(http.StatusOK))
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther} {
+		first := newReceiver(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL, code)
+		})
+		res := loopbackSender(t, "127.0.0.1/32").Send(context.Background(), first.URL, []string{"k"}, []byte("{}"), time.Now(), nil)
+		if res.Status != code || res.Delivered() || res.Retry() {
+			t.Errorf("a %d: %+v; want it as the final answer", code, res)
+		}
+	}
+	if n := target.hits.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d requests", n)
+	}
+}
+
+func TestCheckRedirect(t *testing.T) {
+	req := func(raw string, code int) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, raw, nil)
+		r.Response = &http.Response{StatusCode: code}
+		return r
+	}
+	via := func(raw string) []*http.Request { return []*http.Request{req(raw, 0)} }
+	for _, tc := range []struct {
+		name    string
+		next    *http.Request
+		via     []*http.Request
+		refused bool
+	}{
+		{"307 https to https", req("https://b.test/", 307), via("https://a.test/"), false},
+		{"308 http to https", req("https://b.test/", 308), via("http://a.test/"), false},
+		{"307 https to http", req("http://b.test/", 307), via("https://a.test/"), true},
+		{"307 to a zoned address", req("http://[fe80::1%25eth0]/", 307), via("http://a.test/"), true},
+		{"too many", req("https://b.test/", 307), append(via("https://a.test/"), via("https://a.test/")[0],
+			via("https://a.test/")[0], via("https://a.test/")[0], via("https://a.test/")[0]), true},
+	} {
+		err := checkRedirect(tc.next, tc.via)
+		if got := errors.Is(err, ErrRefused); got != tc.refused {
+			t.Errorf("%s: %v, refused %v", tc.name, err, tc.refused)
+		}
+	}
+	if err := checkRedirect(req("https://b.test/", 302), via("https://a.test/")); !errors.Is(err, http.ErrUseLastResponse) {
+		t.Errorf("a 302: %v, want the response kept as the answer", err)
 	}
 }
 
@@ -120,7 +168,7 @@ func TestSendFollowsAllowedRedirects(t *testing.T) {
 	})
 	s := loopbackSender(t, "127.0.0.0/8")
 	now := time.Now()
-	res := s.Send(context.Background(), first.URL, "k", []byte(`{"a":1}`), now, nil)
+	res := s.Send(context.Background(), first.URL, []string{"k"}, []byte(`{"a":1}`), now, nil)
 	if !res.Delivered() {
 		t.Fatalf("Send = %+v", res)
 	}
@@ -159,7 +207,7 @@ func TestSendUnreachable(t *testing.T) {
 	addr := netip.MustParseAddrPort(ln.Addr().String())
 	_ = ln.Close() // nothing listens there now
 	s := loopbackSender(t, "127.0.0.1/32")
-	res := s.Send(context.Background(), "http://"+addr.String()+"/", "k", []byte("{}"), time.Now(), nil)
+	res := s.Send(context.Background(), "http://"+addr.String()+"/", []string{"k"}, []byte("{}"), time.Now(), nil)
 	if res.Err == nil || !res.Retry() {
 		t.Fatalf("Send = %+v, want a retryable connection failure", res)
 	}

@@ -20,15 +20,16 @@ import (
 
 // Callbacks. The terminal record of a run with a callback URL (the run's X-Faaspot-Callback-Url,
 // else, for an async run, its deployment's callback_url) is scheduled for delivery when it is
-// written (store: Callbacks). Every worker node delivers the due ones: at once when it wrote the
-// record itself, else within callbackPoll. A delivery POSTs the record, signed with the tenant's
-// secret; a 2xx answer delivers it; a 5xx, 408, 429 or no answer is retried after
-// callbackBackoff doubled per attempt (at most callbackBackoffMax) until retryFor has passed
-// since the run ended; another answer, or an address the guard refuses, gives up at once.
+// written (store: Callbacks). Every worker node delivers the due ones, callbackSlots at a time:
+// at once when it wrote the record itself, else within callbackPoll. A delivery POSTs the
+// record, signed with the tenant's secrets (store.SigningSecrets); a 2xx answer delivers it; a
+// 5xx, 408, 429 or no answer is retried after callbackBackoff doubled per attempt (at most
+// callbackBackoffMax) until retryFor has passed since the run ended; another answer, or an
+// address the guard refuses, gives up at once.
 
 const (
 	callbackPoll       = time.Second
-	callbackBatch      = 32
+	callbackSlots      = 32
 	callbackBackoff    = time.Second
 	callbackBackoffMax = 5 * time.Minute
 	// HeaderCallbackAttempt numbers the attempts of one callback, from 1.
@@ -41,12 +42,12 @@ type callbackStore interface {
 	SettleCallback(ctx context.Context, job store.CallbackJob, e faaspot.Execution, due time.Time) error
 	DropCallback(ctx context.Context, job store.CallbackJob) error
 	GetExecution(ctx context.Context, tid, id string) (faaspot.Execution, error)
-	WebhookSecret(ctx context.Context, tid string) (string, error)
+	SigningSecrets(ctx context.Context, tid string) ([]string, error)
 }
 
 // callbackSender posts one signed callback (*callback.Sender).
 type callbackSender interface {
-	Send(ctx context.Context, rawURL, secret string, body []byte, now time.Time, headers map[string]string) callback.Result
+	Send(ctx context.Context, rawURL string, secrets []string, body []byte, now time.Time, headers map[string]string) callback.Result
 }
 
 var (
@@ -65,11 +66,15 @@ type deliverer struct {
 	// taken callback is this node's (longer than one attempt).
 	retryFor, lease time.Duration
 	nudged          chan struct{}
+	// slots holds a token per delivery in flight: a slow receiver holds one slot, not the rest.
+	slots    chan struct{}
+	inflight sync.WaitGroup
 }
 
 func newDeliverer(st callbackStore, send callbackSender, c clock, log *slog.Logger, m *metrics.Metrics, retryFor, timeout time.Duration) *deliverer {
 	return &deliverer{store: st, send: send, clock: c, log: log.With("component", "callbacks"), metrics: m,
-		retryFor: retryFor, lease: timeout + 10*time.Second, nudged: make(chan struct{}, 1)}
+		retryFor: retryFor, lease: timeout + 10*time.Second, nudged: make(chan struct{}, 1),
+		slots: make(chan struct{}, callbackSlots)}
 }
 
 // nudge makes the loop look for due callbacks now (this node just scheduled one).
@@ -80,65 +85,89 @@ func (d *deliverer) nudge() {
 	}
 }
 
-// loop delivers the due callbacks every callbackPoll, and when nudged, until ctx ends; the
-// deliveries in flight then end too (their callbacks are taken again when their lease passes).
-func (d *deliverer) loop(ctx context.Context) {
+// loop takes the due callbacks every callbackPoll, and when nudged, until soft ends, as many as
+// it has free slots; each is delivered in its own goroutine under hard (a stop lets the attempts
+// in flight finish within the stop's grace), and loop returns once they are over.
+func (d *deliverer) loop(soft, hard context.Context) {
 	ticks, stop := d.clock.NewTicker(callbackPoll)
 	defer stop()
+	defer d.inflight.Wait()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-soft.Done():
 			return
 		case <-ticks:
 		case <-d.nudged:
 		}
-		for d.deliverDue(ctx) == callbackBatch && ctx.Err() == nil {
-			// a full batch: more may be due
+		for d.deliverDue(soft, hard) > 0 && soft.Err() == nil {
+			// took some: more may be due
 		}
 	}
 }
 
-// deliverDue delivers up to callbackBatch due callbacks at once and returns how many it took.
-func (d *deliverer) deliverDue(ctx context.Context) int {
-	jobs, err := d.store.TakeCallbacks(ctx, d.clock.Now(), d.lease, callbackBatch)
+// deliverDue takes as many due callbacks as there are free slots and starts their deliveries;
+// it returns how many it took.
+func (d *deliverer) deliverDue(soft, hard context.Context) int {
+	free := callbackSlots - len(d.slots)
+	if free == 0 {
+		return 0
+	}
+	jobs, err := d.store.TakeCallbacks(soft, d.clock.Now(), d.lease, free)
 	if err != nil {
-		if ctx.Err() == nil {
+		if soft.Err() == nil {
 			d.log.Warn("take callbacks", "err", err)
 		}
 		return 0
 	}
-	var wg sync.WaitGroup
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() { defer wg.Done(); d.deliver(ctx, j) }()
+		d.slots <- struct{}{}
+		d.inflight.Add(1)
+		go func() {
+			defer func() { <-d.slots; d.inflight.Done() }()
+			d.deliver(hard, j)
+		}()
 	}
-	wg.Wait()
 	return len(jobs)
 }
 
 // deliver makes one attempt at job's callback and records how it went.
 func (d *deliverer) deliver(ctx context.Context, job store.CallbackJob) {
 	e, err := d.store.GetExecution(ctx, job.Tenant, job.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (e.Callback == nil || e.Callback.State != faaspot.CallbackPending)) {
-		if err := d.store.DropCallback(ctx, job); err != nil {
-			d.log.Warn("drop callback", "execution", job.ID, "err", err)
-		}
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (e.Callback == nil || e.Callback.State != faaspot.CallbackPending)):
+		d.drop(ctx, job, "")
+		return
+	case err != nil && !errors.Is(err, store.ErrUnavailable):
+		d.drop(ctx, job, err.Error()) // a record that cannot be read: it never will be
+		return
+	case err != nil:
+		d.log.Warn("load a callback's execution; retried after its lease", "execution", job.ID, "err", err)
 		return
 	}
+	secrets, err := d.store.SigningSecrets(ctx, job.Tenant)
 	if err != nil {
-		d.log.Warn("load a callback's execution; retried after its lease", "execution", job.ID, "err", err)
+		// Nothing was sent: no attempt counted. Another node (or this one, once the store
+		// answers) takes it again when its lease passes.
+		d.log.Warn("the tenant's signing secret is unavailable; retried after its lease", "execution", job.ID, "err", err)
 		return
 	}
 	cb := *e.Callback
 	cb.Attempts++
-	res := d.attempt(ctx, job, e, cb.Attempts)
+	res := d.attempt(ctx, e, secrets, cb.Attempts)
 	if ctx.Err() != nil {
 		return // stopping: the attempt does not count, the callback is taken again
 	}
 	now := d.clock.Now()
 	due, outcome := d.judge(&cb, res, e, now)
 	e.Callback = &cb
-	if err := d.store.SettleCallback(ctx, job, e, due); err != nil {
+	switch err := d.store.SettleCallback(ctx, job, e, due); {
+	case errors.Is(err, store.ErrLost):
+		d.log.Info("a callback was taken over by another node while this one delivered it", "execution", job.ID)
+		return
+	case err != nil && !errors.Is(err, store.ErrUnavailable):
+		d.drop(ctx, job, err.Error())
+		return
+	case err != nil:
 		d.log.Warn("record a callback's delivery; retried after its lease", "execution", job.ID, "err", err)
 		return
 	}
@@ -155,20 +184,27 @@ func (d *deliverer) deliver(ctx context.Context, job store.CallbackJob) {
 	}
 }
 
-// attempt POSTs e (without its callback state: the body is the same at every attempt) to its
-// callback URL, signed with the tenant's secret.
-func (d *deliverer) attempt(ctx context.Context, job store.CallbackJob, e faaspot.Execution, n int) callback.Result {
-	secret, err := d.store.WebhookSecret(ctx, job.Tenant)
-	if err != nil {
-		return callback.Result{Err: fmt.Errorf("the signing secret is unavailable on this node: %w", err)}
+// drop gives up a callback that can never be delivered (why: logged; "" for one that needs no
+// delivery any more: its record is gone or settled).
+func (d *deliverer) drop(ctx context.Context, job store.CallbackJob, why string) {
+	if why != "" {
+		d.log.Error("callback dropped", "tenant", job.Tenant, "execution", job.ID, "reason", why)
 	}
+	if err := d.store.DropCallback(ctx, job); err != nil && !errors.Is(err, store.ErrLost) {
+		d.log.Warn("drop callback", "execution", job.ID, "err", err)
+	}
+}
+
+// attempt POSTs e (without its callback state: the body is the same at every attempt) to its
+// callback URL, signed with secrets.
+func (d *deliverer) attempt(ctx context.Context, e faaspot.Execution, secrets []string, n int) callback.Result {
 	body := e
 	body.Callback = nil
 	b, err := json.Marshal(body)
 	if err != nil {
 		return callback.Result{Err: fmt.Errorf("%w: the record cannot be encoded", callback.ErrRefused)}
 	}
-	return d.send.Send(ctx, e.Callback.URL, secret, b, d.clock.Now(), map[string]string{
+	return d.send.Send(ctx, e.Callback.URL, secrets, b, d.clock.Now(), map[string]string{
 		faaspot.HeaderExecutionID: e.ID, headerCallbackAttempt: strconv.Itoa(n)})
 }
 

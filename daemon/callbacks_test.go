@@ -23,10 +23,11 @@ import (
 
 // fakeCallbacks is a callbackStore over one map of records; settled records their due times.
 type fakeCallbacks struct {
-	mu      sync.Mutex
-	records map[string]faaspot.Execution
-	due     map[string]time.Time // pending callbacks by execution id
-	dropped []string
+	mu        sync.Mutex
+	records   map[string]faaspot.Execution
+	due       map[string]time.Time // pending callbacks by execution id
+	dropped   []string
+	secretErr error
 }
 
 func (f *fakeCallbacks) TakeCallbacks(_ context.Context, now time.Time, lease time.Duration, n int) ([]store.CallbackJob, error) {
@@ -35,7 +36,7 @@ func (f *fakeCallbacks) TakeCallbacks(_ context.Context, now time.Time, lease ti
 	var jobs []store.CallbackJob
 	for id, at := range f.due {
 		if !at.After(now) && len(jobs) < n {
-			jobs = append(jobs, store.CallbackJob{Tenant: "t1", ID: id})
+			jobs = append(jobs, store.CallbackJob{Tenant: "t1", ID: id, Lease: now.Add(lease).UnixMilli()})
 			f.due[id] = now.Add(lease)
 		}
 	}
@@ -72,8 +73,13 @@ func (f *fakeCallbacks) GetExecution(_ context.Context, _, id string) (faaspot.E
 	return e, nil
 }
 
-func (f *fakeCallbacks) WebhookSecret(context.Context, string) (string, error) {
-	return "whsec_test", nil
+func (f *fakeCallbacks) SigningSecrets(context.Context, string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.secretErr != nil {
+		return nil, f.secretErr
+	}
+	return []string{"whsec_test", "whsec_old"}, nil
 }
 
 // scriptedSender answers the attempts in order from results, recording each request.
@@ -84,20 +90,28 @@ type scriptedSender struct {
 }
 
 type sentCallback struct {
-	url, secret string
-	body        []byte
-	headers     map[string]string
+	url     string
+	secrets []string
+	body    []byte
+	headers map[string]string
 }
 
-func (s *scriptedSender) Send(_ context.Context, u, secret string, body []byte, _ time.Time, h map[string]string) callback.Result {
+func (s *scriptedSender) Send(_ context.Context, u string, secrets []string, body []byte, _ time.Time, h map[string]string) callback.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent = append(s.sent, sentCallback{url: u, secret: secret, body: body, headers: h})
+	s.sent = append(s.sent, sentCallback{url: u, secrets: secrets, body: body, headers: h})
 	res := s.results[0]
 	if len(s.results) > 1 {
 		s.results = s.results[1:]
 	}
 	return res
+}
+
+// deliverNow takes the due callbacks and waits for their deliveries; it returns how many.
+func deliverNow(d *deliverer) int {
+	n := d.deliverDue(context.Background(), context.Background())
+	d.inflight.Wait()
+	return n
 }
 
 // newTestDeliverer returns a deliverer of one ended execution "e1" whose callback is due now.
@@ -119,11 +133,11 @@ func newTestDeliverer(t *testing.T, results ...callback.Result) (*deliverer, *fa
 // id and the attempt number, signed with the tenant's secret; the record then says delivered.
 func TestCallbackDelivered(t *testing.T) {
 	d, st, snd, clk, m := newTestDeliverer(t, callback.Result{Status: 204})
-	if n := d.deliverDue(context.Background()); n != 1 {
+	if n := deliverNow(d); n != 1 {
 		t.Fatalf("deliverDue took %d", n)
 	}
 	sent := snd.sent[0]
-	if sent.url != "https://hooks.test/x" || sent.secret != "whsec_test" || sent.headers[faaspot.HeaderExecutionID] != "e1" ||
+	if sent.url != "https://hooks.test/x" || len(sent.secrets) != 2 || sent.secrets[0] != "whsec_test" || sent.headers[faaspot.HeaderExecutionID] != "e1" ||
 		sent.headers[headerCallbackAttempt] != "1" || strings.Contains(string(sent.body), "callback") {
 		t.Fatalf("sent %+v (%s)", sent, sent.body)
 	}
@@ -162,7 +176,7 @@ func TestCallbackRetries(t *testing.T) {
 			d, st, snd, clk, _ := newTestDeliverer(t, tc.results...)
 			var waits []time.Duration
 			for range 20 {
-				if d.deliverDue(context.Background()) == 0 {
+				if deliverNow(d) == 0 {
 					due, pending := st.due["e1"]
 					if !pending {
 						break
@@ -192,8 +206,22 @@ func TestCallbackOfGoneOrSettledRecord(t *testing.T) {
 	e := st.records["e1"]
 	e.Callback = &faaspot.Callback{URL: e.Callback.URL, State: faaspot.CallbackDelivered}
 	st.records["e1"] = e
-	d.deliverDue(context.Background())
+	deliverNow(d)
 	if len(snd.sent) != 0 || len(st.dropped) != 2 || len(st.due) != 0 {
 		t.Fatalf("sent %d, dropped %v, due %v", len(snd.sent), st.dropped, st.due)
+	}
+}
+
+// TestCallbackSecretUnavailable: with no secret to sign with, nothing is sent and no attempt is
+// counted: the callback waits for its lease to pass.
+func TestCallbackSecretUnavailable(t *testing.T) {
+	d, st, snd, _, _ := newTestDeliverer(t, callback.Result{Status: 200})
+	st.secretErr = store.ErrSecretKey
+	deliverNow(d)
+	if len(snd.sent) != 0 || st.records["e1"].Callback.Attempts != 0 || st.records["e1"].Callback.State != faaspot.CallbackPending {
+		t.Fatalf("sent %d; callback %+v; want nothing sent, nothing counted", len(snd.sent), st.records["e1"].Callback)
+	}
+	if _, leased := st.due["e1"]; !leased {
+		t.Fatal("the callback left the set")
 	}
 }

@@ -140,7 +140,7 @@ func (w *workers) start(soft context.Context) <-chan struct{} {
 	spawn(func() { w.reclaimLoop(soft, &inflight) })
 	spawn(func() { w.releaseLoop(soft) })
 	if w.callbacks != nil {
-		spawn(func() { w.callbacks.loop(soft) })
+		spawn(func() { w.callbacks.loop(soft, hard) })
 	}
 	if w.set.janitorInterval > 0 {
 		spawn(func() { w.janitorLoop(soft) })

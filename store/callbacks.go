@@ -20,9 +20,12 @@ import (
 // Delivery is therefore at least once: a receiver may see a callback twice, with the same
 // execution id.
 
-// CallbackJob names one callback to deliver: an execution of a tenant.
+// CallbackJob names one callback to deliver: an execution of a tenant, and the lease under which
+// it was taken (its due time while taken, in ms): settling it is refused once another node took
+// it under a later lease.
 type CallbackJob struct {
 	Tenant, ID string
+	Lease      int64
 }
 
 func (j CallbackJob) member() string { return j.Tenant + "\x00" + j.ID }
@@ -45,16 +48,19 @@ func (s *Store) TakeCallbacks(ctx context.Context, now time.Time, lease time.Dur
 	jobs := make([]CallbackJob, 0, len(ms))
 	for _, m := range ms {
 		if tid, id, ok := strings.Cut(m, "\x00"); ok {
-			jobs = append(jobs, CallbackJob{Tenant: tid, ID: id})
+			jobs = append(jobs, CallbackJob{Tenant: tid, ID: id, Lease: now.Add(lease).UnixMilli()})
 		}
 	}
 	return jobs, nil
 }
 
-// settleCallbackScript writes the record KEYS[1] (only if it still exists, keeping its TTL) and
-// schedules the callback again at ARGV[2] (ms) when ARGV[3] is "1", else takes it out of the
-// callbacks set KEYS[2]. ARGV: record, due, again, member.
+// settleCallbackScript, while the callback is still under the lease ARGV[5] (its score in the
+// callbacks set KEYS[2]: another node did not take it since), writes the record KEYS[1] (only if
+// it still exists, keeping its TTL) and schedules the callback again at ARGV[2] (ms) when
+// ARGV[3] is "1", else takes it out of the set; it returns 0 when the lease was lost. ARGV:
+// record, due, again, member, lease.
 var settleCallbackScript = redis.NewScript(`
+if tonumber(redis.call('ZSCORE', KEYS[2], ARGV[4]) or '-1') ~= tonumber(ARGV[5]) then return 0 end
 if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('SET', KEYS[1], ARGV[1], 'XX', 'KEEPTTL')
 end
@@ -68,6 +74,8 @@ return 1`)
 // SettleCallback records e's callback delivery (e.Callback) in its record, and schedules the
 // next attempt at due while the delivery is pending; delivered or failed, the callback leaves
 // the set. A record gone meanwhile (expired, trimmed, tenant deleted) is not written again.
+// ErrLost, with nothing written, when another node took the callback since (job's lease
+// passed).
 func (s *Store) SettleCallback(ctx context.Context, job CallbackJob, e faaspot.Execution, due time.Time) error {
 	if e.Callback == nil {
 		return fmt.Errorf("settle callback of %s: the record has none", job.ID)
@@ -79,16 +87,20 @@ func (s *Store) SettleCallback(ctx context.Context, job CallbackJob, e faaspot.E
 	return s.settle(ctx, job, string(rec), due, e.Callback.State == faaspot.CallbackPending)
 }
 
-// DropCallback takes a callback out of the set without writing a record: its execution is gone.
+// DropCallback takes a callback out of the set without writing a record: its execution is gone,
+// or can never be delivered. ErrLost when another node took it since.
 func (s *Store) DropCallback(ctx context.Context, job CallbackJob) error {
 	return s.settle(ctx, job, "", time.Time{}, false)
 }
 
 func (s *Store) settle(ctx context.Context, job CallbackJob, rec string, due time.Time, again bool) error {
-	err := settleCallbackScript.Run(ctx, s.rdb, []string{s.k.exec(job.Tenant, job.ID), s.k.callbacks()},
-		rec, due.UnixMilli(), flag(again), job.member()).Err()
+	n, err := settleCallbackScript.Run(ctx, s.rdb, []string{s.k.exec(job.Tenant, job.ID), s.k.callbacks()},
+		rec, due.UnixMilli(), flag(again), job.member(), job.Lease).Int()
 	if err != nil {
 		return unavailable("settle callback", err)
+	}
+	if n == 0 {
+		return ErrLost
 	}
 	return nil
 }
@@ -99,36 +111,86 @@ const webhookSecretBytes = 32
 // webhookAD binds a sealed signing secret to its tenant.
 func webhookAD(tid string) []byte { return []byte("webhook-secret\x00" + tid) }
 
+// WebhookGrace is how long a rotated-out secret keeps signing callbacks beside the new one, so
+// that receivers can switch without failing deliveries.
+const WebhookGrace = 24 * time.Hour
+
 // WebhookSecret returns the tenant's callback signing secret, made on first use. It is sealed
-// at rest like contexts (ErrSecretKey when this node's key cannot open it).
+// at rest like contexts (ErrSecretKey when this node's key cannot open it). ErrNotFound when the
+// tenant does not exist (no secret is made for it).
 func (s *Store) WebhookSecret(ctx context.Context, tid string) (string, error) {
-	b, err := s.rdb.Get(ctx, s.k.webhookSecret(tid)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		fresh := newWebhookSecret()
-		ok, err := s.rdb.SetNX(ctx, s.k.webhookSecret(tid), s.secrets.seal([]byte(fresh), webhookAD(tid)), 0).Result()
-		if err != nil {
-			return "", unavailable("store webhook secret", err)
-		}
-		if ok {
-			return fresh, nil
-		}
-		return s.WebhookSecret(ctx, tid) // another request made it first
-	}
+	secrets, err := s.SigningSecrets(ctx, tid)
 	if err != nil {
-		return "", unavailable("load webhook secret", err)
+		return "", err
 	}
-	plain, err := s.secrets.open(b, webhookAD(tid))
-	if err != nil {
-		return "", fmt.Errorf("webhook secret of tenant %s: %w", tid, err)
-	}
-	return string(plain), nil
+	return secrets[0], nil
 }
 
-// RotateWebhookSecret replaces the tenant's signing secret with a new one and returns it: every
-// callback signed from now on uses it.
+// makeSecretScript stores the sealed secret ARGV[1] at KEYS[2] unless one is there, if the tenant
+// KEYS[1] exists: 1 made, 0 there already, -1 no tenant.
+var makeSecretScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 1 end
+return 0`)
+
+// SigningSecrets returns the secrets that sign the tenant's callbacks: the current one (made on
+// first use, as WebhookSecret), then the one it replaced, for WebhookGrace after a rotation.
+func (s *Store) SigningSecrets(ctx context.Context, tid string) ([]string, error) {
+	for {
+		vals, err := s.rdb.MGet(ctx, s.k.webhookSecret(tid), s.k.webhookSecret(tid)+":previous").Result()
+		if err != nil {
+			return nil, unavailable("load webhook secret", err)
+		}
+		if cur, ok := vals[0].(string); ok {
+			out, err := s.openSecrets(tid, cur, vals[1])
+			return out, err
+		}
+		fresh := newWebhookSecret()
+		n, err := makeSecretScript.Run(ctx, s.rdb, []string{s.k.tenant(tid), s.k.webhookSecret(tid)},
+			s.secrets.seal([]byte(fresh), webhookAD(tid))).Int()
+		switch {
+		case err != nil:
+			return nil, unavailable("store webhook secret", err)
+		case n < 0:
+			return nil, ErrNotFound
+		case n == 1:
+			return []string{fresh}, nil
+		} // another request made it first: read it
+	}
+}
+
+// openSecrets opens the sealed current secret and, when there is one, the previous.
+func (s *Store) openSecrets(tid, cur string, prev any) ([]string, error) {
+	var out []string
+	for _, v := range []any{cur, prev} {
+		sealed, ok := v.(string)
+		if !ok {
+			continue
+		}
+		plain, err := s.secrets.open([]byte(sealed), webhookAD(tid))
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret of tenant %s: %w", tid, err)
+		}
+		out = append(out, string(plain))
+	}
+	return out, nil
+}
+
+// rotateSecretScript keeps the current secret KEYS[1] as the previous KEYS[2] for ARGV[2] ms and
+// stores ARGV[1] as the current one.
+var rotateSecretScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then redis.call('SET', KEYS[2], cur, 'PX', ARGV[2]) end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`)
+
+// RotateWebhookSecret replaces the tenant's signing secret with a new one and returns it:
+// callbacks are signed with it from now on, and also with the one it replaced for WebhookGrace.
 func (s *Store) RotateWebhookSecret(ctx context.Context, tid string) (string, error) {
 	fresh := newWebhookSecret()
-	if err := s.rdb.Set(ctx, s.k.webhookSecret(tid), s.secrets.seal([]byte(fresh), webhookAD(tid)), 0).Err(); err != nil {
+	err := rotateSecretScript.Run(ctx, s.rdb, []string{s.k.webhookSecret(tid), s.k.webhookSecret(tid) + ":previous"},
+		s.secrets.seal([]byte(fresh), webhookAD(tid)), WebhookGrace.Milliseconds()).Err()
+	if err != nil {
 		return "", unavailable("store webhook secret", err)
 	}
 	return fresh, nil

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestCallbackDelivery(t *testing.T) {
 	e := mustEnqueue(t, s, tn.ID, q)
 	now := time.Now()
 	if jobs, _ := s.TakeCallbacks(ctx, now.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		// nothing is scheduled while the run has not ended
 		t.Fatalf("a queued run's callback is due: %+v", jobs)
 	}
 	job := mustNextJob(t, s, store.Runs, "w")
@@ -30,7 +32,7 @@ func TestCallbackDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs, err := s.TakeCallbacks(ctx, time.Now(), time.Minute, 10)
-	if err != nil || len(jobs) != 1 || jobs[0] != (store.CallbackJob{Tenant: tn.ID, ID: e.ID}) {
+	if err != nil || len(jobs) != 1 || jobs[0].Tenant != tn.ID || jobs[0].ID != e.ID {
 		t.Fatalf("TakeCallbacks = %+v, %v", jobs, err)
 	}
 	if again, _ := s.TakeCallbacks(ctx, time.Now().Add(30*time.Second), time.Minute, 10); len(again) != 0 {
@@ -43,12 +45,16 @@ func TestCallbackDelivery(t *testing.T) {
 	if got, _ := s.TakeCallbacks(ctx, now.Add(4*time.Second), time.Minute, 10); len(got) != 0 {
 		t.Fatalf("a retry was due before its time: %+v", got)
 	}
-	if got, _ := s.TakeCallbacks(ctx, now.Add(6*time.Second), time.Minute, 10); len(got) != 1 {
+	got, _ := s.TakeCallbacks(ctx, now.Add(6*time.Second), time.Minute, 10)
+	if len(got) != 1 {
 		t.Fatalf("the retry was not due at its time: %+v", got)
 	}
 	delivered := now.UTC()
 	e.Callback.State, e.Callback.Attempts, e.Callback.LastStatus, e.Callback.DeliveredAt = faaspot.CallbackDelivered, 2, 200, &delivered
-	if err := s.SettleCallback(ctx, jobs[0], e, time.Time{}); err != nil {
+	if err := s.SettleCallback(ctx, jobs[0], e, time.Time{}); !errors.Is(err, store.ErrLost) {
+		t.Fatalf("settling under a lease that passed = %v, want ErrLost", err)
+	}
+	if err := s.SettleCallback(ctx, got[0], e, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.TakeCallbacks(ctx, now.Add(time.Hour), time.Minute, 10); len(got) != 0 {
@@ -64,24 +70,48 @@ func TestCallbackDelivery(t *testing.T) {
 	}
 }
 
-// TestCallbackOfAGoneRecord: settling the callback of a record deleted meanwhile writes nothing.
+// TestCallbackOfAGoneRecord: settling the callback of a record deleted meanwhile writes nothing
+// and ends the callback; a dropped callback is not taken again.
 func TestCallbackOfAGoneRecord(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
 	tn, _ := mustCreateTenant(t, s, "acme")
-	job := store.CallbackJob{Tenant: tn.ID, ID: "gone"}
-	e := faaspot.Execution{ID: "gone", Status: faaspot.ExecFailed,
+	take := func() []store.CallbackJob {
+		t.Helper()
+		for i := range 2 {
+			q := queued("fn", time.Now())
+			q.Callback = &faaspot.Callback{URL: "https://example.test/", State: faaspot.CallbackPending}
+			e := mustEnqueue(t, s, tn.ID, q)
+			e.Status = faaspot.ExecFailed
+			if err := s.FinishRun(ctx, mustNextJob(t, s, store.Runs, "w"+itoa(i)), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		jobs, err := s.TakeCallbacks(ctx, time.Now(), time.Minute, 10)
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("TakeCallbacks = %+v, %v", jobs, err)
+		}
+		return jobs
+	}
+	jobs := take()
+	s.mr.Del("fs:t:" + tn.ID + ":exec:" + jobs[0].ID)
+	e := faaspot.Execution{ID: jobs[0].ID, Status: faaspot.ExecFailed,
 		Callback: &faaspot.Callback{URL: "https://example.test/", State: faaspot.CallbackFailed}}
-	if err := s.SettleCallback(ctx, job, e, time.Time{}); err != nil {
+	if err := s.SettleCallback(ctx, jobs[0], e, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetExecution(ctx, tn.ID, "gone"); err == nil {
+	if _, err := s.GetExecution(ctx, tn.ID, jobs[0].ID); err == nil {
 		t.Fatal("settling a callback wrote a record that was gone")
 	}
-	if err := s.DropCallback(ctx, job); err != nil {
+	if err := s.DropCallback(ctx, jobs[1]); err != nil {
 		t.Fatal(err)
 	}
+	if again, _ := s.TakeCallbacks(ctx, time.Now().Add(time.Hour), time.Minute, 10); len(again) != 0 {
+		t.Fatalf("settled or dropped callbacks are taken again: %+v", again)
+	}
 }
+
+func itoa(i int) string { return string(rune('0' + i)) }
 
 // TestWebhookSecret: made once and stable, sealed at rest, replaced by a rotation, per tenant.
 func TestWebhookSecret(t *testing.T) {
@@ -112,12 +142,27 @@ func TestWebhookSecret(t *testing.T) {
 	if now, _ := s.WebhookSecret(ctx, a.ID); now != rotated {
 		t.Fatalf("after rotation the secret is %q, want %q", now, rotated)
 	}
+	if both, err := s.SigningSecrets(ctx, a.ID); err != nil || len(both) != 2 || both[0] != rotated || both[1] != first {
+		t.Fatalf("signing secrets after rotation = %q, %v; want the new one, then the old", both, err)
+	}
+	s.mr.FastForward(store.WebhookGrace + time.Second)
+	if one, _ := s.SigningSecrets(ctx, a.ID); len(one) != 1 || one[0] != rotated {
+		t.Fatalf("signing secrets after the grace = %q, want the new one only", one)
+	}
 	if _, err := s.DeleteTenant(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range s.mr.Keys() {
 		if strings.Contains(k, "whsecret") && strings.Contains(k, a.ID) {
 			t.Fatalf("the deleted tenant's secret is left: %s", k)
+		}
+	}
+	if _, err := s.SigningSecrets(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the secret of a deleted tenant = %v, want ErrNotFound and none made", err)
+	}
+	for _, k := range s.mr.Keys() {
+		if strings.Contains(k, "whsecret") && strings.Contains(k, a.ID) {
+			t.Fatalf("a secret was made for a deleted tenant: %s", k)
 		}
 	}
 }
