@@ -65,7 +65,7 @@ type Config struct {
 	// default: a unix socket per container, bypassing the engine, where the engine is local and
 	// the runtime lets the runner connect; else stdio) or "attach" (always the engine's attach).
 	WarmChannel  string
-	WarmMaxIdle  int           // FAASPOT_WARM_MAX_IDLE: idle containers per deployment version
+	WarmMaxIdle  int           // FAASPOT_WARM_MAX_IDLE: idle containers per deployment version; 0: as many as Workers
 	WarmMaxTotal int           // FAASPOT_WARM_MAX_TOTAL: idle containers on this node
 	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
 	WarmMaxRuns  int           // FAASPOT_WARM_MAX_RUNS: runs per container (1: fresh every run)
@@ -188,7 +188,7 @@ func DefaultConfig() Config {
 		Warm:                 true,
 		WarmMode:             sandbox.DefaultConfig().Mode,
 		WarmChannel:          channelSocket,
-		WarmMaxIdle:          4,
+		WarmMaxIdle:          0,
 		WarmMaxTotal:         sandbox.DefaultConfig().MaxIdle,
 		WarmIdleTTL:          10 * time.Minute,
 		WarmMaxRuns:          10000,

@@ -87,7 +87,7 @@ func TestRunOutcomes(t *testing.T) {
 			runs, _, _ := tw.runner.snapshot()
 			want := sandbox.Request{Image: "img/d1:v1", TenantID: testTenant, ExecutionID: "e1", Key: "t1/d1/1/"}
 			if len(runs) != 1 || runs[0].Image != want.Image || runs[0].TenantID != want.TenantID || runs[0].Key != want.Key || runs[0].ExecutionID != want.ExecutionID ||
-				string(runs[0].Context) != `{"k":"v1"}` || string(runs[0].Args) != `{"a":1}` || runs[0].Policy.MaxIdle != 4 ||
+				string(runs[0].Context) != `{"k":"v1"}` || string(runs[0].Args) != `{"a":1}` || runs[0].Policy.MaxIdle != 8 || // the default: as many as the workers
 				runs[0].Limits.MemoryBytes != 256<<20 {
 				t.Errorf("sandbox requests = %+v", runs)
 			}

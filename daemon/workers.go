@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func settingsOf(cfg Config) workerSettings {
 		reclaimIdle: cfg.ReclaimIdle, stopGrace: cfg.StopGrace, maxAttempts: cfg.MaxRetryAttempts,
 		janitorInterval: cfg.JanitorInterval, janitorGrace: cfg.JanitorGrace,
 		limits: limitsOf(cfg),
-		warm: warmSettings{enabled: cfg.Warm, maxIdle: cfg.WarmMaxIdle, maxRuns: cfg.WarmMaxRuns,
+		warm: warmSettings{enabled: cfg.Warm, maxIdle: cmp.Or(cfg.WarmMaxIdle, cfg.Workers), maxRuns: cfg.WarmMaxRuns,
 			idleTTL: cfg.WarmIdleTTL, prewarm: cfg.WarmPrewarm},
 	}
 }
