@@ -164,4 +164,15 @@ type Deps struct {
 	// Callbacks checks callback URLs; nil refuses every address inside the server's network
 	// (callback.Guard's zero value).
 	Callbacks CallbackChecker
+	// Direct, on a node that also runs workers, runs synchronous runs here when it can (nil:
+	// every run goes through the queue).
+	Direct DirectRunner
+}
+
+// DirectRunner queues a synchronous run and runs it on this node at once when it can.
+type DirectRunner interface {
+	// RunDirect queues the run e of the tenant's deployment d (as read for this request) as
+	// ExecutionStore.EnqueueRun does with sync, with its errors; when it ran the run here it
+	// returns its terminal record, else e as queued: wait for it as for any queued run.
+	RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (faaspot.Execution, error)
 }

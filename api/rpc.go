@@ -105,6 +105,10 @@ func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution
 		return e, err
 	}
 	e.Version = cmp.Or(d.ReadyVersion, d.Version)
+	if d.ReadyVersion > 0 && sync && s.direct != nil && e.IdempotencyKey == "" {
+		e, err = s.direct.RunDirect(r.Context(), tid, d, e, maxQueued)
+		return e, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+	}
 	if d.ReadyVersion > 0 {
 		err = s.executions.EnqueueRun(r.Context(), tid, e, maxQueued, sync)
 		return e, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile

@@ -30,6 +30,7 @@ type Server struct {
 	engine      Engine // nil on a node without an engine
 	webhooks    WebhookStore
 	callbacks   CallbackChecker
+	direct      DirectRunner // nil: no direct dispatch
 	metrics     *metrics.Metrics
 	gather      prometheus.Gatherer
 	log         *slog.Logger
@@ -51,7 +52,7 @@ func New(cfg Config, deps Deps, m *metrics.Metrics, gather prometheus.Gatherer, 
 	}
 	return &Server{cfg: cfg, auth: deps.Auth, tenants: deps.Tenants, deployments: deps.Deployments,
 		executions: deps.Executions, store: deps.Store, engine: deps.Engine, webhooks: deps.Webhooks,
-		callbacks: deps.Callbacks, metrics: m, gather: gather,
+		callbacks: deps.Callbacks, direct: deps.Direct, metrics: m, gather: gather,
 		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain,
 		adminFails: newFailureLimiter(adminFailBurst, adminFailRefill, adminFailKeys)}
 }

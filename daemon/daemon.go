@@ -60,6 +60,9 @@ type Daemon struct {
 	// guard decides which addresses callbacks may reach: the API checks callback URLs with it,
 	// the workers every connection they open to deliver one.
 	guard *callback.Guard
+	// workers are this node's workers (nil on an API node): the API dispatches sync runs to them
+	// directly when it can (direct.go).
+	workers *workers
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -228,6 +231,9 @@ func (d *Daemon) serve() error {
 	}
 	deps := api.Deps{Auth: d.store, Tenants: d.store, Deployments: d.store, Executions: d.store,
 		Store: d.store, Engine: engine{d}, Webhooks: d.store, Callbacks: d.guard}
+	if d.workers != nil && d.cfg.Workers > 0 {
+		deps.Direct = d.workers
+	}
 	srv := api.New(acfg, deps, d.metrics, d.Registry, d.log)
 	d.api = srv
 	h := srv.Handler()

@@ -43,6 +43,16 @@ func (s slots) acquire(ctx, stop context.Context) bool {
 
 func (s slots) release() { <-s }
 
+// tryAcquire takes a slot if one is free now.
+func (s slots) tryAcquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // free is how many slots are free now.
 func (s slots) free() int { return cap(s) - len(s) }
 

@@ -56,6 +56,11 @@ const (
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
 	e, dep, err := w.runs.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
+	return w.runInputs(ctx, job, e, dep, err)
+}
+
+// runInputs is run once the execution and its deployment are read (err: RunInputs's error).
+func (w *workers) runInputs(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, err error) error {
 	if e.Callback == nil && !job.Sync && dep.CallbackURL != "" {
 		// An async run posts its end to its deployment's callback URL unless it named its own.
 		e.Callback = &faaspot.Callback{URL: dep.CallbackURL, State: faaspot.CallbackPending}
@@ -335,6 +340,9 @@ func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f
 	}
 	if e.Callback != nil && e.Callback.State == faaspot.CallbackPending && w.callbacks != nil {
 		w.callbacks.nudge() // scheduled with the record: deliver it now
+	}
+	if out, ok := w.directs.LoadAndDelete(job.ID); ok {
+		out.(chan faaspot.Execution) <- e // a direct dispatch waits for it (direct.go)
 	}
 	if now.Sub(e.CreatedAt) >= endLogAfter {
 		if err := w.runs.EndLog(ctx, job.Tenant, e.ID); err != nil {

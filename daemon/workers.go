@@ -81,6 +81,12 @@ type workers struct {
 	contexts   contextCache
 	// callbacks delivers the callbacks of ended runs (nil: none are delivered by this node).
 	callbacks *deliverer
+	// direct queues and claims runs dispatched directly, idle counts a version's idle warm
+	// containers here (nil: no direct dispatch); directs maps the execution id of each direct
+	// run in progress to the channel its terminal record is handed to (direct.go).
+	direct  directQueue
+	idle    func(key string) int
+	directs sync.Map
 	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
 	rebuilding sync.Mutex
 	// building is held shared by every image build and exclusively by the janitor's removal of
@@ -100,6 +106,10 @@ func (d *Daemon) startWorkers(soft context.Context) {
 	w := &workers{queue: d.store, builds: d.store, runs: d.store, lister: d.store,
 		builder: d.builder, sandbox: d.sandbox, set: settingsOf(d.cfg), metrics: d.metrics,
 		log: d.log, clock: systemClock{}, consumer: consumer}
+	w.direct, d.workers = d.store, w
+	if d.cfg.Warm {
+		w.idle = func(key string) int { n, _ := d.sandbox.Idle(key); return n }
+	}
 	w.callbacks = newDeliverer(d.store, callback.NewSender(d.guard, d.cfg.CallbackTimeout), w.clock, d.log, d.metrics,
 		d.cfg.CallbackRetryFor, d.cfg.CallbackTimeout)
 	done := w.start(soft)

@@ -102,11 +102,15 @@ end
 // park = "1" (a deployment seen without a ready version), it reads the deployment record first:
 // still building, the run is parked on the deployment's list instead of the stream (2), to be
 // queued by the build's end (releaseLua); ready meanwhile, it is queued as usual (1); failed
-// (-2) or gone (-3), nothing is written.
+// (-2) or gone (-3), nothing is written. With a consumer (ARGV[15]: direct dispatch), when
+// nothing of the tenant waits in its stream and it runs fewer jobs than its cap (its own, else
+// ARGV[16]; counted as claimScript does, ARGV[17] the alive key prefix), the run is queued and
+// claimed by that consumer in the same step, without waking a worker: it answers {3, entry id}.
 var enqueueScript = redis.NewScript(laneLua + trimLua + `
 local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
 local idem, idemttl = KEYS[13], tonumber(ARGV[14])
+local consumer, defcap, aprefix = ARGV[15], tonumber(ARGV[16]), ARGV[17]
 if redis.call('EXISTS', tenant) == 0 then return -1 end
 if idemttl > 0 then
   local prev = redis.call('GET', idem)
@@ -135,9 +139,28 @@ if park == '1' then
   end
 end
 if not admit(stream, maxq) then return 0 end
+local direct = false
+if consumer ~= '' then
+  local pending = redis.call('XPENDING', stream, 'workers')
+  if redis.call('XLEN', stream) == tonumber(pending[1]) then -- nothing waits: no job jumps the queue
+    local cap = tonumber(redis.call('HGET', tenant, 'max_concurrent_runs') or '0') or 0
+    if cap <= 0 then cap = defcap end
+    local n = 0
+    if tonumber(pending[1]) > 0 then
+      for _, c in ipairs(pending[4]) do
+        if c[1] == consumer or redis.call('EXISTS', aprefix .. c[1]) == 1 then n = n + tonumber(c[2]) end
+      end
+    end
+    direct = n < cap
+  end
+end
 rotate(tenants, rr, tid)
 record()
-redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
+local entry = redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', sync)
+if direct then
+  redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
+  return {3, entry}
+end
 wakeup(wake, wakekept)
 return 1`)
 
@@ -196,11 +219,37 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution,
 	return err
 }
 
+// EnqueueDirect is EnqueueRun of a synchronous run that consumer offers to run at once (direct
+// dispatch). When the tenant has nothing waiting in its run stream and runs fewer jobs than its
+// concurrency cap, the run is queued and claimed by consumer in the same atomic step, and the
+// returned job is consumer's to run and finish like any claimed job (its terminal record is not
+// pushed to waiters: the caller runs it). Otherwise it is queued for any worker, as EnqueueRun
+// does, and the job is nil. A keyed run (e.IdempotencyKey) is never claimed here.
+func (s *Store) EnqueueDirect(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, consumer string) (*Job, error) {
+	if e.IdempotencyKey != "" {
+		consumer = ""
+	}
+	_, entry, err := s.enqueueAnswer(ctx, tid, e, maxQueued, true, false, consumer)
+	if err != nil || entry == "" {
+		return nil, err
+	}
+	j := parseJob(Runs, redis.XMessage{ID: entry, Values: map[string]any{"tenant": tid, "id": e.ID, "dep": e.Deployment}})
+	j.Sync = true
+	return &j, nil
+}
+
 // enqueue runs enqueueScript (see there for park) and returns its answer, mapped to errors.
 func (s *Store) enqueue(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync, park bool) (int, error) {
+	n, _, err := s.enqueueAnswer(ctx, tid, e, maxQueued, sync, park, "")
+	return n, err
+}
+
+// enqueueAnswer runs enqueueScript (see there for park and consumer) and returns its answer,
+// mapped to errors, with the entry id claimed by consumer when it answered {3, entry id}.
+func (s *Store) enqueueAnswer(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, sync, park bool, consumer string) (int, string, error) {
 	rec, err := encodeExecution(e)
 	if err != nil {
-		return 0, fmt.Errorf("encode execution: %w", err)
+		return 0, "", fmt.Errorf("encode execution: %w", err)
 	}
 	var idemTTL int64
 	if e.IdempotencyKey != "" {
@@ -213,25 +262,30 @@ func (s *Store) enqueue(ctx context.Context, tid string, e faaspot.Execution, ma
 			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
 			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
 		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, syncField(sync, e.IdempotencyKey != ""), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL).Result()
+		e.Deployment, syncField(sync, e.IdempotencyKey != ""), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL,
+		consumer, s.opts.RunCap, s.k.alive("")).Result()
 	if prev, ok := res.(string); ok && err == nil {
-		return 0, &faaspot.ExistingRunError{ID: prev}
+		return 0, "", &faaspot.ExistingRunError{ID: prev}
+	}
+	if claimed, ok := res.([]any); ok && len(claimed) == 2 && err == nil {
+		entry, _ := claimed[1].(string)
+		return 3, entry, nil
 	}
 	n64, _ := res.(int64)
 	n := int(n64)
 	switch {
 	case err != nil:
-		return 0, unavailable("enqueue run", err)
+		return 0, "", unavailable("enqueue run", err)
 	case n == -1:
-		return n, fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
+		return n, "", fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
 	case n == -2:
-		return n, fmt.Errorf("deployment %s: %w", e.Deployment, ErrBuildFailed)
+		return n, "", fmt.Errorf("deployment %s: %w", e.Deployment, ErrBuildFailed)
 	case n == -3:
-		return n, fmt.Errorf("deployment %s: %w", e.Deployment, ErrNotFound)
+		return n, "", fmt.Errorf("deployment %s: %w", e.Deployment, ErrNotFound)
 	case n == 0:
-		return n, &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
+		return n, "", &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
 	}
-	return n, nil
+	return n, "", nil
 }
 
 // flag is a boolean as the scripts take it.

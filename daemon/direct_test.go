@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot/store"
+)
+
+// fakeDirect is a directQueue: it claims for the offering consumer unless claim is false, and
+// records what was queued which way.
+type fakeDirect struct {
+	claim           bool
+	queued, claimed []string
+}
+
+func (f *fakeDirect) EnqueueRun(_ context.Context, _ string, e faaspot.Execution, _ int, sync bool) error {
+	f.queued = append(f.queued, e.ID)
+	return nil
+}
+
+func (f *fakeDirect) EnqueueDirect(_ context.Context, tid string, e faaspot.Execution, _ int, consumer string) (*store.Job, error) {
+	if !f.claim {
+		f.queued = append(f.queued, e.ID)
+		return nil, nil
+	}
+	f.claimed = append(f.claimed, e.ID+"@"+consumer)
+	return &store.Job{Queue: store.Runs, EntryID: "9-0", Tenant: tid, ID: e.ID, Deployment: e.Deployment, Sync: true}, nil
+}
+
+// TestRunDirect: with an idle warm container of the ready version and a free worker, a sync run
+// is claimed and run by the caller's goroutine, its terminal record handed back (and written,
+// acknowledging the job, with no read of its inputs); without an idle container, a free
+// worker, or when the store would not let it jump the queue, it is queued and left to wait.
+func TestRunDirect(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		idle, slotsBusy    int
+		claim, newerExists bool
+		ran                bool
+	}{
+		{name: "runs here", idle: 1, claim: true, ran: true},
+		{name: "no idle container", idle: 0, claim: true},
+		{name: "no free worker", idle: 1, slotsBusy: 8, claim: true},
+		{name: "the store queues it", idle: 1, claim: false},
+		{name: "a newer version builds", idle: 1, claim: true, newerExists: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			withRun(tw)
+			fd := &fakeDirect{claim: tc.claim}
+			tw.direct, tw.soft = fd, t.Context()
+			var asked []string
+			tw.idle = func(key string) int { asked = append(asked, key); return tc.idle }
+			for range tc.slotsBusy {
+				tw.runSlots.tryAcquire()
+			}
+			tw.runner.results = append(tw.runner.results, result(sandbox.Result{Outcome: sandbox.Completed, Value: json.RawMessage(`7`)}))
+			d := tw.store.deps["fn"]
+			if tc.newerExists {
+				d.Version = 2
+			}
+			e := tw.store.execs["e1"]
+			got, err := tw.RunDirect(t.Context(), testTenant, d, e, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if runs, _, _ := tw.runner.snapshot(); !tc.ran {
+				if got.Terminal() || len(fd.queued) != 1 || len(fd.claimed) != 0 || len(runs) != 0 {
+					t.Fatalf("got %+v; queued %v claimed %v; runs %d: want queued, not run", got, fd.queued, fd.claimed, len(runs))
+				}
+				return
+			}
+			if got.Status != faaspot.ExecCompleted || string(got.Result) != "7" || len(fd.claimed) != 1 || fd.claimed[0] != "e1@test" {
+				t.Fatalf("got %+v, claimed %v; want the completed record, claimed by this node", got, fd.claimed)
+			}
+			if rec := onlyRecord(t, tw); rec.ID != "e1" || rec.Status != faaspot.ExecCompleted {
+				t.Fatalf("terminal record %+v", rec)
+			}
+			if strings.Contains(tw.calls.String(), "store.RunInputs") {
+				t.Errorf("a direct run read its inputs again: %s", tw.calls)
+			}
+			if len(asked) != 1 || asked[0] != versionKey(testTenant, "d1", 1) {
+				t.Errorf("idle asked for %v", asked)
+			}
+			if free := tw.runSlots.free(); free != 8 {
+				t.Errorf("%d run slots free after the run, want all 8", free)
+			}
+		})
+	}
+}

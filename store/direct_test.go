@@ -1,0 +1,58 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/store"
+)
+
+// TestEnqueueDirect: a sync run offered by a consumer is queued and claimed by it in one step when
+// nothing of the tenant waits and the tenant is under its cap: no other worker can take it, it
+// counts against the cap, and its terminal record acknowledges it. Otherwise (a job waiting, the
+// cap reached, an idempotency key) it is queued for any worker.
+func TestEnqueueDirect(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{RunCap: 2})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustHeartbeat(t, s, "node-a")
+
+	first := queued("fn", time.Now())
+	job, err := s.EnqueueDirect(ctx, tn.ID, first, 0, "node-a")
+	if err != nil || job == nil || job.ID != first.ID || job.Tenant != tn.ID || job.EntryID == "" || !job.Sync || job.Notify {
+		t.Fatalf("EnqueueDirect = %+v, %v; want the run claimed by node-a, not notifying", job, err)
+	}
+	mustNoJob(t, s, store.Runs)
+	if rec, err := s.GetExecution(ctx, tn.ID, first.ID); err != nil || rec.Status != faaspot.ExecQueued {
+		t.Fatalf("record = %+v, %v", rec, err)
+	}
+
+	second, err := s.EnqueueDirect(ctx, tn.ID, queued("fn", time.Now()), 0, "node-a")
+	if err != nil || second == nil {
+		t.Fatalf("second EnqueueDirect = %+v, %v; want claimed (1 running, cap 2)", second, err)
+	}
+	atCap := queued("fn", time.Now())
+	if j, err := s.EnqueueDirect(ctx, tn.ID, atCap, 0, "node-a"); err != nil || j != nil {
+		t.Fatalf("at the cap: %+v, %v; want queued for any worker", j, err)
+	}
+	// One waits now: a direct offer must not jump it, even under the cap.
+	done := first
+	done.Status = faaspot.ExecCompleted
+	if err := s.FinishRun(ctx, *job, done); err != nil {
+		t.Fatal(err)
+	}
+	behind := queued("fn", time.Now())
+	if j, err := s.EnqueueDirect(ctx, tn.ID, behind, 0, "node-a"); err != nil || j != nil {
+		t.Fatalf("with a run waiting: %+v, %v; want queued behind it", j, err)
+	}
+	if j := mustNextJob(t, s, store.Runs, "node-b"); j.ID != atCap.ID {
+		t.Fatalf("next job %s, want the one queued at the cap first", j.ID)
+	}
+	keyed := queued("fn", time.Now())
+	keyed.IdempotencyKey = "k1"
+	if j, err := s.EnqueueDirect(ctx, tn.ID, keyed, 0, "node-a"); err != nil || j != nil {
+		t.Fatalf("a keyed run: %+v, %v; want queued", j, err)
+	}
+}
