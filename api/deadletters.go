@@ -59,7 +59,7 @@ func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) {
 	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: old.Deployment, Status: faaspot.ExecQueued,
 		Args: old.Args, CreatedAt: s.now().UTC(), Callback: cb}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
-	if e, err = s.enqueueCurrent(r, t.ID, e, maxQueued, false); err != nil {
+	if e, _, err = s.enqueueCurrent(r, t.ID, e, maxQueued, false); err != nil {
 		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
 		return
 	}

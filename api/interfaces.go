@@ -172,7 +172,8 @@ type Deps struct {
 // DirectRunner queues a synchronous run and runs it on this node at once when it can.
 type DirectRunner interface {
 	// RunDirect queues the run e of the tenant's deployment d (as read for this request) as
-	// ExecutionStore.EnqueueRun does with sync, with its errors; when it ran the run here it
-	// returns its terminal record, else e as queued: wait for it as for any queued run.
-	RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (faaspot.Execution, error)
+	// ExecutionStore.EnqueueRun does with sync, with its errors; when it runs the run here it
+	// returns a channel that gets its terminal record (closed without one if it is not
+	// written), else nil: wait for the run as for any queued run.
+	RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (<-chan faaspot.Execution, error)
 }

@@ -21,8 +21,9 @@ import (
 // ends (the run then starts, or fails with the build's reason), setting the
 // faaspot.HeaderExecutionID header. When it cannot, it answers the error itself (400 invalid
 // arguments or version, 404 unknown deployment or version, 409 build failed or pinned version
-// unable to run, 429 over the queued-runs quota) and returns ok=false.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faaspot.Execution, bool) {
+// unable to run, 429 over the queued-runs quota) and returns ok=false. A synchronous run this
+// node runs at once (direct dispatch) comes with the channel of its terminal record.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (queuedRun, bool) {
 	name := mux.Vars(r)["name"]
 	t := tenantOf(r)
 	pinned, err := pinnedVersion(r)
@@ -32,7 +33,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return faaspot.Execution{}, false
+		return queuedRun{}, false
 	}
 	key, err := idempotencyKey(r)
 	var cb *faaspot.Callback
@@ -41,15 +42,16 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return faaspot.Execution{}, false
+		return queuedRun{}, false
 	}
 	e := faaspot.Execution{ID: faaspot.NewID(), Deployment: name, Version: pinned, Pinned: pinned > 0,
 		IdempotencyKey: key, Status: faaspot.ExecQueued, Args: args, CreatedAt: s.now().UTC(), Callback: cb}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
+	var direct <-chan faaspot.Execution
 	if pinned > 0 {
 		err = s.enqueuePinned(r, t.ID, e, maxQueued, sync)
 	} else {
-		e, err = s.enqueueCurrent(r, t.ID, e, maxQueued, sync)
+		e, direct, err = s.enqueueCurrent(r, t.ID, e, maxQueued, sync)
 	}
 	var existing *faaspot.ExistingRunError
 	if errors.As(err, &existing) {
@@ -63,10 +65,17 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (faa
 	}
 	if err != nil {
 		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
-		return faaspot.Execution{}, false
+		return queuedRun{}, false
 	}
 	w.Header().Set(faaspot.HeaderExecutionID, e.ID)
-	return e, true
+	return queuedRun{Execution: e, direct: direct}, true
+}
+
+// queuedRun is a run request's execution as queued and, for a run this node runs at once, the
+// channel of its terminal record (see DirectRunner).
+type queuedRun struct {
+	faaspot.Execution
+	direct <-chan faaspot.Execution
 }
 
 // maxIdempotencyKey bounds an Idempotency-Key header.
@@ -93,8 +102,10 @@ func (s *Server) enqueuePinned(r *http.Request, tid string, e faaspot.Execution,
 }
 
 // enqueueCurrent queues e on the deployment's ready version, or parks it while the first version
-// builds, and returns it with the version it was queued on (the one building when parked).
-func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution, maxQueued int, sync bool) (faaspot.Execution, error) {
+// builds, and returns it with the version it was queued on (the one building when parked), and
+// the channel of its terminal record when this node runs it at once (a sync run without an
+// idempotency key: see DirectRunner).
+func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution, maxQueued int, sync bool) (faaspot.Execution, <-chan faaspot.Execution, error) {
 	name := e.Deployment
 	d, err := s.deployments.GetDeployment(r.Context(), tid, name)
 	err = ifNotFound(err, notFound("deployment", name))
@@ -102,19 +113,19 @@ func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution
 		err = buildFailed(d)
 	}
 	if err != nil {
-		return e, err
+		return e, nil, err
 	}
 	e.Version = cmp.Or(d.ReadyVersion, d.Version)
 	if d.ReadyVersion > 0 && sync && s.direct != nil && e.IdempotencyKey == "" {
-		e, err = s.direct.RunDirect(r.Context(), tid, d, e, maxQueued)
-		return e, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+		direct, err := s.direct.RunDirect(r.Context(), tid, d, e, maxQueued)
+		return e, direct, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
 	}
 	if d.ReadyVersion > 0 {
 		err = s.executions.EnqueueRun(r.Context(), tid, e, maxQueued, sync)
-		return e, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
+		return e, nil, ifNotFound(err, unauthorized()) // the tenant was deleted meanwhile
 	}
 	_, err = s.executions.EnqueueOrPark(r.Context(), tid, e, maxQueued, sync)
-	return e, s.parkError(r, tid, name, err)
+	return e, nil, s.parkError(r, tid, name, err)
 }
 
 // buildFailed is the error of a run of a deployment whose build failed with no version ready.
@@ -140,11 +151,11 @@ func (s *Server) parkError(r *http.Request, tid, name string, err error) error {
 
 // runAsync handles /v1/deployments/{name}/rpc/: 202 with the execution id as a JSON string.
 func (s *Server) runAsync(w http.ResponseWriter, r *http.Request) {
-	e, ok := s.enqueue(w, r, false)
+	q, ok := s.enqueue(w, r, false)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusAccepted, e.ID)
+	writeJSON(w, http.StatusAccepted, q.ID)
 }
 
 // waiterCount counts a tenant's synchronous requests waiting on this API node.
@@ -178,15 +189,16 @@ func (c *waiterCount) leave(tid string) {
 // wait, the tenant already holds MaxSyncWaiters waiting requests, or the node drains.
 func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	e, ok := s.enqueue(w, r, true)
+	q, ok := s.enqueue(w, r, true)
 	if !ok {
 		return
 	}
-	final, done, err := s.awaitRun(r, tenantOf(r).ID, e)
+	final, done, err := s.awaitRun(r, tenantOf(r).ID, q)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
+	e := q.Execution
 	if done {
 		e = final
 	}
@@ -197,8 +209,8 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request) {
 // reports whether it came (at once when e is terminal: a repeated keyed request). It does not
 // wait when the tenant holds MaxSyncWaiters waiting requests on this node, and stops waiting,
 // without an error, when the node drains.
-func (s *Server) awaitRun(r *http.Request, tid string, e faaspot.Execution) (faaspot.Execution, bool, error) {
-	id := e.ID
+func (s *Server) awaitRun(r *http.Request, tid string, q queuedRun) (faaspot.Execution, bool, error) {
+	e, id := q.Execution, q.ID
 	if e.Terminal() {
 		return e, true, nil // a repeated request with an idempotency key, for a run that ended
 	}
@@ -214,7 +226,14 @@ func (s *Server) awaitRun(r *http.Request, tid string, e faaspot.Execution) (faa
 	defer stop()
 	unhook := context.AfterFunc(s.draining, stop)
 	defer unhook()
-	final, ok, err := s.executions.WaitExecution(ctx, tid, id, s.cfg.SyncWait, e.IdempotencyKey != "")
+	var final faaspot.Execution
+	var ok bool
+	var err error
+	if q.direct != nil {
+		final, ok, err = awaitDirect(ctx, q.direct, s.cfg.SyncWait)
+	} else {
+		final, ok, err = s.executions.WaitExecution(ctx, tid, id, s.cfg.SyncWait, e.IdempotencyKey != "")
+	}
 	if err != nil && s.draining.Err() != nil && r.Context().Err() == nil {
 		return faaspot.Execution{}, false, nil // the node is stopping: answer 202, the run goes on
 	}
@@ -222,6 +241,21 @@ func (s *Server) awaitRun(r *http.Request, tid string, e faaspot.Execution) (faa
 		return faaspot.Execution{}, false, fmt.Errorf("wait for execution %s: %w", id, err)
 	}
 	return final, ok, nil
+}
+
+// awaitDirect waits up to timeout for the terminal record of a run this node runs (see
+// DirectRunner); ok is false when the wait ended first, or the run was not recorded here.
+func awaitDirect(ctx context.Context, direct <-chan faaspot.Execution, timeout time.Duration) (faaspot.Execution, bool, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case e, ok := <-direct:
+		return e, ok, nil
+	case <-timer.C:
+		return faaspot.Execution{}, false, nil
+	case <-ctx.Done():
+		return faaspot.Execution{}, false, ctx.Err()
+	}
 }
 
 // answerRun answers a synchronous run with its outcome; e is the queued record when the run has

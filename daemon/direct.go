@@ -25,28 +25,34 @@ type directQueue interface {
 var _ directQueue = (*store.Store)(nil)
 
 // RunDirect queues the synchronous run e of d (the tenant's deployment, as just read) and, when
-// it can run here at once (see Direct dispatch), runs it and returns its terminal record;
-// otherwise it returns e as queued, for the caller to wait for. Errors are the store's
-// (EnqueueRun's: a *faaspot.QuotaError, ErrNotFound for a tenant gone, ErrUnavailable).
-func (w *workers) RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (faaspot.Execution, error) {
+// it can run here at once (see Direct dispatch), starts it here and returns a channel that gets
+// its terminal record once it is written (closed without one if it is not: the node stops, or
+// the store failed, and the job stays pending); otherwise the run is queued for any worker and
+// the channel is nil: wait for it as for any queued run. The run goes on whether or not anyone
+// waits on the channel. Errors are the store's (EnqueueRun's: a *faaspot.QuotaError,
+// ErrNotFound for a tenant gone, ErrUnavailable).
+func (w *workers) RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (<-chan faaspot.Execution, error) {
 	if !w.runsHere(tid, d) || !w.runSlots.tryAcquire() {
-		return e, w.direct.EnqueueRun(ctx, tid, e, maxQueued, true)
+		return nil, w.direct.EnqueueRun(ctx, tid, e, maxQueued, true)
 	}
 	job, err := w.direct.EnqueueDirect(ctx, tid, e, maxQueued, w.consumer)
 	if err != nil || job == nil {
 		w.runSlots.release()
-		return e, err
+		return nil, err
 	}
-	out := make(chan faaspot.Execution, 1)
-	w.directs.Store(job.ID, out)
-	defer w.directs.Delete(job.ID)
-	w.runClaimed(*job, e, d)
-	select {
-	case final := <-out:
-		return final, nil
-	default: // not recorded (the node stops, or the store failed): the job stays pending
-		return e, nil
-	}
+	out, ended := make(chan faaspot.Execution, 1), make(chan faaspot.Execution, 1)
+	w.directs.Store(job.ID, ended)
+	go func() {
+		defer close(out)
+		defer w.directs.Delete(job.ID)
+		w.runClaimed(*job, e, d)
+		select {
+		case final := <-ended:
+			out <- final
+		default:
+		}
+	}()
+	return out, nil
 }
 
 // runsHere reports whether a run of d may be dispatched directly on this node now.
@@ -62,6 +68,7 @@ func (w *workers) runClaimed(job store.Job, e faaspot.Execution, d faaspot.Deplo
 	ctx, cancel := context.WithCancel(w.hard)
 	defer cancel()
 	go w.keepAlive(ctx, cancel, job)
+	w.metrics.QueueWait.WithLabelValues(job.Queue.String()).Observe(max(0, w.clock.Now().Sub(job.Enqueued).Seconds()))
 	if err := w.runInputs(ctx, job, e, d, nil); err != nil && ctx.Err() == nil {
 		w.log.Error("job failed; left pending for retry", "job", job.String(), "err", err)
 	}

@@ -33,7 +33,7 @@ func (f *fakeDirect) EnqueueDirect(_ context.Context, tid string, e faaspot.Exec
 }
 
 // TestRunDirect: with an idle warm container of the ready version and a free worker, a sync run
-// is claimed and run by the caller's goroutine, its terminal record handed back (and written,
+// is claimed and run here, its terminal record handed back on a channel (and written,
 // acknowledging the job, with no read of its inputs); without an idle container, a free
 // worker, or when the store would not let it jump the queue, it is queued and left to wait.
 func TestRunDirect(t *testing.T) {
@@ -65,15 +65,19 @@ func TestRunDirect(t *testing.T) {
 				d.Version = 2
 			}
 			e := tw.store.execs["e1"]
-			got, err := tw.RunDirect(t.Context(), testTenant, d, e, 0)
+			ch, err := tw.RunDirect(t.Context(), testTenant, d, e, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if runs, _, _ := tw.runner.snapshot(); !tc.ran {
-				if got.Terminal() || len(fd.queued) != 1 || len(fd.claimed) != 0 || len(runs) != 0 {
-					t.Fatalf("got %+v; queued %v claimed %v; runs %d: want queued, not run", got, fd.queued, fd.claimed, len(runs))
+				if ch != nil || len(fd.queued) != 1 || len(fd.claimed) != 0 || len(runs) != 0 {
+					t.Fatalf("direct %v; queued %v claimed %v; runs %d: want queued, not run", ch, fd.queued, fd.claimed, len(runs))
 				}
 				return
+			}
+			got, recorded := <-ch
+			if _, more := <-ch; !recorded || more {
+				t.Fatalf("the channel gave %v then more %v; want the record once, then closed", recorded, more)
 			}
 			if got.Status != faaspot.ExecCompleted || string(got.Result) != "7" || len(fd.claimed) != 1 || fd.claimed[0] != "e1@test" {
 				t.Fatalf("got %+v, claimed %v; want the completed record, claimed by this node", got, fd.claimed)

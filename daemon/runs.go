@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -397,6 +399,20 @@ func unstored(e faaspot.Execution, err error) faaspot.Execution {
 	return e
 }
 
+// compact is v without insignificant white space, as the stored record keeps it: a direct run's
+// answer is the same as one read back from the store. v is returned as it is when it is not JSON
+// (the store then refuses it).
+func compact(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return v
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return v
+	}
+	return b.Bytes()
+}
+
 // applyResult copies a sandbox result into the execution record.
 func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	switch res.Outcome {
@@ -407,7 +423,7 @@ func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	default:
 		e.Status = faaspot.ExecFailed
 	}
-	e.Result = res.Value
+	e.Result = compact(res.Value)
 	if res.Error != nil {
 		e.Error = &faaspot.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback,
 			MessageTruncated: res.Error.MessageTruncated, TracebackTruncated: res.Error.TracebackTruncated}
