@@ -167,6 +167,15 @@ type Deps struct {
 	// Direct, on a node that also runs workers, runs synchronous runs here when it can (nil:
 	// every run goes through the queue).
 	Direct DirectRunner
+	// Runs reads the deployment of a run request (nil: Deployments.GetDeployment); a cache may
+	// serve it (*store.Cache).
+	Runs RunLookup
+}
+
+// RunLookup reads the deployment a run request runs, possibly from a cache whose entries are
+// dropped when the deployment changes. ErrNotFound when the tenant has none of that name.
+type RunLookup interface {
+	RunDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error)
 }
 
 // DirectRunner queues a synchronous run and runs it on this node at once when it can.

@@ -107,7 +107,7 @@ func (s *Server) enqueuePinned(r *http.Request, tid string, e faaspot.Execution,
 // idempotency key: see DirectRunner).
 func (s *Server) enqueueCurrent(r *http.Request, tid string, e faaspot.Execution, maxQueued int, sync bool) (faaspot.Execution, <-chan faaspot.Execution, error) {
 	name := e.Deployment
-	d, err := s.deployments.GetDeployment(r.Context(), tid, name)
+	d, err := s.runs.RunDeployment(r.Context(), tid, name)
 	err = ifNotFound(err, notFound("deployment", name))
 	if err == nil && d.ReadyVersion == 0 && d.Status == faaspot.StatusFailed {
 		err = buildFailed(d)

@@ -31,6 +31,7 @@ type Server struct {
 	webhooks    WebhookStore
 	callbacks   CallbackChecker
 	direct      DirectRunner // nil: no direct dispatch
+	runs        RunLookup
 	metrics     *metrics.Metrics
 	gather      prometheus.Gatherer
 	log         *slog.Logger
@@ -50,11 +51,21 @@ func New(cfg Config, deps Deps, m *metrics.Metrics, gather prometheus.Gatherer, 
 	if deps.Callbacks == nil {
 		deps.Callbacks = &callback.Guard{}
 	}
+	if deps.Runs == nil {
+		deps.Runs = uncachedRuns{deps.Deployments}
+	}
 	return &Server{cfg: cfg, auth: deps.Auth, tenants: deps.Tenants, deployments: deps.Deployments,
 		executions: deps.Executions, store: deps.Store, engine: deps.Engine, webhooks: deps.Webhooks,
-		callbacks: deps.Callbacks, direct: deps.Direct, metrics: m, gather: gather,
+		callbacks: deps.Callbacks, direct: deps.Direct, runs: deps.Runs, metrics: m, gather: gather,
 		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain,
 		adminFails: newFailureLimiter(adminFailBurst, adminFailRefill, adminFailKeys)}
+}
+
+// uncachedRuns reads a run's deployment from the store itself.
+type uncachedRuns struct{ d DeploymentStore }
+
+func (u uncachedRuns) RunDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
+	return u.d.GetDeployment(ctx, tid, name)
 }
 
 // Drain makes every synchronous request waiting on this node answer at once with its execution

@@ -108,6 +108,10 @@ type Config struct {
 	// IdempotencyTTL (FAASPOT_IDEMPOTENCY_TTL) is how long a run's Idempotency-Key gives its
 	// execution.
 	IdempotencyTTL time.Duration
+	// LookupCacheTTL (FAASPOT_LOOKUP_CACHE_TTL) bounds how long an API node serves a token's
+	// tenant and a run's deployment from memory: a change is announced and dropped at once, the
+	// TTL bounds a lost announcement. 0: every request reads Redis.
+	LookupCacheTTL time.Duration
 	// CallbackAllow (FAASPOT_CALLBACK_ALLOW) lists the CIDR prefixes callbacks may reach although
 	// inside the server's network (loopback, private, link-local, reserved: refused by default).
 	CallbackAllow string
@@ -178,6 +182,7 @@ func DefaultConfig() Config {
 		StopGrace:            30 * time.Second,
 		IdempotencyTTL:       24 * time.Hour,
 		MaxRetryAttempts:     10,
+		LookupCacheTTL:       time.Second,
 		CallbackRetryFor:     time.Hour,
 		CallbackTimeout:      10 * time.Second,
 		JanitorInterval:      10 * time.Minute,
@@ -273,6 +278,7 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_STOP_GRACE", &c.StopGrace),
 		durVar("FAASPOT_IDEMPOTENCY_TTL", &c.IdempotencyTTL),
 		intVar("FAASPOT_MAX_RETRY_ATTEMPTS", &c.MaxRetryAttempts),
+		durVar("FAASPOT_LOOKUP_CACHE_TTL", &c.LookupCacheTTL),
 		strVar("FAASPOT_CALLBACK_ALLOW", &c.CallbackAllow),
 		durVar("FAASPOT_CALLBACK_RETRY_FOR", &c.CallbackRetryFor),
 		durVar("FAASPOT_CALLBACK_TIMEOUT", &c.CallbackTimeout),

@@ -98,6 +98,9 @@ func (c *Config) validateDurations(bad func(format string, args ...any)) {
 	if c.MaxRetryAttempts < 1 {
 		bad("max retry attempts must be at least 1 (1: no retry)")
 	}
+	if c.LookupCacheTTL < 0 || c.LookupCacheTTL > time.Minute {
+		bad("the lookup cache TTL must be from 0 (off) to a minute")
+	}
 	if c.CallbackRetryFor < 0 || c.CallbackTimeout < time.Second {
 		bad("the callback retry time must not be negative, and the callback timeout must be at least a second")
 	}

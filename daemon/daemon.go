@@ -60,6 +60,8 @@ type Daemon struct {
 	// guard decides which addresses callbacks may reach: the API checks callback URLs with it,
 	// the workers every connection they open to deliver one.
 	guard *callback.Guard
+	// cache serves the API's token and run-deployment lookups (nil: off).
+	cache *store.Cache
 	// workers are this node's workers (nil on an API node): the API dispatches sync runs to them
 	// directly when it can (direct.go).
 	workers *workers
@@ -229,7 +231,13 @@ func (d *Daemon) serve() error {
 		MaxContextBytes:      d.cfg.MaxContextBytes,
 		MaxArgsBytes:         d.cfg.MaxArgsBytes,
 	}
-	deps := api.Deps{Auth: d.store, Tenants: d.store, Deployments: d.store, Executions: d.store,
+	var auth api.Authenticator = d.store
+	var runs api.RunLookup
+	if d.cfg.LookupCacheTTL > 0 {
+		d.cache = d.store.NewCache(d.cfg.LookupCacheTTL)
+		auth, runs = d.cache, d.cache
+	}
+	deps := api.Deps{Auth: auth, Runs: runs, Tenants: d.store, Deployments: d.store, Executions: d.store,
 		Store: d.store, Engine: engine{d}, Webhooks: d.store, Callbacks: d.guard}
 	if d.workers != nil && d.cfg.Workers > 0 {
 		deps.Direct = d.workers
@@ -321,6 +329,9 @@ func (d *Daemon) close() error {
 	d.wg.Wait()
 	if d.sandbox != nil {
 		d.sandbox.Close()
+	}
+	if d.cache != nil {
+		d.cache.Close()
 	}
 	var errs []error
 	if d.rdb != nil {

@@ -33,6 +33,7 @@ type BuildOutcome struct {
 // concurrent creates cannot overshoot it. Likewise a tenant with MaxQueuedBuilds builds waiting
 // to start is refused with a *QuotaError ("queued builds").
 func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.DeploymentSpec, maxDeployments int) (d faaspot.Deployment, created bool, err error) {
+	defer s.changedDeployment(ctx, tid, spec.Name)
 	ctxJSON, err := json.Marshal(orEmpty(spec.Context))
 	if err != nil {
 		return faaspot.Deployment{}, false, fmt.Errorf("encode context: %w", err)
@@ -150,6 +151,7 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]faaspot.Depl
 // DeleteDeployment removes the deployment with its sources, contexts and version records and returns the record
 // it removed, so the caller can remove its images. ErrNotFound when absent.
 func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
+	defer s.changedDeployment(ctx, tid, name)
 	key := s.k.dep(tid, name)
 	var out faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {
@@ -214,6 +216,7 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 // acknowledged anyway).
 func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
+	defer s.changedDeployment(ctx, tid, name)
 	key := s.k.dep(tid, name)
 	var res faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {

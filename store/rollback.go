@@ -17,6 +17,7 @@ import (
 // against the builds under way. ErrNotFound when the tenant has no deployment of that name; a
 // *faaspot.VersionError when v cannot run (see RunnableVersion).
 func (s *Store) Rollback(ctx context.Context, tid, name string, v int) (faaspot.Deployment, error) {
+	defer s.changedDeployment(ctx, tid, name)
 	key, vers := s.k.dep(tid, name), s.k.vers(tid, name)
 	var out faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {

@@ -336,6 +336,7 @@ func claimedJob(q Queue, res []any) *Job {
 
 // SetQuotas stores the tenant's quota overrides. ErrNotFound for an unknown tenant.
 func (s *Store) SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) error {
+	defer s.changedTenant(ctx, tid)
 	if _, err := s.tenant(ctx, tid); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,6 +35,12 @@ type Store struct {
 	k       keys
 	opts    Options
 	secrets sealer
+	// local are this process's caches: a change made here drops their entries before the
+	// call that made it returns (changes.go); other nodes' learn of it by announcement.
+	localMu sync.Mutex
+	local   []*Cache
+	// origin names this Store in its announcements.
+	origin string
 }
 
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
@@ -120,7 +127,7 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec}, nil
+	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8)}, nil
 }
 
 // now is the store's clock.

@@ -45,10 +45,12 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, 
 	return t, token, nil
 }
 
-// authScript resolves a token hash to {tenant id, tenant fields, wait} in one round trip, and
-// takes one token from the tenant's request-rate bucket, shared by every API node: wait is "0",
-// or the seconds until the bucket holds a token again. The rate is the tenant's
-// requests_per_second when set, else ARGV[2]; the bucket holds two seconds' worth.
+// authScript resolves a token hash to {tenant id, tenant fields, wait, granted} in one round
+// trip, and takes up to ARGV[4] tokens (at least one) from the tenant's request-rate bucket,
+// shared by every API node: granted is how many it took (as many as the bucket holds, up to
+// ARGV[4]; "0" with no rate), wait is "0", or, when it holds none, the seconds until it holds
+// one again. The rate is the tenant's requests_per_second when set, else ARGV[2]; the bucket
+// holds two seconds' worth.
 var authScript = redis.NewScript(`
 local tid = redis.call('GET', KEYS[1])
 if not tid then return false end
@@ -60,7 +62,7 @@ for i = 1, #fields, 2 do
     if r and r > 0 then rate = r end
   end
 end
-local wait = 0
+local wait, granted = 0, 0
 if rate > 0 and #fields > 0 then
   local key = ARGV[3] .. tid .. ':rate'
   local t = redis.call('TIME')
@@ -69,11 +71,16 @@ if rate > 0 and #fields > 0 then
   local b = redis.call('HMGET', key, 'tokens', 'at')
   local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
   tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-  if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+  if tokens >= 1 then
+    granted = math.min(math.floor(tokens), math.max(1, tonumber(ARGV[4]) or 1))
+    tokens = tokens - granted
+  else
+    wait = (1 - tokens) / rate
+  end
   redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
   redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
 end
-return {tid, fields, tostring(wait)}`)
+return {tid, fields, tostring(wait), tostring(granted)}`)
 
 // Authenticate resolves a token to its tenant and takes one request from the tenant's rate
 // quota (its requests_per_second, else defaultRate; 0: no limit), counted in Redis so that every
@@ -82,19 +89,26 @@ return {tid, fields, tostring(wait)}`)
 // for an unknown token. When Redis refuses writes (out of memory), the tenant is resolved
 // without taking from its rate quota: reads keep working, the rate limit degrades.
 func (s *Store) Authenticate(ctx context.Context, token string, defaultRate float64) (faaspot.Tenant, time.Duration, error) {
-	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(HashToken(token))},
-		s.k.p+"tenant:", defaultRate, s.k.p+"t:").Slice()
+	t, _, wait, err := s.authenticate(ctx, HashToken(token), defaultRate, 1)
+	return t, wait, err
+}
+
+// authenticate is Authenticate of a token's hash taking up to want requests from the rate quota
+// at once (a Cache's batch); granted says how many it took (0 without a rate, or over it).
+func (s *Store) authenticate(ctx context.Context, hash string, defaultRate float64, want int) (faaspot.Tenant, int, time.Duration, error) {
+	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(hash)},
+		s.k.p+"tenant:", defaultRate, s.k.p+"t:", want).Slice()
 	if errors.Is(err, redis.Nil) {
-		return faaspot.Tenant{}, 0, ErrNotFound
+		return faaspot.Tenant{}, 0, 0, ErrNotFound
 	}
 	if err != nil && outOfMemory(err) {
 		// Redis refuses writes: the rate bucket cannot be taken from, but the tenant can still
 		// read (and whatever needs no write). Authenticate without the rate limit.
-		t, rerr := s.tenantOfToken(ctx, token)
-		return t, 0, rerr
+		t, rerr := s.tenantOfHash(ctx, hash)
+		return t, 0, 0, rerr
 	}
 	if err != nil {
-		return faaspot.Tenant{}, 0, unavailable("resolve token", err)
+		return faaspot.Tenant{}, 0, 0, unavailable("resolve token", err)
 	}
 	tid, _ := res[0].(string)
 	fields, _ := res[1].([]any)
@@ -105,16 +119,19 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 		m[k] = v
 	}
 	if len(m) == 0 {
-		return faaspot.Tenant{}, 0, ErrNotFound
+		return faaspot.Tenant{}, 0, 0, ErrNotFound
 	}
 	waitS, _ := res[2].(string)
 	wait, _ := strconv.ParseFloat(waitS, 64)
-	return tenantOf(tid, m), time.Duration(wait * float64(time.Second)), nil
+	grantedS, _ := res[3].(string)
+	granted, _ := strconv.Atoi(grantedS)
+	return tenantOf(tid, m), granted, time.Duration(wait * float64(time.Second)), nil
 }
 
-// tenantOfToken resolves token to its tenant with reads only. ErrNotFound for an unknown token.
-func (s *Store) tenantOfToken(ctx context.Context, token string) (faaspot.Tenant, error) {
-	tid, err := s.rdb.Get(ctx, s.k.token(HashToken(token))).Result()
+// tenantOfHash resolves a token's hash to its tenant with reads only. ErrNotFound for an
+// unknown token.
+func (s *Store) tenantOfHash(ctx context.Context, hash string) (faaspot.Tenant, error) {
+	tid, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
 	if errors.Is(err, redis.Nil) {
 		return faaspot.Tenant{}, ErrNotFound
 	}
@@ -199,6 +216,7 @@ func (s *Store) ListTokens(ctx context.Context, tid string) ([]faaspot.Token, er
 
 // RevokeToken makes a token unusable at once. ErrNotFound for an unknown id.
 func (s *Store) RevokeToken(ctx context.Context, tid, id string) error {
+	defer s.changedTenant(ctx, tid)
 	v, err := s.rdb.HGet(ctx, s.k.tokens(tid), id).Result()
 	if errors.Is(err, redis.Nil) {
 		return fmt.Errorf("token %s: %w", id, ErrNotFound)
@@ -239,6 +257,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]faaspot.Tenant, error) {
 // every key it owns, its run and build streams included (queued runs and builds are dropped; a
 // run in flight finishes and its record expires; a build in flight finds its deployment gone). It returns the deployments it had, so the caller can remove their images.
 func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deployment, error) {
+	defer s.changedTenant(ctx, tid)
 	t, err := s.tenant(ctx, tid)
 	if err != nil {
 		return nil, err
