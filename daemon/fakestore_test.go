@@ -227,6 +227,10 @@ func (s *fakeStore) FinishBuild(ctx context.Context, job store.Job, out store.Bu
 	return d, nil
 }
 
+func (s *fakeStore) JobInputs(ctx context.Context, j store.Job) (faaspot.Execution, faaspot.Deployment, error) {
+	return s.RunInputs(ctx, j.Tenant, j.ID, j.Deployment)
+}
+
 func (s *fakeStore) RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error) {
 	s.log.add("store.RunInputs")
 	if err := ctx.Err(); err != nil {

@@ -57,7 +57,7 @@ const (
 // cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
-	e, dep, err := w.runs.RunInputs(ctx, job.Tenant, job.ID, job.Deployment)
+	e, dep, err := w.runs.JobInputs(ctx, job)
 	return w.runInputs(ctx, job, e, dep, err)
 }
 

@@ -43,16 +43,17 @@ type buildRecords interface {
 	FinishBuild(ctx context.Context, job store.Job, out store.BuildOutcome) (faaspot.Deployment, error)
 }
 
-// runRecords is what a run reads and writes. RunInputs and RunTarget return the deployment as
+// runRecords is what a run reads and writes. JobInputs and RunTarget return the deployment as
 // the run uses it: the version to run (pinned, else the ready one) with its image and settings;
-// RunInputs may return the execution together with a store.ErrNotFound for its deployment or a
+// JobInputs may return the execution together with a store.ErrNotFound for its deployment or a
 // *faaspot.VersionError for its pinned version; LoadContext returns store.ErrNotFound when the version's
 // context was dropped and store.ErrSecretKey when it cannot be decrypted; FinishRun writes the
 // terminal record and acknowledges the job in one step. LogWriter appends a run's live output to
 // its log while it runs, EndLog marks the log ended once the terminal record is written (both
 // write nothing when there is no output and nobody follows).
 type runRecords interface {
-	RunInputs(ctx context.Context, tid, id, deployment string) (faaspot.Execution, faaspot.Deployment, error)
+	// JobInputs is store.RunInputs of a run job, from what its claim read with it when it did.
+	JobInputs(ctx context.Context, j store.Job) (faaspot.Execution, faaspot.Deployment, error)
 	RunTarget(ctx context.Context, tid, name string, pinned int) (faaspot.Deployment, error)
 	LoadVersion(ctx context.Context, tid, name string, version int) (faaspot.Version, error)
 	LoadContext(ctx context.Context, tid, name string, version int) (json.RawMessage, error)

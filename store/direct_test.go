@@ -56,3 +56,29 @@ func TestEnqueueDirect(t *testing.T) {
 		t.Fatalf("a keyed run: %+v, %v; want queued", j, err)
 	}
 }
+
+// TestClaimReadsInputs: a run job claimed from the queue comes with its execution and deployment
+// records: reading them costs no command more (a reclaimed job's are read again).
+func TestClaimReadsInputs(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	spec := faaspot.DeploymentSpec{Name: "fn", Source: faaspot.Source{Code: "def main(a, c): pass"}}
+	if _, _, err := s.PutDeployment(ctx, tn.ID, spec, 0); err != nil {
+		t.Fatal(err)
+	}
+	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
+	job := mustNextJob(t, s, store.Runs, "w")
+	before := s.mr.CommandCount()
+	got, dep, err := s.JobInputs(ctx, job)
+	if err != nil || got.ID != e.ID || dep.Name != "fn" || dep.Version != 1 {
+		t.Fatalf("JobInputs = %+v, %+v, %v", got, dep, err)
+	}
+	if n := s.mr.CommandCount() - before; n != 0 {
+		t.Errorf("JobInputs of a claimed job cost %d commands, want 0", n)
+	}
+	bare := store.Job{Queue: store.Runs, Tenant: tn.ID, ID: e.ID, Deployment: "fn"}
+	if again, _, err := s.JobInputs(ctx, bare); err != nil || again.ID != e.ID {
+		t.Fatalf("JobInputs of a job without its records = %+v, %v", again, err)
+	}
+}

@@ -40,6 +40,22 @@ func (s *Store) RunInputs(ctx context.Context, tid, id, deployment string) (faas
 	if err != nil {
 		return faaspot.Execution{}, faaspot.Deployment{}, unavailable("load run", err)
 	}
+	return s.runInputs(ctx, tid, id, deployment, vals)
+}
+
+// JobInputs is RunInputs of a run job: from the records its claim read with it, without a round
+// trip when the version to run is the newest, else as RunInputs.
+func (s *Store) JobInputs(ctx context.Context, j Job) (faaspot.Execution, faaspot.Deployment, error) {
+	if j.inputs == nil {
+		return s.RunInputs(ctx, j.Tenant, j.ID, j.Deployment)
+	}
+	return s.runInputs(ctx, j.Tenant, j.ID, j.Deployment, j.inputs[:])
+}
+
+// runInputs decodes the records of an execution and its deployment (vals: strings, or nil for
+// one missing) and resolves the version to run.
+func (s *Store) runInputs(ctx context.Context, tid, id, deployment string, vals []any) (faaspot.Execution, faaspot.Deployment, error) {
+	var err error
 	var e faaspot.Execution
 	var d faaspot.Deployment
 	str, ok := vals[0].(string)

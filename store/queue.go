@@ -46,6 +46,9 @@ type Job struct {
 	Version int
 	// Enqueued is when the entry was added (from its stream id).
 	Enqueued time.Time
+	// inputs are a claimed run's execution and deployment records as the claim read them (nil
+	// when it did not): see JobInputs.
+	inputs *[2]any
 }
 
 // streamOf is the stream a job lives in: its tenant's build or run stream.

@@ -167,11 +167,14 @@ return 1`)
 // claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
 // A tenant's running jobs are those pending for live consumers (see Liveness: the claiming one,
 // and those whose alive key exists): a dead node's jobs do not hold the tenant back.
-// KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant record key prefix,
-// cap field, consumer, default maximum of concurrent jobs per tenant, alive key prefix.
+// A run job comes with what it runs: its execution record and its deployment record, read in
+// the same step ({tid, entry id, fields, record, deployment}; false for one missing), saving the
+// worker a round trip. KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant
+// record key prefix, cap field, consumer, default maximum of concurrent jobs per tenant, alive key
+// prefix, tenants' key prefix ("" for a lane of builds).
 var claimScript = redis.NewScript(`
 local rr, tenants = KEYS[1], KEYS[2]
-local sprefix, tprefix, capfield, consumer, defcap, aprefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local sprefix, tprefix, capfield, consumer, defcap, aprefix, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local function running(pending)
   local n = 0
   if tonumber(pending[1]) == 0 then return 0 end
@@ -198,7 +201,13 @@ for i = 1, redis.call('LLEN', rr) do
       local ok2, res = pcall(redis.call, 'XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
       if ok2 and res and res[1] and #res[1][2] > 0 then
         local e = res[1][2][1]
-        return {tid, e[1], e[2]}
+        if tp == '' then return {tid, e[1], e[2]} end
+        local id, dep = '', ''
+        for j = 1, #e[2], 2 do
+          if e[2][j] == 'id' then id = e[2][j + 1] elseif e[2][j] == 'dep' then dep = e[2][j + 1] end
+        end
+        local base = tp .. tid .. ':'
+        return {tid, e[1], e[2], redis.call('GET', base .. 'exec:' .. id), redis.call('GET', base .. 'dep:' .. dep)}
       end
     end
   end
@@ -300,12 +309,16 @@ func flag(b bool) string {
 // wake-up list for up to block and tries once more.
 func (s *Store) nextJob(ctx context.Context, l lane, consumer string, block time.Duration) (*Job, error) {
 	for attempt := 0; attempt < 2; attempt++ {
+		tp := ""
+		if l.q == Runs {
+			tp = s.k.p + "t:"
+		}
 		res, err := claimScript.Run(ctx, s.rdb, []string{l.rr, l.tenants},
-			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap, s.k.alive("")).Slice()
+			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap, s.k.alive(""), tp).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable("claim "+l.q.String(), err)
 		}
-		if len(res) == 3 {
+		if len(res) >= 3 {
 			return claimedJob(l.q, res), nil
 		}
 		if attempt == 0 {
@@ -331,6 +344,9 @@ func claimedJob(q Queue, res []any) *Job {
 	}
 	j := parseJob(q, redis.XMessage{ID: id, Values: values})
 	j.Tenant = tid
+	if len(res) == 5 {
+		j.inputs = &[2]any{res[3], res[4]}
+	}
 	return &j
 }
 
