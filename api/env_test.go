@@ -127,6 +127,12 @@ func testConfig() api.Config {
 // newEnv starts an API over a fresh store. configure may adjust the config (nil: testConfig).
 func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	t.Helper()
+	return newEnvWith(t, configure, nil)
+}
+
+// newEnvWith is newEnv whose dependencies withDeps may adjust (nil: the store's).
+func newEnvWith(t *testing.T, configure func(*api.Config), withDeps func(*api.Deps)) *apiEnv {
+	t.Helper()
 	cfg := testConfig()
 	if configure != nil {
 		configure(&cfg)
@@ -147,7 +153,11 @@ func newEnv(t *testing.T, configure func(*api.Config)) *apiEnv {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng := &fakeEngine{}
 	exec := newWaitHook(st)
-	srv := api.New(cfg, storeDeps(st, exec, eng), metrics.New(reg), reg, log)
+	deps := storeDeps(st, exec, eng)
+	if withDeps != nil {
+		withDeps(&deps)
+	}
+	srv := api.New(cfg, deps, metrics.New(reg), reg, log)
 	e := &apiEnv{t: t, cfg: cfg, mr: mr, store: st, engine: eng, exec: exec, h: srv.Handler(), logs: logs, srv: srv}
 	e.tenant, e.token = e.newTenant("acme")
 	return e
