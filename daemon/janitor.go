@@ -13,8 +13,9 @@ import (
 )
 
 // janitorLoop removes, at start and then every janitorInterval, the images this node built that
-// nothing will run again (see sweepImages) and the ones it built for stores it no longer sees
-// (see sweepStrays), until ctx ends. It is a safety net on a slow clock, not on any run's path.
+// nothing will run again (see sweepImages), the ones it built for stores it no longer sees
+// (see sweepStrays) and the shared dependencies images nothing uses (see sweepDeps), until ctx
+// ends. It is a safety net on a slow clock, not on any run's path.
 func (w *workers) janitorLoop(ctx context.Context) {
 	ticks, stop := w.clock.NewTicker(w.set.janitorInterval)
 	defer stop()
@@ -28,6 +29,11 @@ func (w *workers) janitorLoop(ctx context.Context) {
 			w.log.Warn("image janitor: pass over other stores' images failed", "err", err)
 		} else if n > 0 {
 			w.log.Info("image janitor: removed images this node built for stores it no longer sees", "images", n)
+		}
+		if n, err := w.sweepDeps(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("image janitor: pass over dependencies images failed", "err", err)
+		} else if n > 0 {
+			w.log.Info("image janitor: removed dependencies images nothing uses", "images", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -177,4 +183,28 @@ func (w *workers) sweepStrays(ctx context.Context) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// depsPruner removes this node's dependencies images that nothing uses. *imagebuilder.Builder
+// has it; imageBuilder does not declare it, so a builder without it (a test's fake) has none.
+type depsPruner interface {
+	PruneDeps(ctx context.Context, before time.Time) (int, error)
+}
+
+var _ depsPruner = (*imagebuilder.Builder)(nil)
+
+// sweepDeps removes the dependencies images this node built (for any store) that no image names
+// and that are older than janitorGrace: a tenant's deployments share them, so they go with the
+// last image built on them, and this pass removes the ones that outlived it or never had one (a
+// build whose code failed its check, a deployment image removed by hand). Like sweepStrays, it
+// removes nothing while this node builds. It returns how many it removed.
+func (w *workers) sweepDeps(ctx context.Context) (int, error) {
+	dp, ok := w.builder.(depsPruner)
+	if !ok || ctx.Err() != nil {
+		return 0, nil
+	}
+	before := w.clock.Now().Add(-w.set.janitorGrace)
+	w.building.Lock() // no build takes cached layers from what goes now
+	defer w.building.Unlock()
+	return dp.PruneDeps(ctx, before)
 }

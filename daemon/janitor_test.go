@@ -287,3 +287,111 @@ func TestSweepStraysWaitsForBuilds(t *testing.T) {
 		t.Errorf("after the build the janitor removed %d images, want 1", n)
 	}
 }
+
+// depsBuilder is the fake builder with the PruneDeps of *imagebuilder.Builder: it records the
+// cut-off asked for, answers n, err, and signals each call on passes when that is set.
+type depsBuilder struct {
+	*fakeBuilder
+	n      int
+	err    error
+	before []time.Time
+	passes chan struct{}
+}
+
+func (b *depsBuilder) PruneDeps(ctx context.Context, before time.Time) (int, error) {
+	b.log.add("builder.PruneDeps")
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if b.passes != nil {
+		b.passes <- struct{}{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.before = append(b.before, before)
+	return b.n, b.err
+}
+
+// TestSweepDeps: each janitor pass asks the builder to remove the dependencies images nothing
+// uses, older than the grace, and logs what it did; a failure is logged and the loop goes on.
+func TestSweepDeps(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		n      int
+		err    error
+		logged string
+	}{
+		{name: "removed and logged", n: 2,
+			logged: `msg="image janitor: removed dependencies images nothing uses" images=2`},
+		{name: "failure logged", err: errors.New("engine down"),
+			logged: `level=WARN msg="image janitor: pass over dependencies images failed" err="engine down"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			db := &depsBuilder{fakeBuilder: tw.builder, n: tt.n, err: tt.err, passes: make(chan struct{})}
+			tw.workers.builder = db
+			start := tw.clock.Now()
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); tw.janitorLoop(ctx) }()
+			await(t, db.passes, "the pass at start")
+			tw.clock.waitFor(t, tw.set.janitorInterval)
+			tw.clock.Advance(tw.set.janitorInterval)
+			await(t, db.passes, "the pass on the tick") // the first pass logged before the loop waited
+			cancel()
+			await(t, done, "the janitor to stop")
+			want := []time.Time{start.Add(-15 * time.Minute), start.Add(tw.set.janitorInterval - 15*time.Minute)}
+			if !slices.Equal(db.before, want) {
+				t.Errorf("asked for dependencies images created before %v, want %v (the grace)", db.before, want)
+			}
+			if len(tw.logs.lines(tt.logged)) == 0 {
+				t.Errorf("no line %s in the log:\n%s", tt.logged, tw.logs)
+			}
+		})
+	}
+	t.Run("a builder without PruneDeps", func(t *testing.T) {
+		tw := newTestWorkers(t)
+		if n, err := tw.sweepDeps(t.Context()); n != 0 || err != nil || tw.calls.String() != "" {
+			t.Errorf("sweepDeps = %d, %v with calls %q; want nothing done", n, err, tw.calls)
+		}
+	})
+}
+
+// TestSweepDepsWaitsForBuilds: the janitor removes no dependencies image while this node builds.
+func TestSweepDepsWaitsForBuilds(t *testing.T) {
+	tw := newTestWorkers(t)
+	db := &depsBuilder{fakeBuilder: tw.builder, n: 1}
+	tw.workers.builder = db
+	building, release := make(chan struct{}), make(chan struct{})
+	tw.builder.build = func(ctx context.Context, spec imagebuilder.Spec) (string, string, error) {
+		close(building)
+		<-release
+		return "img/x", "built\n", nil
+	}
+	built := make(chan error, 1)
+	go func() {
+		_, _, err := tw.buildSpec(t.Context(), imagebuilder.Spec{TenantID: "t", DeploymentID: "d"})
+		built <- err
+	}()
+	<-building
+	swept := make(chan int, 1)
+	go func() {
+		n, _ := tw.sweepDeps(t.Context())
+		swept <- n
+	}()
+	select {
+	case n := <-swept:
+		t.Fatalf("the janitor removed %d dependencies images during a build", n)
+	case <-time.After(100 * time.Millisecond): // a bound on how long it is watched, not a timing assumption
+	}
+	if tw.calls.count("builder.PruneDeps") != 0 {
+		t.Fatal("PruneDeps called during a build")
+	}
+	close(release)
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-swept; n != 1 {
+		t.Errorf("after the build the janitor removed %d dependencies images, want 1", n)
+	}
+}

@@ -121,6 +121,8 @@ type Builder struct {
 	cfg    Config
 	labels map[string]string // of every image it makes: hardening's image labels and cfg.Labels
 	log    *slog.Logger
+	// depsLocks: one build of a missing dependencies image at a time, none removed while used.
+	depsLocks depsLocks
 }
 
 // DefaultTimeout bounds a build when Config.Timeout is zero (the daemon waits as long for a
@@ -186,6 +188,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, tag string) (string, str
 		return tag, "image is up to date\n", nil
 	}
 	deps := depsTag(spec, b.cfg)
+	defer b.depsLocks.use(deps)()
 	depsInfo, buildLog, err := b.buildDeps(ctx, spec, deps)
 	if err != nil {
 		return "", buildLog, err
@@ -242,8 +245,9 @@ func (b *Builder) checkAndLoad(ctx context.Context, depsInfo image.InspectRespon
 
 // buildDeps makes sure the dependencies image deps exists, building it when it does not (the
 // requirements installed by the build stages first, see deps.go), and returns its inspection
-// and the build log.
+// and the build log. Builds needing the same deps take turns: one builds it, the next finds it.
 func (b *Builder) buildDeps(ctx context.Context, spec Spec, deps string) (image.InspectResponse, string, error) {
+	defer b.depsLocks.building(deps)()
 	if info, err := b.docker.ImageInspect(ctx, deps); err == nil {
 		return info, "dependencies image is up to date\n", nil
 	}

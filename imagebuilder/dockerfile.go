@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"text/template"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 // Runner is the runner script baked into every image (see runner/runner.py for its protocol).
@@ -71,10 +73,25 @@ func imageTag(s Spec, cfg Config) string {
 	return repository(s.TenantID, s.DeploymentID) + ":" + contentHash(depsParts(s, cfg, s.Code)...)
 }
 
-// depsTag is the content-addressed tag of the deployment's dependencies image: everything but
-// the code, so that versions differing only in code share it.
+// depsTag is the content-addressed tag of a dependencies image: a tag of the tenant's
+// dependencies repository (depsRepository), hashed from everything but the code and the
+// deployment, so that the versions and deployments of a tenant built from the same base, index,
+// runner, requirements and recipe share it. It is never shared across tenants: its build stages
+// and checks run under the tenant's uid, and a shared cache would tell one tenant, by a build's
+// time, what another installed. Nor across nodes (the hash takes the node, see nodeOf): two
+// nodes on one engine would otherwise build one tag at the same time (the loser's image left
+// untagged for good) and remove it under each other's builds, which only a node's own Builder
+// can serialise (depsLocks).
 func depsTag(s Spec, cfg Config) string {
-	return repository(s.TenantID, s.DeploymentID) + ":deps-" + contentHash(depsParts(s, cfg)...)
+	return depsRepository(s.TenantID) + ":" + contentHash(depsParts(s, cfg, "node="+nodeOf(cfg))...)
+}
+
+// nodeOf is the node whose label the images built under cfg carry ("" for none).
+func nodeOf(cfg Config) string {
+	if node := cfg.Labels[hardening.LabelNode]; node != "" {
+		return node
+	}
+	return cfg.Sandbox.Node
 }
 
 // depsParts lists what a dependencies image is made from (the index without its credentials),
@@ -101,4 +118,10 @@ func contentHash(parts ...string) string {
 // repository is the image repository of one deployment, made of server-side ids only.
 func repository(tenantID, deploymentID string) string {
 	return "faaspot/t-" + tenantID + "/d-" + deploymentID
+}
+
+// depsRepository is the image repository of a tenant's dependencies images, made of its
+// server-side id only. No deployment repository is named so (theirs end in "/d-<id>").
+func depsRepository(tenantID string) string {
+	return "faaspot/t-" + tenantID + "/deps"
 }

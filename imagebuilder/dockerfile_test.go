@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/faaspot/faaspot/hardening"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -152,27 +154,54 @@ func TestImageTag(t *testing.T) {
 	})
 }
 
-// TestDepsTag: the dependencies image is shared by versions that differ only in code, and by
-// nothing else.
+// TestDepsTag: the dependencies image is a tag of the tenant's dependencies repository, shared by
+// the versions and deployments of the tenant built from the same inputs, and by nothing else:
+// not by another tenant or node, nor by different requirements, base image, index or source
+// setting.
 func TestDepsTag(t *testing.T) {
 	cfg := Config{BaseImage: "python:3.12-slim"}
 	base := Spec{TenantID: "0a1b2c3d4e5f6071", DeploymentID: "8899aabbccddeeff",
 		Code: "def main(args, context):\n    return 1\n", Requirements: "six==1.16.0\n"}
 	tag := depsTag(base, cfg)
-	if !regexp.MustCompile(`^faaspot/t-0a1b2c3d4e5f6071/d-8899aabbccddeeff:deps-[0-9a-f]{20}$`).MatchString(tag) {
-		t.Errorf("deps tag %q is not in the deployment's repository", tag)
+	if !regexp.MustCompile(`^faaspot/t-0a1b2c3d4e5f6071/deps:[0-9a-f]{20}$`).MatchString(tag) {
+		t.Errorf("deps tag %q is not in the tenant's dependencies repository", tag)
 	}
-	if got := depsTag(withCode(base, "def main(a, c):\n    return 2\n"), cfg); got != tag {
-		t.Errorf("a code change moved the deps tag: %q, %q", tag, got)
+	otherDeployment := base
+	otherDeployment.DeploymentID = "ffeeddccbbaa9988"
+	otherTenant := base
+	otherTenant.TenantID = "1111222233334444"
+	for _, tt := range []struct {
+		name  string
+		spec  Spec
+		cfg   Config
+		share bool
+	}{
+		{"another version's code", withCode(base, "def main(a, c):\n    return 2\n"), cfg, true},
+		{"another deployment of the tenant", otherDeployment, cfg, true},
+		{"another tenant", otherTenant, cfg, false},
+		{"other requirements", withRequirements(base, "six==1.17.0\n"), cfg, false},
+		{"another base image", base, Config{BaseImage: "python:3.11-slim"}, false},
+		{"another index", base, Config{BaseImage: cfg.BaseImage, PipIndexURL: "http://127.0.0.1:1/simple"}, false},
+		{"source builds", base, Config{BaseImage: cfg.BaseImage, AllowSourceBuilds: true}, false},
+		{"another node", base, Config{BaseImage: cfg.BaseImage, Sandbox: hardening.Config{Node: "n2"}}, false},
+		{"another node, by label", base, Config{BaseImage: cfg.BaseImage, Labels: map[string]string{hardening.LabelNode: "n2"}}, false},
+	} {
+		if got := depsTag(tt.spec, tt.cfg); (got == tag) != tt.share {
+			t.Errorf("%s: deps tag %q, base's %q; want shared %v", tt.name, got, tag, tt.share)
+		}
 	}
-	if got := depsTag(withRequirements(base, "six==1.17.0\n"), cfg); got == tag {
-		t.Error("a requirements change kept the deps tag")
+	byLabel := Config{BaseImage: cfg.BaseImage, Labels: map[string]string{hardening.LabelNode: "n2"}}
+	if a, b := depsTag(base, byLabel), depsTag(base, Config{BaseImage: cfg.BaseImage, Sandbox: hardening.Config{Node: "n2"}}); a != b {
+		t.Errorf("deps tags %q and %q of one node differ by where the node is set", a, b)
 	}
-	if got := depsTag(base, Config{BaseImage: "python:3.11-slim"}); got == tag {
-		t.Error("a base image change kept the deps tag")
+	if a, b := imageTag(base, cfg), imageTag(base, byLabel); a != b {
+		t.Errorf("deployment image tags %q and %q differ by node: a node rebuilding another's image would name it otherwise", a, b)
 	}
-	if got := imageTag(base, cfg); got == tag {
-		t.Error("the deployment image and its dependencies image share a tag")
+	if got := imageTag(base, cfg); strings.Split(got, ":")[0] == strings.Split(tag, ":")[0] {
+		t.Error("the deployment image is in the dependencies repository")
+	}
+	if _, ok := parseRepository(tag); ok || !isSharedDeps(tag) || isSharedDeps(imageTag(base, cfg)) {
+		t.Errorf("deps tag %q read as a deployment's, or not as a dependencies image", tag)
 	}
 }
 

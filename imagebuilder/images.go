@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -16,8 +17,9 @@ import (
 	"github.com/faaspot/faaspot/hardening"
 )
 
-// RemoveImage removes one deployment image, unless a container still uses it, and then its
-// dependencies image when no other image of the deployment is built on it.
+// RemoveImage removes one deployment image, unless a container still uses it, and then the
+// dependencies image it names (LabelDeps) when no tagged image on the engine, of any deployment
+// of the tenant, names it any more and no build of this builder uses it (see removeDepsIfUnused).
 func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
 	var deps string
 	if info, err := b.docker.ImageInspect(ctx, tag); err == nil && info.Config != nil {
@@ -26,26 +28,16 @@ func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
 	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove image %s: %w", tag, err)
 	}
-	if deps == "" {
+	if deps == "" || !sameTenant(tag, deps) {
 		return nil
 	}
-	users, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelDeps+"="+deps))})
-	if err != nil {
-		return fmt.Errorf("list users of %s: %w", deps, err)
-	}
-	if len(users) > 0 {
-		return nil
-	}
-	// A build of this deployment that still reaches for deps falls back to the whole Dockerfile.
-	if _, err := b.docker.ImageRemove(ctx, deps, image.RemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("remove dependencies image %s: %w", deps, err)
-	}
-	return nil
+	_, err := b.removeDepsIfUnused(ctx, deps)
+	return err
 }
 
-// Remove deletes every image of the deployment (by repository), its deployment images before
-// their dependencies images. Images still used by a container are skipped and reported; the
-// janitor removes them once unused.
+// Remove deletes every image of the deployment (by repository), then the dependencies images
+// they were built on that nothing else uses (see Prune). Images still used by a container are
+// skipped and reported; the janitor removes them once unused.
 func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) error {
 	_, err := b.Prune(ctx, Ref{TenantID: tenantID, DeploymentID: deploymentID}, nil, 0)
 	return err
@@ -79,7 +71,8 @@ func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
 }
 
 // RemoveOwned removes the images of every deployment that Owned lists (all a node built, when
-// the node is retired or a test ends); images in use stay. A builder with no label but
+// the node is retired or a test ends), then the dependencies images carrying the builder's
+// labels that nothing uses any more; images in use stay. A builder with no label but
 // LabelManaged refuses: it would own every deployment image on the engine.
 func (b *Builder) RemoveOwned(ctx context.Context) error {
 	if len(b.labels) == 0 || (len(b.labels) == 1 && b.labels[LabelManaged] != "") {
@@ -93,10 +86,12 @@ func (b *Builder) RemoveOwned(ctx context.Context) error {
 	for _, r := range refs {
 		errs = append(errs, b.Remove(ctx, r.TenantID, r.DeploymentID))
 	}
-	return errors.Join(errs...)
+	_, err = b.pruneDeps(ctx, b.labels, time.Now())
+	return errors.Join(append(errs, err)...)
 }
 
-// parseRepository reads the ids back from a tag made by repository.
+// parseRepository reads the ids back from a tag made by repository (never from one made by
+// depsRepository: a tenant's dependencies images are no deployment's).
 func parseRepository(tag string) (Ref, bool) {
 	repo, _, _ := strings.Cut(tag, ":")
 	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
@@ -112,10 +107,13 @@ func parseRepository(tag string) (Ref, bool) {
 
 // Prune removes the images of deployment r other than those of keep, when they are older than
 // minAge (younger ones may belong to a build in progress), and never the dependencies image of
-// one it keeps; images a container still uses stay. It returns how many tags it removed.
+// one it keeps; images a container still uses stay. The dependencies images the removed ones
+// were built on go after them, unless a tagged image names them still (one of another
+// deployment of the tenant: they are shared) or a build of this builder uses them (see
+// removeDepsIfUnused). It returns how many tags it removed.
 func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.Duration) (int, error) {
-	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("reference", repository(r.TenantID, r.DeploymentID)))})
+	repo := repository(r.TenantID, r.DeploymentID)
+	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
 	if err != nil {
 		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
 	}
@@ -129,11 +127,13 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.D
 			kept[deps] = true
 		}
 	}
-	// Deployment images first, so that their dependencies images are free to go after them.
+	// Deployment images first, so that the dependencies images of this repository (made by
+	// earlier releases) are free to go after them.
 	slices.SortStableFunc(imgs, func(a, b image.Summary) int {
 		return cmp.Compare(len(b.Labels[LabelDeps]), len(a.Labels[LabelDeps]))
 	})
 	removed := 0
+	released := map[string]bool{} // shared dependencies images of the removed ones
 	var errs []error
 	for _, img := range imgs {
 		if time.Since(time.Unix(img.Created, 0)) < minAge {
@@ -143,6 +143,9 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.D
 			if kept[tag] {
 				continue
 			}
+			if deps := img.Labels[LabelDeps]; deps != "" && !kept[deps] && !strings.HasPrefix(deps, repo+":") && sameTenant(tag, deps) {
+				released[deps] = true
+			}
 			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
 				if !cerrdefs.IsNotFound(err) {
 					errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
@@ -151,6 +154,13 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.D
 			}
 			removed++
 		}
+	}
+	for _, deps := range slices.Sorted(maps.Keys(released)) {
+		ok, err := b.removeDepsIfUnused(ctx, deps)
+		if ok {
+			removed++
+		}
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }
@@ -166,8 +176,10 @@ type Stray struct {
 // that do not carry every one of the builder's Config.Labels (the daemon's store label: built
 // when this node worked for another store, say the embedded store of an earlier start), and
 // were created before before (younger ones may be a build in progress). Deployment images come
-// before the dependencies images they are built on; images of other nodes, and images without
-// LabelManaged, are never listed. A builder without a node refuses: every image the builders
+// before the dependencies images of their repository (earlier releases') they are built on;
+// images of other nodes, images without LabelManaged and the tenants' shared dependencies
+// images (no deployment's: RemoveImage takes them with their last user, PruneDeps the others)
+// are never listed. A builder without a node refuses: every image the builders
 // of the engine made would be its strays. Strays removes nothing: the caller checks that no
 // store it sees still holds the deployment (see RemoveImage).
 func (b *Builder) Strays(ctx context.Context, before time.Time) ([]Stray, error) {

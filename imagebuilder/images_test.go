@@ -3,6 +3,7 @@ package imagebuilder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -11,19 +12,25 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/faaspot/faaspot/hardening"
 )
 
 // fakeImages is an engine that holds images only: it lists them (honouring label and reference
-// filters, as the engine does) and removes them. The calls the image janitor never makes fail.
+// filters, as the engine does), inspects and removes them (a tag in inUse fails, as one a
+// container uses). The calls the image janitor never makes fail.
 type fakeImages struct {
 	dockerAPI // nil: any other call panics
 
 	mu      sync.Mutex
 	imgs    []image.Summary
 	listErr error
+	inUse   map[string]bool
 	removed []string
 }
 
@@ -39,8 +46,9 @@ func (f *fakeImages) ImageList(ctx context.Context, opts image.ListOptions) ([]i
 	var out []image.Summary
 	for _, img := range f.imgs {
 		match := !slices.ContainsFunc(opts.Filters.Get("label"), func(kv string) bool {
-			k, v, _ := strings.Cut(kv, "=")
-			return img.Labels[k] != v
+			k, v, hasValue := strings.Cut(kv, "=")
+			got, has := img.Labels[k]
+			return !has || hasValue && got != v
 		})
 		for _, ref := range opts.Filters.Get("reference") {
 			match = match && slices.ContainsFunc(img.RepoTags, func(tag string) bool { return strings.HasPrefix(tag, ref+":") })
@@ -52,6 +60,24 @@ func (f *fakeImages) ImageList(ctx context.Context, opts image.ListOptions) ([]i
 	return out, nil
 }
 
+func (f *fakeImages) ImageInspect(ctx context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return image.InspectResponse{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, img := range f.imgs {
+		if slices.Contains(img.RepoTags, ref) {
+			return image.InspectResponse{ID: img.ID, RepoTags: img.RepoTags, Os: "linux", Architecture: "amd64",
+				Config:  &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Labels: img.Labels}},
+				RootFS:  image.RootFS{Type: "layers", Layers: []string{"sha256:layer-of-" + img.ID}},
+				Created: time.Unix(img.Created, 0).Format(time.RFC3339)}, nil
+		}
+	}
+	return image.InspectResponse{}, fmt.Errorf("no such image %s: %w", ref, cerrdefs.ErrNotFound)
+}
+
+// ImageRemove untags ref, and drops the image with its last tag.
 func (f *fakeImages) ImageRemove(ctx context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -59,7 +85,27 @@ func (f *fakeImages) ImageRemove(ctx context.Context, ref string, _ image.Remove
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.removed = append(f.removed, ref)
-	return nil, nil
+	if f.inUse[ref] {
+		return nil, errors.New("conflict: image is being used by a running container")
+	}
+	for i, img := range f.imgs {
+		if j := slices.Index(img.RepoTags, ref); j >= 0 {
+			img.RepoTags = slices.Delete(slices.Clone(img.RepoTags), j, j+1)
+			f.imgs[i] = img
+			if len(img.RepoTags) == 0 {
+				f.imgs = slices.Delete(f.imgs, i, i+1)
+			}
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("no such image %s: %w", ref, cerrdefs.ErrNotFound)
+}
+
+// has reports whether the engine holds the tag.
+func (f *fakeImages) has(tag string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.imgs, func(img image.Summary) bool { return slices.Contains(img.RepoTags, tag) })
 }
 
 // TestStrays: of the images on the engine, Strays lists the tags of this node's images built

@@ -138,7 +138,8 @@ func TestParseRepository(t *testing.T) {
 		ok   bool
 	}{
 		{tag, Ref{"0a1b2c3d4e5f6071", "8899aabbccddeeff"}, true},
-		{"faaspot/t-0a1b/d-88:deps-0011", Ref{"0a1b", "88"}, true},
+		{"faaspot/t-0a1b/d-88:deps-0011", Ref{"0a1b", "88"}, true}, // an earlier release's
+		{"faaspot/t-0a1b/deps:0011", Ref{}, false},                 // the tenant's, no deployment's
 		{"faaspot/python:bookworm", Ref{}, false},
 		{"faaspot/t-/d-88:x", Ref{}, false},
 		{"faaspot/t-0a1b/d-88/extra:x", Ref{}, false},

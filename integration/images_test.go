@@ -99,8 +99,8 @@ func depsOf(t *testing.T, tag string) (string, []string) {
 		t.Fatalf("inspect %s: %v", tag, err)
 	}
 	deps := info.Config.Labels[imagebuilder.LabelDeps]
-	if !strings.HasPrefix(deps, strings.Split(tag, ":")[0]+":deps-") {
-		t.Fatalf("image %s names dependencies image %q, want one in its repository", tag, deps)
+	if !strings.HasPrefix(deps, strings.Split(tag, "/d-")[0]+"/deps:") {
+		t.Fatalf("image %s names dependencies image %q, want one of its tenant's dependencies repository", tag, deps)
 	}
 	return deps, info.RootFS.Layers
 }
@@ -168,7 +168,7 @@ func TestBuildWithoutLoad(t *testing.T) {
 		}
 	})
 	info, err := env.docker.ImageInspect(ctx, tag)
-	if err != nil || !strings.Contains(info.Config.Labels[imagebuilder.LabelDeps], ":deps-") || !strings.Contains(buildLog, "COPY main.py") {
+	if err != nil || !strings.Contains(info.Config.Labels[imagebuilder.LabelDeps], "/deps:") || !strings.Contains(buildLog, "COPY main.py") {
 		t.Fatalf("image %s: %v; want the code added by a build step on the dependencies image\n%s", tag, err, buildLog)
 	}
 	out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", tag,
