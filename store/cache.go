@@ -13,10 +13,10 @@ import (
 // from memory, for at most its TTL, and takes from a tenant's request-rate quota in batches: a
 // node that spends one round trip per request on them cannot serve thousands a second. Whatever
 // changes them is announced (changes.go) and dropped from every node's Cache at once; the TTL
-// bounds the rest (a lost announcement). A batch is at most a twentieth of a second's worth of
-// the tenant's rate, taken from the shared bucket: across N API nodes the rate may be passed
-// by N such batches at most, and a batch left unused when its entry expires is lost (the quota
-// errs on the strict side). Safe for concurrent use.
+// bounds the rest (a lost announcement). A batch is a twentieth of a second's worth of the
+// tenant's rate, at most maxBatch requests, taken from the shared bucket: across N API nodes the
+// rate may be passed by N such batches at most, and a batch left unused when its entry expires
+// is lost (the quota errs on the strict side). Safe for concurrent use.
 type Cache struct {
 	s   *Store
 	ttl time.Duration
@@ -126,7 +126,7 @@ func (c *Cache) Authenticate(ctx context.Context, token string, defaultRate floa
 	}
 	gen := c.gen
 	c.mu.Unlock()
-	want := max(1, int(rateOf(e.t, defaultRate)/20))
+	want := min(maxBatch, max(1, int(rateOf(e.t, defaultRate)/20)))
 	t, granted, wait, err := c.s.authenticate(ctx, hash, defaultRate, want)
 	if err != nil || wait > 0 {
 		return t, wait, err
@@ -137,10 +137,18 @@ func (c *Cache) Authenticate(ctx context.Context, token string, defaultRate floa
 		if len(c.tokens) >= cacheMaxEntries {
 			clear(c.tokens)
 		}
-		c.tokens[hash] = tokenEntry{t: t, spare: max(0, granted-1), expires: c.now().Add(c.ttl)}
+		spare := max(0, granted-1)
+		if old, ok := c.tokens[hash]; ok && c.now().Before(old.expires) {
+			spare += old.spare // a concurrent miss took a batch too: keep both
+		}
+		c.tokens[hash] = tokenEntry{t: t, spare: spare, expires: c.now().Add(c.ttl)}
 	}
 	return t, 0, nil
 }
+
+// maxBatch bounds a batch taken from a tenant's rate quota: one round trip per maxBatch requests
+// is plenty, and concurrent misses of a high rate must not empty its burst.
+const maxBatch = 100
 
 // rateOf is the tenant's request rate: its own, else the default.
 func rateOf(t faaspot.Tenant, defaultRate float64) float64 {
