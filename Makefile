@@ -31,10 +31,12 @@ test: ## run every test: unit, then integration against real Docker and Redis
 	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
 		$(GO) test -count=1 -timeout 40m ./integration/
 
-bench: ## measure cold, warm, throughput, async, redeploy and memory against bare docker (needs redis-server)
+bench: ## measure against bare docker: cold, warm, wrk loads (1-64 conns, CPU per run, profile), async, costs (needs redis-server, wrk); FAASPOT_BENCH_PHASES=sync,list picks phases
 	scripts/images.sh base >/dev/null
 	@command -v redis-server >/dev/null || [ -n "$$FAASPOT_REDIS_URL" ] || \
 		{ echo "make bench needs redis-server on PATH (apt-get install redis-server) or FAASPOT_REDIS_URL"; exit 1; }
+	@command -v wrk >/dev/null || \
+		{ echo "make bench needs wrk, the load generator of its throughput phases: apt-get install wrk"; exit 1; }
 	FAASPOT_BASE_IMAGE=$$(scripts/images.sh base) $(GO) run ./cmd/faaspot-bench
 
 lint: ## gofmt, go vet, and sizes: no non-test Go file over 450 lines, no function over 80

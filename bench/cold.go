@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/faaspot/faaspot/daemon"
 )
 
 // requestLine is what the daemon sends a serve-mode runner for one run of the hello function.
@@ -34,7 +32,7 @@ type coldResult struct {
 // run starts a fresh container. After each faaspot run it waits until the daemon's background
 // removal of the container is over, so that the next bare run does not compete with it.
 func (e *benchEnv) benchCold(ctx context.Context, samples, warmup int) (coldResult, error) {
-	n, err := e.startNode(ctx, "cold", func(c *daemon.Config) { c.Warm = false })
+	n, err := e.startNode(ctx, "cold", map[string]string{"FAASPOT_WARM": "false"})
 	if err != nil {
 		return coldResult{}, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -13,18 +15,18 @@ import (
 	"github.com/faaspot/faaspot"
 )
 
-// benchEnv is what every phase shares: Redis, the Docker engine, the base image, the daemons
-// started so far, and the label that marks the bench's own bare containers.
+// benchEnv is what every phase shares: Redis, the Docker engine, the base image, the faaspotd
+// binary, the daemons started so far, and the label that marks the bench's own bare containers.
 type benchEnv struct {
-	redis      *benchRedis
-	docker     *client.Client
-	baseImage  string
-	runID      string // value of labelBenchRun on every bare container this run starts
-	tmp        string
-	logFile    *os.File
-	getenv     func(string) string
-	progress   io.Writer // progress lines and warnings, never the results
-	profileDir string    // where load phases write CPU profiles; empty: none
+	redis     *benchRedis
+	docker    *client.Client
+	baseImage string
+	runID     string // value of labelBenchRun on every bare container this run starts
+	tmp       string
+	logDir    string // daemon logs, wrk outputs and profiles; empty: logs discarded
+	getenv    func(string) string
+	progress  io.Writer // progress lines and warnings, never the results
+	binary    string    // faaspotd built for this run
 
 	mu      sync.Mutex
 	nodes   []*node
@@ -38,7 +40,7 @@ const labelBenchRun = "io.faaspot.bench.run"
 // newEnv checks the base image and the Docker engine and starts (or reaches) Redis. On error it
 // may return an environment to close along with it.
 func newEnv(ctx context.Context, o Options, progress io.Writer) (*benchEnv, error) {
-	e := &benchEnv{runID: faaspot.NewID()[:12], getenv: o.Getenv, progress: progress, profileDir: o.ProfileDir}
+	e := &benchEnv{runID: faaspot.NewID()[:12], getenv: o.Getenv, progress: progress, logDir: o.LogDir}
 	if e.getenv == nil {
 		e.getenv = func(string) string { return "" }
 	}
@@ -50,8 +52,8 @@ func newEnv(ctx context.Context, o Options, progress io.Writer) (*benchEnv, erro
 	if e.tmp, err = os.MkdirTemp("", "faaspot-bench-"); err != nil {
 		return e, err
 	}
-	if o.Log != "" {
-		if e.logFile, err = os.Create(o.Log); err != nil {
+	if e.logDir != "" {
+		if err := os.MkdirAll(e.logDir, 0o755); err != nil {
 			return e, err
 		}
 	}
@@ -78,6 +80,21 @@ func (e *benchEnv) track(nodeID, prefix string) {
 	e.prefixs = append(e.prefixs, prefix)
 }
 
+// daemonBinary builds cmd/faaspotd of this module into the bench's temp dir, once.
+func (e *benchEnv) daemonBinary(ctx context.Context) (string, error) {
+	if e.binary != "" {
+		return e.binary, nil
+	}
+	fmt.Fprintln(e.progress, "bench: building faaspotd")
+	out := filepath.Join(e.tmp, "faaspotd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/faaspot/faaspot/cmd/faaspotd")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build faaspotd: %w\n%s", err, b)
+	}
+	e.binary = out
+	return out, nil
+}
+
 // close stops every daemon still open, removes every container the bench started and stops Redis.
 func (e *benchEnv) close() {
 	for _, n := range e.nodes {
@@ -95,9 +112,6 @@ func (e *benchEnv) close() {
 		}
 		e.redis.stop()
 	}
-	if e.logFile != nil {
-		e.logFile.Close()
-	}
 	if e.docker != nil {
 		e.docker.Close()
 	}
@@ -106,7 +120,7 @@ func (e *benchEnv) close() {
 
 // machine describes this machine and its Docker engine, as far as the engine answers.
 func (e *benchEnv) machine(ctx context.Context) machine {
-	m := machine{CPUs: runtime.NumCPU(), InProcess: true}
+	m := machine{CPUs: runtime.NumCPU()}
 	if info, err := e.docker.Info(ctx); err == nil {
 		m.DockerVersion, m.CgroupVersion, m.StorageDriver = info.ServerVersion, info.CgroupVersion, info.Driver
 		if info.NCPU > 0 {

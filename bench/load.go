@@ -2,10 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,24 +14,6 @@ type loadOutcome struct {
 	elapsed time.Duration
 	lat     []time.Duration
 	first   error
-}
-
-// profile starts a CPU profile named for a phase in the profile directory, if any; the returned
-// func stops it.
-func (e *benchEnv) profile(name string) func() {
-	if e.profileDir == "" {
-		return func() {}
-	}
-	f, err := os.Create(filepath.Join(e.profileDir, name+".pprof"))
-	if err != nil {
-		fmt.Fprintln(e.progress, "bench: profile:", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // closedLoop runs clients goroutines, each sending one request after another (do), until

@@ -3,11 +3,49 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/faaspot/faaspot/daemon"
-	"github.com/faaspot/faaspot/sandbox"
+	"github.com/faaspot/faaspot"
 )
+
+// AllPhases are the bench's phases, in the order they run:
+//
+//	cold    cold sync runs (warm pool off) against a bare `docker run`, interleaved
+//	warm    warm sync latency from the Go client, fork and process mode interleaved
+//	memory  idle warm containers against bare idle ones
+//	deploy  code-only redeploys to ready, each followed by its first run
+//	sync    wrk: warm sync runs at each connection count; CPU per run and a daemon profile at the most
+//	async   wrk: async accepts on the all-in-one node, then on an API-only node; CPU per accept at the most
+//	redis   Redis memory per completed small execution
+//	scale   many deployments to ready, then the daemon's memory with the pool at its cap
+//	list    GET /v1/executions with many records stored
+var AllPhases = []string{"cold", "warm", "memory", "deploy", "sync", "async", "redis", "scale", "list"}
+
+// ParsePhases reads a comma-separated list of phases (FAASPOT_BENCH_PHASES); empty or "all" is
+// every phase. The phases run in the order of AllPhases whatever the list's order.
+func ParsePhases(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "all" {
+		return slices.Clone(AllPhases), nil
+	}
+	want := map[string]bool{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(AllPhases, p) {
+			return nil, fmt.Errorf("unknown bench phase %q (phases: %s)", p, strings.Join(AllPhases, ","))
+		}
+		want[p] = true
+	}
+	var out []string
+	for _, p := range AllPhases {
+		if want[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
 
 // session is one bench run: the environment, the options and the figures measured so far.
 type session struct {
@@ -15,111 +53,195 @@ type session struct {
 	o       Options
 	started time.Time
 	res     results
+	sample  *faaspot.Execution // a completed record of the echo function, when one was read
 }
 
 // step announces a phase on the progress writer, with the time spent so far.
 func (s *session) step(what string) {
-	fmt.Fprintf(s.e.progress, "bench: %-40s (%.0f s)\n", what, time.Since(s.started).Seconds())
+	fmt.Fprintf(s.e.progress, "bench: %-52s (%.0f s)\n", what, time.Since(s.started).Seconds())
 }
 
-// measure runs the phases in an order that lets later ones reuse the daemons of earlier ones:
-// cold, warm latency and throughput, idle memory, redeploys, async accepts.
+func (s *session) on(phase string) bool { return slices.Contains(s.o.Phases, phase) }
+
+// measure runs the selected phases. Those on the "fork" node (the default configuration) share
+// it; the cost phases have nodes of their own.
 func (s *session) measure(ctx context.Context) error {
 	var err error
-	s.step("1. cold sync runs vs bare docker run")
-	if s.res.Cold, err = s.e.benchCold(ctx, s.o.ColdSamples, s.o.ColdWarmup); err != nil {
-		return fmt.Errorf("cold: %w", err)
-	}
-	fork, image, err := s.warm(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.memoryAndDeploys(ctx, fork, image); err != nil {
-		return err
-	}
-	return s.async(ctx, fork)
-}
-
-// loadConfig sizes a daemon for concurrency, unthrottled for the bench tenant, in a warm mode.
-func loadConfig(mode sandbox.Mode) func(*daemon.Config) {
-	return func(c *daemon.Config) {
-		c.WarmMode = mode
-		c.Workers, c.MaxConcurrentRuns, c.WarmMaxIdle = 16, 16, 16
-		c.RequestsPerSecond, c.MaxQueuedRuns = 100000, 1000000
-	}
-}
-
-// warm measures warm latency and throughput on one daemon per isolation mode. It closes the
-// process-mode daemon and returns the fork-mode one, with the image of its hello deployment.
-func (s *session) warm(ctx context.Context) (fork *node, image string, err error) {
-	s.step("3. warm sync latency, fork and process")
-	if fork, err = s.e.startNode(ctx, "fork", loadConfig(sandbox.ModeFork)); err != nil {
-		return nil, "", err
-	}
-	proc, err := s.e.startNode(ctx, "process", loadConfig(sandbox.ModeProcess))
-	if err != nil {
-		return nil, "", err
-	}
-	dep, _, err := fork.deploy(ctx, "hello", helloCode(0))
-	if err != nil {
-		return nil, "", err
-	}
-	if _, _, err := proc.deploy(ctx, "hello", helloCode(0)); err != nil {
-		return nil, "", err
-	}
-	if s.res.Warm, err = s.e.benchWarmModes(ctx, fork, proc, "hello", s.o.WarmWarmup, s.o.WarmRuns); err != nil {
-		return nil, "", fmt.Errorf("warm: %w", err)
-	}
-
-	s.step("4. warm sync throughput, process then fork")
-	clients := []int{1, 16, 64}
-	for _, n := range []*node{proc, fork} {
-		t, err := s.e.benchThroughput(ctx, n, "hello", clients, s.o.LoadDuration, s.o.LoadLimit)
-		if err != nil {
-			return nil, "", fmt.Errorf("throughput: %w", err)
+	s.res.Phases = s.o.Phases
+	if s.on("cold") {
+		s.step("cold: cold sync runs vs bare docker run")
+		if s.res.Cold, err = s.e.benchCold(ctx, s.o.ColdSamples, s.o.ColdWarmup); err != nil {
+			return fmt.Errorf("cold: %w", err)
 		}
-		s.res.Throughput = append(s.res.Throughput, t...)
 	}
-	proc.close()
-	return fork, dep.Image, nil
-}
-
-// memoryAndDeploys reads the idle memory of fork's pool next to bare containers of image, then
-// measures redeploys and their first runs on fork.
-func (s *session) memoryAndDeploys(ctx context.Context, fork *node, image string) error {
-	var err error
-	s.step("7. idle memory, warm vs bare")
-	time.Sleep(time.Second) // the pool's containers have gone idle
-	if s.res.Memory, err = s.e.benchMemory(ctx, fork, image, 8, 3); err != nil {
-		return fmt.Errorf("memory: %w", err)
+	if s.on("warm") || s.on("memory") || s.on("deploy") || s.on("sync") || s.on("async") {
+		if err := s.forkPhases(ctx); err != nil {
+			return err
+		}
 	}
-
-	s.step("2+6. redeploys and first runs")
-	if s.res.Deploy, err = s.e.benchDeploys(ctx, fork, s.o.DeploySamples); err != nil {
-		return fmt.Errorf("deploys: %w", err)
+	if s.on("redis") {
+		s.step(fmt.Sprintf("redis: memory per execution, %d async runs", s.o.CostExecutions))
+		if s.res.RedisCost, err = s.e.benchRedisCost(ctx, s.o.CostExecutions); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	if s.on("scale") {
+		s.step(fmt.Sprintf("scale: %d deployments to ready, then a run of each", s.o.ScaleDeployments))
+		if s.res.Scale, err = s.e.benchScale(ctx, s.o.ScaleDeployments, s.o.ScaleBound); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+	}
+	if s.on("list") {
+		s.step(fmt.Sprintf("list: write %d records, then GET /v1/executions", s.o.ListRecords))
+		if s.res.List, err = s.e.benchList(ctx, s.o.ListRecords, s.o.ListRequests, s.sample); err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
 	}
 	return nil
 }
 
-// async measures the accept rate on fork (whose workers run what it accepts), closes fork, then
-// measures an API-only node joining fork's key prefix and tenant.
-func (s *session) async(ctx context.Context, fork *node) error {
-	s.step("5. async accept rate")
-	s.res.Async = s.e.benchAsync(ctx, fork, "hello", s.o.AsyncClients, s.o.AsyncDuration, s.o.AsyncLimit)
-	if s.res.Async.Accepted == 0 {
-		return fmt.Errorf("async: nothing accepted: %s", s.res.Async.FirstError)
-	}
-	fork.close() // its workers stop; the runs still queued stay queued
-
-	s.step("5. async accept rate, API-only node")
-	api, err := s.e.startNodeAs(ctx, "api", func(c *daemon.Config) {
-		c.Role, c.KeyPrefix, c.DataDir = "api", fork.cfg.KeyPrefix, fork.cfg.DataDir
-		c.RequestsPerSecond, c.MaxQueuedRuns = 100000, 1000000
-	}, fork.token)
+// forkPhases starts the "fork" node (default configuration, pprof listener on), deploys hello
+// and echo, and runs the phases that use it; async runs last (it leaves a backlog of queued runs).
+func (s *session) forkPhases(ctx context.Context) error {
+	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	s.res.AsyncAPIOnly = s.e.benchAsync(ctx, api, "hello", s.o.AsyncClients, s.o.AsyncDuration, s.o.AsyncLimit)
-	api.close()
+	fork, err := s.e.startNode(ctx, "fork", map[string]string{"FAASPOT_PPROF_LISTEN": fmt.Sprintf("127.0.0.1:%d", port)})
+	if err != nil {
+		return err
+	}
+	defer fork.close()
+	hello, _, err := fork.deploy(ctx, "hello", helloCode(0))
+	if err != nil {
+		return err
+	}
+	if _, _, err := fork.deploy(ctx, "echo", echoCode); err != nil {
+		return err
+	}
+	if _, id, err := fork.c.RunSync(ctx, "echo", map[string]any{"name": "bench"}); err == nil {
+		if rec, err := fork.c.GetExecution(ctx, id); err == nil {
+			s.sample = &rec
+		}
+	}
+	if s.on("warm") {
+		if err := s.warm(ctx, fork); err != nil {
+			return err
+		}
+	}
+	if s.on("memory") {
+		s.step("memory: idle memory, warm vs bare")
+		time.Sleep(time.Second) // the pool's containers have gone idle
+		if s.res.Memory, err = s.e.benchMemory(ctx, fork, hello.Image, 8, 3); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+	}
+	if s.on("deploy") {
+		s.step("deploy: code-only redeploys and first runs")
+		if s.res.Deploy, err = s.e.benchDeploys(ctx, fork, s.o.DeploySamples); err != nil {
+			return fmt.Errorf("deploys: %w", err)
+		}
+	}
+	if s.on("sync") {
+		if err := s.syncLoads(ctx, fork); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	if s.on("async") {
+		if err := s.asyncLoads(ctx, fork); err != nil {
+			return fmt.Errorf("async: %w", err)
+		}
+	}
+	return nil
+}
+
+// warm measures warm latency from the Go client on fork and on a process-mode node, in
+// alternating blocks, then closes the process-mode node.
+func (s *session) warm(ctx context.Context, fork *node) error {
+	s.step("warm: warm sync latency, fork and process (Go client)")
+	proc, err := s.e.startNode(ctx, "process", map[string]string{"FAASPOT_WARM_MODE": "process"})
+	if err != nil {
+		return err
+	}
+	defer proc.close()
+	if _, _, err := proc.deploy(ctx, "hello", helloCode(0)); err != nil {
+		return err
+	}
+	if s.res.Warm, err = s.e.benchWarmModes(ctx, fork, proc, "hello", s.o.WarmWarmup, s.o.WarmRuns); err != nil {
+		return fmt.Errorf("warm: %w", err)
+	}
+	return nil
+}
+
+// syncLoads runs wrk's floor (GET /healthz) at the most connections, then the warm sync loads
+// on fork, each after an unmeasured one at the same concurrency (the pool fills), with the CPU
+// breakdown at the most connections; then a profiled load at the most connections, apart so
+// that profiling costs no measured figure.
+func (s *session) syncLoads(ctx context.Context, fork *node) error {
+	top := slices.Max(s.o.Connections)
+	s.step(fmt.Sprintf("sync: wrk GET /healthz (HTTP floor), %d connections", top))
+	floor, _, err := s.e.wrkLoad(ctx, fork, loadSpec(fork, "healthz", top, s.o.LoadDuration), "healthz", false)
+	if err != nil {
+		return err
+	}
+	s.res.Loads = append(s.res.Loads, floor)
+	for _, c := range s.o.Connections {
+		s.step(fmt.Sprintf("sync: wrk warm sync runs, %d connections", c))
+		warmup := loadSpec(fork, "sync", c, 2*time.Second)
+		warmup.name += "-warmup"
+		if _, _, err := s.e.wrkLoad(ctx, fork, warmup, "sync", false); err != nil {
+			return err
+		}
+		r, cpu, err := s.e.wrkLoad(ctx, fork, loadSpec(fork, "sync", c, s.o.LoadDuration), "sync", c == top)
+		if err != nil {
+			return err
+		}
+		s.res.Loads = append(s.res.Loads, r)
+		if cpu != nil {
+			s.res.CPU = append(s.res.CPU, *cpu)
+		}
+	}
+	s.step(fmt.Sprintf("sync: daemon CPU profile, %d connections, %d s", top, s.o.ProfileSeconds))
+	p, err := s.e.profileLoad(ctx, fork, top, s.o.ProfileSeconds)
+	if err != nil { // the figures stand without it
+		p.Error = errString(err)
+		fmt.Fprintln(s.e.progress, "bench: profile:", err)
+	}
+	s.res.Profile = &p
+	return nil
+}
+
+// asyncLoads runs wrk's async accept loads on fork (its workers run what it accepts meanwhile,
+// as in production), closes fork, then runs them on an API-only node joining fork's store and
+// tenant (nothing runs the runs).
+func (s *session) asyncLoads(ctx context.Context, fork *node) error {
+	if err := s.asyncOn(ctx, fork, "all-in-one"); err != nil {
+		return err
+	}
+	fork.close() // its workers stop; the runs still queued stay queued
+	vars := fork.joinVars()
+	vars["FAASPOT_ROLE"] = "api"
+	api, err := s.e.startNodeAs(ctx, "api", vars, fork.token)
+	if err != nil {
+		return err
+	}
+	defer api.close()
+	return s.asyncOn(ctx, api, "api-only")
+}
+
+// asyncOn runs the async loads on n, with the CPU breakdown at the most connections.
+func (s *session) asyncOn(ctx context.Context, n *node, what string) error {
+	top := slices.Max(s.o.AsyncConnections)
+	for _, c := range s.o.AsyncConnections {
+		s.step(fmt.Sprintf("async: wrk async accepts, %s, %d connections", what, c))
+		r, cpu, err := s.e.wrkLoad(ctx, n, loadSpec(n, "async", c, s.o.LoadDuration), "async", c == top)
+		if err != nil {
+			return err
+		}
+		s.res.Loads = append(s.res.Loads, r)
+		if cpu != nil {
+			s.res.CPU = append(s.res.CPU, *cpu)
+		}
+	}
 	return nil
 }

@@ -129,3 +129,12 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// client opens a client of the bench's Redis; the caller closes it.
+func (r *benchRedis) client() (*redis.Client, error) {
+	opts, err := redis.ParseURL(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
+	}
+	return redis.NewClient(opts), nil
+}

@@ -41,12 +41,17 @@ func sampleResults() results {
 	s := func(p50, p95, p99, max float64, n int) summary {
 		return summary{N: n, P50: p50, P95: p95, P99: p99, Min: p50 / 2, Max: max, Mean: p50}
 	}
+	load := func(what, role string, conns int, perS float64, lat summary, bad, cold int64) wrkResult {
+		return wrkResult{What: what, Role: role, Mode: "fork", Connections: conns, Threads: min(conns, 2), DurationS: 5.01,
+			Answers: int64(perS * 5), OK: int64(perS*5) - bad, Unexpected: bad, PerS: perS, LatencyMS: lat, ColdStarts: float64(cold)}
+	}
 	r := results{
 		When:      time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-		TotalS:    301.4,
-		Machine:   machine{CPUs: 8, DockerVersion: "27.3.1", CgroupVersion: "2", StorageDriver: "overlay2", InProcess: true},
+		TotalS:    601.4,
+		Machine:   machine{CPUs: 2, DockerVersion: "27.3.1", CgroupVersion: "2", StorageDriver: "overlay2"},
 		Store:     "redis-server started by the bench",
 		BaseImage: "faaspot/runner-base:abc123",
+		Phases:    AllPhases,
 		Cold: coldResult{Samples: 30, BareMS: s(310.5, 340.25, 355, 360, 30), FaaspotMS: s(330.75, 370, 390.5, 401, 30),
 			AcquireMS: s(280, 300, 310, 312, 30), RatioP50: 1.0652, RatioP95: 1.0874, FirstBuildS: 12.34},
 		Deploy: deployResult{Samples: 8, RedeployMS: s(640, 700, 710, 712, 8), FirstRunMS: s(4.2, 31, 31, 31.5, 8),
@@ -56,15 +61,29 @@ func sampleResults() results {
 				DurationMS: s(0.8, 1.1, 2, 9, 2000)},
 			Process: warmResult{Mode: "process", LatencyMS: s(2.5, 3.1, 11, 20, 2000), DurationMS: s(2, 2.6, 9, 18, 2000), ColdStarts: 2},
 		},
-		Throughput: []throughputResult{
-			{Mode: "process", Clients: 1, DurationS: 5, Runs: 2100, RunsPerS: 420, LatencyMS: s(2.3, 3, 4, 9, 2100)},
-			{Mode: "fork", Clients: 16, DurationS: 5.02, Runs: 7600, RunsPerS: 1513.9, LatencyMS: s(10.1, 15, 19.5, 40, 7600)},
-			{Mode: "fork", Clients: 64, DurationS: 5.1, Runs: 4500, Errors: 3, RunsPerS: 882.4, LatencyMS: s(70, 90, 120, 300, 4500)},
+		Loads: []wrkResult{
+			load("healthz", "all", 64, 21000, s(2.9, 4, 6, 12, 105000), 0, 0),
+			load("sync", "all", 1, 420, s(0.95, 1.5, 2.9, 9, 2100), 0, 0),
+			load("sync", "all", 16, 1513.9, s(10.1, 15, 19.5, 40, 7600), 0, 2),
+			load("sync", "all", 64, 1882.4, s(30, 50, 120, 300, 9400), 3, 4),
+			load("async", "all", 16, 5100, s(3, 5, 8, 20, 25500), 0, 0),
+			load("async", "api", 64, 16666.7, s(2.4, 4, 6, 15, 83000), 4, 0),
 		},
-		Async:        asyncResult{Role: "all", Clients: 16, DurationS: 3, Accepted: 15300, PerS: 5100, LatencyMS: s(3, 5, 8, 20, 15300)},
-		AsyncAPIOnly: asyncResult{Role: "api", Clients: 16, DurationS: 3, Accepted: 20000, Refused: 4, PerS: 6666.7, LatencyMS: s(2.4, 4, 6, 15, 20000)},
+		CPU: []cpuBreakdown{{Kind: "sync", Load: "warm sync runs, all node, 64 connections", DurationS: 5.01, Runs: 9400, CPUs: 2, AvailableMS: 10020,
+			Groups: []cpuGroup{{Name: "faaspotd", Processes: 1, CPUMS: 2300}, {Name: "dockerd", Processes: 1, CPUMS: 1500},
+				{Name: "runners (sandbox containers)", Processes: 8, CPUMS: 4000}, {Name: "wrk", Processes: 1, CPUMS: 310}},
+			ListedMS: 8110, MachineBusyMS: 9800}},
+		Profile: &profileResult{Load: "warm sync runs, 64 connections (wrk)", Seconds: 8, Path: "bench-results/faaspotd-sync-64.pprof",
+			TopFlat: []string{"Duration: 8s, Total samples = 2.3s (28.75%)", "      flat  flat%   sum%        cum   cum%",
+				"     1.1s 47.83% 47.83%      1.1s 47.83%  internal/runtime/syscall/linux.Syscall6"}},
 		Memory: memoryResult{WarmContainers: 8, WarmMB: 14.2, WarmRSSMB: 9.1, WarmRawMB: 40.3, BareContainers: 3, BareMB: 12.5,
 			BareRSSMB: 8.8, BareRawMB: 30.1, Ratio: 1.136, RatioRSS: 1.034, RatioRaw: 1.339, Counted: "usage - inactive_file"},
+		RedisCost: redisCost{Executions: 4995, Tenants: 5, Completed: 4995, RunS: 12.5, UsedBefore: 2000000, UsedAfter: 9000000,
+			BytesPerRun: 1401.4, KeysBefore: 40, KeysAfter: 10030, KeysPerRun: 2},
+		Scale: scaleResult{Deployments: 200, CreateS: 1.2, Ready: 200, ReadyS: 95.5, AllReady: true, BoundS: 300, RunsS: 20.5,
+			RSSBeforeMB: 40.2, RSSAfterMB: 61.7, PoolContainers: 64, PoolCap: 64},
+		List: listResult{Records: 100000, Tenants: 100, Written: 100000, WriteS: 14.1, How: "in-process", Template: "synthetic",
+			Requests: 200, Items: 100, LatencyMS: s(2.1, 2.9, 3.5, 4, 200)},
 	}
 	r.judge()
 	return r

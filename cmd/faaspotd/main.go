@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/faaspot/faaspot/cli"
 	"github.com/faaspot/faaspot/daemon"
@@ -94,6 +98,13 @@ func run(cfg daemon.Config, debug bool) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		_, stopPprof, err := servePprof(addr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	d := daemon.New(cfg, log)
 	if err := d.Open(ctx); err != nil {
 		return err
@@ -101,4 +112,27 @@ func run(cfg daemon.Config, debug bool) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return d.Close()
+}
+
+// pprofEnv names the address of the opt-in profiling listener (off when empty).
+const pprofEnv = "FAASPOT_PPROF_LISTEN"
+
+// servePprof serves net/http/pprof on addr, on a mux of its own (never the API's), and returns
+// the address it listens on and the func that closes it. It has no authentication: give it a
+// loopback address.
+func servePprof(addr string, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", pprofEnv, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Warn("pprof listening: profiles and the command line are open to whoever reaches it", "addr", ln.Addr().String())
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }

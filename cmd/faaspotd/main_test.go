@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -55,5 +58,31 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("listen %q, want %q", cfg.Listen, tt.wantListen)
 			}
 		})
+	}
+}
+
+// TestServePprof: the opt-in listener serves the profiles on its own address and stops when
+// closed; a bad address is an error naming the variable.
+func TestServePprof(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	addr, stop, err := servePprof("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /debug/pprof/cmdline: %d, want 200", resp.StatusCode)
+	}
+	stop()
+	if resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline"); err == nil {
+		resp.Body.Close()
+		t.Errorf("still serving after stop")
+	}
+	if _, _, err := servePprof("127.0.0.1:notaport", log); err == nil || !strings.Contains(err.Error(), pprofEnv) {
+		t.Errorf("bad address: err %v, want one naming %s", err, pprofEnv)
 	}
 }
