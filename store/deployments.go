@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -312,9 +313,18 @@ func (s *Store) getDeployment(ctx context.Context, c redis.Cmdable, key string) 
 // first. The store's own errors (not found, exists, quota, unavailable, a record that does not
 // decode) pass through; others mean Redis failed.
 func (s *Store) watch(ctx context.Context, fn func(tx *redis.Tx) error, keys ...string) error {
-	for range 16 {
+	for attempt := range watchAttempts {
 		err := s.rdb.Watch(ctx, fn, keys...)
 		if errors.Is(err, redis.TxFailedErr) {
+			// Another writer won: wait a random while, longer each time, so that many
+			// concurrent writers (200 creates of one tenant at once) spread out and all get
+			// through instead of colliding again in step.
+			wait := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			continue
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) &&
@@ -325,6 +335,9 @@ func (s *Store) watch(ctx context.Context, fn func(tx *redis.Tx) error, keys ...
 	}
 	return unavailable("transaction", errors.New("too much contention on "+strings.Join(keys, ", ")))
 }
+
+// watchAttempts bounds the attempts of one optimistic transaction (about 2 s of backoff at most).
+const watchAttempts = 40
 
 func isDecodeError(err error) bool {
 	var se *json.SyntaxError

@@ -393,3 +393,28 @@ func TestPutDeploymentQuota(t *testing.T) {
 		t.Errorf("another tenant's create: %v", err)
 	}
 }
+
+// TestConcurrentCreates: many creates of one tenant at once all get through (their optimistic
+// transactions collide on the tenant's deployment set and back off at random).
+func TestConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{MaxQueuedBuilds: 1000})
+	tn, _ := mustCreateTenant(t, s, "acme")
+	const n = 60
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			spec := faaspot.DeploymentSpec{Name: fmt.Sprintf("fn%d", i), Source: faaspot.Source{Code: "def main(a, c): pass"}}
+			_, _, err := s.PutDeployment(ctx, tn.ID, spec, 0)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent create failed: %v", err)
+		}
+	}
+	if list, err := s.ListDeployments(ctx, tn.ID); err != nil || len(list) != n {
+		t.Fatalf("%d deployments, %v; want %d", len(list), err, n)
+	}
+}
