@@ -26,7 +26,9 @@ import (
 // host sockets out of its sandbox) says so on stdout ({"channel": "stdio"}) and speaks over
 // stdio as before; the sandbox then uses the attach.
 
-// channelMount is where a container finds its channel directory; channelSocket names the socket.
+// channelMount is where a container finds its channel directory; channelSocket names the socket
+// (the runner's CHANNEL_PATH is the two together; runners of earlier releases do not look for
+// it, and speak over stdio, as the box then does).
 const (
 	channelMount  = "/run/faaspot"
 	channelSocket = "s"
@@ -90,7 +92,8 @@ func (c *channel) close() {
 }
 
 // channelFor gives a container about to be created a channel, when the sandbox uses them: the
-// mount of its directory and the runner's FAASPOT_CHANNEL. Without one (none configured, or its
+// mount of its directory, where the runner looks for the socket (no environment variable: a
+// container's environment holds nothing of faaspot's). Without one (none configured, or its
 // socket could not be made) the box speaks over stdio.
 func (s *Sandbox) channelFor(cc *container.Config, hc *container.HostConfig) *channel {
 	if s.channels == "" {
@@ -102,13 +105,8 @@ func (s *Sandbox) channelFor(cc *container.Config, hc *container.HostConfig) *ch
 		return nil
 	}
 	hc.Mounts = append(hc.Mounts, ch.mount())
-	cc.Env = append(cc.Env, channelEnv+"="+channelMount+"/"+channelSocket)
 	return ch
 }
-
-// channelEnv names the socket to the runner. Runners of earlier releases ignore it and speak over
-// stdio, as the box then does.
-const channelEnv = "FAASPOT_CHANNEL"
 
 // decide records how the box's runner speaks: over conn (nil: it ended first). Only the first
 // decision counts; it reports whether it was this one.

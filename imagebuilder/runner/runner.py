@@ -3,8 +3,8 @@
 Serve mode (no arguments, or --serve process|fork): imports the function module, writes a
 {"ready": true} line, then answers requests until stdin ends: each request is one JSON line
 {"args", "context", "output_limit", "result_limit"} on stdin, each answer one result frame, a
-single JSON line, on the original stdout. With FAASPOT_CHANNEL naming a unix socket, requests
-and frames go over a connection to it instead (see channel_fds). What the function prints (fd 1 and 2) is captured apart
+single JSON line, on the original stdout. When the sandbox gives the container a unix socket at
+CHANNEL_PATH, requests and frames go over a connection to it instead (see channel_fds). What the function prints (fd 1 and 2) is captured apart
 through pipes, capped at output_limit bytes each, so it can never be mistaken for a frame; stdin
 is /dev/null for the function. A container used for one run simply gets one request. A request
 with "live": true also gets, ahead of its frame and only while its run goes on, output lines
@@ -49,6 +49,8 @@ import time
 import traceback
 
 FUNCTION_PATH = "/opt/faaspot/function/main.py"
+# The sandbox's socket for the protocol, when it gives the container one (a read-only mount).
+CHANNEL_PATH = "/run/faaspot/s"
 SITE_DIR = "/opt/faaspot/site"
 TMP_DIR = "/tmp"
 # Where else a run may leave files for the next: emptied when the runner owns the container.
@@ -439,12 +441,13 @@ def serve(mode):
 
 
 def channel_fds():
-    """The protocol's descriptors, (write, read): a connection to the sandbox's socket named by
-    FAASPOT_CHANNEL, made before anything of the function is imported, when the runner can
-    connect to it; else the original stdout and stdin, after the line {"channel": "stdio"} on
-    stdout tells the sandbox so. (gVisor keeps host sockets out of its sandbox.)"""
-    path = os.environ.pop("FAASPOT_CHANNEL", "")
-    if path:
+    """The protocol's descriptors, (write, read): a connection to the sandbox's socket at
+    CHANNEL_PATH, made before anything of the function is imported, when there is one and the
+    runner can connect to it; else the original stdout and stdin, after the line
+    {"channel": "stdio"} on stdout tells the sandbox so when there was one. (gVisor keeps host
+    sockets out of its sandbox.)"""
+    path = CHANNEL_PATH
+    if os.path.exists(path):
         import socket
         try:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
