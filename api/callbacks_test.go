@@ -13,12 +13,7 @@ import (
 // doCallback sends a run request with an X-Faaspot-Callback-Url.
 func (e *apiEnv) doCallback(method, path, url string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	req.Header.Set("Authorization", "Token "+e.token)
-	req.Header.Set(faaspot.HeaderCallbackURL, url)
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec
+	return e.doWith(method, path, faaspot.HeaderCallbackURL, url)
 }
 
 // TestCallbackURLHeader: a run's callback URL is recorded pending; one inside the server's

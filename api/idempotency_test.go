@@ -14,9 +14,15 @@ import (
 // doKeyed sends a run request with an Idempotency-Key.
 func (e *apiEnv) doKeyed(method, path, key string) *httptest.ResponseRecorder {
 	e.t.Helper()
+	return e.doWith(method, path, faaspot.HeaderIdempotencyKey, key)
+}
+
+// doWith sends a request of the env's tenant with one more header.
+func (e *apiEnv) doWith(method, path, header, value string) *httptest.ResponseRecorder {
+	e.t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	req.Header.Set("Authorization", "Token "+e.token)
-	req.Header.Set(faaspot.HeaderIdempotencyKey, key)
+	req.Header.Set(header, value)
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
 	return rec
