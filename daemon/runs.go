@@ -344,6 +344,7 @@ func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f
 		w.callbacks.nudge() // scheduled with the record: deliver it now
 	}
 	if out, ok := w.directs.LoadAndDelete(job.ID); ok {
+		e.Result = compact(e.Result)      // as the stored record has it
 		out.(chan faaspot.Execution) <- e // a direct dispatch waits for it (direct.go)
 	}
 	if now.Sub(e.CreatedAt) >= endLogAfter {
@@ -400,8 +401,8 @@ func unstored(e faaspot.Execution, err error) faaspot.Execution {
 }
 
 // compact is v without insignificant white space, as the stored record keeps it: a direct run's
-// answer is the same as one read back from the store. v is returned as it is when it is not JSON
-// (the store then refuses it).
+// answer, handed over in memory, is the same as one read back from the store. v is returned as
+// it is when it is not JSON (the store refused it already).
 func compact(v json.RawMessage) json.RawMessage {
 	if len(v) == 0 {
 		return v
@@ -423,7 +424,7 @@ func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	default:
 		e.Status = faaspot.ExecFailed
 	}
-	e.Result = compact(res.Value)
+	e.Result = res.Value
 	if res.Error != nil {
 		e.Error = &faaspot.ExecError{Type: res.Error.Type, Message: res.Error.Message, Traceback: res.Error.Traceback,
 			MessageTruncated: res.Error.MessageTruncated, TracebackTruncated: res.Error.TracebackTruncated}

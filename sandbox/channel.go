@@ -164,8 +164,11 @@ func (b *box) stdioChosen(r *bufio.Reader, limit int) bool {
 // stdioHello is the line a runner that cannot use its channel writes first on stdout.
 const stdioHello = `{"channel": "stdio"}`
 
-// closeConn closes the box's channel and its connection, when it has them.
-func (b *box) closeConn() {
+// stop ends the box's protocol: its readers stop delivering, and its attach, its channel and
+// the channel's connection close (the runner, reading from either, ends). Call it once.
+func (b *box) stop() {
+	close(b.done)
+	b.att.Close()
 	if b.ch != nil {
 		b.ch.close()
 	}

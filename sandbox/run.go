@@ -147,9 +147,7 @@ func (s *Sandbox) kill(ctx context.Context, b *box) {
 // discard stops reading b and removes its container in the background (a run's answer does not
 // wait for it; Close does).
 func (s *Sandbox) discard(b *box) {
-	close(b.done)
-	b.att.Close()
-	b.closeConn()
+	b.stop()
 	s.removals.Add(1)
 	go func() {
 		defer s.removals.Done()

@@ -51,9 +51,7 @@ func (s *Sandbox) Retire(prefix string) int {
 	boxes := s.pool.drain(prefix, false)
 	var wg sync.WaitGroup
 	for _, b := range boxes {
-		close(b.done)
-		b.att.Close()
-		b.closeConn()
+		b.stop()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

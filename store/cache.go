@@ -50,10 +50,13 @@ const cacheMaxEntries = 100_000
 
 // NewCache returns a Cache of s whose entries live at most ttl, watching the announcements of
 // changes until Close.
-func (s *Store) NewCache(ttl time.Duration) *Cache {
+func (s *Store) NewCache(ttl time.Duration) *Cache { return s.newCache(ttl, nil) }
+
+// newCache is NewCache telling dropped (when not nil) of every drop.
+func (s *Store) newCache(ttl time.Duration, dropped chan struct{}) *Cache {
 	ctx, stop := context.WithCancel(context.Background())
 	c := &Cache{s: s, ttl: ttl, now: s.now, tokens: map[string]tokenEntry{}, deps: map[depKey]depEntry{},
-		stop: stop, done: make(chan struct{})}
+		stop: stop, done: make(chan struct{}), dropped: dropped}
 	c.start(ctx)
 	return c
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestCallbackOfAGoneRecord(t *testing.T) {
 			q.Callback = &faaspot.Callback{URL: "https://example.test/", State: faaspot.CallbackPending}
 			e := mustEnqueue(t, s, tn.ID, q)
 			e.Status = faaspot.ExecFailed
-			if err := s.FinishRun(ctx, mustNextJob(t, s, store.Runs, "w"+itoa(i)), e); err != nil {
+			if err := s.FinishRun(ctx, mustNextJob(t, s, store.Runs, fmt.Sprint("w", i)), e); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -110,8 +111,6 @@ func TestCallbackOfAGoneRecord(t *testing.T) {
 		t.Fatalf("settled or dropped callbacks are taken again: %+v", again)
 	}
 }
-
-func itoa(i int) string { return string(rune('0' + i)) }
 
 // TestWebhookSecret: made once and stable, sealed at rest, replaced by a rotation, per tenant.
 func TestWebhookSecret(t *testing.T) {

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // OutOfMemory exposes outOfMemory to the package's external tests.
 var OutOfMemory = outOfMemory
@@ -12,10 +9,7 @@ var OutOfMemory = outOfMemory
 // first, the subscription's own, has been taken).
 func (s *Store) NewCacheWatched(ttl time.Duration) (*Cache, <-chan struct{}) {
 	dropped := make(chan struct{}, 64)
-	ctx, stop := context.WithCancel(context.Background())
-	c := &Cache{s: s, ttl: ttl, now: s.now, tokens: map[string]tokenEntry{}, deps: map[depKey]depEntry{},
-		stop: stop, done: make(chan struct{}), dropped: dropped}
-	c.start(ctx)
+	c := s.newCache(ttl, dropped)
 	<-dropped
 	return c, dropped
 }

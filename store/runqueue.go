@@ -106,7 +106,7 @@ end
 // nothing of the tenant waits in its stream and it runs fewer jobs than its cap (its own, else
 // ARGV[16]; counted as claimScript does, ARGV[17] the alive key prefix), the run is queued and
 // claimed by that consumer in the same step, without waking a worker: it answers {3, entry id}.
-var enqueueScript = redis.NewScript(laneLua + trimLua + `
+var enqueueScript = redis.NewScript(laneLua + trimLua + runningLua + `
 local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
 local idem, idemttl = KEYS[13], tonumber(ARGV[14])
@@ -145,13 +145,7 @@ if consumer ~= '' then
   if redis.call('XLEN', stream) == tonumber(pending[1]) then -- nothing waits: no job jumps the queue
     local cap = tonumber(redis.call('HGET', tenant, 'max_concurrent_runs') or '0') or 0
     if cap <= 0 then cap = defcap end
-    local n = 0
-    if tonumber(pending[1]) > 0 then
-      for _, c in ipairs(pending[4]) do
-        if c[1] == consumer or redis.call('EXISTS', aprefix .. c[1]) == 1 then n = n + tonumber(c[2]) end
-      end
-    end
-    direct = n < cap
+    direct = running(pending, consumer, aprefix) < cap
   end
 end
 rotate(tenants, rr, tid)
@@ -164,6 +158,20 @@ end
 wakeup(wake, wakekept)
 return 1`)
 
+// runningLua defines running(pending, consumer, aprefix): how many of a stream's pending entries
+// (its XPENDING summary) are held by live consumers, the claiming one (consumer) and those whose
+// alive key (aprefix .. name) exists: a dead node's jobs do not count against a tenant's cap.
+const runningLua = `
+local function running(pending, consumer, aprefix)
+  local n = 0
+  if tonumber(pending[1]) == 0 then return 0 end
+  for _, c in ipairs(pending[4]) do
+    if c[1] == consumer or redis.call('EXISTS', aprefix .. c[1]) == 1 then n = n + tonumber(c[2]) end
+  end
+  return n
+end
+`
+
 // claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
 // A tenant's running jobs are those pending for live consumers (see Liveness: the claiming one,
 // and those whose alive key exists): a dead node's jobs do not hold the tenant back.
@@ -172,17 +180,9 @@ return 1`)
 // worker a round trip. KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant
 // record key prefix, cap field, consumer, default maximum of concurrent jobs per tenant, alive key
 // prefix, tenants' key prefix ("" for a lane of builds).
-var claimScript = redis.NewScript(`
+var claimScript = redis.NewScript(runningLua + `
 local rr, tenants = KEYS[1], KEYS[2]
 local sprefix, tprefix, capfield, consumer, defcap, aprefix, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local function running(pending)
-  local n = 0
-  if tonumber(pending[1]) == 0 then return 0 end
-  for _, c in ipairs(pending[4]) do
-    if c[1] == consumer or redis.call('EXISTS', aprefix .. c[1]) == 1 then n = n + tonumber(c[2]) end
-  end
-  return n
-end
 for i = 1, redis.call('LLEN', rr) do
   local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
   local stream = sprefix .. tid
@@ -197,7 +197,7 @@ for i = 1, redis.call('LLEN', rr) do
     end
     if cap <= 0 then cap = defcap end
     local ok, pending = pcall(redis.call, 'XPENDING', stream, 'workers')
-    if ok and (tonumber(pending[1]) < cap or running(pending) < cap) then
+    if ok and (tonumber(pending[1]) < cap or running(pending, consumer, aprefix) < cap) then
       local ok2, res = pcall(redis.call, 'XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', stream, '>')
       if ok2 and res and res[1] and #res[1][2] > 0 then
         local e = res[1][2][1]
