@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -30,16 +31,18 @@ var _ directQueue = (*store.Store)(nil)
 // the store failed, and the job stays pending); otherwise the run is queued for any worker and
 // the channel is nil: wait for it as for any queued run. The run goes on whether or not anyone
 // waits on the channel. Errors are the store's (EnqueueRun's: a *faaspot.QuotaError,
-// ErrNotFound for a tenant gone, ErrUnavailable).
+// ErrNotFound for a tenant gone, ErrUnavailable). The path taken is counted in
+// faaspot_sync_dispatch_total (a refused run is not).
 func (w *workers) RunDirect(ctx context.Context, tid string, d faaspot.Deployment, e faaspot.Execution, maxQueued int) (<-chan faaspot.Execution, error) {
 	if !w.runsHere(tid, d) || !w.runSlots.tryAcquire() {
-		return nil, w.direct.EnqueueRun(ctx, tid, e, maxQueued, true)
+		return nil, w.queued(w.direct.EnqueueRun(ctx, tid, e, maxQueued, true))
 	}
 	job, err := w.direct.EnqueueDirect(ctx, tid, e, maxQueued, w.consumer)
 	if err != nil || job == nil {
 		w.runSlots.release()
-		return nil, err
+		return nil, w.queued(err)
 	}
+	w.metrics.SyncDispatch.WithLabelValues(metrics.DispatchDirect).Inc()
 	out, ended := make(chan faaspot.Execution, 1), make(chan faaspot.Execution, 1)
 	w.directs.Store(job.ID, ended)
 	go func() {
@@ -53,6 +56,15 @@ func (w *workers) RunDirect(ctx context.Context, tid string, d faaspot.Deploymen
 		}
 	}()
 	return out, nil
+}
+
+// queued counts a sync run queued for any worker, unless err says the store refused it, and
+// returns err.
+func (w *workers) queued(err error) error {
+	if err == nil {
+		w.metrics.SyncDispatch.WithLabelValues(metrics.DispatchQueued).Inc()
+	}
+	return err
 }
 
 // runsHere reports whether a run of d may be dispatched directly on this node now.

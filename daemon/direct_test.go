@@ -3,27 +3,36 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/sandbox"
 	"github.com/faaspot/faaspot/store"
 )
 
 // fakeDirect is a directQueue: it claims for the offering consumer unless claim is false, and
-// records what was queued which way.
+// records what was queued which way; with err set it refuses every run with it.
 type fakeDirect struct {
 	claim           bool
+	err             error
 	queued, claimed []string
 }
 
 func (f *fakeDirect) EnqueueRun(_ context.Context, _ string, e faaspot.Execution, _ int, sync bool) error {
+	if f.err != nil {
+		return f.err
+	}
 	f.queued = append(f.queued, e.ID)
 	return nil
 }
 
 func (f *fakeDirect) EnqueueDirect(_ context.Context, tid string, e faaspot.Execution, _ int, consumer string) (*store.Job, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	if !f.claim {
 		f.queued = append(f.queued, e.ID)
 		return nil, nil
@@ -93,6 +102,45 @@ func TestRunDirect(t *testing.T) {
 			}
 			if free := tw.runSlots.free(); free != 8 {
 				t.Errorf("%d run slots free after the run, want all 8", free)
+			}
+		})
+	}
+}
+
+// TestRunDirectCounted: faaspot_sync_dispatch_total counts each sync run offered to direct
+// dispatch once, by the path it took; a run the store refuses is not counted.
+func TestRunDirectCounted(t *testing.T) {
+	quota := &faaspot.QuotaError{What: "queued runs", Limit: 1}
+	for _, tc := range []struct {
+		name           string
+		idle           int
+		claim          bool
+		err            error
+		direct, queued float64
+	}{
+		{name: "direct", idle: 1, claim: true, direct: 1},
+		{name: "no idle container", idle: 0, claim: true, queued: 1},
+		{name: "the store queues it", idle: 1, claim: false, queued: 1},
+		{name: "refused before the claim", idle: 0, err: quota},
+		{name: "refused at the claim", idle: 1, claim: true, err: quota},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tw := newTestWorkers(t)
+			withRun(tw)
+			tw.direct, tw.soft = &fakeDirect{claim: tc.claim, err: tc.err}, t.Context()
+			tw.idle = func(string) int { return tc.idle }
+			tw.runner.results = append(tw.runner.results, result(sandbox.Result{Outcome: sandbox.Completed, Value: json.RawMessage(`7`)}))
+			const name = "faaspot_sync_dispatch_total"
+			ch, err := tw.RunDirect(t.Context(), testTenant, tw.store.deps["fn"], tw.store.execs["e1"], 0)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("RunDirect: %v, want %v", err, tc.err)
+			}
+			if ch != nil {
+				<-ch // the direct run ends before the test does
+			}
+			direct, queued := tw.metric(t, name, metrics.DispatchDirect).value, tw.metric(t, name, metrics.DispatchQueued).value
+			if direct != tc.direct || queued != tc.queued {
+				t.Errorf("counted direct %v queued %v, want %v and %v", direct, queued, tc.direct, tc.queued)
 			}
 		})
 	}

@@ -56,3 +56,29 @@ func seriesOf(t *testing.T, reg *prometheus.Registry) map[string]int {
 	}
 	return out
 }
+
+// TestSyncDispatchSeries: faaspot_sync_dispatch_total has its two series, direct and queued, from
+// the start (a scrape shows 0 before the first run), and no other.
+func TestSyncDispatchSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.SyncDispatch.WithLabelValues(DispatchDirect).Add(3)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "faaspot_sync_dispatch_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				got[l.GetName()+"="+l.GetValue()] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	if _, ok := got["path=queued"]; len(got) != 2 || got["path=direct"] != 3 || !ok || got["path=queued"] != 0 {
+		t.Errorf("series %v, want exactly path=direct at 3 and path=queued at 0", got)
+	}
+}

@@ -25,11 +25,24 @@ type Metrics struct {
 	// or no answer, tried again later), failed (given up) or refused (an address the operator
 	// does not allow).
 	Callbacks *prometheus.CounterVec
+	// SyncDispatch counts the synchronous runs offered to direct dispatch — on a node that runs
+	// workers, unpinned, without an Idempotency-Key, of a deployment with a ready version — by
+	// the path each took: direct (queued and claimed in one step by the node the request
+	// arrived at, and run there) or queued (put in the tenant's run stream for any worker). A
+	// run refused (a quota, the store away) is not counted; other sync runs are always queued
+	// and not counted either. Both label values exist from the start, at 0.
+	SyncDispatch *prometheus.CounterVec
 	// The HTTP collectors are labelled route, method (and code): observe through ObserveHTTP,
 	// which keeps every label value in a fixed set.
 	HTTPRequests *prometheus.CounterVec
 	HTTPDuration *prometheus.HistogramVec
 }
+
+// The values of SyncDispatch's label path.
+const (
+	DispatchDirect = "direct"
+	DispatchQueued = "queued"
+)
 
 // New creates the collectors and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
@@ -55,6 +68,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "faaspot_cold_starts_total", Help: "Runs that started a fresh container."}),
 		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaspot_callbacks_total", Help: "Callback delivery attempts by outcome."}, []string{"outcome"}),
+		SyncDispatch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_sync_dispatch_total", Help: "Synchronous runs offered to direct dispatch, by the path taken: direct or queued."},
+			[]string{"path"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaspot_http_requests_total", Help: "HTTP requests by route template, method and status code."},
 			[]string{"route", "method", "code"}),
@@ -63,7 +79,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: latencyBuckets}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.BuildDuration, m.QueueWait, m.RunDuration, m.SyncLatency, m.ContainerAcquire,
-		m.Executions, m.ColdStarts, m.Callbacks, m.HTTPRequests, m.HTTPDuration)
+		m.Executions, m.ColdStarts, m.Callbacks, m.SyncDispatch, m.HTTPRequests, m.HTTPDuration)
+	for _, path := range []string{DispatchDirect, DispatchQueued} {
+		m.SyncDispatch.WithLabelValues(path)
+	}
 	return m
 }
 

@@ -12,7 +12,8 @@ import (
 // Cache serves the lookups every request makes — its token's tenant, the run's deployment —
 // from memory, for at most its TTL, and takes from a tenant's request-rate quota in batches: a
 // node that spends one round trip per request on them cannot serve thousands a second. Whatever
-// changes them is announced (changes.go) and dropped from every node's Cache at once; the TTL
+// changes them is announced (changes.go) and dropped from every node's Cache when the
+// announcement arrives (milliseconds; at once on the node that made the change); the TTL
 // bounds the rest (a lost announcement). A batch is a twentieth of a second's worth of the
 // tenant's rate, at most maxBatch requests, taken from the shared bucket: across N API nodes the
 // rate may be passed by N such batches at most, and a batch left unused when its entry expires

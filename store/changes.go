@@ -12,8 +12,10 @@ import (
 // announced on the store's changes channel ({p}changes) once written: "<origin> t <tid>" for a
 // tenant (its tokens, quotas, deletion), "<origin> d <tid> <name>" for a deployment (a new
 // version, a build's end, a rollback, a deletion), origin naming the Store that made it. Every
-// other node's Cache drops what a message names at once; the caches of the Store that made the
-// change dropped it before the change's call returned. Announcing is
+// other node's Cache drops what a message names as soon as the message arrives (measured on a
+// real Redis: within 0-17 ms of the change's answer, so a request on another node sent right
+// after the answer may still see the old state); the caches of the Store that made the change
+// dropped it before the change's call returned. Announcing is
 // best effort: a message lost (Redis away, a subscription being restored) is made up for by the
 // Cache's TTL, and a restored subscription empties the Cache.
 
