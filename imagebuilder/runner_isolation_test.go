@@ -175,6 +175,7 @@ func newCanary(t *testing.T) string {
 type probeLook struct {
 	Frames, Objects, Memory []string
 	Tmp, Shm, Mqueue, Sysv  []string
+	Survivors               []string
 	SysvKey                 []string `json:"sysv_key"`
 	Runner                  map[string]map[string]string
 	Own                     map[string]string
@@ -217,7 +218,7 @@ func TestRunnerForkForgetsRuns(t *testing.T) {
 func TestRunnerForkClearsResidue(t *testing.T) {
 	_, look := lookAfterLeave(t, Runner)
 	for what, left := range map[string][]string{"/tmp": look.Tmp, "/dev/shm": look.Shm, "/dev/mqueue": look.Mqueue,
-		"SysV IPC": look.Sysv, "SysV IPC by key": look.SysvKey} {
+		"SysV IPC": look.Sysv, "SysV IPC by key": look.SysvKey, "processes": look.Survivors} {
 		if len(left) != 0 {
 			t.Errorf("%s after a run that left residue: %v, want nothing", what, left)
 		}
@@ -297,7 +298,8 @@ func TestRunnerForkAsInit(t *testing.T) {
 	noInit := func(hc *container.HostConfig) { hc.Init = new(bool) }
 	_, look := lookAfterLeave(t, Runner, noInit)
 	checkRunnerHidden(t, look, []string{"ptrace", "mem", "environ", "fds", "stdout", "signal"})
-	for what, left := range map[string][]string{"memory": look.Memory, "/tmp": look.Tmp, "/dev/shm": look.Shm, "SysV IPC": look.Sysv} {
+	for what, left := range map[string][]string{"memory": look.Memory, "/tmp": look.Tmp, "/dev/shm": look.Shm, "SysV IPC": look.Sysv,
+		"processes": look.Survivors} {
 		if len(left) != 0 {
 			t.Errorf("%s after a run that left residue: %v", what, left)
 		}

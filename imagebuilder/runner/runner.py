@@ -437,7 +437,7 @@ def serve(mode):
         frame["stray"] = standby.stray() if standby else stray_processes() + stray_threads(threads)
         write_frame(out, frame)
         if standby is not None:
-            standby.renew()  # after the frame: the next run finds its process already forked
+            standby.renew()  # after the frame: the next run finds its process forked already
 
 
 def channel_fds():
@@ -477,18 +477,61 @@ def run_here(main_fn, doc):
     return frame
 
 
+# How many run processes are kept forked ahead of their runs. The next run's process is asked
+# for as a run starts, so that it is forked while that run goes on: no fork is on a run's path.
+SPARES = 1
+
+
+class Spare(object):
+    """A run's process forked ahead of its run, waiting for its request: its pid and the runner's
+    ends of its request pipe, done pipe and frame memfd (-1 once closed)."""
+
+    def __init__(self, pid, fds):
+        self.pid = pid
+        self.req_w, self.done_r, self.memfd = fds
+
+    def close(self):
+        for name in ("req_w", "done_r", "memfd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
+
+    def waiting(self):
+        """Whether the process still waits for its request: a run's process (same uid) may have
+        ended or stopped it. Its done pipe at end of file means it is gone, whatever process has
+        its pid since; one stopped is killed."""
+        if select.select([self.done_r], [], [], 0)[0]:
+            return False
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return True
+        except (OSError, IndexError):
+            return False
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return False
+
+
 class Standby(object):
     """Fork mode, the runner's side. Each run gets a fresh process forked by the fork server (see
     fork_server), whose memory holds nothing of any run. The process is forked ahead of its run,
-    after the previous frame went out, and waits for its request on a pipe, so neither the fork nor
-    the process's end is on a run's path: it leaves its frame in a memfd and says so with one
-    byte on a pipe, then its process group is killed. The fork server hands the runner these
-    descriptors with the process's pid, and its wait status when it ends.
+    while the run before it goes on (a spare, see SPARES), and waits for its request on a pipe, so
+    neither the fork nor the process's end is on a run's path: it leaves its frame in a memfd and
+    says so with one byte on a pipe, then its process group is killed. The fork server hands the
+    runner these descriptors with the process's pid, and the wait status of each process that
+    ends.
 
     When the runner owns the container (its parent is the container's init, or it is the init),
-    every other process is what a finished run left behind, escaped from its group: they are
-    killed, and what runs left in /dev/shm, /dev/mqueue and SysV IPC removed, before the next
-    process is forked, so a run never meets anything of another and the container stays warm."""
+    every other process but the fork server and the spares is what a finished run left behind,
+    escaped from its group: they are killed, and what runs left in /tmp, /dev/shm, /dev/mqueue
+    and SysV IPC removed, before the next request is handed over, so a run never meets anything
+    of another and the container stays warm. A spare holds nothing of any run: it was forked from
+    the fork server, is confined apart from the run beside it (see confine_run), and reads
+    nothing before its request."""
 
     def __init__(self, main_fn, private_fds):
         import socket
@@ -510,38 +553,73 @@ class Standby(object):
                 os._exit(70)
         theirs.close()
         self.server_pid, self.server_lost = pid, False
-        self.confined = self.receive(b"c")[0] == 1
-        self.pid, self.group, self.status = None, None, 0
-        self.renew()
+        msg = receive_fds(self.server, 0)[0]
+        if not msg.startswith(b"c"):
+            os._exit(70)
+        self.confined = msg == b"c1"
+        self.spares, self.asked = [], 0
+        # The process of the run under way or last, its group, its wait status once it ended.
+        self.pid, self.group, self.status = None, None, None
+        self.ooms = oom_kills()
+        self.ask()
+        while not self.spares:  # ready means the first run's process is there
+            self.pump()
+
+    def ask(self):
+        """Have one more process forked (it joins the spares when the server says so)."""
+        self.server.send(b"f")
+        self.asked += 1
+
+    def pump(self):
+        """Take the fork server's next message: a process forked (b"p<pid>" with its three
+        descriptors) joins the spares; a process's end (b"s<pid> <status>") is kept when it is
+        the run's. The runner exits when the server is gone or says anything else."""
+        msg, fds = receive_fds(self.server, 3)
+        if msg.startswith(b"p") and len(fds) == 3:
+            self.spares.append(Spare(int(msg[1:]), fds))
+            self.asked -= 1
+            return
+        if msg.startswith(b"s") and not fds:
+            pid, status = (int(x) for x in msg[1:].split())
+            if pid == self.pid:
+                self.status = status
+            return
+        os._exit(70)
+
+    def take(self):
+        """A spare still waiting for its request, forked now only when there is none."""
+        while True:
+            while not self.spares:
+                if not self.asked:
+                    self.ask()
+                self.pump()
+            spare = self.spares.pop(0)
+            if spare.waiting():
+                return spare
+            spare.close()
 
     def renew(self):
-        """Wait for the last run's process to end; kill what it left running and remove what it
-        left behind; have the next run's process forked. The runner exits (the container must
-        go) when something of a run cannot be removed or the fork server is gone."""
-        if self.pid is not None:
-            self.status = self.receive(b"s")[0]
-            self.pid = None
+        """After a run's frame went out: kill what the run left running and remove what it left
+        behind, and have a spare forked when none is on its way. The runner exits (the container
+        must go) when something of a run cannot be removed or the fork server is gone."""
         if self.group is not None:
-            if self.owns and not (sweep([self.server_pid]) and clear_container()):
+            if self.owns and not (sweep(self.spared()) and clear_container()):
                 os._exit(70)
             if not clear_tree(TMP_DIR):
                 os._exit(70)
             if os.getpid() == 1:
                 self.reap()
+            self.group = None
         if not self.server_alive():
             os._exit(70)
         self.ooms = oom_kills()
-        self.server.send(b"f")
-        self.pid, (self.req_w, self.done_r, self.memfd) = self.receive(b"p", 3)
-        self.group = self.pid
+        if len(self.spares) + self.asked < SPARES:
+            self.ask()
 
-    def receive(self, kind, nfds=0):
-        """The fork server's next message, which must be of kind (b"p": a process forked, with
-        nfds descriptors; b"s": its wait status); the runner exits when the server is gone."""
-        msg, fds = receive_fds(self.server, nfds)
-        if not msg.startswith(kind) or len(fds) != nfds:
-            os._exit(70)
-        return int(msg[1:]), fds
+    def spared(self):
+        """The processes a sweep spares besides this runner: the fork server and every process
+        it forked but the run's (a spare, whether or not its pid reached the runner yet)."""
+        return Spared(self.server_pid, self.pid)
 
     def server_alive(self):
         if not self.server_lost:
@@ -565,60 +643,65 @@ class Standby(object):
     def stray(self):
         """What the run left that may act on: nothing, when everything is killed before the next
         run, unless the fork server was lost (then the container must go); else the processes
-        besides the run's group, the fork server and this runner."""
+        besides the run's group, the fork server, the spares and this runner."""
         if self.owns:
             return 0 if self.server_alive() else 1
-        return len(live_processes([self.server_pid], self.group))
+        return len(live_processes(self.spared(), self.group))
 
     def run(self, line, doc):
-        """Hand line (one request) to the waiting process and return its frame."""
+        """Hand line (one request) to a waiting process and return its frame. The next run's
+        process is asked for first, so that it is forked while this run goes on."""
+        spare = self.take()
+        self.pid, self.group, self.status = spare.pid, spare.pid, None
+        if len(self.spares) + self.asked < SPARES:
+            self.ask()
         try:
             data = line if line.endswith(b"\n") else line + b"\n"
             while data:
-                data = data[os.write(self.req_w, data):]
+                data = data[os.write(spare.req_w, data):]
         except OSError:  # the process is gone already: its wait status tells
             pass
-        os.close(self.req_w)
-        done = self.wait()
-        os.close(self.done_r)
+        os.close(spare.req_w)  # the end of the request
+        spare.req_w = -1
         try:
-            os.killpg(self.group, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            return self.frame(done, int(doc.get("result_limit") or 1 << 20))
+            done = self.wait(spare)
+            try:
+                os.killpg(self.group, signal.SIGKILL)
+            except OSError:
+                pass
+            return self.frame(spare, done, int(doc.get("result_limit") or 1 << 20))
         finally:
-            os.close(self.memfd)
+            spare.close()
 
-    def wait(self):
+    def wait(self, spare):
         """Wait until the run's process says it is done (True) or ends without saying so (False;
         its wait status is then in self.status)."""
-        fds = [self.done_r, self.server]
-        while True:
+        fds = [spare.done_r, self.server]
+        while self.status is None:
             ready, _, _ = select.select(fds, [], [])
-            if self.done_r in ready:
-                if os.read(self.done_r, 1):
+            if spare.done_r in ready:
+                if os.read(spare.done_r, 1):
                     return True
                 fds = [self.server]  # end of file: the process is ending, its status follows
             if self.server in ready:
-                self.status, self.pid = self.receive(b"s")[0], None
-                # It may have said done between the look at the pipe and its end.
-                return bool(select.select([self.done_r], [], [], 0)[0] and os.read(self.done_r, 1))
+                self.pump()
+        # It may have said done between the look at the pipe and its end.
+        return bool(select.select([spare.done_r], [], [], 0)[0] and os.read(spare.done_r, 1))
 
-    def frame(self, done, result_limit):
+    def frame(self, spare, done, result_limit):
         """The frame the run's process left, or the story of its end. A frame larger than an
         honest one can be (a result within result_limit, capped errors) is refused unread."""
-        size = os.lseek(self.memfd, 0, os.SEEK_END)
+        size = os.lseek(spare.memfd, 0, os.SEEK_END)
         if done and size > 2 * result_limit + (1 << 20):
             return protocol_error("the run's frame is %d bytes, more than its limits allow" % size)
         if done and size:
             try:
-                frame = json.loads(os.pread(self.memfd, size, 0).decode("utf-8"))
+                frame = json.loads(os.pread(spare.memfd, size, 0).decode("utf-8"))
             except ValueError:
                 frame = None
             return frame if isinstance(frame, dict) else protocol_error("the run left a frame that is no JSON object")
-        if self.pid is not None:  # said done, left no frame: its end tells what happened
-            self.status, self.pid = self.receive(b"s")[0], None
+        while self.status is None:  # said done, left no frame: its end tells what happened
+            self.pump()
         status = self.status
         code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         if oom_kills() > self.ooms:
@@ -626,6 +709,20 @@ class Standby(object):
                     "message": "the function exceeded its memory limit and was killed"}}
         return {"ok": False, "exit_code": code, "error": {"type": "ProcessExited",
                 "message": "the function's process exited with code %d before returning a result" % code}}
+
+
+class Spared(object):
+    """The processes a sweep of fork mode leaves alone (see Standby.spared): server, and every
+    process whose parent is server except run."""
+
+    def __init__(self, server, run):
+        self.server, self.run = server, run
+
+    def __contains__(self, pid):
+        return pid == self.server
+
+    def child(self, pid, ppid):
+        return ppid == self.server and pid != self.run
 
 
 def protocol_error(message):
@@ -636,35 +733,74 @@ def protocol_error(message):
 
 def fork_server(main_fn, sock):
     """The fork server: on each b"f" from the runner, fork one run's process with a fresh request
-    pipe, done pipe and frame memfd, send the runner its ends of them with the pid, and then the
-    process's wait status when it ends. Nothing of a run ever reaches this process: it handles
-    descriptors and pids only."""
+    pipe, done pipe and frame memfd, and send the runner its ends of them with the pid; whenever
+    processes end, send each one's wait status. It waits on the runner's socket and on SIGCHLD
+    at once, so a process is forked while another runs. Nothing of a run ever reaches this
+    process: it handles descriptors and pids only."""
+    import gc
     prctl(PR_SET_NO_NEW_PRIVS, 1)  # for Landlock; nothing here or in a run gains privileges
     ruleset = run_ruleset()
     sock.send(b"c%d" % confinement_holds(ruleset))
-    while sock.recv(1):
-        req_r, req_w = os.pipe()
-        done_r, done_w = os.pipe()
-        memfd = os.memfd_create("faaspot-frame")
-        pid = os.fork()
-        if pid == 0:
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w)
+    # What the import made is never scanned by a run's collections: they leave the pages every
+    # run shares with this process alone instead of copying them.
+    gc.freeze()
+    while True:
+        ready = select.select([sock, wake_r], [], [])[0]
+        if wake_r in ready:
             try:
-                sock.close()
-                os.close(req_w)
-                os.close(done_r)
-                start_run(main_fn, req_r, done_w, memfd, ruleset)
-            finally:
-                os._exit(0)
-        os.close(req_r)
-        os.close(done_w)
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        report_ends(sock)
+        if sock in ready:
+            if not sock.recv(1):
+                return
+            fork_run(main_fn, sock, ruleset, (wake_r, wake_w))
+
+
+def report_ends(sock):
+    """Send the runner the wait status of each of this fork server's processes that ended."""
+    while True:
         try:
-            os.setpgid(pid, pid)  # also here, so that the group exists whoever runs first
-        except OSError:
-            pass
-        send_fds(sock, b"p%d" % pid, [req_w, done_r, memfd])
-        for fd in (req_w, done_r, memfd):
-            os.close(fd)
-        sock.send(b"s%d" % os.waitpid(pid, 0)[1])
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        sock.send(b"s%d %d" % (pid, status))
+
+
+def fork_run(main_fn, sock, ruleset, wake):
+    """Fork one run's process (see start_run) and send the runner its pid and descriptors."""
+    req_r, req_w = os.pipe()
+    done_r, done_w = os.pipe()
+    memfd = os.memfd_create("faaspot-frame")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            sock.close()
+            for fd in wake + (req_w, done_r):
+                os.close(fd)
+            start_run(main_fn, req_r, done_w, memfd, ruleset)
+        finally:
+            os._exit(0)
+    os.close(req_r)
+    os.close(done_w)
+    try:
+        os.setpgid(pid, pid)  # also here, so that the group exists whoever runs first
+    except OSError:
+        pass
+    send_fds(sock, b"p%d" % pid, [req_w, done_r, memfd])
+    for fd in (req_w, done_r, memfd):
+        os.close(fd)
 
 
 def start_run(main_fn, req_r, done_w, memfd, ruleset):
@@ -1008,9 +1144,11 @@ def sysv_ids(kind):
 
 
 def live_processes(spared=(), group=None):
-    """The live processes other than the init process, this runner, spared and the members of
-    group (a forked run's process group, killed already)."""
+    """The live processes other than the init process, this runner, spared (pids, or a Spared
+    that also judges a process by its parent) and the members of group (a forked run's process
+    group, killed already)."""
     me, live = os.getpid(), []
+    by_parent = getattr(spared, "child", None)
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in (1, me) or int(name) in spared:
             continue
@@ -1019,9 +1157,52 @@ def live_processes(spared=(), group=None):
                 fields = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[0] != "Z" and (group is None or int(fields[2]) != group):
+        if by_parent is not None and by_parent(int(name), int(fields[1])):
+            continue
+        if ending(fields) and all_ending(name) or killed(name):
+            continue
+        if group is None or int(fields[2]) != group:
             live.append(int(name))
     return live
+
+
+PF_EXITING = 0x4  # the kernel's flag of a task in its exit: it never runs user code again
+
+
+def ending(fields):
+    """Whether the task of fields (its /proc stat after the name) is a zombie or in its exit."""
+    return fields[0] in ("Z", "X") or int(fields[6]) & PF_EXITING != 0
+
+
+def killed(pid):
+    """Whether process pid has a SIGKILL pending (the kernel marks every thread of a process
+    killed so): it never runs user code again."""
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith(("SigPnd:", "ShdPnd:")) and \
+                        int(line.split()[1], 16) & (1 << (signal.SIGKILL - 1)):
+                    return True
+    except (OSError, ValueError, IndexError):
+        return True  # gone
+    return False
+
+
+def all_ending(pid):
+    """Whether every thread of process pid is a zombie or in its exit. Its first thread alone
+    does not tell: one that ended while others go on shows as a zombie."""
+    try:
+        tasks = os.listdir("/proc/%s/task" % pid)
+    except OSError:
+        return True
+    for tid in tasks:
+        try:
+            with open("/proc/%s/task/%s/stat" % (pid, tid)) as f:
+                if not ending(f.read().rsplit(")", 1)[1].split()):
+                    return False
+        except (OSError, IndexError):
+            continue  # gone
+    return True
 
 
 def stray_processes():
@@ -1051,7 +1232,7 @@ def sweep(spared=()):
     """Kill every live process but the init process, this runner and spared, until none is left;
     False when some survive (a fork bomb outrunning the kills)."""
     import time
-    for _ in range(200):
+    for attempt in range(200):
         live = live_processes(spared)
         if not live:
             return True
@@ -1060,7 +1241,8 @@ def sweep(spared=()):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.001)  # only when a run left processes behind: let the kills land
+        if attempt:
+            time.sleep(0.001)  # kills that did not land at once: give them time
     return False
 
 

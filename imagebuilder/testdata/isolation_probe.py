@@ -5,8 +5,11 @@ Each run does what args["do"] says:
           hex digits): module state, output, result, /tmp files in locked directories, /dev/shm
           files, a POSIX message queue, SysV shared memory, semaphores and message queues
           (result "missing": those the kernel does not offer);
-  "look"  reports what it can still reach of any earlier run, and how far it can reach the
-          runner's processes (the parent, the grandparent and pid 1);
+          and a survivor: a process out of the run's group and session whose first thread
+          ends while a second, named "iso-survivor", lives on (its first thread then shows as
+          a zombie);
+  "look"  reports what it can still reach of any earlier run (a survivor included), and how
+          far it can reach the runner's processes (the parent, the grandparent and pid 1);
   "thread" starts a thread that outlives the run (args["join"]: one that does not).
 Works on Python 3.8 and later, standard library only."""
 import ctypes
@@ -45,7 +48,51 @@ def leave(args):
     else:
         missing.append("/dev/mqueue")
     missing.extend(leave_sysv(canary.encode()))
+    leave_survivor()
     return {"canary": canary, "host": os.uname().nodename, "missing": missing}
+
+
+SURVIVOR = b"iso-survivor"
+
+
+def leave_survivor():
+    """Start a survivor (see "leave") and return once its second thread has its name."""
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+
+        def linger():
+            libc.prctl(15, SURVIVOR, 0, 0, 0)  # PR_SET_NAME: this thread's comm
+            os.write(ready_w, b"xx")  # a byte for each of the two readers
+            while True:
+                time.sleep(1)
+        threading.Thread(target=linger).start()
+        os.read(ready_r, 1)
+        # The first thread ends (the exit system call ends the calling thread only, with no
+        # unwinding); the process goes on.
+        libc.syscall({"x86_64": 60, "aarch64": 93}[os.uname().machine], 0)
+    os.close(ready_w)
+    os.read(ready_r, 1)
+    os.close(ready_r)
+
+
+def survivors():
+    """The pids of the processes with a thread named like a survivor."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            tasks = os.listdir("/proc/%s/task" % pid)
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open("/proc/%s/task/%s/comm" % (pid, tid), "rb") as f:
+                    if f.read().strip() == SURVIVOR:
+                        found.append(pid)
+                        break
+            except OSError:
+                continue
+    return found
 
 
 def leave_files(top, canary):
@@ -95,6 +142,7 @@ def look(args):
         "shm": listing("/dev/shm"),
         "mqueue": listing("/dev/mqueue"),
         "sysv": sysv_objects(),
+        "survivors": survivors(),
         "sysv_key": [kind for kind, get in (("shm", lambda: libc.shmget(SYSV_KEY, 0, 0)),
                                             ("sem", lambda: libc.semget(SYSV_KEY, 0, 0)),
                                             ("msg", lambda: libc.msgget(SYSV_KEY, 0))) if get() >= 0],
