@@ -32,7 +32,17 @@ type WarmPolicy struct {
 	MaxRuns int `json:"max_runs,omitempty"`
 	// IdleTTLS is how long, in seconds, an idle container is kept.
 	IdleTTLS int `json:"idle_ttl_s,omitempty"`
+	// Isolation is how a warm container runs successive runs: IsolationProcess (one process,
+	// module globals kept between runs) or IsolationFork (a fresh process forked for each run:
+	// nothing of one run reaches the next). Empty: the operator's FAASPOT_WARM_MODE.
+	Isolation string `json:"isolation,omitempty"`
 }
+
+// The values of WarmPolicy.Isolation.
+const (
+	IsolationProcess = "process"
+	IsolationFork    = "fork"
+)
 
 // RetryPolicy is how a deployment's failed or timed-out async runs are run again. The operator's
 // settings cap it.

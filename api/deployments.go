@@ -99,6 +99,8 @@ func validateWarm(w *faaspot.WarmPolicy) error {
 		return faaspot.Invalid("warm.max_runs", "max_runs must not be negative")
 	case w.IdleTTLS < 0:
 		return faaspot.Invalid("warm.idle_ttl_s", "idle_ttl_s must not be negative")
+	case w.Isolation != "" && w.Isolation != faaspot.IsolationProcess && w.Isolation != faaspot.IsolationFork:
+		return faaspot.Invalid("warm.isolation", "isolation must be process or fork")
 	}
 	return nil
 }

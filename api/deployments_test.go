@@ -71,6 +71,7 @@ func TestCreateDeploymentRejects(t *testing.T) {
 		{name: "cpus over the max", body: valid(map[string]any{"limits": map[string]any{"cpus": 3}}), status: 400, field: "limits.cpus"},
 		{name: "timeout over the max", body: valid(map[string]any{"limits": map[string]any{"timeout_s": 901}}), status: 400, field: "limits.timeout_s"},
 		{name: "unknown limit", body: valid(map[string]any{"limits": map[string]any{"gpus": 1}}), status: 400, field: "gpus"},
+		{name: "unknown isolation", body: valid(map[string]any{"warm": map[string]any{"isolation": "vm"}}), status: 400, field: "warm.isolation"},
 		{name: "context array", body: valid(map[string]any{"context": []string{"a"}}), status: 400, field: "context"},
 		{name: "context number", body: valid(map[string]any{"context": 5}), status: 400, field: "context"},
 		{name: "context bad file text", body: valid(map[string]any{"context": "key = \"unterminated\nother = 1"}), status: 400, field: "context"},

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // requestLine is what the daemon sends a serve-mode runner for one run of the hello function.
@@ -44,7 +46,7 @@ func (e *benchEnv) benchCold(ctx context.Context, samples, warmup int) (coldResu
 	res := coldResult{Samples: samples, Warmup: warmup, Image: dep.Image, FirstBuildS: built.Seconds()}
 	var bare, fs, queue, acquire, dur []time.Duration
 	for i := range warmup + samples {
-		b, err := e.bareDockerRun(ctx, dep.Image)
+		b, err := e.bareDockerRun(ctx, dep.Image, n.cfg.WarmMode)
 		if err != nil {
 			return res, err
 		}
@@ -76,14 +78,14 @@ func (e *benchEnv) benchCold(ctx context.Context, samples, warmup int) (coldResu
 // bareDockerRun is the floor: the Docker CLI runs the same image, same runner mode, same
 // request line on stdin, under the daemons' runtime (FAASPOT_RUNTIME), no faaspot; closing stdin
 // ends the runner.
-func (e *benchEnv) bareDockerRun(ctx context.Context, image string) (time.Duration, error) {
+func (e *benchEnv) bareDockerRun(ctx context.Context, image string, mode sandbox.Mode) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	args := []string{"run", "--rm", "-i", "--network", "none", "--label", labelBenchRun + "=" + e.runID}
 	if rt := e.getenv("FAASPOT_RUNTIME"); rt != "" {
 		args = append(args, "--runtime", rt)
 	}
-	cmd := exec.CommandContext(ctx, "docker", append(args, image, "--serve", "fork")...)
+	cmd := exec.CommandContext(ctx, "docker", append(args, image, "--serve", string(mode))...)
 	cmd.Stdin = strings.NewReader(requestLine)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

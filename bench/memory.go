@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // memoryResult compares idle warm pool containers with bare idle containers of the same image
@@ -55,7 +57,7 @@ func (e *benchEnv) benchMemory(ctx context.Context, n *node, image string, maxWa
 	}
 	var bare []memSample
 	for range bareN {
-		s, err := e.bareIdle(ctx, image)
+		s, err := e.bareIdle(ctx, image, n.cfg.WarmMode)
 		if err != nil {
 			return res, err
 		}
@@ -68,13 +70,13 @@ func (e *benchEnv) benchMemory(ctx context.Context, n *node, image string, maxWa
 	return res, nil
 }
 
-// bareIdle starts `docker run -d -i --network none IMAGE --serve fork` (stdin open: the runner
+// bareIdle starts `docker run -d -i --network none IMAGE --serve MODE` (stdin open: the runner
 // idles after its ready line), waits for the ready line, reads its memory and removes it.
-func (e *benchEnv) bareIdle(ctx context.Context, image string) (memSample, error) {
+func (e *benchEnv) bareIdle(ctx context.Context, image string, mode sandbox.Mode) (memSample, error) {
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(rctx, "docker", "run", "-d", "-i", "--network", "none",
-		"--label", labelBenchRun+"="+e.runID, image, "--serve", "fork").Output()
+		"--label", labelBenchRun+"="+e.runID, image, "--serve", string(mode)).Output()
 	if err != nil {
 		return memSample{}, fmt.Errorf("start bare idle container: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // AllPhases are the bench's phases, in the order they run:
@@ -63,8 +64,8 @@ func (s *session) step(what string) {
 
 func (s *session) on(phase string) bool { return slices.Contains(s.o.Phases, phase) }
 
-// measure runs the selected phases. Those on the "fork" node (the default configuration) share
-// it; the cost phases have nodes of their own.
+// measure runs the selected phases. Those on the "default" node (the default configuration)
+// share it; the cost phases have nodes of their own.
 func (s *session) measure(ctx context.Context) error {
 	var err error
 	s.res.Phases = s.o.Phases
@@ -75,7 +76,7 @@ func (s *session) measure(ctx context.Context) error {
 		}
 	}
 	if s.on("warm") || s.on("memory") || s.on("deploy") || s.on("sync") || s.on("async") {
-		if err := s.forkPhases(ctx); err != nil {
+		if err := s.defaultPhases(ctx); err != nil {
 			return err
 		}
 	}
@@ -100,72 +101,81 @@ func (s *session) measure(ctx context.Context) error {
 	return nil
 }
 
-// forkPhases starts the "fork" node (default configuration, pprof listener on), deploys hello
-// and echo, and runs the phases that use it; async runs last (it leaves a backlog of queued runs).
-func (s *session) forkPhases(ctx context.Context) error {
+// defaultPhases starts the "default" node (default configuration, pprof listener on), deploys
+// hello and echo, and runs the phases that use it; async runs last (it leaves a backlog of
+// queued runs).
+func (s *session) defaultPhases(ctx context.Context) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	fork, err := s.e.startNode(ctx, "fork", map[string]string{"FAASPOT_PPROF_LISTEN": fmt.Sprintf("127.0.0.1:%d", port)})
+	def, err := s.e.startNode(ctx, "default", map[string]string{"FAASPOT_PPROF_LISTEN": fmt.Sprintf("127.0.0.1:%d", port)})
 	if err != nil {
 		return err
 	}
-	defer fork.close()
-	hello, _, err := fork.deploy(ctx, "hello", helloCode(0))
+	defer def.close()
+	hello, _, err := def.deploy(ctx, "hello", helloCode(0))
 	if err != nil {
 		return err
 	}
-	if _, _, err := fork.deploy(ctx, "echo", echoCode); err != nil {
+	if _, _, err := def.deploy(ctx, "echo", echoCode); err != nil {
 		return err
 	}
-	if _, id, err := fork.c.RunSync(ctx, "echo", map[string]any{"name": "bench"}); err == nil {
-		if rec, err := fork.c.GetExecution(ctx, id); err == nil {
+	if _, id, err := def.c.RunSync(ctx, "echo", map[string]any{"name": "bench"}); err == nil {
+		if rec, err := def.c.GetExecution(ctx, id); err == nil {
 			s.sample = &rec
 		}
 	}
 	if s.on("warm") {
-		if err := s.warm(ctx, fork); err != nil {
+		if err := s.warm(ctx, def); err != nil {
 			return err
 		}
 	}
 	if s.on("memory") {
 		s.step("memory: idle memory, warm vs bare")
 		time.Sleep(time.Second) // the pool's containers have gone idle
-		if s.res.Memory, err = s.e.benchMemory(ctx, fork, hello.Image, 8, 3); err != nil {
+		if s.res.Memory, err = s.e.benchMemory(ctx, def, hello.Image, 8, 3); err != nil {
 			return fmt.Errorf("memory: %w", err)
 		}
 	}
 	if s.on("deploy") {
 		s.step("deploy: code-only redeploys and first runs")
-		if s.res.Deploy, err = s.e.benchDeploys(ctx, fork, s.o.DeploySamples); err != nil {
+		if s.res.Deploy, err = s.e.benchDeploys(ctx, def, s.o.DeploySamples); err != nil {
 			return fmt.Errorf("deploys: %w", err)
 		}
 	}
 	if s.on("sync") {
-		if err := s.syncLoads(ctx, fork); err != nil {
+		if err := s.syncLoads(ctx, def); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
 	}
 	if s.on("async") {
-		if err := s.asyncLoads(ctx, fork); err != nil {
+		if err := s.asyncLoads(ctx, def); err != nil {
 			return fmt.Errorf("async: %w", err)
 		}
 	}
 	return nil
 }
 
-// warm measures warm latency from the Go client on fork and on a process-mode node, in
-// alternating blocks, then closes the process-mode node.
-func (s *session) warm(ctx context.Context, fork *node) error {
+// warm measures warm latency from the Go client in both isolation modes, on def and on a node
+// of the other mode, in alternating blocks, then closes that node.
+func (s *session) warm(ctx context.Context, def *node) error {
 	s.step("warm: warm sync latency, fork and process (Go client)")
-	proc, err := s.e.startNode(ctx, "process", map[string]string{"FAASPOT_WARM_MODE": "process"})
+	mode := sandbox.ModeFork
+	if def.cfg.WarmMode == sandbox.ModeFork {
+		mode = sandbox.ModeProcess
+	}
+	other, err := s.e.startNode(ctx, string(mode), map[string]string{"FAASPOT_WARM_MODE": string(mode)})
 	if err != nil {
 		return err
 	}
-	defer proc.close()
-	if _, _, err := proc.deploy(ctx, "hello", helloCode(0)); err != nil {
+	defer other.close()
+	if _, _, err := other.deploy(ctx, "hello", helloCode(0)); err != nil {
 		return err
+	}
+	fork, proc := other, def
+	if mode == sandbox.ModeProcess {
+		fork, proc = def, other
 	}
 	if s.res.Warm, err = s.e.benchWarmModes(ctx, fork, proc, "hello", s.o.WarmWarmup, s.o.WarmRuns); err != nil {
 		return fmt.Errorf("warm: %w", err)
@@ -174,25 +184,25 @@ func (s *session) warm(ctx context.Context, fork *node) error {
 }
 
 // syncLoads runs wrk's floor (GET /healthz) at the most connections, then the warm sync loads
-// on fork, each after an unmeasured one at the same concurrency (the pool fills), with the CPU
+// on def, each after an unmeasured one at the same concurrency (the pool fills), with the CPU
 // breakdown at the most connections; then a profiled load at the most connections, apart so
 // that profiling costs no measured figure.
-func (s *session) syncLoads(ctx context.Context, fork *node) error {
+func (s *session) syncLoads(ctx context.Context, def *node) error {
 	top := slices.Max(s.o.Connections)
 	s.step(fmt.Sprintf("sync: wrk GET /healthz (HTTP floor), %d connections", top))
-	floor, _, err := s.e.wrkLoad(ctx, fork, loadSpec(fork, "healthz", top, s.o.LoadDuration), "healthz", false)
+	floor, _, err := s.e.wrkLoad(ctx, def, loadSpec(def, "healthz", top, s.o.LoadDuration), "healthz", false)
 	if err != nil {
 		return err
 	}
 	s.res.Loads = append(s.res.Loads, floor)
 	for _, c := range s.o.Connections {
 		s.step(fmt.Sprintf("sync: wrk warm sync runs, %d connections", c))
-		warmup := loadSpec(fork, "sync", c, 2*time.Second)
+		warmup := loadSpec(def, "sync", c, 2*time.Second)
 		warmup.name += "-warmup"
-		if _, _, err := s.e.wrkLoad(ctx, fork, warmup, "sync", false); err != nil {
+		if _, _, err := s.e.wrkLoad(ctx, def, warmup, "sync", false); err != nil {
 			return err
 		}
-		r, cpu, err := s.e.wrkLoad(ctx, fork, loadSpec(fork, "sync", c, s.o.LoadDuration), "sync", c == top)
+		r, cpu, err := s.e.wrkLoad(ctx, def, loadSpec(def, "sync", c, s.o.LoadDuration), "sync", c == top)
 		if err != nil {
 			return err
 		}
@@ -202,7 +212,7 @@ func (s *session) syncLoads(ctx context.Context, fork *node) error {
 		}
 	}
 	s.step(fmt.Sprintf("sync: daemon CPU profile, %d connections, %d s", top, s.o.ProfileSeconds))
-	p, err := s.e.profileLoad(ctx, fork, top, s.o.ProfileSeconds)
+	p, err := s.e.profileLoad(ctx, def, top, s.o.ProfileSeconds)
 	if err != nil { // the figures stand without it
 		p.Error = errString(err)
 		fmt.Fprintln(s.e.progress, "bench: profile:", err)
@@ -211,17 +221,17 @@ func (s *session) syncLoads(ctx context.Context, fork *node) error {
 	return nil
 }
 
-// asyncLoads runs wrk's async accept loads on fork (its workers run what it accepts meanwhile,
-// as in production), closes fork, then runs them on an API-only node joining fork's store and
+// asyncLoads runs wrk's async accept loads on def (its workers run what it accepts meanwhile,
+// as in production), closes def, then runs them on an API-only node joining def's store and
 // tenant (nothing runs the runs).
-func (s *session) asyncLoads(ctx context.Context, fork *node) error {
-	if err := s.asyncOn(ctx, fork, "all-in-one"); err != nil {
+func (s *session) asyncLoads(ctx context.Context, def *node) error {
+	if err := s.asyncOn(ctx, def, "all-in-one"); err != nil {
 		return err
 	}
-	fork.close() // its workers stop; the runs still queued stay queued
-	vars := fork.joinVars()
+	def.close() // its workers stop; the runs still queued stay queued
+	vars := def.joinVars()
 	vars["FAASPOT_ROLE"] = "api"
-	api, err := s.e.startNodeAs(ctx, "api", vars, fork.token)
+	api, err := s.e.startNodeAs(ctx, "api", vars, def.token)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ type Config struct {
 	RequestsPerSecond float64 // FAASPOT_REQUESTS_PER_SECOND, counted across every API node
 	// Warm execution: keep started containers of a deployment version for its next runs.
 	Warm     bool         // FAASPOT_WARM (default true); false: every run in a fresh container
-	WarmMode sandbox.Mode // FAASPOT_WARM_MODE: fork (default) or process
+	WarmMode sandbox.Mode // FAASPOT_WARM_MODE: process (default) or fork; a deployment's warm.isolation wins
 	// WarmChannel (FAASPOT_WARM_CHANNEL) is how the daemon speaks to runners: "socket" (the
 	// default: a unix socket per container, bypassing the engine, where the engine is local and
 	// the runtime lets the runner connect; else stdio) or "attach" (always the engine's attach).

@@ -48,6 +48,7 @@ func poolPolicy(s warmSettings, w *faaspot.WarmPolicy) sandbox.PoolPolicy {
 	if w.IdleTTLS > 0 && (p.IdleTTL == 0 || time.Duration(w.IdleTTLS)*time.Second < p.IdleTTL) {
 		p.IdleTTL = time.Duration(w.IdleTTLS) * time.Second
 	}
+	p.Mode = sandbox.Mode(w.Isolation) // the deployment's choice, either way ("": the operator's)
 	return p
 }
 

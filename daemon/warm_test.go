@@ -32,6 +32,8 @@ func TestPoolPolicy(t *testing.T) {
 			want:   sandbox.PoolPolicy{MaxIdle: 2, MaxRuns: 7, IdleTTL: 9 * time.Second}},
 		{name: "deployment keeps none idle", set: on, policy: &faaspot.WarmPolicy{MaxIdle: ptr(0)},
 			want: sandbox.PoolPolicy{MaxRuns: 100, IdleTTL: 10 * time.Minute}},
+		{name: "deployment chooses its isolation", set: on, policy: &faaspot.WarmPolicy{Isolation: faaspot.IsolationFork},
+			want: sandbox.PoolPolicy{MaxIdle: 4, MaxRuns: 100, IdleTTL: 10 * time.Minute, Mode: sandbox.ModeFork}, prewarm: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

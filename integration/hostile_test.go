@@ -10,6 +10,7 @@ import (
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/daemon"
+	"github.com/faaspot/faaspot/sandbox"
 )
 
 // hostile is a function that attacks the platform, and what we guarantee about its run.
@@ -130,7 +131,14 @@ var hostileFunctions = []hostile{
 	{name: "non-json", statuses: []string{"failed"}, code: "def main(args, context):\n    return {1, 2}\n", check: errType("ResultNotSerializable")},
 }
 
-func TestHostileFunctions(t *testing.T) { hostileSuite(t, startNode(t)) }
+// TestHostileFunctions runs the suite on a node in process mode (the default), then on one in
+// fork mode: each isolation mode must contain every function of the suite.
+func TestHostileFunctions(t *testing.T) {
+	t.Run("process", func(t *testing.T) { hostileSuite(t, startNode(t)) })
+	t.Run("fork", func(t *testing.T) {
+		hostileSuite(t, startNode(t, func(c *daemon.Config) { c.WarmMode = sandbox.ModeFork }))
+	})
+}
 
 // TestHostileFunctionsRunsc runs the suite with every sandbox under gVisor (FAASPOT_RUNTIME=runsc,
 // registered by scripts/runsc.sh). It is skipped when the engine lists no runsc runtime, unless

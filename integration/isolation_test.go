@@ -23,7 +23,7 @@ func isolationProbe(t *testing.T) string {
 	return string(code)
 }
 
-// TestWarmForkIsolation: in a warm fork-mode container (the default), a run that leaves every
+// TestWarmForkIsolation: in a warm fork-mode container (the deployment's choice), a run that leaves every
 // kind of residue — its request and output in the runner's memory, files in /tmp directories it
 // locked (mode 000), /dev/shm files, a POSIX message queue, SysV shared memory, semaphores and
 // message queues — is followed, in the same container, by a run that finds none of it: not in
@@ -50,7 +50,8 @@ func TestWarmForkIsolationRunsc(t *testing.T) {
 // must have had its own); it returns the kinds of residue the sandbox's kernel does not offer
 // (so none could be left).
 func forkIsolation(t *testing.T, n *node, shared bool) (missing []string) {
-	n.deploy(t, faaspot.DeploymentRequest{Name: "isolation", Code: isolationProbe(t)})
+	n.deploy(t, faaspot.DeploymentRequest{Name: "isolation", Code: isolationProbe(t),
+		Warm: &faaspot.WarmPolicy{Isolation: faaspot.IsolationFork}})
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	canary := "ISO-CANARY-" + hex.EncodeToString(b)
@@ -67,6 +68,7 @@ func forkIsolation(t *testing.T, n *node, shared bool) (missing []string) {
 		Host                                            string
 		Frames, Objects, Memory, Tmp, Shm, Mqueue, Sysv []string
 		SysvKey                                         []string `json:"sysv_key"`
+		Survivors                                       []string
 		Runner                                          map[string]map[string]string
 		Own                                             map[string]string
 	}
@@ -77,7 +79,8 @@ func forkIsolation(t *testing.T, n *node, shared bool) (missing []string) {
 		t.Fatalf("the two runs: hosts %q %q, the second cold %v; want one warm container shared %v", left.Host, seen.Host, look.ColdStart, shared)
 	}
 	for what, found := range map[string][]string{"frames": seen.Frames, "objects": seen.Objects, "memory": seen.Memory,
-		"/tmp": seen.Tmp, "/dev/shm": seen.Shm, "/dev/mqueue": seen.Mqueue, "SysV IPC": seen.Sysv, "SysV IPC by key": seen.SysvKey} {
+		"/tmp": seen.Tmp, "/dev/shm": seen.Shm, "/dev/mqueue": seen.Mqueue, "SysV IPC": seen.Sysv, "SysV IPC by key": seen.SysvKey,
+		"processes": seen.Survivors} {
 		if len(found) != 0 {
 			t.Errorf("the next run still reaches the previous run's %s: %v", what, found)
 		}

@@ -78,7 +78,7 @@ func TestHugeOutputsEnd(t *testing.T) {
 				wantError(t, e, faaspot.ExecFailed, sandbox.ErrTypeResultTooLarge, "size limits")
 			}},
 	}
-	n := startNode(t, func(c *daemon.Config) { c.WarmMode = sandbox.ModeProcess })
+	n := startNode(t) // process mode, the default
 	for _, tc := range cases {
 		n.deploy(t, faaspot.DeploymentRequest{Name: tc.name, Code: tc.code, Limits: limits})
 	}
@@ -86,7 +86,7 @@ func TestHugeOutputsEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { runToEnd(t, n, tc.name, limits, tc.check) })
 	}
 	t.Run("huge-exception-fork-mode", func(t *testing.T) {
-		f := startNode(t)
+		f := startNode(t, func(c *daemon.Config) { c.WarmMode = sandbox.ModeFork })
 		f.deploy(t, faaspot.DeploymentRequest{Name: "huge-exception", Code: hugeException, Limits: limits})
 		runToEnd(t, f, "huge-exception", limits, checkHugeException)
 	})

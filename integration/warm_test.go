@@ -58,12 +58,14 @@ func asRunError(err error, re **fsclient.RunError) bool {
 }
 
 // TestWarmPool proves the pool's rules against real containers: pre-warm on deploy, reuse within
-// one version only, retirement on redeploy, failure and delete, fresh processes per run.
+// one version only, retirement on redeploy, failure and delete, fresh processes per run for a
+// deployment that asks for fork isolation on a node in process mode (the default).
 func TestWarmPool(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
+	fork := &faaspot.WarmPolicy{Isolation: faaspot.IsolationFork}
 	code := "import os\nseen = []\ndef main(args, context):\n    seen.append(args)\n    return {'seen': seen, 'pid': os.getpid(), 'v': 1}\n"
-	d1 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: code})
+	d1 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: code, Warm: fork})
 	key1 := keyOf(d1)
 	eventually(t, "one container pre-warmed for version 1", func() bool { return n.keysOf(t)[key1] == 1 })
 
@@ -81,7 +83,7 @@ func TestWarmPool(t *testing.T) {
 	}
 
 	// A redeploy retires version 1's containers and pre-warms version 2.
-	d2 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: strings.Replace(code, "'v': 1", "'v': 2", 1)})
+	d2 := n.deploy(t, faaspot.DeploymentRequest{Name: "warm", Code: strings.Replace(code, "'v': 1", "'v': 2", 1), Warm: fork})
 	key2 := keyOf(d2)
 	eventually(t, "version 1 retired, version 2 pre-warmed", func() bool {
 		k := n.keysOf(t)
@@ -105,7 +107,7 @@ func TestWarmPool(t *testing.T) {
 	// Background processes make no difference in fork mode, even those that left the run's
 	// process group (a new session, a double fork): all are killed before the next run, and
 	// the container stays warm.
-	n.deploy(t, faaspot.DeploymentRequest{Name: "bg", Code: `import os, subprocess
+	n.deploy(t, faaspot.DeploymentRequest{Name: "bg", Warm: fork, Code: `import os, subprocess
 def main(args, context):
     if args.get('spawn'):
         subprocess.Popen(['sleep', '300'])
@@ -189,10 +191,11 @@ func TestWarmPolicies(t *testing.T) {
 	eventually(t, "no container kept with warm execution off", func() bool { return len(off.sandboxContainers(t)) == 0 })
 }
 
-// TestWarmProcessMode: in process mode module globals persist between runs of one container (the
-// documented trade-off), and a run that leaves a process behind retires its container.
+// TestWarmProcessMode: in process mode, the default, module globals persist between runs of one
+// container (the documented trade-off), and a run that leaves a process behind retires its
+// container.
 func TestWarmProcessMode(t *testing.T) {
-	n := startNode(t, func(c *daemon.Config) { c.WarmMode = "process" })
+	n := startNode(t)
 	n.deploy(t, faaspot.DeploymentRequest{Name: "globals", Code: "import subprocess\ncount = 0\ndef main(args, context):\n    global count\n    count += 1\n    if args.get('spawn'):\n        subprocess.Popen(['sleep', '300'])\n    return count\n"})
 	a, b := n.runRecord(t, "globals", nil), n.runRecord(t, "globals", nil)
 	if string(a.Result) != "1" || string(b.Result) != "2" || b.ColdStart {

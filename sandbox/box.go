@@ -59,7 +59,7 @@ type frameOrErr struct {
 // box's epoch is taken before the creation: a Retire of its key while it is created refuses it.
 func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 	epoch := s.pool.currentEpoch()
-	cc, hc := containerConfig(s.cfg, req), hostConfig(s.cfg, req.Limits)
+	cc, hc := containerConfig(s.cfg, req), hostConfig(s.cfg, req)
 	ch := s.channelFor(cc, hc)
 	created, err := s.docker.ContainerCreate(ctx, cc, hc, nil, nil, "")
 	if err != nil {

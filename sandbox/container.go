@@ -33,9 +33,10 @@ type Limits struct {
 // kernel spares it every signal it has no handler for), so no process above a run holds the
 // protocol streams but the runner and its fork server, which are not dumpable, even where the
 // kernel has no Landlock.
-func hostConfig(cfg Config, l Limits) *container.HostConfig {
+func hostConfig(cfg Config, req Request) *container.HostConfig {
+	l := req.Limits
 	hc := hardening.HostConfig(cfg.Config, hardening.Resources{MemoryBytes: l.MemoryBytes, NanoCPUs: l.NanoCPUs})
-	if cfg.Mode == ModeFork {
+	if cfg.modeOf(req) == ModeFork {
 		hc.Init = new(bool)
 	}
 	return hc
@@ -43,12 +44,12 @@ func hostConfig(cfg Config, l Limits) *container.HostConfig {
 
 // containerConfig renders the container configuration of a run's container: hardening's labels
 // and the user of the run's tenant (hardening.Config.TenantUser: a host uid of its own unless
-// the operator fixed one), the image's runner serving in cfg.Mode, stdin open for the requests,
+// the operator fixed one), the image's runner serving in its mode (cfg.modeOf), stdin open for the requests,
 // no environment beyond the image's. Only server-side ids go into labels, never args or context.
 func containerConfig(cfg Config, req Request) *container.Config {
 	cc := hardening.ContainerConfig(cfg.Config.ForTenant(req.TenantID), hardening.RoleSandbox)
 	cc.Image = req.Image
-	cc.Cmd = []string{"--serve", string(cfg.Mode)}
+	cc.Cmd = []string{"--serve", string(cfg.modeOf(req))}
 	cc.OpenStdin, cc.StdinOnce = true, true
 	cc.AttachStdin, cc.AttachStdout, cc.AttachStderr = true, true, true
 	cc.Labels[LabelTenant] = req.TenantID

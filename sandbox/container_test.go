@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -19,20 +20,26 @@ func TestHostConfig(t *testing.T) {
 		OutputBytes: 1 << 10, ResultBytes: 1 << 20}
 	gvisor := DefaultConfig()
 	gvisor.Runtime, gvisor.Network = "runsc", "faaspot-egress"
+	process := Config{Config: hardening.Config{User: "1000:1000", PidsLimit: 16}, Mode: ModeProcess}
 	tests := []struct {
 		name string
 		cfg  Config
+		mode Mode // the version's own (PoolPolicy.Mode)
 	}{
 		{name: "defaults", cfg: DefaultConfig()},
 		{name: "runtime and network", cfg: gvisor},
-		{name: "process mode", cfg: Config{Config: hardening.Config{User: "1000:1000", PidsLimit: 16}, Mode: ModeProcess}},
+		{name: "process mode", cfg: process},
+		{name: "fork mode", cfg: Config{Mode: ModeFork}},
+		{name: "a version in fork mode on a process-mode node", cfg: process, mode: ModeFork},
+		{name: "a version in process mode on a fork-mode node", cfg: Config{Mode: ModeFork}, mode: ModeProcess},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := hostConfig(tt.cfg, limits)
+			got := hostConfig(tt.cfg, Request{Limits: limits, Policy: PoolPolicy{Mode: tt.mode}})
 			want := hardening.HostConfig(tt.cfg.Config, hardening.Resources{MemoryBytes: limits.MemoryBytes, NanoCPUs: limits.NanoCPUs})
-			if init := got.Init != nil && *got.Init; init != (tt.cfg.Mode == ModeProcess) {
-				t.Errorf("Init = %v in %s mode", init, tt.cfg.Mode)
+			mode := cmp.Or(tt.mode, tt.cfg.Mode, DefaultConfig().Mode)
+			if init := got.Init != nil && *got.Init; init != (mode == ModeProcess) {
+				t.Errorf("Init = %v in %s mode", init, mode)
 			}
 			want.Init = got.Init
 			if gj, wj := mustJSON(t, got), mustJSON(t, want); gj != wj {
@@ -122,4 +129,19 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestContainerConfigMode: a version's own mode (PoolPolicy.Mode) wins over the node's.
+func TestContainerConfigMode(t *testing.T) {
+	for _, tt := range []struct{ node, version, want Mode }{
+		{node: ModeProcess, want: ModeProcess},
+		{node: ModeFork, want: ModeFork},
+		{node: ModeProcess, version: ModeFork, want: ModeFork},
+		{node: ModeFork, version: ModeProcess, want: ModeProcess},
+	} {
+		cc := containerConfig(Config{Mode: tt.node}, Request{TenantID: "aa", Policy: PoolPolicy{Mode: tt.version}})
+		if want := []string{"--serve", string(tt.want)}; !slices.Equal(cc.Cmd, want) {
+			t.Errorf("node %s, version %q: Cmd = %q, want %q", tt.node, tt.version, cc.Cmd, want)
+		}
+	}
 }

@@ -15,6 +15,8 @@ type PoolPolicy struct {
 	MaxRuns int
 	// IdleTTL is how long an idle container is kept before it is removed (scale to zero).
 	IdleTTL time.Duration
+	// Mode is how a container of the version runs successive requests; "" is Config.Mode.
+	Mode Mode
 }
 
 // clock is the pool's time: Now dates retirements, AfterFunc arms idle timers. A pool without

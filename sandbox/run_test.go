@@ -144,7 +144,7 @@ func TestRun(t *testing.T) {
 func checkContainer(t *testing.T, fd *fakeDocker, id string, noRequest bool) {
 	t.Helper()
 	c := fd.container(id)
-	if want := []string{"--serve", "fork"}; !slices.Equal(c.cfg.Cmd, want) {
+	if want := []string{"--serve", string(DefaultConfig().Mode)}; !slices.Equal(c.cfg.Cmd, want) {
 		t.Errorf("Cmd = %q, want %q", c.cfg.Cmd, want)
 	}
 	for _, e := range c.cfg.Env {

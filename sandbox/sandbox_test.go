@@ -19,14 +19,14 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "zero config takes the defaults", cfg: Config{},
 			check: func(t *testing.T, s *Sandbox) {
-				if s.cfg.Mode != ModeFork || s.pool.max != DefaultConfig().MaxIdle || s.pool.max <= 0 {
-					t.Errorf("mode %q, pool max %d; want fork and %d", s.cfg.Mode, s.pool.max, DefaultConfig().MaxIdle)
+				if s.cfg.Mode != ModeProcess || s.pool.max != DefaultConfig().MaxIdle || s.pool.max <= 0 {
+					t.Errorf("mode %q, pool max %d; want process and %d", s.cfg.Mode, s.pool.max, DefaultConfig().MaxIdle)
 				}
 			}},
-		{name: "process mode", cfg: Config{Mode: ModeProcess, MaxIdle: 3},
+		{name: "fork mode", cfg: Config{Mode: ModeFork, MaxIdle: 3},
 			check: func(t *testing.T, s *Sandbox) {
-				if s.cfg.Mode != ModeProcess || s.pool.max != 3 {
-					t.Errorf("mode %q, pool max %d; want process and 3", s.cfg.Mode, s.pool.max)
+				if s.cfg.Mode != ModeFork || s.pool.max != 3 {
+					t.Errorf("mode %q, pool max %d; want fork and 3", s.cfg.Mode, s.pool.max)
 				}
 			}},
 		{name: "unknown mode", cfg: Config{Mode: "thread"}, errText: "mode"},

@@ -56,10 +56,25 @@ func (r *retryRecord) domain() *faaspot.RetryPolicy {
 }
 
 type warmRecord struct {
-	MaxIdle  *int `json:"max_idle,omitempty"`
-	Prewarm  *int `json:"prewarm,omitempty"`
-	MaxRuns  int  `json:"max_runs,omitempty"`
-	IdleTTLS int  `json:"idle_ttl_s,omitempty"`
+	MaxIdle   *int   `json:"max_idle,omitempty"`
+	Prewarm   *int   `json:"prewarm,omitempty"`
+	MaxRuns   int    `json:"max_runs,omitempty"`
+	IdleTTLS  int    `json:"idle_ttl_s,omitempty"`
+	Isolation string `json:"isolation,omitempty"`
+}
+
+func warmRecordOf(w *faaspot.WarmPolicy) *warmRecord {
+	if w == nil {
+		return nil
+	}
+	return &warmRecord{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS, Isolation: w.Isolation}
+}
+
+func (w *warmRecord) domain() *faaspot.WarmPolicy {
+	if w == nil {
+		return nil
+	}
+	return &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS, Isolation: w.Isolation}
 }
 
 type limitsRecord struct {
@@ -74,9 +89,7 @@ func (r deploymentRecord) domain() faaspot.Deployment {
 		ReadyVersion: r.ReadyVersion, RolledBackAt: r.RolledBackAt, Image: r.Image,
 		Limits:      faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS},
 		ContextKeys: r.ContextKeys, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if w := r.Warm; w != nil {
-		d.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
-	}
+	d.Warm = r.Warm.domain()
 	d.Retry, d.CallbackURL = r.Retry.domain(), r.CallbackURL
 	return d
 }
@@ -86,9 +99,7 @@ func deploymentRecordOf(d faaspot.Deployment) deploymentRecord {
 		Error: d.Error, BuildLog: d.BuildLog, ReadyVersion: d.ReadyVersion, RolledBackAt: d.RolledBackAt, Image: d.Image,
 		Limits:      limitsRecord{MemoryMB: d.Limits.MemoryMB, CPUs: d.Limits.CPUs, TimeoutS: d.Limits.TimeoutS},
 		ContextKeys: d.ContextKeys, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	if w := d.Warm; w != nil {
-		r.Warm = &warmRecord{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
-	}
+	r.Warm = warmRecordOf(d.Warm)
 	r.Retry, r.CallbackURL = retryRecordOf(d.Retry), d.CallbackURL
 	return r
 }

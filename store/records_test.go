@@ -68,7 +68,7 @@ func fullDeployment() faaspot.Deployment {
 	return faaspot.Deployment{ID: "9f2c4e6a8b0d1e3f", Name: "fn", Version: 2, Status: faaspot.StatusFailed,
 		Error: "the code defines no main", BuildLog: "no main\n", ReadyVersion: 1, RolledBackAt: 2,
 		Limits:      faaspot.Limits{MemoryMB: 256, CPUs: 0.5, TimeoutS: 30},
-		Warm:        &faaspot.WarmPolicy{MaxIdle: &idle, Prewarm: &prewarm, MaxRuns: 10, IdleTTLS: 300},
+		Warm:        &faaspot.WarmPolicy{MaxIdle: &idle, Prewarm: &prewarm, MaxRuns: 10, IdleTTLS: 300, Isolation: faaspot.IsolationFork},
 		Retry:       &faaspot.RetryPolicy{MaxAttempts: 3, BackoffS: 1.5},
 		CallbackURL: "https://hooks.example.test/faaspot?k=1",
 		ContextKeys: []string{"api_key", "region"}, CreatedAt: recordTime, UpdatedAt: recordTime.Add(time.Hour),

@@ -42,9 +42,7 @@ func (r versionRecord) domain(ready int) faaspot.VersionInfo {
 		Ready: r.Version == ready, Hash: r.Hash, ContextKeys: r.ContextKeys, CreatedAt: r.CreatedAt,
 		FinishedAt: r.FinishedAt, Image: r.Image,
 		Limits: faaspot.Limits{MemoryMB: r.Limits.MemoryMB, CPUs: r.Limits.CPUs, TimeoutS: r.Limits.TimeoutS}}
-	if w := r.Warm; w != nil {
-		v.Warm = &faaspot.WarmPolicy{MaxIdle: w.MaxIdle, Prewarm: w.Prewarm, MaxRuns: w.MaxRuns, IdleTTLS: w.IdleTTLS}
-	}
+	v.Warm = r.Warm.domain()
 	v.Retry, v.CallbackURL = r.Retry.domain(), r.CallbackURL
 	if v.ContextKeys == nil {
 		v.ContextKeys = []string{}
