@@ -144,6 +144,11 @@ func (b *fakeBuilder) Prune(ctx context.Context, r imagebuilder.Ref, keep []stri
 	return b.pruneN, b.pruneErr
 }
 
+// PruneDeps removes nothing: the fake builds no dependencies images.
+func (b *fakeBuilder) PruneDeps(ctx context.Context, before time.Time) (int, error) {
+	return 0, ctx.Err()
+}
+
 func (b *fakeBuilder) Owned(ctx context.Context) ([]imagebuilder.Ref, error) {
 	b.log.add("builder.Owned")
 	if err := ctx.Err(); err != nil {

@@ -185,26 +185,17 @@ func (w *workers) sweepStrays(ctx context.Context) (int, error) {
 	return removed, nil
 }
 
-// depsPruner removes this node's dependencies images that nothing uses. *imagebuilder.Builder
-// has it; imageBuilder does not declare it, so a builder without it (a test's fake) has none.
-type depsPruner interface {
-	PruneDeps(ctx context.Context, before time.Time) (int, error)
-}
-
-var _ depsPruner = (*imagebuilder.Builder)(nil)
-
 // sweepDeps removes the dependencies images this node built (for any store) that no image names
 // and that are older than janitorGrace: a tenant's deployments share them, so they go with the
 // last image built on them, and this pass removes the ones that outlived it or never had one (a
 // build whose code failed its check, a deployment image removed by hand). Like sweepStrays, it
 // removes nothing while this node builds. It returns how many it removed.
 func (w *workers) sweepDeps(ctx context.Context) (int, error) {
-	dp, ok := w.builder.(depsPruner)
-	if !ok || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return 0, nil
 	}
 	before := w.clock.Now().Add(-w.set.janitorGrace)
 	w.building.Lock() // no build takes cached layers from what goes now
 	defer w.building.Unlock()
-	return dp.PruneDeps(ctx, before)
+	return w.builder.PruneDeps(ctx, before)
 }

@@ -87,6 +87,9 @@ type imageBuilder interface {
 	Remove(ctx context.Context, tenantID, deploymentID string) error
 	Prune(ctx context.Context, r imagebuilder.Ref, keep []string, minAge time.Duration) (int, error)
 	Owned(ctx context.Context) ([]imagebuilder.Ref, error)
+	// PruneDeps removes this node's dependencies images that no image names and that were made
+	// before before; it returns how many it removed.
+	PruneDeps(ctx context.Context, before time.Time) (int, error)
 }
 
 // runner runs executions in containers and keeps warm ones. Run returns an error only when the
