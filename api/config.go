@@ -12,6 +12,8 @@ import (
 type Config struct {
 	// AdminToken guards the operator routes; empty disables them (403).
 	AdminToken string
+	// AccessLog writes one INFO line per request (see Server.instrument).
+	AccessLog bool
 	// DefaultLimits fill what a deployment leaves out; MaxLimits cap what it may ask for.
 	DefaultLimits, MaxLimits faaspot.Limits
 	// MaxRetryAttempts caps a deployment's retry.max_attempts (1: no retries allowed).

@@ -255,6 +255,7 @@ func (e *apiEnv) doHeader(method, path, authorization, body string) *httptest.Re
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	checkAnswer(e.t, req, body, rec)
 	e.mu.Lock()
 	e.bodies = append(e.bodies, rec.Body.String())
 	e.mu.Unlock()

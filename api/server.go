@@ -72,10 +72,11 @@ func (u uncachedRuns) RunDeployment(ctx context.Context, tid, name string) (faas
 // id (the run is durably queued and goes on): call it before shutting the HTTP server down.
 func (s *Server) Drain() { s.drain() }
 
-// Handler returns the router with every route: health, readiness and metrics, the operator's
-// tenant routes and the tenants' routes.
+// Handler returns the router with every route: health, readiness and metrics, the API's OpenAPI
+// document, the operator's tenant routes and the tenants' routes.
 func (s *Server) Handler() http.Handler {
 	r := s.opsRouter()
+	r.HandleFunc("/openapi.json", s.openAPI).Methods(http.MethodGet)
 	s.adminRoutes(r)
 	s.tenantRoutes(r)
 	return r
@@ -142,7 +143,12 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		s.metrics.ObserveHTTP(routeLabel(r), r.Method, rec.status, time.Since(start))
+		route, took := routeLabel(r), time.Since(start)
+		s.metrics.ObserveHTTP(route, r.Method, rec.status, took)
+		if s.cfg.AccessLog {
+			s.log.Info("http request", "method", r.Method, "route", route, "status", rec.status,
+				"duration_ms", float64(took.Microseconds())/1000)
+		}
 	})
 }
 

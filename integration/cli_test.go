@@ -22,7 +22,7 @@ func shell(t *testing.T, dir string, envv []string, script string) (stdout, stde
 	t.Helper()
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + fasDir(t) + ":" + os.Getenv("PATH"), "HOME=" + dir}, envv...)
+	cmd.Env = append([]string{"PATH=" + fasDir(t) + ":" + os.Getenv("PATH"), "HOME=" + dir}, apiCheck.proxied(t, envv)...)
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -111,7 +111,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.index.Close()
-	code := m.Run()
+	check, err := startOpenAPICheck()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	code := check.finish(m.Run())
 	removeSuiteImages(ctx)
 	if code == 0 {
 		for _, id := range env.nodes {
@@ -215,6 +220,7 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 	if cfg.Listen == "" {
 		return n
 	}
+	apiCheck.watch(t, n.url)
 	n.admin = fsclient.New(n.url, adminToken)
 	token, err := n.admin.CreateTenant(ctx, fmt.Sprintf("t%d", time.Now().UnixNano()%1e9))
 	if err != nil {

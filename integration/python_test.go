@@ -162,7 +162,7 @@ func pyRunCode(t *testing.T, dir string, env []string, script string) (pyOut, in
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "repl.py", "script.py")
-	cmd.Dir, cmd.Env = dir, env
+	cmd.Dir, cmd.Env = dir, apiCheck.proxied(t, env)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
