@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/metrics"
 )
 
 type tenantKey struct{}
@@ -45,6 +46,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if wait > 0 { // over the tenant's request rate, counted across every API node
 			rate := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).RequestsPerSecond
+			s.metrics.QuotaRejected(metrics.QuotaRate)
 			writeError(w, r, s.log, quotaError(&faaspot.QuotaError{What: "requests per second", Limit: rate}, wait))
 			return
 		}
@@ -65,6 +67,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		}
 		client := clientKey(r)
 		if wait := s.adminFails.take(client, s.now()); wait > 0 {
+			s.metrics.QuotaRejected(metrics.QuotaAdminLockout)
 			writeError(w, r, s.log, &faaspot.Error{Code: faaspot.ECodeQuota, RetryAfter: wait,
 				Message: "too many failed admin-token attempts from this address: retry later"})
 			return

@@ -60,7 +60,7 @@ func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) {
 		Args: old.Args, CreatedAt: s.now().UTC(), Callback: cb}
 	maxQueued := t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxQueuedRuns
 	if e, _, err = s.enqueueCurrent(r, t.ID, e, maxQueued, false); err != nil {
-		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
+		writeError(w, r, s.log, s.retryQuota(err, 5*time.Second))
 		return
 	}
 	if err := s.executions.RemoveDeadLetter(r.Context(), t.ID, id); err != nil {

@@ -124,7 +124,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	t := tenantOf(r)
 	d, created, err := s.deployments.PutDeployment(r.Context(), t.ID, spec, t.Quotas.WithDefaults(s.cfg.DefaultQuotas).MaxDeployments)
 	if err != nil {
-		writeError(w, r, s.log, retryQuota(err, time.Minute))
+		writeError(w, r, s.log, s.retryQuota(err, time.Minute))
 		return
 	}
 	wait := isTrue(r.URL.Query().Get("wait"))

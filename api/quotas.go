@@ -14,11 +14,12 @@ func quotaError(qe *faaspot.QuotaError, retryAfter time.Duration) *faaspot.Error
 	return &faaspot.Error{Code: faaspot.ECodeQuota, Message: qe.Error(), RetryAfter: retryAfter}
 }
 
-// retryQuota gives the *faaspot.QuotaError in err's chain a Retry-After of retryAfter; any other
-// error is returned unchanged.
-func retryQuota(err error, retryAfter time.Duration) error {
+// retryQuota gives the *faaspot.QuotaError in err's chain a Retry-After of retryAfter, and counts
+// the rejection in faaspot_quota_rejections_total; any other error is returned unchanged.
+func (s *Server) retryQuota(err error, retryAfter time.Duration) error {
 	var qe *faaspot.QuotaError
 	if errors.As(err, &qe) {
+		s.metrics.QuotaRejected(qe.What)
 		return quotaError(qe, retryAfter)
 	}
 	return err

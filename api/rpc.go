@@ -64,7 +64,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, sync bool) (que
 		}
 	}
 	if err != nil {
-		writeError(w, r, s.log, retryQuota(err, 5*time.Second))
+		writeError(w, r, s.log, s.retryQuota(err, 5*time.Second))
 		return queuedRun{}, false
 	}
 	w.Header().Set(faaspot.HeaderExecutionID, e.ID)

@@ -56,7 +56,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	}
 	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(w.clock.Now().Sub(start).Seconds())
 	after, err := w.builds.FinishBuild(ctx, job, out)
-	w.log.Info("build finished", "job", job.String(), "result", result, "seconds", w.clock.Now().Sub(start).Seconds())
+	w.logBuild(job, dep.ID, result, out.Error, w.clock.Now().Sub(start))
 	switch {
 	case err == nil:
 		// The outcome is recorded: the job is over, and what follows must not depend on it (its

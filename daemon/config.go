@@ -13,13 +13,20 @@ import (
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/metrics"
 	"github.com/faaspot/faaspot/sandbox"
 )
 
 // Config is the daemon's whole configuration. DefaultConfig gives the defaults; LoadEnv overlays
 // FAASPOT_* environment variables; cmd/faaspotd overlays flags.
 type Config struct {
-	Listen         string // FAASPOT_LISTEN
+	Listen string // FAASPOT_LISTEN
+	// LogFormat is how faaspotd writes its log on stderr: "text" (slog's key=value lines, the
+	// default) or "json" (one JSON object per line). Set by cmd/faaspotd, which makes the logger.
+	LogFormat string // FAASPOT_LOG_FORMAT
+	// AccessLog writes one INFO line per API request: method, route template, status, duration
+	// (never the path's values, a header, a token or a body).
+	AccessLog      bool   // FAASPOT_ACCESS_LOG; default true
 	RedisURL       string // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
 	KeyPrefix      string // FAASPOT_KEY_PREFIX; Redis key prefix
 	AdminToken     string // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
@@ -112,6 +119,14 @@ type Config struct {
 	// tenant and a run's deployment from memory: a change is announced and dropped at once, the
 	// TTL bounds a lost announcement. 0: every request reads Redis.
 	LookupCacheTTL time.Duration
+	// MetricsTenantLabel (FAASPOT_METRICS_TENANT_LABEL) adds a tenant label (the tenant's id) to
+	// faaspot_executions_total, for the first MetricsTenantLimit (FAASPOT_METRICS_TENANT_LIMIT,
+	// default 50) tenants this process counts; later ones share the value "other". Off by
+	// default: each value is a series Prometheus keeps (see metrics.Options).
+	MetricsTenantLabel bool
+	MetricsTenantLimit int
+	// Version is the version faaspot_build_info reports (set by cmd/faaspotd; "" is "dev").
+	Version string
 	// CallbackAllow (FAASPOT_CALLBACK_ALLOW) lists the CIDR prefixes callbacks may reach although
 	// inside the server's network (loopback, private, link-local, reserved: refused by default).
 	CallbackAllow string
@@ -183,6 +198,7 @@ func DefaultConfig() Config {
 		IdempotencyTTL:       24 * time.Hour,
 		MaxRetryAttempts:     10,
 		LookupCacheTTL:       time.Second,
+		MetricsTenantLimit:   metrics.DefaultTenantLimit,
 		CallbackRetryFor:     time.Hour,
 		CallbackTimeout:      10 * time.Second,
 		JanitorInterval:      10 * time.Minute,
@@ -190,6 +206,8 @@ func DefaultConfig() Config {
 		HTTPReadTimeout:      30 * time.Second,
 		HTTPIdleTimeout:      60 * time.Second,
 		Warm:                 true,
+		LogFormat:            "text",
+		AccessLog:            true,
 		WarmMode:             sandbox.DefaultConfig().Mode,
 		WarmChannel:          channelSocket,
 		WarmMaxIdle:          0,
@@ -250,6 +268,8 @@ func (c *Config) envVars() []envVar {
 		intVar("FAASPOT_WORKERS", &c.Workers),
 		intVar("FAASPOT_MAX_CONCURRENT_RUNS", &c.MaxConcurrentRuns),
 		boolVar("FAASPOT_WARM", &c.Warm),
+		strVar("FAASPOT_LOG_FORMAT", &c.LogFormat),
+		boolVar("FAASPOT_ACCESS_LOG", &c.AccessLog),
 		textVar("FAASPOT_WARM_MODE", &c.WarmMode),
 		strVar("FAASPOT_WARM_CHANNEL", &c.WarmChannel),
 		intVar("FAASPOT_WARM_MAX_IDLE", &c.WarmMaxIdle),
@@ -279,6 +299,8 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_IDEMPOTENCY_TTL", &c.IdempotencyTTL),
 		intVar("FAASPOT_MAX_RETRY_ATTEMPTS", &c.MaxRetryAttempts),
 		durVar("FAASPOT_LOOKUP_CACHE_TTL", &c.LookupCacheTTL),
+		boolVar("FAASPOT_METRICS_TENANT_LABEL", &c.MetricsTenantLabel),
+		intVar("FAASPOT_METRICS_TENANT_LIMIT", &c.MetricsTenantLimit),
 		strVar("FAASPOT_CALLBACK_ALLOW", &c.CallbackAllow),
 		durVar("FAASPOT_CALLBACK_RETRY_FOR", &c.CallbackRetryFor),
 		durVar("FAASPOT_CALLBACK_TIMEOUT", &c.CallbackTimeout),

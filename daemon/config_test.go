@@ -82,6 +82,11 @@ func TestLoadEnv(t *testing.T) {
 			env:  env{"FAASPOT_ROLE": "api", "FAASPOT_WARM_MODE": "process"},
 			want: func(c *Config) { c.Role, c.WarmMode = RoleAPI, sandbox.ModeProcess },
 		},
+		{
+			name: "metrics tenant label",
+			env:  env{"FAASPOT_METRICS_TENANT_LABEL": "true", "FAASPOT_METRICS_TENANT_LIMIT": "7"},
+			want: func(c *Config) { c.MetricsTenantLabel, c.MetricsTenantLimit = true, 7 },
+		},
 		{name: "bad role", env: env{"FAASPOT_ROLE": "leader"}, wantErr: []string{"FAASPOT_ROLE", `"leader"`}},
 		{name: "bad warm mode", env: env{"FAASPOT_WARM_MODE": "thread"}, wantErr: []string{"FAASPOT_WARM_MODE", `"thread"`}},
 		{
@@ -143,6 +148,9 @@ func TestValidate(t *testing.T) {
 		{name: "worker role with Redis", change: func(c *Config) { c.Role, c.RedisURL = "worker", "redis://r:6379" }},
 		{name: "no workers", change: func(c *Config) { c.Workers = 0 }, wantErr: "workers must be at least 1"},
 		{name: "no build workers", change: func(c *Config) { c.BuildWorkers = 0 }, wantErr: "build workers"},
+		{name: "json log", change: func(c *Config) { c.LogFormat = "json" }},
+		{name: "no metrics tenant limit", change: func(c *Config) { c.MetricsTenantLimit = 0 }, wantErr: "metrics tenant limit"},
+		{name: "bad log format", change: func(c *Config) { c.LogFormat = "xml" }, wantErr: `FAASPOT_LOG_FORMAT must be text or json, not "xml"`},
 		{name: "default memory over the max", change: func(c *Config) { c.DefaultMemMB, c.MaxMemMB = 512, 256 }, wantErr: "memory limits"},
 		{name: "tiny memory", change: func(c *Config) { c.DefaultMemMB = 8 }, wantErr: "memory limits"},
 		{name: "default timeout over the max", change: func(c *Config) { c.DefaultTimeout, c.MaxTimeout = 60, 30 }, wantErr: "timeouts"},

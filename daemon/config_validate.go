@@ -47,6 +47,9 @@ func (c *Config) Validate() error {
 	if c.WarmChannel != channelSocket && c.WarmChannel != channelAttach {
 		bad("FAASPOT_WARM_CHANNEL must be %s or %s, not %q", channelSocket, channelAttach, c.WarmChannel)
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("FAASPOT_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
 	if err := new(sandbox.Mode).UnmarshalText([]byte(c.WarmMode)); err != nil {
 		bad("%v", err)
 	}
@@ -97,6 +100,9 @@ func (c *Config) validateDurations(bad func(format string, args ...any)) {
 	}
 	if c.MaxRetryAttempts < 1 {
 		bad("max retry attempts must be at least 1 (1: no retry)")
+	}
+	if c.MetricsTenantLimit < 1 || c.MetricsTenantLimit > 10000 {
+		bad("the metrics tenant limit must be from 1 to 10000")
 	}
 	if c.LookupCacheTTL < 0 || c.LookupCacheTTL > time.Minute {
 		bad("the lookup cache TTL must be from 0 (off) to a minute")

@@ -76,7 +76,9 @@ type Daemon struct {
 func New(cfg Config, log *slog.Logger) *Daemon {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: log, Registry: reg, metrics: metrics.New(reg)}
+	metrics.RegisterBuildInfo(reg, cfg.Version)
+	m := metrics.NewWithOptions(reg, metrics.Options{TenantLabel: cfg.MetricsTenantLabel, TenantLimit: cfg.MetricsTenantLimit})
+	return &Daemon{cfg: cfg, log: log, Registry: reg, metrics: m}
 }
 
 // Open connects to Redis and Docker, removes orphaned sandbox containers, starts the workers and
@@ -145,6 +147,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
 	}
+	d.registerEngineMetrics()
 	if d.cfg.Role.RunsWorkers() {
 		if err := d.checkRuntime(ctx); err != nil {
 			return err
@@ -217,6 +220,7 @@ func (d *Daemon) serve() error {
 	d.listener = ln
 	acfg := api.Config{
 		AdminToken:           d.cfg.AdminToken,
+		AccessLog:            d.cfg.AccessLog,
 		DefaultLimits:        d.cfg.defaultLimits(),
 		MaxLimits:            d.cfg.maxLimits(),
 		MaxRetryAttempts:     d.cfg.MaxRetryAttempts,

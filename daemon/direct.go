@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/metrics"
@@ -84,4 +86,18 @@ func (w *workers) runClaimed(job store.Job, e faaspot.Execution, d faaspot.Deplo
 	if err := w.runInputs(ctx, job, e, d, nil); err != nil && ctx.Err() == nil {
 		w.log.Error("job failed; left pending for retry", "job", job.String(), "err", err)
 	}
+}
+
+// compact is v without insignificant white space, as the stored record keeps it: a direct run's
+// answer, handed over in memory, is the same as one read back from the store. v is returned as
+// it is when it is not JSON (the store refused it already).
+func compact(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return v
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return v
+	}
+	return b.Bytes()
 }

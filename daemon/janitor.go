@@ -69,7 +69,7 @@ func (w *workers) sweepImages(ctx context.Context) (int, error) {
 		switch {
 		case !exists:
 			if err := w.removeGone(ctx, r); err != nil {
-				w.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+				w.log.Debug("image janitor: images kept", "tenant", r.TenantID, "deployment_id", r.DeploymentID, "err", err)
 				continue
 			}
 			cleaned++
@@ -80,7 +80,7 @@ func (w *workers) sweepImages(ctx context.Context) (int, error) {
 			}
 			n, err := w.builder.Prune(ctx, r, keep, w.set.janitorGrace)
 			if err != nil {
-				w.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment", r.DeploymentID, "err", err)
+				w.log.Debug("image janitor: old images kept", "tenant", r.TenantID, "deployment_id", r.DeploymentID, "err", err)
 			}
 			if n > 0 {
 				cleaned++

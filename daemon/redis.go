@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -85,5 +86,12 @@ func (d *Daemon) openStore(ctx context.Context) error {
 		}
 		return d.store.QueueDepth(ctx, store.Runs)
 	}, store.Builds.String(), store.Runs.String())
+	metrics.RegisterQueueAge(d.Registry, func(ctx context.Context, q string) (time.Time, bool, error) {
+		if q == store.Builds.String() {
+			return d.store.OldestQueued(ctx, store.Builds)
+		}
+		return d.store.OldestQueued(ctx, store.Runs)
+	}, nil, store.Builds.String(), store.Runs.String())
+	metrics.RegisterUp(d.Registry, "faaspot_redis_up", "1 when Redis answered a ping at this scrape (within a second), 0 otherwise.", d.store.Ping)
 	return nil
 }

@@ -26,10 +26,10 @@ const releaseEvery = time.Second
 func (w *workers) afterRun(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment) error {
 	p := dep.Retry
 	if job.Sync || p == nil || p.MaxAttempts <= 1 || (e.Status != faaspot.ExecFailed && e.Status != faaspot.ExecTimeout) {
-		return w.finish(ctx, job, e, nil)
+		return w.finish(ctx, job, e, dep.ID, nil)
 	}
 	if e.Attempts >= min(p.MaxAttempts, w.set.maxAttempts) {
-		return w.end(ctx, job, e, nil, w.runs.FinishDead)
+		return w.end(ctx, job, e, dep.ID, nil, w.runs.FinishDead)
 	}
 	delay := retryDelay(p.BackoffS, e.Attempts)
 	e.Status, e.FinishedAt = faaspot.ExecQueued, nil

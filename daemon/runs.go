@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,10 +49,10 @@ const (
 // run executes one queued execution and writes its terminal record, which acknowledges the job.
 // An execution that is gone or already terminal is acknowledged without running; a deployment
 // that is gone or was never ready fails the run (DeploymentNotFound; BuildFailed with the build's
-// error when its first build failed while the run was parked), a pinned version that cannot
-// run any more (VersionUnavailable: dropped past the versions kept), an image that is
-// not the deployment's own (ImageMismatch: no container is started) and a context this node
-// cannot read (ContextUnavailable). It returns an error, leaving the job pending, when the
+// error when its first build failed while the run was parked), a pinned version that cannot run
+// any more (VersionUnavailable: dropped past the versions kept), an image that is not the
+// deployment's own (ImageMismatch: no container is started) and a context this node cannot read
+// (ContextUnavailable). It returns an error, leaving the job pending, when the
 // store fails or ctx ends (shutting down, or the job was reclaimed).
 func (w *workers) run(ctx context.Context, job store.Job) error {
 	e, dep, err := w.runs.JobInputs(ctx, job)
@@ -75,26 +73,26 @@ func (w *workers) runInputs(ctx context.Context, job store.Job, e faaspot.Execut
 		return w.queue.Ack(ctx, job)
 	case err == nil && dep.ReadyVersion == 0 && dep.Status == faaspot.StatusFailed:
 		// A run parked while the first version built (store.EnqueueOrPark): the build failed.
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeBuildFailed,
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeBuildFailed,
 			fmt.Sprintf("deployment %q failed to build: %s", e.Deployment, dep.Error)))
 	case errors.Is(err, store.ErrNotFound) || (err == nil && dep.ReadyVersion == 0):
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "DeploymentNotFound",
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, "DeploymentNotFound",
 			fmt.Sprintf("deployment %q no longer exists", e.Deployment)))
 	case errors.As(err, &ve):
 		// A pinned version dropped (past the versions kept) or broken since the run was queued.
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeVersionUnavailable,
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeVersionUnavailable,
 			fmt.Sprintf("version %d of deployment %q %s", ve.Version, e.Deployment, ve.Reason)))
 	case err != nil:
 		return fmt.Errorf("%s: %w", job, err)
 	case !w.ownImage(job, dep.ID, dep.Image):
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
 	}
 	now := w.clock.Now().UTC()
 	e.StartedAt, e.QueueMS = &now, ms(now.Sub(e.CreatedAt))
 	secrets, dep, err := w.context(ctx, job.Tenant, dep, e)
 	if errors.Is(err, store.ErrSecretKey) || errors.Is(err, store.ErrNotFound) {
 		w.log.Error("context unavailable", "job", job.String(), "err", err)
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ContextUnavailable", msgContextUnavailable))
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, "ContextUnavailable", msgContextUnavailable))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", job, err)
@@ -112,7 +110,7 @@ func (w *workers) runInputs(ctx context.Context, job store.Job, e faaspot.Execut
 // taken over) is not run again but recorded failed with WorkerLost.
 func (w *workers) runOnce(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, secrets []byte) error {
 	if e.Status == faaspot.ExecRunning {
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeWorkerLost, msgWorkerLost))
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeWorkerLost, msgWorkerLost))
 	}
 	e.Status, e.Version = faaspot.ExecRunning, dep.ReadyVersion
 	started, err := w.runs.StartOnce(ctx, job.Tenant, e)
@@ -133,6 +131,8 @@ func (w *workers) runOnce(ctx context.Context, job store.Job, e faaspot.Executio
 // EngineError, or EngineTimeout when the sandbox overran the run's timeout and grace (see
 // runSandbox).
 func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Execution, dep faaspot.Deployment, req sandbox.Request) error {
+	w.metrics.RunsInFlight.Inc()
+	defer w.metrics.RunsInFlight.Dec()
 	marked := func() {} // a keyed run is marked running already
 	if e.IdempotencyKey == "" {
 		marked = w.markRunningLater(job.Tenant, e)
@@ -142,11 +142,11 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 		if req.Image, err = w.localImage(ctx, job.Tenant, dep); err != nil {
 			marked()
 			w.log.Error("image missing on this node and not rebuilt", "job", job.String(), "err", err)
-			return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "ImageUnavailable", msgImageUnavailable))
+			return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, "ImageUnavailable", msgImageUnavailable))
 		}
 		if !w.ownImage(job, dep.ID, req.Image) {
 			marked()
-			return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
+			return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeImageMismatch, msgImageMismatch))
 		}
 		res, err = w.runSandbox(ctx, req)
 	}
@@ -156,10 +156,10 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 		return fmt.Errorf("%s: %w", job, err) // the job stays with its owner
 	case errors.Is(err, errRunOverdue):
 		w.log.Error("run overdue in the sandbox; recorded as failed", "job", job.String(), "err", err)
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, errTypeEngineTimeout, msgRunOverdue))
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, errTypeEngineTimeout, msgRunOverdue))
 	case err != nil:
 		w.log.Error("run failed in the engine", "job", job.String(), "err", err)
-		return w.finish(ctx, job, e, failure(faaspot.ExecFailed, "EngineError", msgEngineError))
+		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, "EngineError", msgEngineError))
 	}
 	applyResult(&e, res)
 	e.Attempts++
@@ -308,21 +308,21 @@ const (
 )
 
 // finish writes the terminal record (applying f when given), which acknowledges the job, then
-// marks the execution's live log ended unless the execution is younger than endLogAfter. When
-// the store refuses the record (over store.MaxExecutionBytes, or not encodable), a smaller
-// failure record takes its place (see unstored), so that the run still ends. A store that cannot
-// be reached is retried with backoff until it takes the record or the node stops (see record):
-// an outcome is never thrown away for a passing failure; only then does the error come back,
-// leaving the job pending.
-func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution)) error {
-	return w.end(ctx, job, e, f, w.runs.FinishRun)
+// marks the execution's live log ended unless the execution is younger than endLogAfter, and logs
+// the run's end (depID: the deployment's id, when known). When the store refuses the record (over
+// store.MaxExecutionBytes, or not encodable), a smaller failure record takes its place (see
+// unstored), so that the run still ends. A store that cannot be reached is retried with backoff
+// until it takes the record or the node stops (see record): an outcome is never thrown away for a
+// passing failure; only then does the error come back, leaving the job pending.
+func (w *workers) finish(ctx context.Context, job store.Job, e faaspot.Execution, depID string, f func(*faaspot.Execution)) error {
+	return w.end(ctx, job, e, depID, f, w.runs.FinishRun)
 }
 
 // recordFunc writes a terminal record: store.FinishRun or store.FinishDead.
 type recordFunc func(ctx context.Context, job store.Job, e faaspot.Execution) error
 
 // end is finish with the terminal record written by write.
-func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f func(*faaspot.Execution), write recordFunc) error {
+func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, depID string, f func(*faaspot.Execution), write recordFunc) error {
 	if f != nil {
 		f(&e)
 	}
@@ -352,7 +352,8 @@ func (w *workers) end(ctx context.Context, job store.Job, e faaspot.Execution, f
 			w.log.Debug("end live log", "job", job.String(), "err", err)
 		}
 	}
-	w.metrics.Executions.WithLabelValues(string(e.Status)).Inc()
+	w.metrics.CountExecution(job.Tenant, string(e.Status))
+	w.logEnd(job, depID, e)
 	return nil
 }
 
@@ -398,20 +399,6 @@ func unstored(e faaspot.Execution, err error) faaspot.Execution {
 	e.Error = &faaspot.ExecError{Type: typ, Message: fmt.Sprintf("the run ended (%.300s) but its outcome %s; "+
 		"its result, output and error were dropped", ended, why)}
 	return e
-}
-
-// compact is v without insignificant white space, as the stored record keeps it: a direct run's
-// answer, handed over in memory, is the same as one read back from the store. v is returned as
-// it is when it is not JSON (the store refused it already).
-func compact(v json.RawMessage) json.RawMessage {
-	if len(v) == 0 {
-		return v
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, v) != nil {
-		return v
-	}
-	return b.Bytes()
 }
 
 // applyResult copies a sandbox result into the execution record.

@@ -19,8 +19,10 @@ type Metrics struct {
 	RunDuration      *prometheus.HistogramVec // label status
 	SyncLatency      *prometheus.HistogramVec // label status
 	ContainerAcquire *prometheus.HistogramVec // label mode: cold|warm
-	Executions       *prometheus.CounterVec   // label status
-	ColdStarts       prometheus.Counter
+	// Executions counts executions that reached a terminal status, labelled status (and tenant
+	// with Options.TenantLabel): count through CountExecution, which bounds the tenant values.
+	Executions *prometheus.CounterVec
+	ColdStarts prometheus.Counter
 	// Callbacks counts callback delivery attempts by outcome: delivered, retried (a 5xx, 408, 429
 	// or no answer, tried again later), failed (given up) or refused (an address the operator
 	// does not allow).
@@ -36,6 +38,14 @@ type Metrics struct {
 	// which keeps every label value in a fixed set.
 	HTTPRequests *prometheus.CounterVec
 	HTTPDuration *prometheus.HistogramVec
+	// RunsInFlight is the runs this node's workers are executing now (from taking a container to
+	// the run's end).
+	RunsInFlight prometheus.Gauge
+	// QuotaRejections counts the requests refused by a tenant's quota (answered 429), by kind:
+	// see the Quota* constants.
+	QuotaRejections *prometheus.CounterVec
+
+	tenants *tenantLabels // nil: no tenant label
 }
 
 // The values of SyncDispatch's label path.
@@ -44,8 +54,15 @@ const (
 	DispatchQueued = "queued"
 )
 
-// New creates the collectors and registers them on reg.
-func New(reg prometheus.Registerer) *Metrics {
+// New creates the collectors, without a tenant label, and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics { return NewWithOptions(reg, Options{}) }
+
+// NewWithOptions creates the collectors as opts asks and registers them on reg.
+func NewWithOptions(reg prometheus.Registerer, opts Options) *Metrics {
+	execLabels := []string{"status"}
+	if opts.TenantLabel {
+		execLabels = append(execLabels, "tenant")
+	}
 	m := &Metrics{
 		BuildDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "faaspot_build_duration_seconds", Help: "Time to build a deployment image.",
@@ -63,7 +80,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "faaspot_container_acquire_seconds", Help: "Time to get a container ready for a run.",
 			Buckets: latencyBuckets}, []string{"mode"}),
 		Executions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "faaspot_executions_total", Help: "Executions that reached a terminal status."}, []string{"status"}),
+			Name: "faaspot_executions_total", Help: "Executions that reached a terminal status."}, execLabels),
 		ColdStarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "faaspot_cold_starts_total", Help: "Runs that started a fresh container."}),
 		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -77,9 +94,22 @@ func New(reg prometheus.Registerer) *Metrics {
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "faaspot_http_request_duration_seconds", Help: "HTTP request latency by route template.",
 			Buckets: latencyBuckets}, []string{"route", "method"}),
+		RunsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "faaspot_runs_in_flight", Help: "Runs this node's workers are executing now."}),
+		QuotaRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_quota_rejections_total", Help: "Requests refused by a tenant quota (429), by kind."},
+			[]string{"kind"}),
+	}
+	if opts.TenantLabel {
+		m.tenants = &tenantLabels{limit: opts.tenantLimit(), seen: map[string]bool{}}
 	}
 	reg.MustRegister(m.BuildDuration, m.QueueWait, m.RunDuration, m.SyncLatency, m.ContainerAcquire,
-		m.Executions, m.ColdStarts, m.Callbacks, m.SyncDispatch, m.HTTPRequests, m.HTTPDuration)
+		m.Executions, m.ColdStarts, m.Callbacks, m.SyncDispatch, m.HTTPRequests, m.HTTPDuration,
+		m.RunsInFlight, m.QuotaRejections)
+	for _, kind := range quotaKinds {
+		m.QuotaRejections.WithLabelValues(kind)
+	}
+	m.initSeries(opts.TenantLabel)
 	for _, path := range []string{DispatchDirect, DispatchQueued} {
 		m.SyncDispatch.WithLabelValues(path)
 	}
@@ -113,5 +143,28 @@ func (q *queueDepth) Collect(ch chan<- prometheus.Metric) {
 		if n, err := q.depth(ctx, name); err == nil {
 			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(n), name)
 		}
+	}
+}
+
+// initSeries creates the series of every known label value at 0, so that a scrape shows them
+// before their first event and rate() and increase() see that event (a series born at 1 shows
+// no increase).
+func (m *Metrics) initSeries(tenantLabel bool) {
+	statuses := []string{"completed", "failed", "timeout"}
+	for _, st := range statuses {
+		m.RunDuration.WithLabelValues(st)
+		m.SyncLatency.WithLabelValues(st)
+		if !tenantLabel {
+			m.Executions.WithLabelValues(st)
+		}
+	}
+	for _, r := range []string{"ready", "failed"} {
+		m.BuildDuration.WithLabelValues(r)
+	}
+	for _, q := range []string{"builds", "runs"} {
+		m.QueueWait.WithLabelValues(q)
+	}
+	for _, mode := range []string{"cold", "warm"} {
+		m.ContainerAcquire.WithLabelValues(mode)
 	}
 }

@@ -24,7 +24,9 @@ import (
 type box struct {
 	id  string
 	key string
-	att types.HijackedResponse
+	// mode is how the box's runner serves successive runs (Config.modeOf its first request).
+	mode Mode
+	att  types.HijackedResponse
 	// ch is the box's channel while its runner has not connected (nil: the box has none);
 	// conn is where requests go once decided is closed: the channel's connection, the attach's
 	// (stdio), or nil when the runner ended before it chose.
@@ -68,7 +70,7 @@ func (s *Sandbox) start(ctx context.Context, req Request) (*box, error) {
 		}
 		return nil, fmt.Errorf("create container for %s: %w: %w", req.Key, ErrEngine, err)
 	}
-	b := &box{id: created.ID, key: req.Key, epoch: epoch, ch: ch, decided: make(chan struct{}),
+	b := &box{id: created.ID, key: req.Key, mode: s.cfg.modeOf(req), epoch: epoch, ch: ch, decided: make(chan struct{}),
 		frames: make(chan frameOrErr, 1), done: make(chan struct{}), stopped: make(chan struct{}),
 		stderr: &cappedBuffer{limit: runnerStderrLimit}}
 	fail := func(what string, err error) (*box, error) {

@@ -189,6 +189,19 @@ func (p *pool) drain(prefix string, closing bool) []*box {
 	return out
 }
 
+// idleByMode returns the idle boxes of each mode.
+func (p *pool) idleByMode() map[Mode]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[Mode]int{}
+	for _, list := range p.idle {
+		for _, b := range list {
+			out[b.mode]++
+		}
+	}
+	return out
+}
+
 // size returns the idle boxes of key and in all.
 func (p *pool) size(key string) (int, int) {
 	p.mu.Lock()

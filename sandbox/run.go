@@ -19,6 +19,9 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	busy := s.busyOf(b.mode)
+	busy.Add(1)
+	defer busy.Add(-1)
 	wasReady, sent := b.ready, time.Now()
 	f, out, err := b.exec(ctx, req)
 	acquired, duration := timings(start, sent, time.Now(), wasReady, b.readyAt)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -118,6 +119,8 @@ type Sandbox struct {
 	stopBg  context.CancelFunc
 	bgMu    sync.Mutex // orders refill's Add with stopRefills' Wait
 	refills sync.WaitGroup
+	// busyProcess and busyFork count the boxes of each mode a run holds (see Containers).
+	busyProcess, busyFork atomic.Int64
 }
 
 // New returns a Sandbox. Zero fields of cfg take their DefaultConfig value, so a partial Config is

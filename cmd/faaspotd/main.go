@@ -35,6 +35,7 @@ func main() {
 	if code >= 0 {
 		os.Exit(code)
 	}
+	cfg.Version = cli.BuildVersion(version)
 	if err := run(cfg, debug); err != nil {
 		fmt.Fprintln(os.Stderr, "faaspotd:", err)
 		os.Exit(exitFail)
@@ -94,7 +95,7 @@ func run(cfg daemon.Config, debug bool) error {
 	if debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(os.Stderr, cfg.LogFormat, level)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -112,6 +113,15 @@ func run(cfg daemon.Config, debug bool) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return d.Close()
+}
+
+// newLogger writes to w at level, as JSON objects (format "json") or slog's text lines.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // pprofEnv names the address of the opt-in profiling listener (off when empty).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,5 +85,21 @@ func TestServePprof(t *testing.T) {
 	}
 	if _, _, err := servePprof("127.0.0.1:notaport", log); err == nil || !strings.Contains(err.Error(), pprofEnv) {
 		t.Errorf("bad address: err %v, want one naming %s", err, pprofEnv)
+	}
+}
+
+// TestNewLogger: FAASPOT_LOG_FORMAT=json makes one JSON object per line, text slog's lines.
+func TestNewLogger(t *testing.T) {
+	var js, text bytes.Buffer
+	newLogger(&js, "json", slog.LevelInfo).Info("execution finished", "execution", "e1", "duration_ms", 1.5)
+	var line map[string]any
+	if err := json.Unmarshal(js.Bytes(), &line); err != nil || line["msg"] != "execution finished" ||
+		line["execution"] != "e1" || line["duration_ms"] != 1.5 || line["level"] != "INFO" {
+		t.Errorf("json line %q: %v", js.String(), err)
+	}
+	newLogger(&text, "text", slog.LevelInfo).Debug("hidden")
+	newLogger(&text, "text", slog.LevelInfo).Info("shown", "k", "v")
+	if got := text.String(); strings.Contains(got, "hidden") || !strings.Contains(got, `msg=shown k=v`) {
+		t.Errorf("text log %q", got)
 	}
 }
