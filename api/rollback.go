@@ -32,7 +32,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("deployment rolled back", "tenant", tenantOf(r).ID, "deployment", name, "version", req.Version)
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, shown(d, true)) // as GET /v1/deployments/{name} shows it
 }
 
 // pinnedVersion returns the version a run's path pins (…/versions/{version}/rpc/), 0 when it
