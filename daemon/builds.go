@@ -54,7 +54,8 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	} else if job.Version >= dep.Version && w.ownImage(job, dep.ID, out.Image) {
 		w.prewarm(ctx, job.Tenant, dep, job.Version, out.Image)
 	}
-	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(w.clock.Now().Sub(start).Seconds())
+	out.Duration = w.clock.Now().Sub(start)
+	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(out.Duration.Seconds())
 	after, err := w.builds.FinishBuild(ctx, job, out)
 	w.logBuild(job, dep.ID, result, out.Error, w.clock.Now().Sub(start))
 	switch {
