@@ -242,7 +242,7 @@ func (d *Daemon) serve() error {
 		auth, runs = d.cache, d.cache
 	}
 	deps := api.Deps{Auth: auth, Runs: runs, Tenants: d.store, Deployments: d.store, Executions: d.store,
-		Store: d.store, Engine: engine{d}, Webhooks: d.store, Callbacks: d.guard}
+		Store: d.store, Engine: engine{d}, Webhooks: d.store, Usage: d.store, Callbacks: d.guard}
 	if d.workers != nil && d.cfg.Workers > 0 {
 		deps.Direct = d.workers
 	}
