@@ -11,7 +11,8 @@ import (
 
 // CPU metering. A container serves one run at a time, so the CPU time its cgroup counted between
 // the request and the answer is the run's (Result.CPU): the function's, its runner's handling of
-// the request and, for a cold start, the function's import. The sandbox reads the counter from
+// the request and, for a cold start, the function's import (in fork mode, what of the next run's
+// fork happens before the second reading too: under a millisecond). The sandbox reads the counter from
 // the engine's cgroup file system (Config.CgroupRoot), which it finds by the container's id in
 // the layouts Docker makes:
 //
