@@ -27,8 +27,10 @@ import (
 // (faaspot.ExecUsage: every attempt's, summed by the workers as a retried run goes), so a retried
 // run also counts once, on the day it ended, with all its attempts' resources. An attempt whose
 // outcome was never recorded (its worker died) is not counted. A build is counted by FinishBuild
-// in the transaction that settles its version, once. The hashes expire usageTTL after their last
-// write, and go with the tenant (DeleteTenant).
+// in the transaction that settles its version, once (a build whose deployment was deleted
+// meanwhile has no version left to settle: were its job reclaimed and built twice, both would
+// count). The hashes expire usageTTL after their last write, and go with the tenant
+// (DeleteTenant).
 
 // usageTTL is how long a day's usage is kept after its last write: over a year, so that a
 // platform billing monthly or yearly has every day it needs.
@@ -47,7 +49,7 @@ const (
 	usageBuildUS      = "build_us"
 )
 
-// usageDayKey is the day's usage hash of the tenant (t in UTC).
+// usage is the tenant's usage hash of t's UTC day.
 func (k keys) usage(tid string, t time.Time) string {
 	return k.t(tid) + "usage:" + t.UTC().Format(time.DateOnly)
 }
