@@ -48,14 +48,14 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
+	out.Duration = w.clock.Now().Sub(start) // the build's own time, in the tenant's usage: not the pre-warm
 	result := faaspot.StatusReady
 	if out.Error != "" {
 		result = faaspot.StatusFailed
 	} else if job.Version >= dep.Version && w.ownImage(job, dep.ID, out.Image) {
 		w.prewarm(ctx, job.Tenant, dep, job.Version, out.Image)
 	}
-	out.Duration = w.clock.Now().Sub(start)
-	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(out.Duration.Seconds())
+	w.metrics.BuildDuration.WithLabelValues(string(result)).Observe(w.clock.Now().Sub(start).Seconds())
 	after, err := w.builds.FinishBuild(ctx, job, out)
 	w.logBuild(job, dep.ID, result, out.Error, w.clock.Now().Sub(start))
 	switch {
