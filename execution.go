@@ -65,9 +65,15 @@ type Execution struct {
 	QueueMS         float64         `json:"queue_ms"`
 	AcquireMS       float64         `json:"acquire_ms"`
 	DurationMS      float64         `json:"duration_ms"`
-	ColdStart       bool            `json:"cold_start"`
-	ExitCode        *int            `json:"exit_code"`
-	OOMKilled       bool            `json:"oom_killed"`
+	// CPUMS is the CPU time the function's container used during the run (its last attempt), as
+	// its cgroup counts it: 0 when the engine's cgroups cannot be read on the worker.
+	CPUMS     float64 `json:"cpu_ms"`
+	ColdStart bool    `json:"cold_start"`
+	ExitCode  *int    `json:"exit_code"`
+	OOMKilled bool    `json:"oom_killed"`
+	// Usage is what the run adds to its tenant's usage (usage.go), summed over its attempts; nil
+	// while it never ran in a container.
+	Usage *ExecUsage `json:"usage,omitempty"`
 	// Callback is the delivery of the terminal record to a callback URL, when the run has one.
 	Callback *Callback `json:"callback,omitempty"`
 }

@@ -169,7 +169,7 @@ func storeDeps(st *store.Store, exec api.ExecutionStore, eng api.Engine) api.Dep
 	if exec == nil {
 		exec = st
 	}
-	return api.Deps{Auth: st, Tenants: st, Deployments: st, Executions: exec, Store: st, Engine: eng, Webhooks: st}
+	return api.Deps{Auth: st, Tenants: st, Deployments: st, Executions: exec, Store: st, Engine: eng, Webhooks: st, Usage: st}
 }
 
 // waitMode is how a waitHook answers WaitExecution.

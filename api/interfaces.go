@@ -161,6 +161,8 @@ type Deps struct {
 	Engine Engine
 	// Webhooks may be nil: /v1/webhook-secret is then not served.
 	Webhooks WebhookStore
+	// Usage may be nil: /v1/usage and /v1/tenants/{tenant}/usage are then not served.
+	Usage UsageStore
 	// Callbacks checks callback URLs; nil refuses every address inside the server's network
 	// (callback.Guard's zero value).
 	Callbacks CallbackChecker
@@ -170,6 +172,16 @@ type Deps struct {
 	// Runs reads the deployment of a run request (nil: Deployments.GetDeployment); a cache may
 	// serve it (*store.Cache).
 	Runs RunLookup
+}
+
+// UsageStore holds the tenants' usage (usage.go).
+type UsageStore interface {
+	// Usage returns the tenant's usage of each UTC day from from to to, both included, oldest
+	// first, days without use included. A *faaspot.Error naming "to" when the range is backwards
+	// or too long.
+	Usage(ctx context.Context, tid string, from, to time.Time) ([]faaspot.UsageDay, error)
+	// BytesStored measures the bytes of the tenant's records in the store now.
+	BytesStored(ctx context.Context, tid string) (int64, error)
 }
 
 // RunLookup reads the deployment a run request runs, possibly from a cache whose entries are

@@ -12,4 +12,5 @@ var (
 	_ api.DeploymentStore = (*store.Store)(nil)
 	_ api.ExecutionStore  = (*store.Store)(nil)
 	_ api.Pinger          = (*store.Store)(nil)
+	_ api.UsageStore      = (*store.Store)(nil)
 )

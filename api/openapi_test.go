@@ -188,6 +188,10 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Token", faaspot.Token{}, true},
 		{"TokenIssued", faaspot.TokenIssued{}, true},
 		{"QuotasSet", faaspot.QuotasSet{}, true},
+		{"ExecUsage", faaspot.ExecUsage{}, true},
+		{"UsageRuns", faaspot.UsageRuns{}, true},
+		{"UsageDay", faaspot.UsageDay{}, true},
+		{"Usage", faaspot.Usage{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {

@@ -29,6 +29,7 @@ type Server struct {
 	store       Pinger
 	engine      Engine // nil on a node without an engine
 	webhooks    WebhookStore
+	usage       UsageStore
 	callbacks   CallbackChecker
 	direct      DirectRunner // nil: no direct dispatch
 	runs        RunLookup
@@ -55,7 +56,7 @@ func New(cfg Config, deps Deps, m *metrics.Metrics, gather prometheus.Gatherer, 
 		deps.Runs = uncachedRuns{deps.Deployments}
 	}
 	return &Server{cfg: cfg, auth: deps.Auth, tenants: deps.Tenants, deployments: deps.Deployments,
-		executions: deps.Executions, store: deps.Store, engine: deps.Engine, webhooks: deps.Webhooks,
+		executions: deps.Executions, store: deps.Store, engine: deps.Engine, webhooks: deps.Webhooks, usage: deps.Usage,
 		callbacks: deps.Callbacks, direct: deps.Direct, runs: deps.Runs, metrics: m, gather: gather,
 		log: log.With("component", "api"), now: time.Now, draining: draining, drain: drain,
 		adminFails: newFailureLimiter(adminFailBurst, adminFailRefill, adminFailKeys)}
@@ -132,6 +133,9 @@ func (s *Server) tenantRoutes(r *mux.Router) {
 	if s.webhooks != nil {
 		t.HandleFunc("/v1/webhook-secret", s.getWebhookSecret).Methods(http.MethodGet)
 		t.HandleFunc("/v1/webhook-secret", s.rotateWebhookSecret).Methods(http.MethodPost)
+	}
+	if s.usage != nil {
+		t.HandleFunc("/v1/usage", s.tenantUsage).Methods(http.MethodGet)
 	}
 }
 

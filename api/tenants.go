@@ -19,6 +19,7 @@ import (
 //	GET    /v1/tenants/{tenant}/tokens      → 200 [{"id","created_at"}]
 //	DELETE /v1/tenants/{tenant}/tokens/{id} → 204
 //	PUT    /v1/tenants/{tenant}/quotas      {quotas} → 200
+//	GET    /v1/tenants/{tenant}/usage       → 200 faaspot.Usage (usage.go), when served
 func (s *Server) adminRoutes(r *mux.Router) {
 	admin := r.PathPrefix("/v1/tenants").Subrouter()
 	admin.Use(s.adminOnly)
@@ -29,6 +30,9 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	admin.HandleFunc("/{tenant}/tokens", s.listTokens).Methods(http.MethodGet)
 	admin.HandleFunc("/{tenant}/tokens/{id}", s.revokeToken).Methods(http.MethodDelete)
 	admin.HandleFunc("/{tenant}/quotas", s.setQuotas).Methods(http.MethodPut)
+	if s.usage != nil {
+		admin.HandleFunc("/{tenant}/usage", s.operatorUsage).Methods(http.MethodGet)
+	}
 }
 
 // createTenant handles POST /v1/tenants {"name"} (admin token): 201 with a faaspot.TenantCreated,

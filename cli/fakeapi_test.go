@@ -68,6 +68,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f.versionRoutes(mux)
 	f.deadLetterRoutes(mux)
 	f.webhookRoutes(mux)
+	f.usageRoutes(mux)
 	f.srv = httptest.NewServer(f.record(mux))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -94,7 +94,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetUsageTemplate(usageTemplate(root))
 	root.SetHelpCommand(helpCommand())
 	root.AddCommand(a.deploymentsCommand(), a.executionsCommand(), a.tenantsCommand(), a.loginCommand(), a.versionCommand(),
-		a.webhookSecretCommand())
+		a.webhookSecretCommand(), a.usageCommand())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	strict(root)

@@ -48,6 +48,7 @@ func (w *workers) build(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
+	out.Duration = w.clock.Now().Sub(start) // the build's own time, in the tenant's usage: not the pre-warm
 	result := faaspot.StatusReady
 	if out.Error != "" {
 		result = faaspot.StatusFailed

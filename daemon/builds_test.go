@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
@@ -41,11 +42,12 @@ func TestBuildRecordsOutcome(t *testing.T) {
 		{name: "success becomes the ready version", setup: func(*testWorkers) {},
 			want: store.BuildOutcome{Image: "img/d1:v2", Log: "built\n"}, result: "ready", ready: 2, prewarms: 1,
 			removed: []string{"img/d1:v1"}, retired: []string{"t1/d1/1/"}, builds: 1, wantStatus: faaspot.StatusReady},
-		{name: "user's error is recorded with its message and log", setup: func(tw *testWorkers) {
+		{name: "user's error is recorded with its message, log and time", setup: func(tw *testWorkers) {
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) {
+				tw.clock.Advance(2 * time.Second) // the build's time counts in the tenant's usage
 				return "", "partial", &imagebuilder.BuildError{Kind: imagebuilder.ErrInvalidFunction, Message: "no main(args, context)", Log: "the log"}
 			}
-		}, want: store.BuildOutcome{Error: "no main(args, context)", Log: "the log"}, result: "failed", ready: 1,
+		}, want: store.BuildOutcome{Error: "no main(args, context)", Log: "the log", Duration: 2 * time.Second}, result: "failed", ready: 1,
 			retired: []string{"t1/d1/2/"}, builds: 1, wantStatus: faaspot.StatusFailed},
 		{name: "engine failure is recorded with a generic message", setup: func(tw *testWorkers) {
 			tw.builder.build = func(context.Context, imagebuilder.Spec) (string, string, error) {

@@ -76,6 +76,10 @@ type Config struct {
 	WarmIdleTTL  time.Duration // FAASPOT_WARM_IDLE_TTL: scale to zero after this idle time
 	WarmMaxRuns  int           // FAASPOT_WARM_MAX_RUNS: runs per container (1: fresh every run)
 	WarmPrewarm  int           // FAASPOT_WARM_PREWARM: containers started when a version is ready
+	// CgroupRoot (FAASPOT_CGROUP_ROOT) is where this node sees the engine's cgroup file system,
+	// from which each run's CPU time is read (sandbox.Config.CgroupRoot): /sys/fs/cgroup, or the
+	// host's mounted elsewhere when the daemon runs in a container. Unreadable: CPU time 0.
+	CgroupRoot string
 	// BuildWait is how long a create with ?wait=true waits for its build.
 	BuildWait time.Duration
 	// MaxSyncWaiters caps a tenant's synchronous requests waiting at once on one API node; past
@@ -215,6 +219,7 @@ func DefaultConfig() Config {
 		WarmIdleTTL:          10 * time.Minute,
 		WarmMaxRuns:          10000,
 		WarmPrewarm:          1,
+		CgroupRoot:           sandbox.DefaultConfig().CgroupRoot,
 		MaxQueuedRuns:        1000,
 		MaxDeployments:       100,
 		RequestsPerSecond:    200,
@@ -277,6 +282,7 @@ func (c *Config) envVars() []envVar {
 		durVar("FAASPOT_WARM_IDLE_TTL", &c.WarmIdleTTL),
 		intVar("FAASPOT_WARM_MAX_RUNS", &c.WarmMaxRuns),
 		intVar("FAASPOT_WARM_PREWARM", &c.WarmPrewarm),
+		strVar("FAASPOT_CGROUP_ROOT", &c.CgroupRoot),
 		intVar("FAASPOT_MAX_QUEUED_RUNS", &c.MaxQueuedRuns),
 		intVar("FAASPOT_MAX_DEPLOYMENTS", &c.MaxDeployments),
 		floatVar("FAASPOT_REQUESTS_PER_SECOND", &c.RequestsPerSecond),

@@ -136,6 +136,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
 	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
 	sc.Channel = d.cfg.useChannel(os.Getenv("DOCKER_HOST"))
+	sc.CgroupRoot = d.cfg.CgroupRoot
 	sc.UIDBase, sc.UIDCount, sc.ShmBytes, sc.OOMScoreAdj = d.cfg.UIDBase, d.cfg.UIDCount, int64(d.cfg.ShmMB)<<20, d.cfg.OOMScoreAdj
 	// Images carry the node and the store they were built for: the image janitor removes only
 	// images of this node and this store, whose deployments this store can vouch for. Build
@@ -242,7 +243,7 @@ func (d *Daemon) serve() error {
 		auth, runs = d.cache, d.cache
 	}
 	deps := api.Deps{Auth: auth, Runs: runs, Tenants: d.store, Deployments: d.store, Executions: d.store,
-		Store: d.store, Engine: engine{d}, Webhooks: d.store, Callbacks: d.guard}
+		Store: d.store, Engine: engine{d}, Webhooks: d.store, Usage: d.store, Callbacks: d.guard}
 	if d.workers != nil && d.cfg.Workers > 0 {
 		deps.Direct = d.workers
 	}

@@ -161,7 +161,7 @@ func (w *workers) execute(ctx context.Context, job store.Job, e faaspot.Executio
 		w.log.Error("run failed in the engine", "job", job.String(), "err", err)
 		return w.finish(ctx, job, e, dep.ID, failure(faaspot.ExecFailed, "EngineError", msgEngineError))
 	}
-	applyResult(&e, res)
+	applyResult(&e, res, req.Limits.MemoryBytes)
 	e.Attempts++
 	mode := "cold"
 	if !res.ColdStart {
@@ -401,8 +401,9 @@ func unstored(e faaspot.Execution, err error) faaspot.Execution {
 	return e
 }
 
-// applyResult copies a sandbox result into the execution record.
-func applyResult(e *faaspot.Execution, res sandbox.Result) {
+// applyResult copies a sandbox result into the execution record, and adds the attempt's
+// resources (its time, CPU time, and memory limit memoryBytes) to the execution's usage.
+func applyResult(e *faaspot.Execution, res sandbox.Result, memoryBytes int64) {
 	switch res.Outcome {
 	case sandbox.Completed:
 		e.Status = faaspot.ExecCompleted
@@ -418,7 +419,11 @@ func applyResult(e *faaspot.Execution, res sandbox.Result) {
 	}
 	e.Stdout, e.Stderr = res.Stdout, res.Stderr
 	e.StdoutTruncated, e.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
-	e.DurationMS, e.AcquireMS = ms(res.Duration), ms(res.Acquire)
+	e.DurationMS, e.AcquireMS, e.CPUMS = ms(res.Duration), ms(res.Acquire), ms(res.CPU)
+	if e.Usage == nil {
+		e.Usage = &faaspot.ExecUsage{}
+	}
+	e.Usage.Add(e.DurationMS, e.CPUMS, memoryBytes)
 	e.ColdStart, e.OOMKilled = res.ColdStart, res.OOMKilled
 	code := res.ExitCode
 	e.ExitCode = &code

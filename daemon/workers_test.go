@@ -28,10 +28,11 @@ func TestApplyResult(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.res.Duration, tt.res.ColdStart = 1500*time.Microsecond, true
+			tt.res.Duration, tt.res.ColdStart, tt.res.CPU = 1500*time.Microsecond, true, 500*time.Microsecond
 			tt.res.Stderr, tt.res.StdoutTruncated = "err", true
-			var e faaspot.Execution
-			applyResult(&e, tt.res)
+			// A second attempt: its resources add to the first's.
+			e := faaspot.Execution{Usage: &faaspot.ExecUsage{WallMS: 1000, CPUMS: 100, GBSeconds: 0.5}}
+			applyResult(&e, tt.res, 512<<20)
 			if e.Status != tt.status {
 				t.Errorf("status = %q, want %q", e.Status, tt.status)
 			}
@@ -49,6 +50,10 @@ func TestApplyResult(t *testing.T) {
 			}
 			if e.DurationMS != 1.5 || !e.ColdStart || e.Stderr != "err" || !e.StdoutTruncated || e.Stdout != tt.res.Stdout {
 				t.Errorf("record = %+v", e)
+			}
+			// 512 MiB for 1.5 ms: 0.00075 GB-seconds.
+			if want := (faaspot.ExecUsage{WallMS: 1001.5, CPUMS: 100.5, GBSeconds: 0.50075}); e.CPUMS != 0.5 || *e.Usage != want {
+				t.Errorf("cpu_ms %v usage %+v, want 0.5 and %+v", e.CPUMS, *e.Usage, want)
 			}
 		})
 	}

@@ -49,6 +49,9 @@ type box struct {
 	idle       timer // armed while the box is idle in the pool (see PoolPolicy.IdleTTL)
 	// stopped is closed when the box's reader returns: nothing reads its container's stream.
 	stopped chan struct{}
+	// cpu is where the container's CPU time is read, once cpuFound (cpu.go).
+	cpu      cpuCounter
+	cpuFound bool
 }
 
 type frameOrErr struct {

@@ -55,11 +55,16 @@ type Config struct {
 	// bypassing the engine; the engine must share this host's file system (a local engine).
 	// Runners that cannot connect to it fall back to stdio.
 	Channel bool
+	// CgroupRoot is where the engine's cgroup file system is mounted on this host, to read the
+	// containers' CPU time (cpu.go; default /sys/fs/cgroup). A root that holds none of the
+	// containers' cgroups (a remote engine) leaves every run's CPU time at 0.
+	CgroupRoot string
 }
 
-// DefaultConfig is the hardened default: hardening.DefaultConfig, process mode, 64 idle containers.
+// DefaultConfig is the hardened default: hardening.DefaultConfig, process mode, 64 idle
+// containers, CPU time read under /sys/fs/cgroup.
 func DefaultConfig() Config {
-	return Config{Config: hardening.DefaultConfig(), Mode: ModeProcess, MaxIdle: 64}
+	return Config{Config: hardening.DefaultConfig(), Mode: ModeProcess, MaxIdle: 64, CgroupRoot: "/sys/fs/cgroup"}
 }
 
 // withDefaults fills zero fields from DefaultConfig.
@@ -71,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxIdle <= 0 {
 		c.MaxIdle = def.MaxIdle
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = def.CgroupRoot
 	}
 	return c
 }

@@ -22,16 +22,19 @@ func (s *Sandbox) Run(ctx context.Context, req Request) (Result, error) {
 	busy := s.busyOf(b.mode)
 	busy.Add(1)
 	defer busy.Add(-1)
+	cpu := b.cpuCounter(s.cfg.CgroupRoot)
+	cpuBefore, cpuOK := cpu.read()
 	wasReady, sent := b.ready, time.Now()
 	f, out, err := b.exec(ctx, req)
 	acquired, duration := timings(start, sent, time.Now(), wasReady, b.readyAt)
+	cpuUsed := cpuSince(cpu, cpuBefore, cpuOK)
 	if err != nil && ctx.Err() != nil {
 		s.kill(ctx, b)
 		s.discard(b)
 		return Result{}, ctx.Err()
 	}
 	res, v := classify(s.observe(ctx, b, f, out, err), req.Limits)
-	res.ColdStart, res.Acquire, res.Duration = cold, acquired, duration
+	res.ColdStart, res.Acquire, res.Duration, res.CPU = cold, acquired, duration, cpuUsed
 	s.release(ctx, b, v, req)
 	return res, nil
 }

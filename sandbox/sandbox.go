@@ -90,6 +90,9 @@ type Result struct {
 	// the function's import); Duration is the function's own time, request to frame.
 	Acquire  time.Duration
 	Duration time.Duration
+	// CPU is the CPU time the container used from the request to the answer (cpu.go): 0 when
+	// its cgroup cannot be read.
+	CPU time.Duration
 }
 
 // dockerAPI holds the Engine calls the sandbox makes; *client.Client satisfies it.

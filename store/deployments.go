@@ -20,6 +20,9 @@ type BuildOutcome struct {
 	Image string // set when the build succeeded
 	Log   string
 	Error string // set when it failed: a message meant for the user
+	// Duration is how long the build ran: one that ran (positive) counts in the tenant's usage
+	// (usage.go) when its outcome is recorded; a build that never ran (superseded) does not.
+	Duration time.Duration
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
@@ -213,8 +216,10 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 // or its build failed (see EnqueueOrPark), and wakes waiters. A successful build of a version
 // newer than the ready one becomes the ready version, unless a rollback chose the ready version
 // after this one was requested (see Rollback); the status changes only when the version is still
-// the newest requested. ErrNotFound when the deployment was deleted meanwhile (the job is
-// acknowledged anyway).
+// the newest requested. A build that ran (out.Duration) counts in the tenant's usage in the same
+// transaction, once: the outcome of a version already settled changes nothing and counts nothing.
+// ErrNotFound when the deployment was deleted meanwhile (the job is acknowledged anyway, and the
+// build counted).
 func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
 	defer s.changedDeployment(ctx, tid, name)
@@ -226,6 +231,9 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				s.ack(ctx, p, job)
 				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
+				if out.Duration > 0 {
+					s.countBuild(ctx, p, s.k.usage(tid, s.now()), out.Duration, out.Error != "")
+				}
 				return nil
 			})
 			if err != nil {
@@ -274,6 +282,9 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 				p.Del(ctx, drop...)
 			}
 			s.ack(ctx, p, job)
+			if out.Duration > 0 {
+				s.countBuild(ctx, p, s.k.usage(tid, s.now()), out.Duration, out.Error != "")
+			}
 			if d.ReadyVersion > 0 || d.Status == faaspot.StatusFailed {
 				s.releaseParked(ctx, p, tid, name) // they run now, or fail with the build
 			}

@@ -105,11 +105,13 @@ const (
 // A terminal write (modes "end" and "dead") also acknowledges the job and, when it wrote and
 // ARGV[6] is "1", hands the record to its waiters; "dead" lists the execution among the
 // tenant's dead letters when it wrote. An ended execution's job is acknowledged all the same. It
-// A terminal write with ARGV[11] "1" (a callback to deliver) schedules the delivery at once. It
-// returns 1 when it wrote, 0 when it did not. KEYS: record, summary, run stream, wake-up list,
-// notification list, dead letters, callbacks. ARGV: record, summary, TTL (ms), mode, entry id,
-// notify, notification TTL (s), wake-up list cap, now (ms), dead letters kept, callback.
-var writeRunScript = redis.NewScript(terminalLua + `
+// A terminal write with ARGV[11] "1" (a callback to deliver) schedules the delivery at once, and
+// every terminal write counts the run in the day's usage (usage.go: this is what makes it count
+// once). It returns 1 when it wrote, 0 when it did not. KEYS: record, summary, run stream,
+// wake-up list, notification list, dead letters, callbacks, the day's usage. ARGV: record,
+// summary, TTL (ms), mode, entry id, notify, notification TTL (s), wake-up list cap, now (ms),
+// dead letters kept, callback, then usageArgs.
+var writeRunScript = redis.NewScript(terminalLua + usageLua + `
 local exec, sum, stream, wake, done, dead, cbs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local rec, summary, ttl, mode, entry, notify, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local terminal = mode == 'end' or mode == 'dead'
@@ -127,6 +129,9 @@ if write then
   end
   if terminal and ARGV[11] == '1' then
     redis.call('ZADD', cbs, ARGV[9], string.match(stream, '[^:]+$') .. '\0' .. string.match(exec, '[^:]+$'))
+  end
+  if terminal then
+    count(KEYS[8], 12)
   end
   if mode == 'dead' then
     redis.call('ZADD', dead, ARGV[9], string.match(exec, '[^:]+$'))
@@ -178,12 +183,13 @@ func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, mode
 	if err != nil {
 		return false, fmt.Errorf("encode execution: %w", err)
 	}
-	tid := job.Tenant
+	tid, now := job.Tenant, s.now()
+	args := append([]any{rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
+		int64(notifyTTL / time.Second), wakeKept, now.UnixMilli(), deadKept,
+		flag(e.Callback != nil && e.Callback.State == faaspot.CallbackPending)}, usageArgs(e)...)
 	n, err := writeRunScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid), s.k.callbacks()},
-		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
-		int64(notifyTTL/time.Second), wakeKept, s.now().UnixMilli(), deadKept,
-		flag(e.Callback != nil && e.Callback.State == faaspot.CallbackPending)).Int()
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid), s.k.callbacks(), s.k.usage(tid, now)},
+		args...).Int()
 	if err != nil {
 		return false, unavailable("record run", err)
 	}

@@ -33,6 +33,8 @@ import (
 //	{p}t:{tid}:whsecret                  string the tenant's callback signing secret, sealed
 //	{p}t:{tid}:idem:{name}:{sha256(key)} string the execution an idempotency key gives, for
 //	                                            Options.IdempotencyTTL
+//	{p}t:{tid}:usage:{YYYY-MM-DD}        hash   the tenant's usage of that UTC day (usage.go),
+//	                                            kept 400 days after its last write
 //	{p}q:runs:{tid}                      stream the tenant's run jobs, consumer group "workers"
 //	{p}q:tenants                         set    tenants that have a run stream
 //	{p}q:rr                              list   the same tenants in round-robin order

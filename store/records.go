@@ -126,10 +126,19 @@ type executionRecord struct {
 	QueueMS         float64         `json:"queue_ms"`
 	AcquireMS       float64         `json:"acquire_ms"`
 	DurationMS      float64         `json:"duration_ms"`
+	CPUMS           float64         `json:"cpu_ms,omitempty"`
 	ColdStart       bool            `json:"cold_start"`
 	ExitCode        *int            `json:"exit_code"`
 	OOMKilled       bool            `json:"oom_killed"`
 	Callback        *callbackRecord `json:"callback,omitempty"`
+	Usage           *usageRecord    `json:"usage,omitempty"`
+}
+
+// usageRecord is an execution's resources over its attempts (faaspot.ExecUsage).
+type usageRecord struct {
+	WallMS    float64 `json:"wall_ms"`
+	CPUMS     float64 `json:"cpu_ms"`
+	GBSeconds float64 `json:"gb_seconds"`
 }
 
 type callbackRecord struct {
@@ -155,7 +164,10 @@ func (r executionRecord) domain() faaspot.Execution {
 		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTruncated: r.StdoutTruncated, StderrTruncated: r.StderrTruncated,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		QueueMS: r.QueueMS, AcquireMS: r.AcquireMS, DurationMS: r.DurationMS,
-		ColdStart: r.ColdStart, ExitCode: r.ExitCode, OOMKilled: r.OOMKilled}
+		ColdStart: r.ColdStart, ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, CPUMS: r.CPUMS}
+	if u := r.Usage; u != nil {
+		e.Usage = &faaspot.ExecUsage{WallMS: u.WallMS, CPUMS: u.CPUMS, GBSeconds: u.GBSeconds}
+	}
 	if r.Error != nil {
 		e.Error = &faaspot.ExecError{Type: r.Error.Type, Message: r.Error.Message, Traceback: r.Error.Traceback,
 			MessageTruncated: r.Error.MessageTruncated, TracebackTruncated: r.Error.TracebackTruncated}
@@ -173,7 +185,10 @@ func executionRecordOf(e faaspot.Execution) executionRecord {
 		Stdout: e.Stdout, Stderr: e.Stderr, StdoutTruncated: e.StdoutTruncated, StderrTruncated: e.StderrTruncated,
 		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,
 		QueueMS: e.QueueMS, AcquireMS: e.AcquireMS, DurationMS: e.DurationMS,
-		ColdStart: e.ColdStart, ExitCode: e.ExitCode, OOMKilled: e.OOMKilled}
+		ColdStart: e.ColdStart, ExitCode: e.ExitCode, OOMKilled: e.OOMKilled, CPUMS: e.CPUMS}
+	if u := e.Usage; u != nil {
+		r.Usage = &usageRecord{WallMS: u.WallMS, CPUMS: u.CPUMS, GBSeconds: u.GBSeconds}
+	}
 	if e.Error != nil {
 		r.Error = &errorRecord{Type: e.Error.Type, Message: e.Error.Message, Traceback: e.Error.Traceback,
 			MessageTruncated: e.Error.MessageTruncated, TracebackTruncated: e.Error.TracebackTruncated}

@@ -83,7 +83,7 @@ func fullExecution() faaspot.Execution {
 			MessageTruncated: true, TracebackTruncated: true},
 		Stdout: "out\n", Stderr: "err\n", StdoutTruncated: true, StderrTruncated: true,
 		CreatedAt: recordTime, StartedAt: &started, FinishedAt: &finished,
-		QueueMS: 250, AcquireMS: 12.5, DurationMS: 1000, ColdStart: true, ExitCode: &code, OOMKilled: true,
+		QueueMS: 250, AcquireMS: 12.5, DurationMS: 1000, CPUMS: 420.5, Usage: &faaspot.ExecUsage{WallMS: 1500, CPUMS: 600, GBSeconds: 0.1875}, ColdStart: true, ExitCode: &code, OOMKilled: true,
 		Callback: &faaspot.Callback{URL: "https://hooks.example.test/e", State: faaspot.CallbackFailed, Attempts: 3,
 			LastStatus: 503, LastError: "no answer in time", DeliveredAt: &finished}}
 }

@@ -1,6 +1,8 @@
 """Faaspot: the client object, holding the connection settings, the two resources and the
 tenant's webhook secret."""
 
+import datetime
+
 from . import config, webhooks
 from .deployments import Deployments
 from .executions import Executions
@@ -34,5 +36,26 @@ class Faaspot(object):
         from then on are signed with it."""
         return webhooks.secret(self._transport, rotate=True)
 
+    def usage(self, since=None, until=None):
+        """The tenant's usage per UTC day from since to until, both included: a dict with
+        "tenant", "from", "to", "days" (each {"date", "runs": {"completed", "failed", "timeout"},
+        "wall_seconds", "gb_seconds", "cpu_seconds", "builds", "builds_failed",
+        "build_seconds"}, oldest first, days without use included), "total" (the same without a
+        date) and "bytes_stored" (the bytes of the tenant's records held now). since and until
+        are datetime.date objects or "YYYY-MM-DD" strings; None leaves them to the server
+        (until today, since 29 days before until). BadRequest for a date that does not parse, or
+        a range backwards or over 366 days: GET /v1/usage."""
+        query = {"from": _day(since, "since"), "to": _day(until, "until")}
+        return self._transport.request("GET", "/v1/usage", query=query).json()
+
     def __repr__(self):
         return "Faaspot(url=%r)" % self.url
+
+
+def _day(value, name):
+    """value as a query's YYYY-MM-DD (a date, a datetime's date, or a str as it is), or None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%d")
+    raise TypeError("%s must be a datetime.date or a YYYY-MM-DD str, not %r" % (name, value))
