@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/api/openapicheck"
 )
 
 // openAPI is the API's document, loaded and validated once, with a router over it.
@@ -41,7 +40,7 @@ var openAPI struct {
 func loadOpenAPI(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	openAPI.once.Do(func() {
-		openapi3filter.RegisterBodyDecoder("application/x-ndjson", ndjsonLines)
+		openapicheck.RegisterDecoders()
 		loader := openapi3.NewLoader()
 		openAPI.doc, openAPI.err = loader.LoadFromData(api.OpenAPIDocument())
 		if openAPI.err == nil {
@@ -265,7 +264,7 @@ func checkAnswer(t testing.TB, req *http.Request, body string, rec *httptest.Res
 	vreq := req.Clone(ctx)
 	vreq.Body = io.NopCloser(strings.NewReader(body))
 	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: tokenScheme}}
+		Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: openapicheck.TokenScheme}}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil && rec.Code < http.StatusBadRequest {
 		t.Errorf("openapi: %s: the document refuses the request the server accepted: %v", where, err)
 	}
@@ -275,45 +274,4 @@ func checkAnswer(t testing.TB, req *http.Request, body string, rec *httptest.Res
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		t.Errorf("openapi: %s (%s): %v; body: %.300s", where, route.Operation.OperationID, err, rec.Body)
 	}
-}
-
-// tokenScheme checks the form of the Authorization header a security scheme asks for: "Token T"
-// for an apiKey scheme, "Bearer T" for an http bearer one (the token itself is the server's to
-// judge).
-func tokenScheme(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	want := "Token "
-	if in.SecurityScheme.Type == "http" {
-		want = "Bearer "
-	}
-	h := strings.TrimSpace(in.RequestValidationInput.Request.Header.Get("Authorization"))
-	if len(h) <= len(want) || !strings.EqualFold(h[:len(want)], want) {
-		return fmt.Errorf("no %q Authorization header", strings.TrimSpace(want))
-	}
-	return nil
-}
-
-// ndjsonLines decodes an application/x-ndjson body whose schema is one line's: it validates
-// every line against it and returns the last (validated again by the caller).
-func ndjsonLines(body io.Reader, _ http.Header, schema *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-	sc := bufio.NewScanner(body)
-	sc.Buffer(nil, 1<<20)
-	var last any
-	n := 0
-	for ; sc.Scan(); n++ {
-		var v any
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("line %d is not JSON: %w", n+1, err)
-		}
-		if err := schema.Value.VisitJSON(v, openapi3.VisitAsResponse(), openapi3.MultiErrors()); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		last = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read lines: %w", err)
-	}
-	if n == 0 {
-		return nil, errors.New("no line")
-	}
-	return last, nil
 }

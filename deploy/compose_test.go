@@ -4,6 +4,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -199,7 +200,7 @@ func secretPath(t *testing.T, s types.ServiceConfig, source string) string {
 		if filepath.IsAbs(sec.Target) {
 			return sec.Target
 		}
-		return "/run/secrets/" + cmpOr(sec.Target, sec.Source)
+		return "/run/secrets/" + cmp.Or(sec.Target, sec.Source)
 	}
 	t.Errorf("%s does not get the secret %s", s.Name, source)
 	return ""
@@ -257,11 +258,4 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

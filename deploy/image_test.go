@@ -23,34 +23,10 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/faaspot/faaspot/internal/dockertest"
 )
 
 const managedLabel = "io.faaspot.managed"
-
-// engineForTest returns a client of the machine's engine and the base to build the image on
-// (FAASPOT_TEST_BASE_IMAGE, else the locally built faaspot/python:bookworm: no registry here);
-// the test is skipped without them, as every unit test that needs Docker is.
-func engineForTest(t *testing.T) (*client.Client, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Docker engine")
-	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Skipf("no Docker client: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		t.Skipf("no Docker engine: %v", err)
-	}
-	base := cmpOr(os.Getenv("FAASPOT_TEST_BASE_IMAGE"), "faaspot/python:bookworm")
-	if _, err := cli.ImageInspect(ctx, base); err != nil {
-		t.Skipf("image %s is not on the engine: %v", base, err)
-	}
-	return cli, base
-}
 
 // buildImage builds cmd/faaspotd statically and the image of deploy/Dockerfile around it, on
 // base, without network; the image is labelled managed and removed when the test ends.
@@ -109,7 +85,7 @@ func buildImage(t *testing.T, cli *client.Client, base string) string {
 // TestDockerfile builds the image and checks what it promises: an unprivileged user, the data
 // dir, the binary running in it, and (with the engine's socket) a node that comes up healthy.
 func TestDockerfile(t *testing.T) {
-	cli, base := engineForTest(t)
+	cli, base := dockertest.Engine(t)
 	tag := buildImage(t, cli, base)
 	ctx := context.Background()
 	img, err := cli.ImageInspect(ctx, tag)

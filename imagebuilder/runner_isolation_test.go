@@ -18,10 +18,10 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/faaspot/faaspot/hardening"
+	"github.com/faaspot/faaspot/internal/dockertest"
 )
 
 // These tests run the runner in a container hardened as the sandbox hardens a run's (uid 65534,
@@ -47,7 +47,7 @@ type runnerContainer struct {
 // its ready line. mutate may change the container's hardened host configuration.
 func startRunnerContainer(t *testing.T, runner, code, mode string, mutate ...func(*container.HostConfig)) *runnerContainer {
 	t.Helper()
-	cli, img := dockerEngine(t)
+	cli, img := dockertest.Engine(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "function"), 0o755); err != nil {
@@ -129,37 +129,6 @@ func (rc *runnerContainer) run(t *testing.T, args, context map[string]any) runne
 		t.Fatalf("frame %q", line)
 	}
 	return f
-}
-
-// dockerEngine returns a client of the machine's engine and the base image
-// (FAASPOT_TEST_BASE_IMAGE, else faaspot/python:bookworm); the test is skipped without them.
-func dockerEngine(t *testing.T) (*client.Client, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Docker engine")
-	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Skipf("no Docker client: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		t.Skipf("no Docker engine: %v", err)
-	}
-	img := cmpOr(os.Getenv("FAASPOT_TEST_BASE_IMAGE"), "faaspot/python:bookworm")
-	if _, err := cli.ImageInspect(ctx, img); err != nil {
-		t.Skipf("image %s is not on the engine: %v", img, err)
-	}
-	return cli, img
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // newCanary returns a canary the probe recognises: "ISO-CANARY-" and 32 hex digits.
@@ -490,7 +459,7 @@ func TestRunnerForkProvesConfinement(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.runtime != "" {
-				cli, _ := dockerEngine(t)
+				cli, _ := dockertest.Engine(t)
 				info, err := cli.Info(context.Background())
 				if err != nil {
 					t.Fatal(err)

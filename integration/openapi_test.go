@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -24,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/faaspot/faaspot/api"
+	"github.com/faaspot/faaspot/api/openapicheck"
 )
 
 // apiCheck validates every exchange of the suite's in-process HTTP clients (the Go client and
@@ -64,7 +64,7 @@ func startOpenAPICheck() (*openAPICheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route api/openapi.json: %w", err)
 	}
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", ndjsonLines)
+	openapicheck.RegisterDecoders()
 	c := &openAPICheck{doc: doc, router: router, problems: map[string][]string{}, answered: map[string]int{},
 		nodes: map[string]bool{}, proxies: map[string]string{}}
 	c.idle = sync.NewCond(&c.mu)
@@ -264,7 +264,7 @@ func (x *exchange) check(body []byte, complete bool) {
 	req := x.req.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(x.body))
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: x.params, Route: x.route,
-		Options: &openapi3filter.Options{MultiError: true, ExcludeRequestBody: x.bodyUnknown, AuthenticationFunc: tokenScheme}}
+		Options: &openapi3filter.Options{MultiError: true, ExcludeRequestBody: x.bodyUnknown, AuthenticationFunc: openapicheck.TokenScheme}}
 	reqErr := openapi3filter.ValidateRequest(ctx, in)
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.status, Header: x.header,
 		Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, ExcludeResponseBody: !complete}}
@@ -302,51 +302,6 @@ func (x *exchange) checkNotAllowed(body []byte) string {
 		return fmt.Sprintf("the 405's error code is %v", e["code"])
 	}
 	return ""
-}
-
-// tokenScheme checks the form of the Authorization header a security scheme of the document
-// asks for: "Token T" for an apiKey scheme, "Bearer T" for an http bearer one. (Whether the token
-// is known is the server's to say: 401.)
-func tokenScheme(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	want := "Token "
-	if in.SecurityScheme.Type == "http" {
-		want = "Bearer "
-	}
-	h := strings.TrimSpace(in.RequestValidationInput.Request.Header.Get("Authorization"))
-	if len(h) <= len(want) || !strings.EqualFold(h[:len(want)], want) {
-		return fmt.Errorf("no %q Authorization header", strings.TrimSpace(want))
-	}
-	return nil
-}
-
-// ndjsonLines decodes an application/x-ndjson body whose schema is one line's: it validates
-// every line against it and returns the last line (validated again by the caller).
-func ndjsonLines(body io.Reader, _ http.Header, schema *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-	sc := bufio.NewScanner(body)
-	sc.Buffer(nil, 1<<20)
-	var last any
-	n := 0
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		n++
-		var v any
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("line %d is not JSON: %w", n, err)
-		}
-		if err := schema.Value.VisitJSON(v, openapi3.VisitAsResponse(), openapi3.MultiErrors()); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		last = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read lines: %w", err)
-	}
-	if n == 0 {
-		return nil, errors.New("no line")
-	}
-	return last, nil
 }
 
 // teeBody keeps what its client reads of an answer's body and hands it to done once, with

@@ -4,48 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
 
 	"github.com/faaspot/faaspot/hardening"
+	"github.com/faaspot/faaspot/internal/dockertest"
 )
-
-// dockerForTest returns a client of the machine's engine and an image there (FAASPOT_TEST_BASE_IMAGE,
-// else faaspot/python:bookworm); the test is skipped without them.
-func dockerForTest(t *testing.T) (*client.Client, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Docker engine")
-	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Skipf("no Docker client: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		t.Skipf("no Docker engine: %v", err)
-	}
-	img := os.Getenv("FAASPOT_TEST_BASE_IMAGE")
-	if img == "" {
-		img = "faaspot/python:bookworm"
-	}
-	if _, err := cli.ImageInspect(ctx, img); err != nil {
-		t.Skipf("image %s is not on the engine: %v", img, err)
-	}
-	return cli, img
-}
 
 // TestRemoveOrphansDocker: on a real engine, RemoveOrphans removes the run and check containers
 // of its node, and leaves another node's alone.
 func TestRemoveOrphansDocker(t *testing.T) {
-	cli, img := dockerForTest(t)
+	cli, img := dockertest.Engine(t)
 	ctx := context.Background()
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
