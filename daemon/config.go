@@ -26,8 +26,16 @@ type Config struct {
 	LogFormat string // FAASPOT_LOG_FORMAT
 	// AccessLog writes one INFO line per API request: method, route template, status, duration
 	// (never the path's values, a header, a token or a body).
-	AccessLog      bool   // FAASPOT_ACCESS_LOG; default true
-	RedisURL       string // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
+	AccessLog bool   // FAASPOT_ACCESS_LOG; default true
+	RedisURL  string // FAASPOT_REDIS_URL; empty: embedded in-process store, not durable
+	// RedisMinReplicas (FAASPOT_REDIS_MIN_REPLICAS) is how many Redis replicas must hold a write
+	// before the API acknowledges it (WAIT; see store/replicas.go); RedisReplicaTimeout
+	// (FAASPOT_REDIS_REPLICA_TIMEOUT) bounds that wait, past which the request answers 503.
+	RedisMinReplicas    int
+	RedisReplicaTimeout time.Duration
+	// DockerHost (DOCKER_HOST) selects the node's engine, as for the docker CLI: empty is the
+	// local engine's default socket. DOCKER_TLS_VERIFY and DOCKER_CERT_PATH apply as usual.
+	DockerHost     string
 	KeyPrefix      string // FAASPOT_KEY_PREFIX; Redis key prefix
 	AdminToken     string // FAASPOT_ADMIN_TOKEN; empty with the embedded store: generated
 	BaseImage      string // FAASPOT_BASE_IMAGE
@@ -197,6 +205,7 @@ func DefaultConfig() Config {
 		MaxContextBytes:      64 << 10,
 		MaxArgsBytes:         256 << 10,
 		Role:                 RoleAll,
+		RedisReplicaTimeout:  time.Second,
 		ReclaimIdle:          15 * time.Second,
 		StopGrace:            30 * time.Second,
 		IdempotencyTTL:       24 * time.Hour,
@@ -256,6 +265,9 @@ func (c *Config) envVars() []envVar {
 	return []envVar{
 		strVar("FAASPOT_LISTEN", &c.Listen),
 		strVar("FAASPOT_REDIS_URL", &c.RedisURL),
+		intVar("FAASPOT_REDIS_MIN_REPLICAS", &c.RedisMinReplicas),
+		durVar("FAASPOT_REDIS_REPLICA_TIMEOUT", &c.RedisReplicaTimeout),
+		strVar("DOCKER_HOST", &c.DockerHost),
 		strVar("FAASPOT_KEY_PREFIX", &c.KeyPrefix),
 		strVar("FAASPOT_ADMIN_TOKEN", &c.AdminToken),
 		strVar("FAASPOT_BASE_IMAGE", &c.BaseImage),

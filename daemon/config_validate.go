@@ -17,12 +17,7 @@ func (c *Config) Validate() error {
 	if err := new(Role).UnmarshalText([]byte(c.Role)); err != nil {
 		bad("%v", err)
 	}
-	if c.Role.RunsWorkers() && c.Workers < 1 {
-		bad("workers must be at least 1")
-	}
-	if c.Role.RunsWorkers() && c.BuildWorkers < 1 {
-		bad("build workers must be at least 1")
-	}
+	c.validateWorkers(bad)
 	if c.Role.ServesAPI() && strings.TrimSpace(c.Listen) == "" {
 		bad("role %s serves the API: set FAASPOT_LISTEN", c.Role)
 	}
@@ -138,4 +133,26 @@ func checkAdminToken(token string) error {
 			minAdminTokenLen, len(token))
 	}
 	return nil
+}
+
+// validateWorkers checks the node's workers: none negative; a worker node builds or runs; an
+// all-in-one node on the embedded store does both (no other node could).
+func (c *Config) validateWorkers(bad func(string, ...any)) {
+	switch {
+	case c.Workers < 0 || c.BuildWorkers < 0:
+		bad("FAASPOT_WORKERS and FAASPOT_BUILD_WORKERS must not be negative")
+	case c.Role == RoleWorker && c.Workers == 0 && c.BuildWorkers == 0:
+		bad("a worker node with FAASPOT_WORKERS=0 and FAASPOT_BUILD_WORKERS=0 would do nothing")
+	case c.Role == RoleAll && c.RedisURL == "" && (c.Workers == 0 || c.BuildWorkers == 0):
+		bad("the embedded store is this node's only: it must run (FAASPOT_WORKERS) and build (FAASPOT_BUILD_WORKERS)")
+	}
+	if c.RedisMinReplicas < 0 {
+		bad("FAASPOT_REDIS_MIN_REPLICAS must not be negative")
+	}
+	if c.RedisMinReplicas > 0 && c.RedisURL == "" {
+		bad("FAASPOT_REDIS_MIN_REPLICAS needs a Redis with replicas (FAASPOT_REDIS_URL), not the embedded store")
+	}
+	if c.RedisMinReplicas > 0 && c.RedisReplicaTimeout <= 0 {
+		bad("FAASPOT_REDIS_REPLICA_TIMEOUT must be positive")
+	}
 }

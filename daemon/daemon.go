@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -81,7 +82,7 @@ func New(cfg Config, log *slog.Logger) *Daemon {
 	return &Daemon{cfg: cfg, log: log, Registry: reg, metrics: m}
 }
 
-// Open connects to Redis and Docker, removes orphaned sandbox containers, starts the workers and
+// Open connects to Redis and (on a node with workers) Docker, removes orphaned sandbox containers, starts the workers and
 // starts serving HTTP on cfg.Listen (opened synchronously: Addr is valid when Open returns).
 func (d *Daemon) Open(ctx context.Context) error {
 	if err := d.cfg.Validate(); err != nil {
@@ -92,9 +93,11 @@ func (d *Daemon) Open(ctx context.Context) error {
 	if err := d.openStore(ctx); err != nil {
 		return err
 	}
-	if err := d.openDocker(ctx); err != nil {
-		d.Close()
-		return err
+	if d.cfg.Role.RunsWorkers() { // an API node needs no engine: worker nodes build and run
+		if err := d.openDocker(ctx); err != nil {
+			d.Close()
+			return err
+		}
 	}
 	if err := d.bootstrapTenant(ctx); err != nil {
 		d.Close()
@@ -114,8 +117,14 @@ func (d *Daemon) Open(ctx context.Context) error {
 	return nil
 }
 
+// openDocker connects to the node's engine (Config.DockerHost, else the environment's), then
+// makes the builder and the sandbox on it and removes this node's orphaned containers.
 func (d *Daemon) openDocker(ctx context.Context) error {
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if d.cfg.DockerHost != "" {
+		opts = append(opts, client.WithHost(d.cfg.DockerHost))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
 	}
@@ -135,7 +144,7 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	sc := sandbox.DefaultConfig()
 	sc.Network, sc.Runtime = d.cfg.SandboxNetwork, d.cfg.Runtime
 	sc.Mode, sc.MaxIdle, sc.Node = d.cfg.WarmMode, d.cfg.WarmMaxTotal, node
-	sc.Channel = d.cfg.useChannel(os.Getenv("DOCKER_HOST"))
+	sc.Channel = d.cfg.useChannel(cmp.Or(d.cfg.DockerHost, os.Getenv("DOCKER_HOST")))
 	sc.CgroupRoot = d.cfg.CgroupRoot
 	sc.UIDBase, sc.UIDCount, sc.ShmBytes, sc.OOMScoreAdj = d.cfg.UIDBase, d.cfg.UIDCount, int64(d.cfg.ShmMB)<<20, d.cfg.OOMScoreAdj
 	// Images carry the node and the store they were built for: the image janitor removes only
@@ -149,20 +158,20 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 		return err
 	}
 	d.registerEngineMetrics()
-	if d.cfg.Role.RunsWorkers() {
-		if err := d.checkRuntime(ctx); err != nil {
-			return err
-		}
-		if _, err := cli.ImageInspect(ctx, d.cfg.BaseImage); err != nil {
-			d.log.Warn("base image is not on this engine; builds will fail until it is", "image", d.cfg.BaseImage)
-		}
-		n, err := d.sandbox.RemoveOrphans(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			d.log.Info("removed orphaned containers of this node", "count", n)
-		}
+	// Builds run the user's code too (the import check): the runtime is checked on every node
+	// that has an engine.
+	if err := d.checkRuntime(ctx); err != nil {
+		return err
+	}
+	if _, err := cli.ImageInspect(ctx, d.cfg.BaseImage); err != nil && d.cfg.BuildWorkers > 0 {
+		d.log.Warn("base image is not on this engine; builds will fail until it is", "image", d.cfg.BaseImage)
+	}
+	n, err := d.sandbox.RemoveOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		d.log.Info("removed orphaned containers of this node", "count", n)
 	}
 	return nil
 }
@@ -243,7 +252,10 @@ func (d *Daemon) serve() error {
 		auth, runs = d.cache, d.cache
 	}
 	deps := api.Deps{Auth: auth, Runs: runs, Tenants: d.store, Deployments: d.store, Executions: d.store,
-		Store: d.store, Engine: engine{d}, Webhooks: d.store, Usage: d.store, Callbacks: d.guard}
+		Store: d.store, Webhooks: d.store, Usage: d.store, Callbacks: d.guard}
+	if d.docker != nil { // else the worker nodes' janitors remove a deleted deployment's images
+		deps.Engine = engine{d}
+	}
 	if d.workers != nil && d.cfg.Workers > 0 {
 		deps.Direct = d.workers
 	}

@@ -79,6 +79,9 @@ func (w *workers) heartbeatLoop(ctx context.Context) {
 // workers, before they take new ones. A failure is logged: reclaimLoop takes them later.
 func (w *workers) takeOwn(ctx context.Context, inflight *sync.WaitGroup) {
 	for _, q := range []store.Queue{store.Runs, store.Builds} {
+		if cap(w.slotsOf(q)) == 0 {
+			continue // this node takes no job of q (FAASPOT_WORKERS or FAASPOT_BUILD_WORKERS 0)
+		}
 		jobs, err := w.queue.TakeOwn(ctx, q, w.consumer, int64(w.set.runWorkers+w.set.buildWorkers)*4)
 		if err != nil {
 			w.log.Warn("take back this node's pending jobs", "queue", q, "err", err)

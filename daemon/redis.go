@@ -14,20 +14,78 @@ import (
 	"github.com/faaspot/faaspot/store"
 )
 
-// redisOptions parses a FAASPOT_REDIS_URL: redis://[user:password@]host:port/db for plain TCP,
-// rediss://… for TLS (verified against the system's roots; the URL's host is the server name),
-// with go-redis's query options (e.g. ?dial_timeout=3s). The error never holds the URL, whose
-// password would otherwise reach the logs.
+// redisKind is how a FAASPOT_REDIS_URL reaches Redis.
+type redisKind string
+
+const (
+	redisSingle   redisKind = "single"   // one server: redis://, rediss://
+	redisSentinel redisKind = "sentinel" // the master Sentinel names: a URL with master_name
+)
+
+// kindOf tells a FAASPOT_REDIS_URL's kind: a master_name query parameter selects Sentinel (the
+// URL's host and its addr parameters are the sentinels, as go-redis's ParseFailoverURL reads it).
+func kindOf(raw string) redisKind {
+	if u, err := url.Parse(raw); err == nil && u.Query().Has("master_name") {
+		return redisSentinel
+	}
+	return redisSingle
+}
+
+// redisOptions parses a FAASPOT_REDIS_URL of one server: redis://[user:password@]host:port/db
+// for plain TCP, rediss://… for TLS (verified against the system's roots; the URL's host is the
+// server name), with go-redis's query options (e.g. ?dial_timeout=3s). The error never holds the
+// URL, whose password would otherwise reach the logs.
 func redisOptions(raw string) (*redis.Options, error) {
 	opts, err := redis.ParseURL(raw)
+	return opts, redactURLError(err)
+}
+
+// failoverOptions parses a Sentinel FAASPOT_REDIS_URL:
+// redis://[user:password@]SENTINEL:PORT/DB?master_name=NAME&addr=SENTINEL2:PORT&password=P
+// (the userinfo authenticates to the sentinels, the password parameter to the master and its
+// replicas). Like redisOptions, its error never holds the URL.
+func failoverOptions(raw string) (*redis.FailoverOptions, error) {
+	opts, err := redis.ParseFailoverURL(raw)
+	return opts, redactURLError(err)
+}
+
+// redactURLError drops the URL from a parse error: url.Error's text repeats the whole URL,
+// password included.
+func redactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err // url.Error's text repeats the whole URL, password included
+		err = ue.Err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
+		return fmt.Errorf("FAASPOT_REDIS_URL: %w", err)
 	}
-	return opts, nil
+	return nil
+}
+
+// redisClients returns the daemon's two clients of raw: the main one, with at least poolSize
+// connections, and the one synchronous callers block on (a pool of its own, so that many of
+// them never starve the other calls of connections). Sentinel clients follow a failover: they
+// ask the sentinels for the master and drop their connections to the old one on a switch.
+func redisClients(raw string, poolSize int) (rdb, waits *redis.Client, kind redisKind, err error) {
+	const waitPool = 2048
+	if kind = kindOf(raw); kind == redisSentinel {
+		opts, err := failoverOptions(raw)
+		if err != nil {
+			return nil, nil, kind, err
+		}
+		opts.PoolSize = max(opts.PoolSize, poolSize)
+		waitOpts := *opts // same sentinels, master, credentials and TLS settings
+		waitOpts.PoolSize = waitPool
+		return redis.NewFailoverClient(opts), redis.NewFailoverClient(&waitOpts), kind, nil
+	}
+	opts, err := redisOptions(raw)
+	if err != nil {
+		return nil, nil, kind, err
+	}
+	opts.PoolSize = max(opts.PoolSize, poolSize)
+	waitOpts := *opts // same address, credentials and TLS settings
+	waitOpts.PoolSize = waitPool
+	return redis.NewClient(opts), redis.NewClient(&waitOpts), kind, nil
 }
 
 // startEmbedded starts the in-process store on a loopback port, guarded by a password drawn at
@@ -56,22 +114,21 @@ func (d *Daemon) openStore(ctx context.Context) error {
 		d.mini, raw = m, embedded
 		d.log.Warn("using the embedded in-process store: NOT DURABLE, everything is lost at exit; set FAASPOT_REDIS_URL for production")
 	}
-	opts, err := redisOptions(raw)
+	// Workers hold a connection while blocked (claim wake-ups).
+	rdb, waits, kind, err := redisClients(raw, 64+4*d.cfg.Workers)
 	if err != nil {
 		return err
 	}
-	// Workers hold a connection while blocked (claim wake-ups); synchronous callers wait on a
-	// client of their own, so that many of them never starve the other calls of connections.
-	opts.PoolSize = max(opts.PoolSize, 64+4*d.cfg.Workers)
-	d.rdb = redis.NewClient(opts)
-	waitOpts := *opts // same address, credentials and TLS settings
-	waitOpts.PoolSize = 2048
-	d.waits = redis.NewClient(&waitOpts)
+	d.rdb, d.waits = rdb, waits
+	if kind != redisSingle {
+		d.log.Info("Redis", "kind", string(kind), "min_replicas", d.cfg.RedisMinReplicas)
+	}
 	key, err := d.secretKey()
 	if err != nil {
 		return err
 	}
-	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), BuildCap: d.cfg.MaxConcurrentBuilds, MaxQueuedBuilds: d.cfg.MaxQueuedBuilds, VersionsKept: d.cfg.VersionsKept, IdempotencyTTL: d.cfg.IdempotencyTTL, Waits: d.waits}); err != nil {
+	if d.store, err = store.New(d.rdb, store.Options{Prefix: d.cfg.KeyPrefix, ResultTTL: d.cfg.ResultTTL, SecretKey: key, RunCap: d.cfg.runCap(), BuildCap: d.cfg.MaxConcurrentBuilds, MaxQueuedBuilds: d.cfg.MaxQueuedBuilds, VersionsKept: d.cfg.VersionsKept, IdempotencyTTL: d.cfg.IdempotencyTTL, Waits: d.waits,
+		MinReplicas: d.cfg.RedisMinReplicas, ReplicaTimeout: d.cfg.RedisReplicaTimeout}); err != nil {
 		return err
 	}
 	if err := d.store.Ping(ctx); err != nil {

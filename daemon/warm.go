@@ -76,8 +76,8 @@ func (w *workers) runRequest(tid string, dep faaspot.Deployment, e faaspot.Execu
 func (w *workers) prewarm(ctx context.Context, tid string, dep faaspot.Deployment, version int, image string) {
 	pol := poolPolicy(w.set.warm, dep.Warm)
 	n := prewarmCount(w.set.warm, dep.Warm, pol)
-	if n <= 0 {
-		return
+	if n <= 0 || w.set.runWorkers == 0 {
+		return // nothing to warm, or a build-only node: its engine runs nothing
 	}
 	ctx, cancel := context.WithTimeout(ctx, prewarmTimeout)
 	defer cancel()

@@ -74,6 +74,9 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 			return &faaspot.QuotaError{What: "queued builds", Limit: float64(s.opts.MaxQueuedBuilds)}
 		}
 		out, created = d, true
+		if s.opts.MinReplicas > 0 {
+			return s.waitReplicas(ctx, tx) // the answer acknowledges the new version
+		}
 		return nil
 	}, key, names)
 	return out, created && err == nil, err

@@ -187,9 +187,14 @@ func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, mode
 	args := append([]any{rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
 		int64(notifyTTL / time.Second), wakeKept, now.UnixMilli(), deadKept,
 		flag(e.Callback != nil && e.Callback.State == faaspot.CallbackPending)}, usageArgs(e)...)
-	n, err := writeRunScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid), s.k.callbacks(), s.k.usage(tid, now)},
-		args...).Int()
+	var n int
+	err = s.acked(ctx, s.rdb, func(c redis.Cmdable) error {
+		var err error
+		n, err = writeRunScript.Run(ctx, c,
+			[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.wake(), s.k.done(tid, e.ID), s.k.dead(tid), s.k.callbacks(), s.k.usage(tid, now)},
+			args...).Int()
+		return err
+	})
 	if err != nil {
 		return false, unavailable("record run", err)
 	}
@@ -222,6 +227,29 @@ const waitSlice = time.Second
 // waitKey pops the value pushed on key, waiting up to timeout (in whole seconds, at least one:
 // Redis' blocking pops count in seconds on older servers); with peek it leaves it there.
 func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration, peek bool) (string, bool, error) {
+	var val string
+	var ok bool
+	// The pop is a write on the waiter's connection that the replication stream carries after the
+	// terminal record: the replicas holding it hold the record the answer hands out.
+	err := s.acked(ctx, s.waits, func(c redis.Cmdable) error {
+		var err error
+		val, ok, err = s.popWait(ctx, c, key, timeout, peek)
+		if !ok && err == nil {
+			return errNothingPopped
+		}
+		return err
+	})
+	if errors.Is(err, errNothingPopped) {
+		return "", false, nil
+	}
+	return val, ok, err
+}
+
+// errNothingPopped ends a wait that timed out before waiting for replicas.
+var errNothingPopped = errors.New("nothing popped")
+
+// popWait is waitKey's pops, on c.
+func (s *Store) popWait(ctx context.Context, c redis.Cmdable, key string, timeout time.Duration, peek bool) (string, bool, error) {
 	deadline := time.Now().Add(max(timeout, waitSlice))
 	for time.Until(deadline) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -230,10 +258,10 @@ func (s *Store) waitKey(ctx context.Context, key string, timeout time.Duration, 
 		var val string
 		var err error
 		if peek {
-			val, err = s.waits.BLMove(ctx, key, key, "LEFT", "RIGHT", waitSlice).Result()
+			val, err = c.BLMove(ctx, key, key, "LEFT", "RIGHT", waitSlice).Result()
 		} else {
 			var res []string
-			if res, err = s.waits.BLPop(ctx, waitSlice, key).Result(); err == nil {
+			if res, err = c.BLPop(ctx, waitSlice, key).Result(); err == nil {
 				val = res[1]
 			}
 		}

@@ -266,13 +266,18 @@ func (s *Store) enqueueAnswer(ctx context.Context, tid string, e faaspot.Executi
 		// request may wait for it (see WaitExecution).
 		idemTTL = s.opts.IdempotencyTTL.Milliseconds()
 	}
-	res, err := enqueueScript.Run(ctx, s.rdb,
-		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
-			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
-			s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
-		rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
-		e.Deployment, syncField(sync, e.IdempotencyKey != ""), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL,
-		consumer, s.opts.RunCap, s.k.alive("")).Result()
+	var res any
+	err = s.acked(ctx, s.rdb, func(c redis.Cmdable) error {
+		var err error
+		res, err = enqueueScript.Run(ctx, c,
+			[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
+				s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),
+				s.k.dep(tid, e.Deployment), s.k.parked(tid, e.Deployment), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
+			rec, s.opts.ResultTTL.Milliseconds(), e.CreatedAt.UnixMilli(), e.ID, s.opts.ExecutionsKept, tid, maxQueued,
+			e.Deployment, syncField(sync, e.IdempotencyKey != ""), wakeKept, encodeSummary(e), s.k.t(tid), flag(park), idemTTL,
+			consumer, s.opts.RunCap, s.k.alive("")).Result()
+		return err
+	})
 	if prev, ok := res.(string); ok && err == nil {
 		return 0, "", &faaspot.ExistingRunError{ID: prev}
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	SecretKey []byte
 	// Now is the store's clock (default time.Now); tests set it.
 	Now func() time.Time
+	// MinReplicas is how many replicas must hold an acknowledged write before the call making it
+	// returns (WAIT, see replicas.go); 0: none. ReplicaTimeout bounds that wait (0: a second).
+	MinReplicas    int
+	ReplicaTimeout time.Duration
 }
 
 // Defaults of the Options that may be left out.

@@ -37,6 +37,9 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, 
 			_, token = s.addToken(ctx, p, t.ID)
 			return nil
 		})
+		if err == nil && s.opts.MinReplicas > 0 {
+			err = s.waitReplicas(ctx, tx) // the answer hands out the tenant's only token
+		}
 		return err
 	}, s.k.tenantNames())
 	if err != nil {
