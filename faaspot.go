@@ -79,6 +79,10 @@ var (
 	// ErrStoreFull means the store refuses writes for lack of memory (Redis over maxmemory); it
 	// comes with ErrUnavailable. Reads still work.
 	ErrStoreFull = errors.New("store out of memory")
+	// ErrReplicas means the master made a write that too few replicas acknowledged in time
+	// (FAASPOT_REDIS_MIN_REPLICAS); it comes with ErrUnavailable. The write may or may not survive
+	// the master's loss.
+	ErrReplicas = errors.New("too few Redis replicas acknowledged the write")
 	// ErrQuota means a tenant's quota refuses the request; the error is a *QuotaError.
 	ErrQuota = errors.New("quota exceeded")
 	// ErrVersionNotFound means the deployment exists but keeps no version of that number.

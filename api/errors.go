@@ -78,6 +78,9 @@ func publicError(err error) (e *faaspot.Error, logAs string) {
 	case errors.Is(err, faaspot.ErrStoreFull):
 		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the store is out of memory and refuses writes " +
 			"(reads still work); try again later, or ask the operator to free memory", RetryAfter: sentinelRetry}, "store out of memory"
+	case errors.Is(err, faaspot.ErrReplicas):
+		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the service could not confirm the write on enough " +
+			"store replicas: it may or may not have been applied; repeat a run with the same Idempotency-Key", RetryAfter: sentinelRetry}, "too few replicas"
 	case errors.Is(err, faaspot.ErrUnavailable):
 		return &faaspot.Error{Code: faaspot.ECodeUnavailable, Message: "the service is temporarily unavailable: " +
 			"its store (Redis) did not answer; try again shortly", RetryAfter: sentinelRetry}, "store unavailable"

@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 	if err := checkAdminToken(c.AdminToken); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := redisOptions(c.RedisURL); c.RedisURL != "" && err != nil {
+	if err := checkRedisURL(c.RedisURL); c.RedisURL != "" && err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := callback.ParseAllow(c.CallbackAllow); err != nil {

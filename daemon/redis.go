@@ -62,6 +62,16 @@ func redactURLError(err error) error {
 	return nil
 }
 
+// checkRedisURL reports what is wrong with raw, whatever its kind.
+func checkRedisURL(raw string) error {
+	if kindOf(raw) == redisSentinel {
+		_, err := failoverOptions(raw)
+		return err
+	}
+	_, err := redisOptions(raw)
+	return err
+}
+
 // redisClients returns the daemon's two clients of raw: the main one, with at least poolSize
 // connections, and the one synchronous callers block on (a pool of its own, so that many of
 // them never starve the other calls of connections). Sentinel clients follow a failover: they

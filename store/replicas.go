@@ -2,11 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/faaspot/faaspot"
 )
 
 // Acknowledged writes. With Options.MinReplicas = N > 0, every write whose success the API
@@ -24,7 +25,7 @@ import (
 const defaultReplicaTimeout = time.Second
 
 // ErrReplicas is the cause of a write made on the master that too few replicas acknowledged.
-var ErrReplicas = errors.New("too few Redis replicas acknowledged the write")
+var ErrReplicas = faaspot.ErrReplicas
 
 // acked runs fn, then waits for the replicas (see above): with MinReplicas = 0, fn runs on the
 // store's client; otherwise on one connection of c, which then waits (WAIT) for the replicas to
