@@ -221,6 +221,9 @@ func startNode(t testing.TB, mutate ...func(*daemon.Config)) *node {
 		return n
 	}
 	apiCheck.watch(t, n.url)
+	if !cfg.Role.ServesAPI() {
+		return n // a worker answers /healthz, /readyz and /metrics only
+	}
 	n.admin = fsclient.New(n.url, adminToken)
 	token, err := n.admin.CreateTenant(ctx, fmt.Sprintf("t%d", time.Now().UnixNano()%1e9))
 	if err != nil {
