@@ -112,12 +112,12 @@ func (w *workers) buildRecorded(ctx context.Context, job store.Job, before, afte
 	}
 }
 
-// localImage builds, on this node's engine, the image of dep's ready version from the source the
+// rebuild builds, on this node's engine, the image of dep's ready version from the source the
 // store keeps for it, and returns its tag: the same as dep.Image when this node's build settings
-// are the building node's. Runs that need it meanwhile wait for the one build. The store's
+// are the building node's. Rebuilds take turns (the next finds the image built). The store's
 // errors (store.ErrNotFound when the version's source is gone) and the builder's come back
-// wrapped.
-func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
+// wrapped. See localImage, which pulls first when a registry is set.
+func (w *workers) rebuild(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
 	w.rebuilding.Lock()
 	defer w.rebuilding.Unlock()
 	ver, err := w.runs.LoadVersion(ctx, tid, dep.Name, dep.ReadyVersion)
