@@ -209,3 +209,35 @@ func TestRegistryConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildNotPushed: an image built here for a run when the registry is down (its push fails)
+// is run all the same; a build job whose push fails is recorded failed as an engine failure.
+func TestRebuildNotPushed(t *testing.T) {
+	missing := fmt.Errorf("create container: %w: %w", sandbox.ErrEngine, cerrdefs.ErrNotFound)
+	down := errors.New("dial tcp 127.0.0.1:5000: connection refused")
+	tw := newTestWorkers(t)
+	withRun(tw)
+	withRegistry(tw)
+	tw.builder.pull = func(context.Context, string) error { return down }
+	tw.builder.build = func(_ context.Context, s imagebuilder.Spec) (string, string, error) {
+		return "", "", &imagebuilder.PushError{Image: testRegistryImage, Err: down}
+	}
+	tw.runner.results = append(tw.runner.results, fails(missing), result(sandbox.Result{Outcome: sandbox.Completed}))
+	if err := tw.run(t.Context(), runJob("e1")); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if e := onlyRecord(t, tw); e.Status != faaspot.ExecCompleted {
+		t.Errorf("record %+v, want completed from the image built here", e)
+	}
+	if len(tw.logs.lines("level=WARN", "could not be pushed")) != 1 {
+		t.Errorf("want one WARN line about the push; log:\n%s", tw.logs)
+	}
+
+	out, err := tw.buildImage(t.Context(), buildJob(1), faaspot.Deployment{ID: "d1", Name: "fn"}, faaspot.Version{})
+	if err != nil || out.Error != engineBuildFailed || out.Image != "" {
+		t.Errorf("build with a failed push = %+v, %v; want the engine failure's message", out, err)
+	}
+	if len(tw.logs.lines("level=ERROR", "build failed in the engine", "connection refused")) != 1 {
+		t.Errorf("want the push's error logged; log:\n%s", tw.logs)
+	}
+}

@@ -174,9 +174,10 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 
 // Build builds the image of spec and returns its tag and log. An image with the same content
 // address is reused without building. A failure of the user's making returns a *BuildError;
-// other errors (engine unreachable, a push to the registry that failed) are returned wrapped.
-// With a registry (Config.Registry) the image is pushed there once built, or found built
-// already. Neither the log nor a *BuildError carries the index's credentials.
+// other errors (engine unreachable) are returned wrapped. With a registry (Config.Registry) the
+// image is pushed there once built, or found built already; a push that fails returns a
+// *PushError (the image is on the engine). Neither the log nor a *BuildError carries the
+// index's credentials.
 func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, err error) {
 	if err := ValidateRequirements(spec.Requirements); err != nil {
 		return "", "", &BuildError{Kind: ErrBuildFailed, Message: err.Error()}
@@ -190,7 +191,9 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 			Message: fmt.Sprintf("the build took longer than %s and was stopped", b.cfg.Timeout)}
 	}
 	if err == nil && !b.cfg.Registry.IsZero() {
-		err = b.push(ctx, tag)
+		if perr := b.push(ctx, tag); perr != nil {
+			err = &PushError{Image: tag, Err: perr}
+		}
 	}
 	red := newRedactor(b.cfg.PipIndexURL)
 	if err != nil {

@@ -28,6 +28,16 @@ import (
 // (manifest or repository unknown).
 var ErrNotInRegistry = errors.New("the registry does not have the image")
 
+// PushError is Build's error when the image was built (or found built) but its push to the
+// registry failed: Image is on the engine, not in the registry.
+type PushError struct {
+	Image string
+	Err   error
+}
+
+func (e *PushError) Error() string { return e.Err.Error() }
+func (e *PushError) Unwrap() error { return e.Err }
+
 // InRegistry reports whether ref is named in the builder's registry: an image Pull may pull.
 func (b *Builder) InRegistry(ref string) bool {
 	_, ok := b.cfg.Registry.Local(ref)

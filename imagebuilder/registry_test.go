@@ -104,8 +104,8 @@ func TestRegistryNaming(t *testing.T) {
 }
 
 // TestBuildPushes: a build with a registry pushes the image it made (and one it found built),
-// with the credentials' header; a push the registry refuses fails the build with an error that
-// is no *BuildError (an engine failure). Without a registry nothing is pushed.
+// with the credentials' header; a push the registry refuses fails the build with a *PushError
+// naming the image (an engine failure, no *BuildError). Without a registry nothing is pushed.
 func TestBuildPushes(t *testing.T) {
 	engine := &fakeRegistryEngine{fakeBuildEngine: &fakeBuildEngine{fakeImages: &fakeImages{}}}
 	b, _ := registryBuilder(engine, "n1")
@@ -127,8 +127,9 @@ func TestBuildPushes(t *testing.T) {
 	engine.pushErr = "unauthorized: authentication required"
 	_, _, err = b.Build(t.Context(), spec)
 	var be *BuildError
-	if err == nil || errors.As(err, &be) || !strings.Contains(err.Error(), "unauthorized") {
-		t.Errorf("Build with a refused push = %v, want an engine error", err)
+	var pe *PushError
+	if err == nil || errors.As(err, &be) || !errors.As(err, &pe) || pe.Image != tag || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("Build with a refused push = %v, want a *PushError of %s, no *BuildError", err, tag)
 	}
 
 	plain := &fakeRegistryEngine{fakeBuildEngine: &fakeBuildEngine{fakeImages: &fakeImages{}}}

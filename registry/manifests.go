@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrDeleteDisabled is DeleteManifest's error when the registry does not allow deletes (it
@@ -32,10 +33,15 @@ type Client struct {
 	http  *http.Client
 }
 
-// NewClient returns a Client of the registry at a; hc nil is http.DefaultClient.
+// requestTimeout bounds one request of the default client: a registry that hangs must not
+// hold the janitor.
+const requestTimeout = 30 * time.Second
+
+// NewClient returns a Client of the registry at a; hc nil is an HTTP client whose requests time
+// out after requestTimeout.
 func NewClient(a Address, c Credentials, hc *http.Client) *Client {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Timeout: requestTimeout}
 	}
 	return &Client{addr: a, creds: c, http: hc}
 }
