@@ -27,6 +27,17 @@ func (c Credentials) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("username", c.Username), slog.String("source", c.Source))
 }
 
+// String names the username and the source, never the password (for %v and %+v).
+func (c Credentials) String() string {
+	if c.Username == "" {
+		return "anonymous (" + c.Source + ")"
+	}
+	return c.Username + " (" + c.Source + ")"
+}
+
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
 // Header is the Engine API's X-Registry-Auth for a push or pull from a (RegistryAuth in the
 // client's options): the base64url JSON of an AuthConfig. Anonymous credentials still make one
 // (with the server address only): some engines refuse a push without the header.

@@ -36,9 +36,15 @@ func TestHeader(t *testing.T) {
 
 func TestCredentialsNeverLogThePassword(t *testing.T) {
 	var b strings.Builder
-	slog.New(slog.NewTextHandler(&b, nil)).Info("x", "creds", Credentials{Username: "u", Password: "hunter2", Source: "s"})
+	c := Credentials{Username: "u", Password: "hunter2", Source: "s"}
+	slog.New(slog.NewTextHandler(&b, nil)).Info("x", "creds", c)
 	if strings.Contains(b.String(), "hunter2") || !strings.Contains(b.String(), "creds.username=u") {
 		t.Errorf("log line %q", b.String())
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(&c)} {
+		if strings.Contains(s, "hunter2") || !strings.Contains(s, "u") {
+			t.Errorf("printed as %q", s)
+		}
 	}
 }
 
