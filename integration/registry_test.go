@@ -21,6 +21,7 @@ import (
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/daemon"
 	"github.com/faaspot/faaspot/imagebuilder"
+	"github.com/faaspot/faaspot/registry"
 	"github.com/faaspot/faaspot/sandbox"
 )
 
@@ -112,8 +113,9 @@ func pushSeconds(n *node, image string) string {
 // TestImagesThroughRegistry (issue 14, item 3): with FAASPOT_REGISTRY, a node names the images it
 // builds in the registry and pushes them (a code-only redeploy pushes one new layer), and
 // deletes the manifest of a version it replaces; an engine that lacks the image pulls it for a
-// run instead of building it (faaspot_image_pulls_total{result="pulled"}); deleting the
-// deployment deletes its manifest from the registry.
+// run instead of building it (faaspot_image_pulls_total{result="pulled"}); one the registry lost
+// too is built here and pushed again ({result="missing"}); deleting the deployment deletes its
+// manifest from the registry.
 func TestImagesThroughRegistry(t *testing.T) {
 	reg := startRegistry(t)
 	n := startNode(t, func(c *daemon.Config) {
@@ -163,6 +165,25 @@ func TestImagesThroughRegistry(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`msg="image pulled from the registry for a run".* seconds=([0-9.e-]+)`).FindStringSubmatch(n.logs.String()); m != nil {
 		t.Logf("pull seconds (image and its dependencies' layers): %s", m[1])
+	}
+
+	// The registry loses the manifest too: the run builds the image here, and pushes it again.
+	local := d2.Image[strings.Index(d2.Image, "faaspot/t-"):]
+	repo, tag, _ := strings.Cut(local, ":")
+	if err := registry.NewClient(registry.Address{Host: reg, Prefix: "it"}, registry.Credentials{}, nil).DeleteManifest(ctx, repo, tag); err != nil {
+		t.Fatalf("delete the manifest of %s: %v", d2.Image, err)
+	}
+	if _, err := env.docker.ImageRemove(ctx, d2.Image, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+		t.Fatalf("remove %s: %v", d2.Image, err)
+	}
+	if v, _, err := n.c.RunSync(ctx, "reg", nil); err != nil || string(v) != "2" {
+		t.Fatalf("run without the image on the engine or in the registry = %s, %v", v, err)
+	}
+	if got := scrape(t, n, `faaspot_image_pulls_total{result="missing"}`); got != 1 {
+		t.Errorf(`faaspot_image_pulls_total{result="missing"} = %v, want 1`, got)
+	}
+	if !strings.Contains(n.logs.String(), "image built on this node for a run") || !slices.Contains(registryTags(t, d2.Image), tag) {
+		t.Errorf("the image missing in the registry was not built here and pushed (registry tags %v)", registryTags(t, d2.Image))
 	}
 
 	if err := n.c.DeleteDeployment(ctx, "reg"); err != nil {
