@@ -93,8 +93,12 @@ func (c *Client) do(ctx context.Context, method, path string) (*http.Response, e
 	}
 	challenge := resp.Header.Get("WWW-Authenticate")
 	resp.Body.Close()
-	if !strings.HasPrefix(strings.ToLower(challenge), "bearer ") {
-		return nil, fmt.Errorf("the registry refused the credentials (%s)", c.creds.Source)
+	switch {
+	case strings.HasPrefix(strings.ToLower(challenge), "bearer "):
+	case c.creds.Username == "":
+		return nil, errors.New("the registry asks for credentials, and none are configured")
+	default:
+		return nil, fmt.Errorf("the registry refused the credentials of %s", c.creds)
 	}
 	token, err := c.token(ctx, challenge)
 	if err != nil {
