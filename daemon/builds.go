@@ -112,12 +112,13 @@ func (w *workers) buildRecorded(ctx context.Context, job store.Job, before, afte
 	}
 }
 
-// localImage builds, on this node's engine, the image of dep's ready version from the source the
+// rebuild builds, on this node's engine, the image of dep's ready version from the source the
 // store keeps for it, and returns its tag: the same as dep.Image when this node's build settings
-// are the building node's. Runs that need it meanwhile wait for the one build. The store's
+// are the building node's. Rebuilds take turns (the next finds the image built). The store's
 // errors (store.ErrNotFound when the version's source is gone) and the builder's come back
-// wrapped.
-func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
+// wrapped; an image built but not pushed to the registry is used all the same (logged). See
+// localImage, which pulls first when a registry is set.
+func (w *workers) rebuild(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
 	w.rebuilding.Lock()
 	defer w.rebuilding.Unlock()
 	ver, err := w.runs.LoadVersion(ctx, tid, dep.Name, dep.ReadyVersion)
@@ -127,6 +128,12 @@ func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deploy
 	start := w.clock.Now()
 	tag, _, err := w.buildSpec(ctx, imagebuilder.Spec{TenantID: tid, DeploymentID: dep.ID,
 		Code: ver.Source.Code, Requirements: ver.Source.Requirements})
+	var pe *imagebuilder.PushError
+	if errors.As(err, &pe) {
+		// Built here, not pushed (the registry down, say): the run needs only the former.
+		w.log.Warn("image built on this node for a run could not be pushed to the registry", "image", pe.Image, "err", err)
+		tag, err = pe.Image, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("rebuild version %d of %s: %w", dep.ReadyVersion, dep.Name, err)
 	}

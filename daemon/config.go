@@ -161,6 +161,13 @@ type Config struct {
 	// HTTPIdleTimeout (FAASPOT_HTTP_IDLE_TIMEOUT) is how long a keep-alive connection may sit idle
 	// between requests before the server closes it.
 	HTTPIdleTimeout time.Duration
+	// Registry (FAASPOT_REGISTRY, HOST:PORT[/PREFIX]) is where a node pushes every image it
+	// builds, named in it, and where a node whose engine lacks an image pulls it from (building
+	// it only when the registry has none). Empty: images stay on the engine that built them.
+	// RegistryUsername and RegistryPasswordFile (FAASPOT_REGISTRY_USERNAME,
+	// FAASPOT_REGISTRY_PASSWORD_FILE) log in to it; unset, the Docker CLI's config is read for
+	// its host (see registry.LoadCredentials).
+	Registry, RegistryUsername, RegistryPasswordFile string
 }
 
 // minAdminTokenLen is the shortest admin token accepted (a generated one is 56 characters).
@@ -332,6 +339,9 @@ func (c *Config) envVars() []envVar {
 		strVar("FAASPOT_NODE_ID", &c.NodeID),
 		strVar("FAASPOT_DEV_TENANT", &c.DevTenant),
 		strVar("FAASPOT_WRITE_CLIENT_CONFIG", &c.ClientConfig),
+		strVar("FAASPOT_REGISTRY", &c.Registry),
+		strVar("FAASPOT_REGISTRY_USERNAME", &c.RegistryUsername),
+		strVar("FAASPOT_REGISTRY_PASSWORD_FILE", &c.RegistryPasswordFile),
 	}
 }
 

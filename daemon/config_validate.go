@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 	if _, err := callback.ParseAllow(c.CallbackAllow); err != nil {
 		errs = append(errs, fmt.Errorf("FAASPOT_CALLBACK_ALLOW: %w", err))
 	}
+	errs = append(errs, c.validateRegistry())
 	return errors.Join(errs...)
 }
 

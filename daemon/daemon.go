@@ -148,12 +148,17 @@ func (d *Daemon) openDocker(ctx context.Context) error {
 	sc.CgroupRoot = d.cfg.CgroupRoot
 	sc.UIDBase, sc.UIDCount, sc.ShmBytes, sc.OOMScoreAdj = d.cfg.UIDBase, d.cfg.UIDCount, int64(d.cfg.ShmMB)<<20, d.cfg.OOMScoreAdj
 	// Images carry the node and the store they were built for: the image janitor removes only
-	// images of this node and this store, whose deployments this store can vouch for. Build
-	// checks run under the sandbox's hardening.
+	// images of this node and this store, whose deployments this store can vouch for (and, with
+	// a registry, those of this store it pulled). Build checks run under the sandbox's hardening.
+	creds, err := d.cfg.registryCredentials(os.Getenv, d.log)
+	if err != nil {
+		return err
+	}
 	d.builder = imagebuilder.New(cli, imagebuilder.Config{BaseImage: d.cfg.BaseImage,
 		PipIndexURL: d.cfg.PipIndexURL, Network: d.cfg.BuildNetwork, Sandbox: sc.Config,
 		AllowSourceBuilds: d.cfg.AllowSourceBuilds, DiskBytes: int64(d.cfg.BuildDiskMB) << 20, ImportTimeout: d.cfg.ImportTimeout,
-		Labels: map[string]string{sandbox.LabelNode: node, labelStore: installation}}, d.log)
+		Labels:   map[string]string{sandbox.LabelNode: node, labelStore: installation},
+		Registry: d.cfg.registryAddress(), RegistryCredentials: creds}, d.log)
 	if d.sandbox, err = sandbox.New(cli, sc, d.log); err != nil {
 		return err
 	}

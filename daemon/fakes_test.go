@@ -88,6 +88,24 @@ type fakeBuilder struct {
 	rmImageErr error
 	// sweeps, when set, receives at each call of Owned (the start of a janitor pass).
 	sweeps chan struct{}
+	// pull is Pull's answer (nil: pulled); pulls records the references pulled.
+	pull  func(ctx context.Context, ref string) error
+	pulls []string
+}
+
+func (b *fakeBuilder) Pull(ctx context.Context, ref string) error {
+	b.log.add("builder.Pull")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.pulls = append(b.pulls, ref)
+	pull := b.pull
+	b.mu.Unlock()
+	if pull != nil {
+		return pull(ctx, ref)
+	}
+	return nil
 }
 
 type pruneCall struct {

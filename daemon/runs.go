@@ -237,11 +237,13 @@ var repositoryOf = imagebuilder.Repository
 
 // ownImage reports whether image belongs to job's tenant and the deployment deploymentID: a tag
 // (not a digest) of exactly the repository the builder names for them. The store is not
-// trusted: a record rewritten to name another tenant's image must never run it. A mismatch is
-// logged as a security event.
+// trusted: a record rewritten to name another tenant's image must never run it. With a
+// registry, the repository named in it is the deployment's too (and the one without it, of the
+// images built before it was set); in no other. A mismatch is logged as a security event.
 func (w *workers) ownImage(job store.Job, deploymentID, image string) bool {
 	want := repositoryOf(job.Tenant, deploymentID)
-	repo, tag, ok := strings.Cut(image, ":")
+	name, _ := w.set.registry.Local(image)
+	repo, tag, ok := strings.Cut(name, ":")
 	if ok && repo == want && tag != "" && !strings.ContainsAny(tag, "/:@") {
 		return true
 	}

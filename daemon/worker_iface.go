@@ -90,6 +90,9 @@ type imageBuilder interface {
 	// PruneDeps removes this node's dependencies images that no image names and that were made
 	// before before; it returns how many it removed.
 	PruneDeps(ctx context.Context, before time.Time) (int, error)
+	// Pull pulls an image named in the registry; imagebuilder.ErrNotInRegistry when the
+	// registry does not have it.
+	Pull(ctx context.Context, ref string) error
 }
 
 // runner runs executions in containers and keeps warm ones. Run returns an error only when the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faaspot/faaspot/callback"
 	"github.com/faaspot/faaspot/metrics"
+	"github.com/faaspot/faaspot/registry"
 	"github.com/faaspot/faaspot/store"
 )
 
@@ -40,6 +41,8 @@ type workerSettings struct {
 	janitorInterval, janitorGrace time.Duration
 	limits                        limitSettings
 	warm                          warmSettings
+	// registry is where images are pushed and pulled (FAASPOT_REGISTRY; zero: none).
+	registry registry.Address
 }
 
 // settingsOf picks the workers' settings out of cfg.
@@ -51,6 +54,7 @@ func settingsOf(cfg Config) workerSettings {
 		limits: limitsOf(cfg),
 		warm: warmSettings{enabled: cfg.Warm, maxIdle: cmp.Or(cfg.WarmMaxIdle, cfg.Workers), maxRuns: cfg.WarmMaxRuns,
 			idleTTL: cfg.WarmIdleTTL, prewarm: cfg.WarmPrewarm},
+		registry: cfg.registryAddress(),
 	}
 }
 
@@ -89,6 +93,8 @@ type workers struct {
 	directs sync.Map
 	// rebuilding serialises the rare rebuilds of images missing on this node (see localImage).
 	rebuilding sync.Mutex
+	// pulls makes the runs missing the same image wait for one pull (see localImage).
+	pulls flight
 	// building is held shared by every image build and exclusively by the janitor's removal of
 	// images built for other stores: a build may take its cached layers from such an image
 	// (the engine's build cache), and must not see it removed halfway.

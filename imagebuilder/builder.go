@@ -13,6 +13,7 @@ import (
 	"maps"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -24,6 +25,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/faaspot/faaspot/hardening"
+	"github.com/faaspot/faaspot/registry"
 )
 
 // LabelManaged marks every image (and so every container) the builder makes.
@@ -88,6 +90,10 @@ type Config struct {
 	// ImportTimeout bounds the check of a version's code, its import with its requirements
 	// included (DefaultImportTimeout when zero): past it the build fails, saying so.
 	ImportTimeout time.Duration
+	// Registry, when set, names every deployment image in it and has every build push it there
+	// (see registry.go), logged in with RegistryCredentials; the zero Address keeps images local.
+	Registry            registry.Address
+	RegistryCredentials registry.Credentials
 }
 
 // DefaultImportTimeout is Config.ImportTimeout's default.
@@ -108,6 +114,8 @@ type dockerAPI interface {
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	ImagePush(ctx context.Context, ref string, options image.PushOptions) (io.ReadCloser, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
 	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
 	ContainerStart(ctx context.Context, container string, options container.StartOptions) error
@@ -123,6 +131,11 @@ type Builder struct {
 	log    *slog.Logger
 	// depsLocks: one build of a missing dependencies image at a time, none removed while used.
 	depsLocks depsLocks
+	// regAuth is the X-Registry-Auth of pushes and pulls; manifests deletes from the registry
+	// (nil without one), and noDeletes says once that the registry refuses it.
+	regAuth   string
+	manifests manifestDeleter
+	noDeletes sync.Once
 }
 
 // DefaultTimeout bounds a build when Config.Timeout is zero (the daemon waits as long for a
@@ -151,13 +164,20 @@ func New(docker dockerAPI, cfg Config, log *slog.Logger) *Builder {
 	}
 	labels := hardening.ImageLabels(cfg.Sandbox)
 	maps.Copy(labels, cfg.Labels)
-	return &Builder{docker: docker, cfg: cfg, labels: labels, log: log.With("component", "imagebuilder")}
+	b := &Builder{docker: docker, cfg: cfg, labels: labels, log: log.With("component", "imagebuilder")}
+	if !cfg.Registry.IsZero() {
+		b.regAuth, _ = cfg.RegistryCredentials.Header(cfg.Registry) // marshalling strings cannot fail
+		b.manifests = registry.NewClient(cfg.Registry, cfg.RegistryCredentials, nil)
+	}
+	return b
 }
 
 // Build builds the image of spec and returns its tag and log. An image with the same content
 // address is reused without building. A failure of the user's making returns a *BuildError;
-// other errors (engine unreachable) are returned wrapped. Neither the log nor a *BuildError
-// carries the index's credentials.
+// other errors (engine unreachable) are returned wrapped. With a registry (Config.Registry) the
+// image is pushed there once built, or found built already; a push that fails returns a
+// *PushError (the image is on the engine). Neither the log nor a *BuildError carries the
+// index's credentials.
 func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, err error) {
 	if err := ValidateRequirements(spec.Requirements); err != nil {
 		return "", "", &BuildError{Kind: ErrBuildFailed, Message: err.Error()}
@@ -169,6 +189,11 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (tag, buildLog string, e
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = &BuildError{Kind: ErrBuildFailed, Log: buildLog,
 			Message: fmt.Sprintf("the build took longer than %s and was stopped", b.cfg.Timeout)}
+	}
+	if err == nil && !b.cfg.Registry.IsZero() {
+		if perr := b.push(ctx, tag); perr != nil {
+			err = &PushError{Image: tag, Err: perr}
+		}
 	}
 	red := newRedactor(b.cfg.PipIndexURL)
 	if err != nil {

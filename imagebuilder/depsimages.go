@@ -32,12 +32,22 @@ func sameTenant(a, b string) bool {
 	return oka && okb && ta == tb
 }
 
-// tenantOf reads the tenant id back from a tag made by repository or depsRepository.
+// tenantOf reads the tenant id back from a tag made by repository or depsRepository (named in
+// a registry or not).
 func tenantOf(tag string) (string, bool) {
-	repo, _, _ := strings.Cut(tag, ":")
+	repo, _, _ := strings.Cut(localName(tag), ":")
 	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
 	tid, _, found := strings.Cut(rest, "/")
 	return tid, ok && found && tid != ""
+}
+
+// localName is tag without the registry it is named in (HOST:PORT[/PREFIX]/), if any: from its
+// last "faaspot/t-" component on. The ids of a repository never hold a "/".
+func localName(tag string) string {
+	if i := strings.LastIndex(tag, "/faaspot/t-"); i >= 0 {
+		return tag[i+1:]
+	}
+	return tag
 }
 
 // isSharedDeps reports whether tag is of a tenant's dependencies repository (depsRepository).

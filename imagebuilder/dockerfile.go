@@ -68,9 +68,9 @@ func renderCodeDockerfile(deps string) string {
 const depsRecipe = "stages-v1"
 
 // imageTag is content-addressed: the repository is made of server-side ids, the tag of a hash of
-// everything the image is built from.
+// everything the image is built from. With a registry, the repository is named in it.
 func imageTag(s Spec, cfg Config) string {
-	return repository(s.TenantID, s.DeploymentID) + ":" + contentHash(depsParts(s, cfg, s.Code)...)
+	return cfg.Registry.Qualify(repository(s.TenantID, s.DeploymentID)) + ":" + contentHash(depsParts(s, cfg, s.Code)...)
 }
 
 // depsTag is the content-addressed tag of a dependencies image: a tag of the tenant's

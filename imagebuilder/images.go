@@ -20,10 +20,14 @@ import (
 // RemoveImage removes one deployment image, unless a container still uses it, and then the
 // dependencies image it names (LabelDeps) when no tagged image on the engine, of any deployment
 // of the tenant, names it any more and no build of this builder uses it (see removeDepsIfUnused).
+//
+// With a registry, an image this node pushed there has its manifest deleted from it first
+// (see deleteManifest): nothing will run it again.
 func (b *Builder) RemoveImage(ctx context.Context, tag string) error {
 	var deps string
 	if info, err := b.docker.ImageInspect(ctx, tag); err == nil && info.Config != nil {
 		deps = info.Config.Labels[LabelDeps]
+		b.deleteManifest(ctx, tag, info.Config.Labels)
 	}
 	if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove image %s: %w", tag, err)
@@ -47,7 +51,8 @@ func (b *Builder) Remove(ctx context.Context, tenantID, deploymentID string) err
 type Ref struct{ TenantID, DeploymentID string }
 
 // Owned lists the deployments that have images carrying every one of the builder's labels
-// (LabelManaged, Sandbox.Node's LabelNode and Config.Labels).
+// (LabelManaged, Sandbox.Node's LabelNode and Config.Labels) and, with a registry, images named
+// in it that carry them but for the node's: the images this node pulled (see ownedPulled).
 func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
 	f := filters.NewArgs()
 	for k, v := range b.labels {
@@ -57,6 +62,11 @@ func (b *Builder) Owned(ctx context.Context) ([]Ref, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
+	pulled, err := b.ownedPulled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	imgs = append(imgs, pulled...)
 	seen := map[Ref]bool{}
 	var refs []Ref
 	for _, img := range imgs {
@@ -92,8 +102,9 @@ func (b *Builder) RemoveOwned(ctx context.Context) error {
 
 // parseRepository reads the ids back from a tag made by repository (never from one made by
 // depsRepository: a tenant's dependencies images are no deployment's).
+// A tag named in a registry is read without it.
 func parseRepository(tag string) (Ref, bool) {
-	repo, _, _ := strings.Cut(tag, ":")
+	repo, _, _ := strings.Cut(localName(tag), ":")
 	rest, ok := strings.CutPrefix(repo, "faaspot/t-")
 	if !ok {
 		return Ref{}, false
@@ -110,12 +121,14 @@ func parseRepository(tag string) (Ref, bool) {
 // one it keeps; images a container still uses stay. The dependencies images the removed ones
 // were built on go after them, unless a tagged image names them still (one of another
 // deployment of the tenant: they are shared) or a build of this builder uses them (see
-// removeDepsIfUnused). It returns how many tags it removed.
+// removeDepsIfUnused). It returns how many tags it removed. With a registry, the images of both
+// names of the deployment's repository are pruned (the local one: built before the registry
+// was set), and the manifests of those this node pushed are deleted from the registry.
 func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.Duration) (int, error) {
 	repo := repository(r.TenantID, r.DeploymentID)
-	imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	imgs, err := b.imagesOf(ctx, r)
 	if err != nil {
-		return 0, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
+		return 0, err
 	}
 	kept := map[string]bool{}
 	for _, k := range keep {
@@ -146,6 +159,7 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.D
 			if deps := img.Labels[LabelDeps]; deps != "" && !kept[deps] && !strings.HasPrefix(deps, repo+":") && sameTenant(tag, deps) {
 				released[deps] = true
 			}
+			b.deleteManifest(ctx, tag, img.Labels)
 			if _, err := b.docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
 				if !cerrdefs.IsNotFound(err) {
 					errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
@@ -163,6 +177,27 @@ func (b *Builder) Prune(ctx context.Context, r Ref, keep []string, minAge time.D
 		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// imagesOf lists the images of deployment r: of its repository, and of its name in the
+// registry (one list each: engines differ on several reference filters).
+func (b *Builder) imagesOf(ctx context.Context, r Ref) ([]image.Summary, error) {
+	repo := repository(r.TenantID, r.DeploymentID)
+	var out []image.Summary
+	seen := map[string]bool{}
+	for _, name := range slices.Compact([]string{repo, b.cfg.Registry.Qualify(repo)}) {
+		imgs, err := b.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", name))})
+		if err != nil {
+			return nil, fmt.Errorf("list images of %s: %w", r.DeploymentID, err)
+		}
+		for _, img := range imgs {
+			if key := img.ID + "|" + strings.Join(img.RepoTags, ","); !seen[key] {
+				seen[key] = true
+				out = append(out, img)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Stray is an image this node built for a store it no longer works for: Tag is of the

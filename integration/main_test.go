@@ -294,9 +294,10 @@ func storeOf(t testing.TB, prefix string) *store.Store {
 	return st
 }
 
-// keyOf is the pool key of a deployment's ready version, as the daemon labels its containers.
+// keyOf is the pool key of a deployment's ready version, as the daemon labels its containers
+// (its image named in a registry or not).
 func keyOf(d faaspot.Deployment) string {
-	tid := strings.SplitN(strings.TrimPrefix(d.Image, "faaspot/t-"), "/", 2)[0]
+	tid := strings.SplitN(d.Image[strings.LastIndex(d.Image, "faaspot/t-")+len("faaspot/t-"):], "/", 2)[0]
 	return fmt.Sprintf("%s/%s/%d/", tid, d.ID, d.ReadyVersion)
 }
 

@@ -193,3 +193,20 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestImagePullsStartAtZero: the three results of faaspot_image_pulls_total exist from the
+// start, at 0, on the registry given.
+func TestImagePullsStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	got := values(t, reg)
+	for _, r := range []string{PullPulled, PullMissing, PullError} {
+		if v, ok := got["faaspot_image_pulls_total{result="+r+"}"]; !ok || v != 0 {
+			t.Errorf("faaspot_image_pulls_total{result=%s} = %v (present %v), want 0", r, v, ok)
+		}
+	}
+	m.ImagePulls.WithLabelValues(PullPulled).Inc()
+	if v := values(t, reg)["faaspot_image_pulls_total{result=pulled}"]; v != 1 {
+		t.Errorf("pulled = %v after one pull, want 1", v)
+	}
+}

@@ -44,6 +44,11 @@ type Metrics struct {
 	// QuotaRejections counts the requests refused by a tenant's quota (answered 429), by kind:
 	// see the Quota* constants.
 	QuotaRejections *prometheus.CounterVec
+	// ImagePulls counts the pulls from the registry (FAASPOT_REGISTRY) of images missing on this
+	// node's engine, by result: pulled, missing (the registry has no such image: it is built
+	// here instead) or error (the pull failed otherwise: built here too). The three series exist
+	// from the start, at 0.
+	ImagePulls *prometheus.CounterVec
 
 	tenants *tenantLabels // nil: no tenant label
 }
@@ -52,6 +57,13 @@ type Metrics struct {
 const (
 	DispatchDirect = "direct"
 	DispatchQueued = "queued"
+)
+
+// The values of ImagePulls's label result.
+const (
+	PullPulled  = "pulled"
+	PullMissing = "missing"
+	PullError   = "error"
 )
 
 // New creates the collectors, without a tenant label, and registers them on reg.
@@ -99,13 +111,16 @@ func NewWithOptions(reg prometheus.Registerer, opts Options) *Metrics {
 		QuotaRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaspot_quota_rejections_total", Help: "Requests refused by a tenant quota (429), by kind."},
 			[]string{"kind"}),
+		ImagePulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaspot_image_pulls_total", Help: "Pulls from the registry of images missing on this node, by result: pulled, missing or error."},
+			[]string{"result"}),
 	}
 	if opts.TenantLabel {
 		m.tenants = &tenantLabels{limit: opts.tenantLimit(), seen: map[string]bool{}}
 	}
 	reg.MustRegister(m.BuildDuration, m.QueueWait, m.RunDuration, m.SyncLatency, m.ContainerAcquire,
 		m.Executions, m.ColdStarts, m.Callbacks, m.SyncDispatch, m.HTTPRequests, m.HTTPDuration,
-		m.RunsInFlight, m.QuotaRejections)
+		m.RunsInFlight, m.QuotaRejections, m.ImagePulls)
 	for _, kind := range quotaKinds {
 		m.QuotaRejections.WithLabelValues(kind)
 	}
@@ -166,5 +181,8 @@ func (m *Metrics) initSeries(tenantLabel bool) {
 	}
 	for _, mode := range []string{"cold", "warm"} {
 		m.ContainerAcquire.WithLabelValues(mode)
+	}
+	for _, r := range []string{PullPulled, PullMissing, PullError} {
+		m.ImagePulls.WithLabelValues(r)
 	}
 }

@@ -55,6 +55,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "Redis URL; empty: embedded store, not durable (FAASPOT_REDIS_URL)")
 	fs.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "Python base image of deployments (FAASPOT_BASE_IMAGE)")
 	fs.StringVar(&cfg.PipIndexURL, "pip-index-url", cfg.PipIndexURL, "package index for requirements (FAASPOT_PIP_INDEX_URL)")
+	fs.StringVar(&cfg.Registry, "registry", cfg.Registry, "HOST:PORT[/PREFIX] of a registry images are pushed to and pulled from (FAASPOT_REGISTRY)")
 	fs.StringVar(&cfg.BuildNetwork, "build-network", cfg.BuildNetwork, "network mode of image builds (FAASPOT_BUILD_NETWORK)")
 	fs.StringVar(&cfg.SandboxNetwork, "sandbox-network", cfg.SandboxNetwork, "network of run containers (FAASPOT_SANDBOX_NETWORK)")
 	fs.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "OCI runtime of run containers, e.g. runsc (FAASPOT_RUNTIME)")
