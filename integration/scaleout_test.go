@@ -48,7 +48,9 @@ func TestScaleOutAcrossEngines(t *testing.T) {
 		t.Fatalf("the engine-less API node's /readyz = %d %s", r.status, r.body)
 	}
 	ctx := context.Background()
-	code := func(v string) string { return "def main(args, context):\n    return {'v': '" + v + "', 'x': args.get('x')}\n" }
+	code := func(v string) string {
+		return "def main(args, context):\n    return {'v': '" + v + "', 'x': args.get('x')}\n"
+	}
 	for i, v := range []string{"one", "two"} {
 		start := time.Now()
 		d, err := api.c.CreateDeployment(ctx, faaspot.DeploymentRequest{Name: "spread", Code: code(v)}, true)
