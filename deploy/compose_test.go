@@ -152,11 +152,16 @@ func TestComposeNodes(t *testing.T) {
 		if v := volumeAt(s, cfg.DataDir); v == nil || v.Type != types.VolumeTypeVolume {
 			t.Errorf("%s: data dir %s is not on a volume", name, cfg.DataDir)
 		}
-		if v := volumeAt(s, "/var/run/docker.sock"); v == nil || v.Source != "/var/run/docker.sock" {
+		// The worker needs the engine; the API node opens none and must not hold the socket,
+		// which is root on the host.
+		sock := volumeAt(s, "/var/run/docker.sock")
+		switch wantEngine := cfg.Role.RunsWorkers(); {
+		case wantEngine && (sock == nil || sock.Source != "/var/run/docker.sock"):
 			t.Errorf("%s has no Docker socket", name)
-		}
-		if !slices.Equal(s.GroupAdd, []string{env["DOCKER_GID"]}) {
+		case wantEngine && !slices.Equal(s.GroupAdd, []string{env["DOCKER_GID"]}):
 			t.Errorf("%s: group_add = %v, want the socket's group %s", name, s.GroupAdd, env["DOCKER_GID"])
+		case !wantEngine && (sock != nil || len(s.GroupAdd) != 0):
+			t.Errorf("%s opens no engine but gets the Docker socket (%v) or its group (%v)", name, sock, s.GroupAdd)
 		}
 		if u, err := url.Parse(cfg.RedisURL); err != nil || p.Services[u.Hostname()].Name != "redis" {
 			t.Errorf("%s: FAASPOT_REDIS_URL %q does not name a service", name, cfg.RedisURL)
