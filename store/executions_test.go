@@ -96,13 +96,13 @@ func testRunLifecycle(t *testing.T) {
 		final.Stdout != "printed\n" || final.ExitCode == nil || *final.ExitCode != 0 {
 		t.Errorf("terminal record = %+v, %v", final, err)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":exec:" + e.ID); ttl != time.Hour {
+	if ttl := s.mr.TTL(s.TenantKey(tn.ID, "exec:") + e.ID); ttl != time.Hour {
 		t.Errorf("terminal record TTL = %v, want the result TTL (1h)", ttl)
 	}
-	if s.mr.Exists("fs:t:" + tn.ID + ":done:" + e.ID) {
+	if s.mr.Exists(s.TenantKey(tn.ID, "done:") + e.ID) {
 		t.Error("the notification outlives its waiter")
 	}
-	if p, err := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
+	if p, err := s.rdb.XPending(ctx, s.QueueKey("runs:")+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending runs = %+v, %v; want acknowledged", p, err)
 	}
 	if n, _ := s.QueueDepth(ctx, store.Runs); n != 0 {
@@ -150,7 +150,7 @@ func TestWaitExecution(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Unconsumed, the notification expires; the waiter below consumes it.
-			note := "fs:t:" + job.Tenant + ":done:" + e.ID
+			note := s.TenantKey(job.Tenant, "done:") + e.ID
 			if ttl := s.mr.TTL(note); ttl != 10*time.Minute {
 				t.Errorf("notification TTL = %v, want 10m", ttl)
 			}

@@ -36,7 +36,7 @@ func (e *emitted) list() []string {
 	return append([]string(nil), e.pieces...)
 }
 
-func logKey(tid, id string) string { return "fs:t:" + tid + ":log:" + id }
+func logKey(s *testStore, tid, id string) string { return s.TenantKey(tid, "log:") + id }
 
 // finished is e as a worker ends it.
 func finished(e faaspot.Execution, stdout, stderr string) faaspot.Execution {
@@ -66,7 +66,7 @@ func TestFollowLogTerminal(t *testing.T) {
 			t.Errorf("follow %v: emitted %q", follow, g)
 		}
 	}
-	if s.mr.Exists(logKey(tn.ID, e.ID)) {
+	if s.mr.Exists(logKey(s, tn.ID, e.ID)) {
 		t.Error("following a terminal execution wrote its log")
 	}
 }
@@ -95,7 +95,7 @@ func testFollowLogLive(t *testing.T) {
 		done <- answer{final, err}
 	}()
 	synctest.Wait()
-	key := logKey(tn.ID, e.ID)
+	key := logKey(s, tn.ID, e.ID)
 	if !s.mr.Exists(key) || s.mr.TTL(key) != time.Hour {
 		t.Fatalf("the follower's watch: log exists %v, TTL %v; want the result TTL", s.mr.Exists(key), s.mr.TTL(key))
 	}
@@ -220,7 +220,7 @@ func TestEndLogWithoutLog(t *testing.T) {
 	if err := s.AppendLog(ctx, "t1", "e1", []store.LogPiece{{Stream: "stderr", Data: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if ttl := s.mr.TTL(logKey("t1", "e1")); ttl != time.Hour {
+	if ttl := s.mr.TTL(logKey(s, "t1", "e1")); ttl != time.Hour {
 		t.Errorf("log TTL = %v, want the result TTL", ttl)
 	}
 }

@@ -31,9 +31,12 @@ type Store struct {
 	rdb redis.UniversalClient
 	// waits serves the blocking pops of synchronous callers: its own pool, so that many waiters
 	// never starve the other calls of connections.
-	waits   redis.UniversalClient
-	k       keys
-	opts    Options
+	waits redis.UniversalClient
+	k     keys
+	opts  Options
+	// cluster is set over a Redis Cluster: steps that read keys of several slots are split
+	// (keys.go).
+	cluster bool
 	secrets sealer
 	// local are this process's caches: a change made here drops their entries before the
 	// call that made it returns (changes.go); other nodes' learn of it by announcement.
@@ -130,7 +133,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8)}, nil
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8),
+		cluster: cluster}, nil
 }
 
 // isNil reports whether c is no client: nil, or a nil pointer of a client type.

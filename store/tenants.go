@@ -54,7 +54,7 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, 
 var authScript = redis.NewScript(`
 local tid = redis.call('GET', KEYS[1])
 if not tid then return false end
-local fields = redis.call('HGETALL', ARGV[1] .. tid)
+local fields = redis.call('HGETALL', ARGV[1] .. tid .. '}')
 local rate = tonumber(ARGV[2]) or 0
 for i = 1, #fields, 2 do
   if fields[i] == 'requests_per_second' then
@@ -64,7 +64,7 @@ for i = 1, #fields, 2 do
 end
 local wait, granted = 0, 0
 if rate > 0 and #fields > 0 then
-  local key = ARGV[3] .. tid .. ':rate'
+  local key = ARGV[3] .. tid .. '}:rate'
   local t = redis.call('TIME')
   local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
   local burst = math.max(1, 2 * rate)
@@ -97,7 +97,7 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 // at once (a Cache's batch); granted says how many it took (0 without a rate, or over it).
 func (s *Store) authenticate(ctx context.Context, hash string, defaultRate float64, want int) (faaspot.Tenant, int, time.Duration, error) {
 	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(hash)},
-		s.k.p+"tenant:", defaultRate, s.k.p+"t:", want).Slice()
+		s.k.p+"tenant:{", defaultRate, s.k.p+"t:{", want).Slice()
 	if errors.Is(err, redis.Nil) {
 		return faaspot.Tenant{}, 0, 0, ErrNotFound
 	}
@@ -281,6 +281,7 @@ func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deploym
 		p.HDel(ctx, s.k.tenantNames(), t.Name)
 		p.SRem(ctx, s.k.runTenants(), tid)
 		p.LRem(ctx, s.k.rr(), 0, tid)
+		p.HDel(ctx, s.k.caps(), tid)
 		p.SRem(ctx, s.k.buildTenants(), tid)
 		p.LRem(ctx, s.k.brr(), 0, tid)
 		return nil
