@@ -332,7 +332,7 @@ func TestTenantScoping(t *testing.T) {
 		t.Errorf("tenant A's fn after B's put = %+v, %v", da, err)
 	}
 	for _, k := range s.mr.Keys() {
-		if strings.HasPrefix(k, "fs:t:") && !strings.HasPrefix(k, s.TenantKey(a.ID, "")) && !strings.HasPrefix(k, s.TenantKey(b.ID, "")) {
+		if strings.HasPrefix(k, s.prefix+"t:") && !strings.HasPrefix(k, s.TenantKey(a.ID, "")) && !strings.HasPrefix(k, s.TenantKey(b.ID, "")) {
 			t.Errorf("tenant key %s carries no tenant id", k)
 		}
 	}
@@ -379,8 +379,9 @@ func TestPutDeploymentQuota(t *testing.T) {
 		t.Fatalf("%d creates accepted, %d deployments listed (%v); want %d", accepted, len(list), err, max)
 	}
 	// Each accepted create wrote a record, a version record, a source, a context and a build job; nothing more
-	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups).
-	if keys := s.mr.Keys(); len(keys) != 5+4*max {
+	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups, and
+	// the key layout's version).
+	if keys := s.mr.Keys(); len(keys) != 6+4*max {
 		t.Errorf("keys after %d accepted creates: %v", max, keys)
 	}
 	if jobs, _ := s.mr.Stream(s.QueueKey("builds:t1")); len(jobs) != max {

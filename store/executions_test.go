@@ -28,6 +28,7 @@ func mustEnqueue(tb testing.TB, s *testStore, tid string, e faaspot.Execution) f
 // TestRunLifecycle runs in a synctest bubble: the waiter is known to be blocked in Redis before
 // the run finishes, and its timeout passes on the bubble's clock, not the wall clock.
 func TestRunLifecycle(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, testRunLifecycle)
 }
 
@@ -129,6 +130,7 @@ func TestWaitExecution(t *testing.T) {
 		return s, mustNextJob(t, s, store.Runs, "w1"), e
 	}
 	t.Run("times out while running", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, e := running(t)
 			start := time.Now()
@@ -142,6 +144,7 @@ func TestWaitExecution(t *testing.T) {
 		})
 	})
 	t.Run("waiter arriving after the end", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, e := running(t)
 			e.Status = faaspot.ExecFailed
@@ -168,6 +171,7 @@ func TestWaitExecution(t *testing.T) {
 		})
 	})
 	t.Run("cancelled", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, _ := running(t)
 			cctx, cancel := context.WithCancel(t.Context())

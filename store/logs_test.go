@@ -74,6 +74,7 @@ func TestFollowLogTerminal(t *testing.T) {
 // TestFollowLogLive runs in a synctest bubble: the follower is known to be blocked in Redis
 // between pieces, and is woken by each append and by the end marker, never by a timer.
 func TestFollowLogLive(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, testFollowLogLive)
 }
 
@@ -145,6 +146,7 @@ func testFollowLogLive(t *testing.T) {
 // TestFollowLogWithoutEndMarker: a run that ended without an end marker (a short one: the worker
 // writes none) is found ended by the follower's next look at the record, one slice later.
 func TestFollowLogWithoutEndMarker(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		s := mustOpenStore(t, store.Options{})
@@ -177,6 +179,7 @@ func TestFollowLogWithoutEndMarker(t *testing.T) {
 // TestFollowLogSoFar: without follow, a running execution's pieces so far come at once, with its
 // record as it is; a follow whose ctx ends returns the same with ctx's error.
 func TestFollowLogSoFar(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, func(t *testing.T) {
 		s := mustOpenStore(t, store.Options{})
 		tn, _ := mustCreateTenant(t, s, "acme")

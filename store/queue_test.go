@@ -182,6 +182,7 @@ func TestAck(t *testing.T) {
 func TestNextJobTimesOut(t *testing.T) {
 	for _, q := range []store.Queue{store.Builds, store.Runs} {
 		t.Run(q.String(), func(t *testing.T) {
+			skipOnCluster(t, bubbleReason)
 			synctest.Test(t, func(t *testing.T) {
 				s := mustOpenStore(t, store.Options{})
 				start := time.Now()

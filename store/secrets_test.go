@@ -43,7 +43,7 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	}
 
 	// Under another key, it does not open.
-	other, err := store.New(s.rdb, withTestDefaults(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
+	other, err := store.New(s.rdb, s.options(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,9 +174,9 @@ func TestCreateTenantRace(t *testing.T) {
 	var records, tokens int
 	for _, k := range s.mr.Keys() {
 		switch {
-		case strings.HasPrefix(k, "fs:tenant:"):
+		case strings.HasPrefix(k, s.prefix+"tenant:"):
 			records++
-		case strings.HasPrefix(k, "fs:token:"):
+		case strings.HasPrefix(k, s.prefix+"token:"):
 			tokens++
 		}
 	}
@@ -198,7 +198,7 @@ func tenantByToken(ctx context.Context, s *testStore, token string) (faaspot.Ten
 func TestAuthenticateRate(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	peer, err := store.New(s.rdb, withTestDefaults(store.Options{}))
+	peer, err := store.New(s.rdb, s.options(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
