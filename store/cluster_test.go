@@ -33,6 +33,10 @@ const clusterEnv = "FAASPOT_TEST_REDIS_CLUSTER"
 // onCluster reports whether the tests run against the Redis Cluster.
 func onCluster() bool { return os.Getenv(clusterEnv) != "" }
 
+// splitSteps reports whether the stores take the single-slot steps of a Cluster: on the Cluster,
+// and on miniredis when FAASPOT_TEST_SPLIT_STEPS is set (the Cluster's code paths, without one).
+func splitSteps() bool { return onCluster() || os.Getenv("FAASPOT_TEST_SPLIT_STEPS") != "" }
+
 // skipOnCluster skips the test on the Redis Cluster, naming why it cannot run there.
 func skipOnCluster(tb testing.TB, why string) {
 	tb.Helper()

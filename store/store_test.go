@@ -91,6 +91,9 @@ func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	if err := s.EnsureGroups(context.Background()); err != nil {
 		tb.Fatalf("EnsureGroups again: %v", err)
 	}
+	if splitSteps() {
+		s.SplitSteps()
+	}
 	ts.Store = s
 	return ts
 }

@@ -29,6 +29,12 @@ func (s *Store) CreateTenantWithToken(ctx context.Context, name, token string) (
 	}
 	t := faaspot.Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
 	hash := HashToken(token)
+	if s.cluster {
+		if err := s.createTenantSplit(ctx, t, hash); err != nil {
+			return faaspot.Tenant{}, err
+		}
+		return t, nil
+	}
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		taken, err := tx.HExists(ctx, s.k.tenantNames(), name).Result()
 		if err != nil {
