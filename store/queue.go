@@ -113,6 +113,9 @@ func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
 
 // Ack acknowledges and deletes a job without writing any record (e.g. a job whose target vanished).
 func (s *Store) Ack(ctx context.Context, j Job) error {
+	if s.cluster && j.Queue == Runs {
+		return s.ackSplit(ctx, j)
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		s.ack(ctx, p, j)
 		return nil

@@ -268,6 +268,9 @@ func (s *Store) enqueueAnswer(ctx context.Context, tid string, e faaspot.Executi
 		// request may wait for it (see WaitExecution).
 		idemTTL = s.opts.IdempotencyTTL.Milliseconds()
 	}
+	if s.cluster {
+		return s.enqueueSplit(ctx, tid, e, rec, idemTTL, maxQueued, sync, park, consumer)
+	}
 	res, err := enqueueScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(),
 			s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment), s.k.execDep(tid),

@@ -81,12 +81,14 @@ func (r *testRedis) Set(k, v string) error {
 	return r.rdb.Set(bg, k, v, 0).Err()
 }
 
-// TTL is a key's time to live, 0 when it has none (as miniredis says).
+// TTL is a key's time to live, 0 when it has none (as miniredis says); on the Cluster rounded
+// up to whole seconds, as the milliseconds since it was set have passed on a real server.
 func (r *testRedis) TTL(k string) time.Duration {
 	if r.mini != nil {
 		return r.mini.TTL(k)
 	}
-	return max(r.rdb.PTTL(bg, k).Val(), 0)
+	d := max(r.rdb.PTTL(bg, k).Val(), 0)
+	return (d + time.Second - 1).Truncate(time.Second)
 }
 
 // Keys returns the keys, sorted: on the Cluster those of the store's prefix, on every master.
