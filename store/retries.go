@@ -46,6 +46,10 @@ func (s *Store) RetryLater(ctx context.Context, job Job, e faaspot.Execution, du
 	}
 	tid := job.Tenant
 	member := strings.Join([]string{tid, e.ID, e.Deployment, syncField(job.Sync, job.Notify)}, "\x00")
+	if s.cluster {
+		job.ID = e.ID
+		return s.retryLaterSplit(ctx, job, rec, encodeSummary(e), due, member)
+	}
 	err = retryLaterScript.Run(ctx, s.rdb, []string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.delayed()},
 		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), job.EntryID, due.UnixMilli(), member).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
