@@ -11,21 +11,43 @@ import (
 	"github.com/faaspot/faaspot/store"
 )
 
-// earlierName is the name key had under the untagged layout of earlier releases; "" for a key
-// that layout did not have.
-func earlierName(key string) string {
-	rest := strings.TrimPrefix(key, "fs:")
+// earlierName is the name key (of a store under prefix p) had under the untagged layout of
+// earlier releases; "" for a key that layout did not have.
+func earlierName(p, key string) string {
+	rest := strings.TrimPrefix(key, p)
 	switch {
 	case rest == "{g}:layout" || rest == "{q}:caps":
 		return ""
 	case strings.HasPrefix(rest, "{q}:alive:"):
-		return "fs:alive:" + strings.TrimPrefix(rest, "{q}:alive:")
+		return p + "alive:" + strings.TrimPrefix(rest, "{q}:alive:")
 	case strings.HasPrefix(rest, "{q}:"):
-		return "fs:q:" + strings.TrimPrefix(rest, "{q}:")
+		return p + "q:" + strings.TrimPrefix(rest, "{q}:")
 	case strings.HasPrefix(rest, "{g}:"):
-		return "fs:" + strings.TrimPrefix(rest, "{g}:")
+		return p + strings.TrimPrefix(rest, "{g}:")
 	}
-	return "fs:" + strings.NewReplacer("{", "", "}", "").Replace(rest)
+	return p + strings.NewReplacer("{", "", "}", "").Replace(rest)
+}
+
+// mustRename renames a key, across slots on the Cluster (as redis-cli --cluster import would
+// have put a single Redis's keys there).
+func mustRename(tb testing.TB, s *testStore, from, to string) {
+	tb.Helper()
+	ctx := context.Background()
+	if s.mr.mini != nil {
+		if err := s.rdb.Rename(ctx, from, to).Err(); err != nil {
+			tb.Fatalf("rename %s to %s: %v", from, to, err)
+		}
+		return
+	}
+	dump, err := s.rdb.Dump(ctx, from).Result()
+	if err != nil {
+		tb.Fatalf("dump %s: %v", from, err)
+	}
+	ttl := max(s.rdb.PTTL(ctx, from).Val(), 0)
+	if err := s.rdb.Restore(ctx, to, ttl, dump).Err(); err != nil {
+		tb.Fatalf("restore %s: %v", to, err)
+	}
+	s.mr.Del(from)
 }
 
 // TestMigrateEarlierLayout: a Redis written under the earlier key layout (every key renamed back
@@ -35,7 +57,7 @@ func earlierName(key string) string {
 func TestMigrateEarlierLayout(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	skipOnCluster(t, "it renames keys across slots to write the earlier layout")
+	p := s.prefix
 	tn, token := mustCreateTenant(t, s, "acme")
 	if err := s.SetQuotas(ctx, tn.ID, faaspot.Quotas{MaxConcurrentRuns: 1}); err != nil {
 		t.Fatal(err)
@@ -54,16 +76,14 @@ func TestMigrateEarlierLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range s.mr.Keys() {
-		if old := earlierName(k); old == "" {
+		if old := earlierName(p, k); old == "" {
 			s.mr.Del(k)
 		} else if old != k {
-			if err := s.rdb.Rename(ctx, k, old).Err(); err != nil {
-				t.Fatalf("rename %s to %s: %v", k, old, err)
-			}
+			mustRename(t, s, k, old)
 		}
 	}
-	for _, old := range []string{"fs:tenants", "fs:tenant:" + tn.ID, "fs:tokens:" + tn.ID, "fs:t:" + tn.ID + ":dep:fn",
-		"fs:t:" + tn.ID + ":exec:" + e1.ID, "fs:q:runs:" + tn.ID, "fs:q:builds:" + tn.ID, "fs:q:rr", "fs:installation"} {
+	for _, old := range []string{p + "tenants", p + "tenant:" + tn.ID, p + "tokens:" + tn.ID, p + "t:" + tn.ID + ":dep:fn",
+		p + "t:" + tn.ID + ":exec:" + e1.ID, p + "q:runs:" + tn.ID, p + "q:builds:" + tn.ID, p + "q:rr", p + "installation"} {
 		if !s.mr.Exists(old) {
 			t.Fatalf("the earlier layout has no %s: %v", old, s.mr.Keys())
 		}
@@ -87,7 +107,7 @@ func TestMigrateEarlierLayout(t *testing.T) {
 	}
 
 	for _, k := range s.mr.Keys() {
-		if !strings.Contains(k, "{") && !strings.HasPrefix(k, "fs:token:") {
+		if !strings.Contains(k, "{") && !strings.HasPrefix(k, p+"token:") {
 			t.Errorf("key %s left under its earlier name", k)
 		}
 	}
@@ -125,15 +145,14 @@ func TestMigrateEarlierLayout(t *testing.T) {
 func TestMigrateLeavesCurrentKeys(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	skipOnCluster(t, "it writes keys of the earlier layout across slots")
 	tn, _ := mustCreateTenant(t, s, "acme")
-	if err := s.mr.Set("fs:t:"+tn.ID+":whsecret", "stale"); err != nil {
+	if err := s.mr.Set(s.prefix+"t:"+tn.ID+":whsecret", "stale"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.mr.Set(s.TenantKey(tn.ID, "whsecret"), "current"); err != nil {
 		t.Fatal(err)
 	}
-	s.mr.Del("fs:{g}:layout")
+	s.mr.Del(s.prefix + "{g}:layout")
 	if err := s.EnsureGroups(ctx); err != nil {
 		t.Fatal(err)
 	}
