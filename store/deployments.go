@@ -241,10 +241,8 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 		if err != nil {
 			return err
 		}
-		if s.cluster {
-			if after.parked, err = tx.LRange(ctx, s.k.parked(tid, name), 0, -1).Result(); err != nil {
-				return err
-			}
+		if after.parked, err = s.parkedUnderWatch(ctx, tx, tid, name); err != nil {
+			return err
 		}
 		rec, found, err := s.loadVersion(ctx, tx, tid, name, v)
 		if err != nil {
@@ -336,6 +334,16 @@ func (s *Store) finishBuildWatched(tid, name string) []string {
 		return []string{s.k.dep(tid, name), s.k.parked(tid, name)}
 	}
 	return []string{s.k.dep(tid, name)}
+}
+
+// parkedUnderWatch reads, over a Cluster, the runs parked on the deployment under tx's watch
+// (finishBuildWatched): those finishBuildAfter releases. On one Redis the transaction releases
+// them (releaseScript) and nothing is read.
+func (s *Store) parkedUnderWatch(ctx context.Context, tx *redis.Tx, tid, name string) ([]string, error) {
+	if !s.cluster {
+		return nil, nil
+	}
+	return tx.LRange(ctx, s.k.parked(tid, name), 0, -1).Result()
 }
 
 // ackIn adds the job's acknowledgement to p (a transaction); over a Cluster the job lives in
