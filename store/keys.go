@@ -17,10 +17,30 @@ import (
 //   - {g}: the few store-wide keys (tenant names, installation id, layout version);
 //   - token keys carry no tag: each is read alone, and they spread over the slots.
 //
-// A step that writes both tenant data and scheduling keys (queueing a run, ending one, queueing
-// a build...) is two single-slot steps in an order that loses nothing when a node dies between
-// them; each is documented where it is made. A prefix holding braces would tag every key with
-// the prefix's tag: everything in one slot, which works but does not spread.
+// On one Redis the store keeps its atomic scripts and transactions, which may write keys of
+// several tags at once (one round trip, no slots to respect). Over a Cluster (New given a
+// *redis.ClusterClient) every script and transaction touches one slot: the few that write both a
+// tenant's data and scheduling or store-wide keys are single-slot steps instead, in an order that
+// leaves nothing accepted half-made when a node dies between two of them; each function states
+// what such a death leaves and who repairs it:
+//
+//   - a run queued: record, then job; a full queue takes the record back (enqueueSplit); a repeated
+//     idempotency key re-queues a run whose job was never queued (requeueOrphan);
+//   - a run ended: record, usage and notification, then acknowledgement and callback schedule
+//     (writeRunSplit, ackSplit); a retry (retryLaterSplit); a callback settled (settleSplit);
+//   - the claim reads a tenant's run cap from {q}:caps (SetQuotas writes it after the tenant
+//     record; EnsureGroups copies every cap again) and leaves the run's records to the worker
+//     (JobInputs: one round trip more);
+//   - a deployment created: version, then build job (putDeploymentSplit; MaxQueuedBuilds is
+//     checked before the write, not in the same step); a build ended: outcome, then parked runs
+//     queued and job acknowledged, then the parked list trimmed (finishBuildAfter: a death
+//     between the last two may queue a parked run twice); a deployment deleted
+//     (deleteDeploymentSplit);
+//   - tenants, tokens, authentication (token, then tenant and rate bucket) and tenant deletion
+//     (splittenants.go).
+//
+// A prefix holding braces would tag every key with the prefix's tag: everything in one slot,
+// which works but does not spread.
 //
 //	{p}tenant:{tid}                      hash   tenant record
 //	{p}tokens:{tid}                      hash   token id -> JSON {hash, created_at}
