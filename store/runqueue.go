@@ -361,19 +361,32 @@ func (s *Store) SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) err
 	if _, err := s.tenant(ctx, tid); err != nil {
 		return err
 	}
-	err := s.rdb.HSet(ctx, s.k.tenant(tid),
-		"max_concurrent_runs", q.MaxConcurrentRuns, "max_queued_runs", q.MaxQueuedRuns,
-		"max_deployments", q.MaxDeployments, "requests_per_second", q.RequestsPerSecond).Err()
+	// The tenant record, and the claim's copy of the cap ({q}:caps, keys.go): in one transaction
+	// on one Redis; over a Cluster (two slots) the record first: a node dying between the two
+	// writes leaves the copy at the old cap until the quotas are set again or a node starts
+	// (EnsureGroups copies every tenant's cap again).
+	var err error
+	if s.cluster {
+		if err = s.rdb.HSet(ctx, s.k.tenant(tid), quotaFields(q)...).Err(); err == nil {
+			err = s.rdb.HSet(ctx, s.k.caps(), tid, q.MaxConcurrentRuns).Err()
+		}
+	} else {
+		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, s.k.tenant(tid), quotaFields(q)...)
+			p.HSet(ctx, s.k.caps(), tid, q.MaxConcurrentRuns)
+			return nil
+		})
+	}
 	if err != nil {
 		return unavailable("set quotas", err)
 	}
-	// Then the claim's copy of the cap, in the scheduling slot (keys.go). A node dying between
-	// the two writes leaves the copy at the old cap until the quotas are set again or a node
-	// starts (EnsureGroups copies every tenant's cap again).
-	if err := s.rdb.HSet(ctx, s.k.caps(), tid, q.MaxConcurrentRuns).Err(); err != nil {
-		return unavailable("set quotas", err)
-	}
 	return nil
+}
+
+// quotaFields are the tenant record's fields and values of q.
+func quotaFields(q faaspot.Quotas) []any {
+	return []any{"max_concurrent_runs", q.MaxConcurrentRuns, "max_queued_runs", q.MaxQueuedRuns,
+		"max_deployments", q.MaxDeployments, "requests_per_second", q.RequestsPerSecond}
 }
 
 func quotasOf(m map[string]string) faaspot.Quotas {
