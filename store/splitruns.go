@@ -102,7 +102,10 @@ return 1`)
 //
 // A full queue is found by the second step, after the record was written: a third step takes it
 // back (enqueueUndoScript) before the caller gets its *QuotaError, so nothing of the refused run
-// stays; until then it was listed among the tenant's executions, as queued. A node dying between
+// stays; until then it was listed among the tenant's executions, as queued, and a request
+// repeating its idempotency key in that instant was given it (and then finds it gone). A node
+// dying between the record and the undo leaves it as a node dying between the two steps does.
+// A node dying between
 // the record and the job leaves a queued record that no job runs (the client had no answer: the
 // run was not accepted) until it expires with Options.ResultTTL; with an idempotency key, a
 // repeated request finds it there and queues its job again (requeueOrphan).
