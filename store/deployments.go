@@ -26,8 +26,9 @@ type BuildOutcome struct {
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
-// its build on the tenant's build stream, all in one transaction: when it returns created true
-// the build is durably queued. A spec whose code, requirements, limits, warm policy and context
+// its build on the tenant's build stream, all in one transaction (over a Redis Cluster, ordered
+// single-slot steps: see putDeploymentSplit): when it returns created true the build is durably
+// queued. A spec whose code, requirements, limits, warm policy and context
 // are those of the newest version, when that version has not failed and no rollback came after
 // it, changes nothing: it returns
 // the deployment as it is and created false. Every new version gets a record (see ListVersions);
@@ -226,6 +227,8 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 // transaction, once: the outcome of a version already settled changes nothing and counts nothing.
 // ErrNotFound when the deployment was deleted meanwhile (the job is acknowledged anyway, and the
 // build counted).
+// Over a Redis Cluster the job's acknowledgement and the release of parked runs follow the
+// transaction, in the scheduling slot (finishBuildAfter).
 func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
 	defer s.changedDeployment(ctx, tid, name)

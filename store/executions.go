@@ -173,8 +173,9 @@ func (s *Store) StartOnce(ctx context.Context, tid string, e faaspot.Execution) 
 }
 
 // FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a
-// synchronous run, hands the record to its waiter, in one atomic step: the job is never
-// acknowledged before its terminal record is stored. When the execution ended already (another
+// synchronous run, hands the record to its waiter, in one atomic step (over a Redis Cluster, two
+// single-slot steps in this order: see writeRunSplit): the job is never acknowledged before its
+// terminal record is stored. When the execution ended already (another
 // worker recorded it: this one was thought dead, or finished a run reclaimed from it), the
 // first record stays and the job is acknowledged: one execution has one outcome.
 func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {

@@ -38,7 +38,8 @@ redis.call('ZADD', delayed, ARGV[5], ARGV[6])
 return 1`)
 
 // RetryLater records e (queued again, its attempts and last error kept) and runs it again at
-// due: the job is acknowledged and the run scheduled in one atomic step.
+// due: the job is acknowledged and the run scheduled in one atomic step (over a Redis Cluster,
+// the record first: see retryLaterSplit).
 func (s *Store) RetryLater(ctx context.Context, job Job, e faaspot.Execution, due time.Time) error {
 	rec, err := encodeExecution(e)
 	if err != nil {

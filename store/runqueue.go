@@ -216,8 +216,9 @@ for i = 1, redis.call('LLEN', rr) do
 end
 return false`)
 
-// EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step: when
-// it returns nil the run is durably queued. When e carries an idempotency key that the tenant's
+// EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step (over
+// a Redis Cluster, two single-slot steps: see enqueueSplit): when it returns nil the run is
+// durably queued. When e carries an idempotency key that the tenant's
 // deployment was given within Options.IdempotencyTTL, nothing is written and the error is a
 // *faaspot.ExistingRunError naming the execution that key gives. maxQueued > 0 bounds the tenant's runs waiting to
 // start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes

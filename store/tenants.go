@@ -19,7 +19,8 @@ import (
 
 // CreateTenant creates a tenant with a unique name and returns it with its first token. The token is
 // returned only here; the store keeps its SHA-256 hash. ErrExists when the name is taken. The name,
-// the record and the token are written in one transaction: all of them or none.
+// the record and the token are written in one transaction: all of them or none (over a Redis
+// Cluster, ordered single-slot steps: see createTenantSplit).
 func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, string, error) {
 	t := faaspot.Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
 	if s.cluster {
