@@ -24,9 +24,11 @@ run: build ## start the daemon on the embedded store with a dev tenant (builds t
 	FAASPOT_WRITE_CLIENT_CONFIG=$${FAASPOT_WRITE_CLIENT_CONFIG:-$$HOME/.faaspot/config.json} \
 	exec ./bin/faaspotd
 
-test: ## run every test: unit, then integration against real Docker and Redis
+test: ## run every test: unit (the store's also on a 3-master Redis Cluster, needs redis-server), then integration against real Docker and Redis
 	scripts/images.sh all
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	FAASPOT_TEST_REDIS_CLUSTER=required $(GO) test -count=1 ./store/
+	FAASPOT_TEST_SPLIT_STEPS=1 $(GO) test -count=1 ./store/
 	python3 -m unittest discover -s clients/python/tests -t clients/python
 	FAASPOT_INTEGRATION=required FAASPOT_TEST_BASE_IMAGE=$$(scripts/images.sh base) \
 		$(GO) test -count=1 -timeout 40m ./integration/

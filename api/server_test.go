@@ -155,7 +155,7 @@ func TestRoutingErrors(t *testing.T) {
 func TestStoreErrorsHidden(t *testing.T) {
 	env := newEnv(t, nil)
 	// A record that cannot be decoded: an internal error, not the client's.
-	env.mr.Set("fs:t:"+env.tenant.ID+":dep:fn", "{not json")
+	env.mr.Set("fs:t:{"+env.tenant.ID+"}:dep:fn", "{not json")
 	rec := env.do(http.MethodGet, "/v1/deployments/fn", env.token, "")
 	body := expectError(t, rec, http.StatusInternalServerError, "internal", "")
 	if body.Error.Message != "internal error" {

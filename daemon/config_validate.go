@@ -153,6 +153,9 @@ func (c *Config) validateWorkers(bad func(string, ...any)) {
 	if c.RedisMinReplicas > 0 && c.RedisURL == "" {
 		bad("FAASPOT_REDIS_MIN_REPLICAS needs a Redis with replicas (FAASPOT_REDIS_URL), not the embedded store")
 	}
+	if c.RedisMinReplicas > 0 && kindOf(c.RedisURL) == redisCluster {
+		bad("FAASPOT_REDIS_MIN_REPLICAS is not supported on a Redis Cluster (a WAIT would have to follow every write to its shard): use Sentinel")
+	}
 	if c.RedisMinReplicas > 0 && c.RedisReplicaTimeout <= 0 {
 		bad("FAASPOT_REDIS_REPLICA_TIMEOUT must be positive")
 	}

@@ -43,8 +43,8 @@ type Daemon struct {
 	metrics  *metrics.Metrics
 
 	mini    *miniredis.Miniredis
-	rdb     *redis.Client
-	waits   *redis.Client
+	rdb     redis.UniversalClient
+	waits   redis.UniversalClient
 	store   *store.Store
 	docker  *client.Client
 	builder *imagebuilder.Builder

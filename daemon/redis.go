@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -20,15 +21,41 @@ type redisKind string
 const (
 	redisSingle   redisKind = "single"   // one server: redis://, rediss://
 	redisSentinel redisKind = "sentinel" // the master Sentinel names: a URL with master_name
+	redisCluster  redisKind = "cluster"  // a Redis Cluster: redis+cluster://, rediss+cluster://
 )
 
-// kindOf tells a FAASPOT_REDIS_URL's kind: a master_name query parameter selects Sentinel (the
-// URL's host and its addr parameters are the sentinels, as go-redis's ParseFailoverURL reads it).
+// clusterSuffix marks a Cluster URL's scheme.
+const clusterSuffix = "+cluster"
+
+// kindOf tells a FAASPOT_REDIS_URL's kind: the redis+cluster or rediss+cluster scheme selects a
+// Cluster (the host and the addr parameters are some of its nodes); a master_name query parameter
+// selects Sentinel (the URL's host and its addr parameters are the sentinels, as go-redis's
+// ParseFailoverURL reads it).
 func kindOf(raw string) redisKind {
-	if u, err := url.Parse(raw); err == nil && u.Query().Has("master_name") {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return redisSingle
+	case strings.HasSuffix(u.Scheme, clusterSuffix):
+		return redisCluster
+	case u.Query().Has("master_name"):
 		return redisSentinel
 	}
 	return redisSingle
+}
+
+// clusterOptions parses a Cluster FAASPOT_REDIS_URL,
+// redis+cluster://[user:password@]NODE:PORT?addr=NODE2:PORT&addr=NODE3:PORT (rediss+cluster for
+// TLS), as go-redis's ParseClusterURL reads the same URL with the plain scheme. Like
+// redisOptions, its error never holds the URL.
+func clusterOptions(raw string) (*redis.ClusterOptions, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, redactURLError(err)
+	}
+	u.Scheme = strings.TrimSuffix(u.Scheme, clusterSuffix)
+	opts, err := redis.ParseClusterURL(u.String())
+	return opts, redactURLError(err)
 }
 
 // redisOptions parses a FAASPOT_REDIS_URL of one server: redis://[user:password@]host:port/db
@@ -64,11 +91,15 @@ func redactURLError(err error) error {
 
 // checkRedisURL reports what is wrong with raw, whatever its kind.
 func checkRedisURL(raw string) error {
-	if kindOf(raw) == redisSentinel {
-		_, err := failoverOptions(raw)
-		return err
+	var err error
+	switch kindOf(raw) {
+	case redisSentinel:
+		_, err = failoverOptions(raw)
+	case redisCluster:
+		_, err = clusterOptions(raw)
+	default:
+		_, err = redisOptions(raw)
 	}
-	_, err := redisOptions(raw)
 	return err
 }
 
@@ -76,9 +107,19 @@ func checkRedisURL(raw string) error {
 // connections, and the one synchronous callers block on (a pool of its own, so that many of
 // them never starve the other calls of connections). Sentinel clients follow a failover: they
 // ask the sentinels for the master and drop their connections to the old one on a switch.
-func redisClients(raw string, poolSize int) (rdb, waits *redis.Client, kind redisKind, err error) {
+func redisClients(raw string, poolSize int) (rdb, waits redis.UniversalClient, kind redisKind, err error) {
 	const waitPool = 2048
-	if kind = kindOf(raw); kind == redisSentinel {
+	if kind = kindOf(raw); kind == redisCluster {
+		opts, err := clusterOptions(raw)
+		if err != nil {
+			return nil, nil, kind, err
+		}
+		opts.PoolSize = max(opts.PoolSize, poolSize) // per cluster node
+		waitOpts := *opts
+		waitOpts.PoolSize = waitPool
+		return redis.NewClusterClient(opts), redis.NewClusterClient(&waitOpts), kind, nil
+	}
+	if kind == redisSentinel {
 		opts, err := failoverOptions(raw)
 		if err != nil {
 			return nil, nil, kind, err

@@ -61,7 +61,8 @@ func TestEmbeddedStoreNeedsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.rdb.Options().Password == d2.rdb.Options().Password || d.rdb.Options().Password == "" {
+	pw := func(d *Daemon) string { return d.rdb.(*redis.Client).Options().Password }
+	if pw(d) == pw(d2) || pw(d) == "" {
 		t.Error("embedded store passwords are not drawn per start")
 	}
 }
@@ -97,7 +98,8 @@ func TestRedisURLTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("connected to a closed port")
 	}
-	for name, c := range map[string]*redis.Client{"main": d.rdb, "waits": d.waits} {
+	for name, c := range map[string]redis.UniversalClient{"main": d.rdb, "waits": d.waits} {
+		c := c.(*redis.Client)
 		o := c.Options()
 		if o.TLSConfig == nil || o.TLSConfig.InsecureSkipVerify || o.TLSConfig.ServerName != "127.0.0.1" {
 			t.Errorf("%s client TLS = %+v, want verified TLS for 127.0.0.1", name, o.TLSConfig)
@@ -145,5 +147,54 @@ func TestRedisOptions(t *testing.T) {
 				t.Errorf("options: tls %v, user %q, password %q, db %d", o.TLSConfig != nil, o.Username, o.Password, o.DB)
 			}
 		})
+	}
+}
+
+// TestRedisKinds: a master_name parameter selects Sentinel (the host and every addr are
+// sentinels, the password parameter the master's), the +cluster schemes a Cluster (the host and
+// every addr are nodes); their errors never show a password.
+func TestRedisKinds(t *testing.T) {
+	sentinel := "redis://sent:spw@127.0.0.1:26379/3?master_name=fsmaster&addr=127.0.0.1:26380&addr=127.0.0.1:26381&password=mpw"
+	if k := kindOf(sentinel); k != redisSentinel {
+		t.Fatalf("kindOf(sentinel URL) = %s", k)
+	}
+	fo, err := failoverOptions(sentinel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fo.MasterName != "fsmaster" || len(fo.SentinelAddrs) != 3 || fo.DB != 3 || fo.Password != "mpw" ||
+		fo.SentinelUsername != "sent" || fo.SentinelPassword != "spw" {
+		t.Errorf("failover options: %+v", fo)
+	}
+	cluster := "redis+cluster://:cpw@127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"
+	if k := kindOf(cluster); k != redisCluster {
+		t.Fatalf("kindOf(cluster URL) = %s", k)
+	}
+	co, err := clusterOptions(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(co.Addrs) != 3 || co.Password != "cpw" || co.TLSConfig != nil {
+		t.Errorf("cluster options: %+v", co)
+	}
+	if co, err := clusterOptions("rediss+cluster://10.0.0.1:7000"); err != nil || co.TLSConfig == nil {
+		t.Errorf("rediss+cluster: TLS %v, %v", co != nil && co.TLSConfig != nil, err)
+	}
+	if k := kindOf("redis://127.0.0.1:6379/0"); k != redisSingle {
+		t.Errorf("kindOf(plain URL) = %s", k)
+	}
+	for _, bad := range []string{
+		"redis://:topsecret@127.0.0.1:26379/0?master_name=m&addr=nohostport",
+		"redis+cluster://:topsecret@127.0.0.1:7000?bogus=1",
+	} {
+		err := checkRedisURL(bad)
+		if err == nil || strings.Contains(err.Error(), "topsecret") || !strings.Contains(err.Error(), "FAASPOT_REDIS_URL") {
+			t.Errorf("checkRedisURL(%s) = %v, want an error naming the setting and not the password", bad, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.RedisURL, cfg.RedisMinReplicas = cluster, 1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "not supported on a Redis Cluster") {
+		t.Errorf("min replicas on a Cluster: %v", err)
 	}
 }

@@ -155,7 +155,7 @@ func checkQueueEmpty(t *testing.T, n *node, tid string) {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	ctx, stream := context.Background(), n.prefix+"q:runs:"+tid
+	ctx, stream := context.Background(), n.prefix+"{q}:runs:"+tid
 	if l, err := rdb.XLen(ctx, stream).Result(); err != nil || l != 0 {
 		t.Errorf("the tenant's run stream holds %d entries (%v), want none", l, err)
 	}

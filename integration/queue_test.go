@@ -54,7 +54,7 @@ func TestReclaimFromDeadWorker(t *testing.T) {
 	if n, err := st.QueueDepth(ctx, store.Runs); err != nil || n != 0 {
 		t.Errorf("queue depth after reclaim: %d %v", n, err)
 	}
-	pending, err := rdb.XPending(ctx, builder.prefix+"q:runs:"+job.Tenant, "workers").Result()
+	pending, err := rdb.XPending(ctx, builder.prefix+"{q}:runs:"+job.Tenant, "workers").Result()
 	if err != nil || pending.Count != 0 {
 		t.Errorf("still pending after the reclaimed run finished: %+v %v", pending, err)
 	}

@@ -152,7 +152,7 @@ func TestForeignImageRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rewriteImage(t, a.prefix+"t:"+tenant.ID+":dep:victim", foreign.Image)
+	rewriteImage(t, a.prefix+"t:{"+tenant.ID+"}:dep:victim", foreign.Image)
 	if got := a.image(t, "victim"); got != foreign.Image {
 		t.Fatalf("the victim's record names %s, want the rewritten %s", got, foreign.Image)
 	}

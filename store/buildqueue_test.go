@@ -140,7 +140,7 @@ func TestDeleteTenantDropsBuilds(t *testing.T) {
 	if _, got := nextBuild(t, s, "w"); got != "" {
 		t.Errorf("a build of the deleted tenant was claimed")
 	}
-	if s.mr.Exists("fs:q:builds:" + a.ID) {
+	if s.mr.Exists(s.QueueKey("builds:") + a.ID) {
 		t.Error("the deleted tenant's build stream remains")
 	}
 	if n, err := s.QueueDepth(ctx, store.Builds); err != nil || n != 0 {
@@ -159,14 +159,14 @@ func TestEarlierBuildQueue(t *testing.T) {
 	s := mustOpenStore(t, store.Options{BuildCap: 2})
 	tn, _ := mustCreateTenant(t, s, "acme")
 	for v := 1; v <= 2; v++ {
-		if _, err := s.mr.XAdd("fs:q:builds", "*", []string{"tenant", tn.ID, "name", "fn", "version", fmt.Sprint(v), "at", "1"}); err != nil {
+		if _, err := s.mr.XAdd(s.QueueKey("builds"), "*", []string{"tenant", tn.ID, "name", "fn", "version", fmt.Sprint(v), "at", "1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := s.EnsureGroups(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.mr.Exists("fs:q:builds") {
+	if s.mr.Exists(s.QueueKey("builds")) {
 		t.Error("the earlier build stream remains")
 	}
 	for v := 1; v <= 2; v++ {

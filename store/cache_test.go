@@ -92,7 +92,7 @@ func TestCacheRunDeployment(t *testing.T) {
 func TestCacheOtherNode(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	other, err := store.New(s.rdb, withTestDefaults(store.Options{}))
+	other, err := store.New(s.rdb, s.options(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

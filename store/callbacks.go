@@ -94,6 +94,9 @@ func (s *Store) DropCallback(ctx context.Context, job CallbackJob) error {
 }
 
 func (s *Store) settle(ctx context.Context, job CallbackJob, rec string, due time.Time, again bool) error {
+	if s.cluster {
+		return s.settleSplit(ctx, job, rec, due, again)
+	}
 	n, err := settleCallbackScript.Run(ctx, s.rdb, []string{s.k.exec(job.Tenant, job.ID), s.k.callbacks()},
 		rec, due.UnixMilli(), flag(again), job.member(), job.Lease).Int()
 	if err != nil {

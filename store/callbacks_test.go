@@ -66,7 +66,7 @@ func TestCallbackDelivery(t *testing.T) {
 		rec.Callback.LastStatus != 200 || rec.Status != faaspot.ExecCompleted {
 		t.Fatalf("record = %+v (callback %+v), %v", rec, rec.Callback, err)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":exec:" + e.ID); ttl <= 0 || ttl > time.Hour {
+	if ttl := s.mr.TTL(s.TenantKey(tn.ID, "exec:") + e.ID); ttl <= 0 || ttl > time.Hour {
 		t.Errorf("the record's TTL after the callback is %v, want the result TTL kept", ttl)
 	}
 }
@@ -95,7 +95,7 @@ func TestCallbackOfAGoneRecord(t *testing.T) {
 		return jobs
 	}
 	jobs := take()
-	s.mr.Del("fs:t:" + tn.ID + ":exec:" + jobs[0].ID)
+	s.mr.Del(s.TenantKey(tn.ID, "exec:") + jobs[0].ID)
 	e := faaspot.Execution{ID: jobs[0].ID, Status: faaspot.ExecFailed,
 		Callback: &faaspot.Callback{URL: "https://example.test/", State: faaspot.CallbackFailed}}
 	if err := s.SettleCallback(ctx, jobs[0], e, time.Time{}); err != nil {

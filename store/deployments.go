@@ -26,8 +26,9 @@ type BuildOutcome struct {
 }
 
 // PutDeployment records a new version of the named deployment (creating it when new) and queues
-// its build on the tenant's build stream, all in one transaction: when it returns created true
-// the build is durably queued. A spec whose code, requirements, limits, warm policy and context
+// its build on the tenant's build stream, all in one transaction (over a Redis Cluster, ordered
+// single-slot steps: see putDeploymentSplit): when it returns created true the build is durably
+// queued. A spec whose code, requirements, limits, warm policy and context
 // are those of the newest version, when that version has not failed and no rollback came after
 // it, changes nothing: it returns
 // the deployment as it is and created false. Every new version gets a record (see ListVersions);
@@ -43,6 +44,9 @@ func (s *Store) PutDeployment(ctx context.Context, tid string, spec faaspot.Depl
 		return faaspot.Deployment{}, false, fmt.Errorf("encode context: %w", err)
 	}
 	hash := s.contentHash(tid, spec, ctxJSON)
+	if s.cluster {
+		return s.putDeploymentSplit(ctx, tid, spec, maxDeployments, ctxJSON, hash)
+	}
 	key, names := s.k.dep(tid, spec.Name), s.k.deps(tid)
 	var out faaspot.Deployment
 	err = s.watch(ctx, func(tx *redis.Tx) error {
@@ -159,6 +163,9 @@ func (s *Store) ListDeployments(ctx context.Context, tid string) ([]faaspot.Depl
 // it removed, so the caller can remove its images. ErrNotFound when absent.
 func (s *Store) DeleteDeployment(ctx context.Context, tid, name string) (faaspot.Deployment, error) {
 	defer s.changedDeployment(ctx, tid, name)
+	if s.cluster {
+		return s.deleteDeploymentSplit(ctx, tid, name)
+	}
 	key := s.k.dep(tid, name)
 	var out faaspot.Deployment
 	err := s.watch(ctx, func(tx *redis.Tx) error {
@@ -223,28 +230,24 @@ func (s *Store) LoadContext(ctx context.Context, tid, name string, version int) 
 // transaction, once: the outcome of a version already settled changes nothing and counts nothing.
 // ErrNotFound when the deployment was deleted meanwhile (the job is acknowledged anyway, and the
 // build counted).
+// Over a Redis Cluster the job's acknowledgement and the release of parked runs follow the
+// transaction, in the scheduling slot (finishBuildAfter).
 func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faaspot.Deployment, error) {
 	tid, name, v := job.Tenant, job.Name, job.Version
 	defer s.changedDeployment(ctx, tid, name)
 	key := s.k.dep(tid, name)
 	var res faaspot.Deployment
+	var after buildAfter // over a Cluster, what is left to the steps after the transaction
 	err := s.watch(ctx, func(tx *redis.Tx) error {
+		after = buildAfter{}
 		d, err := s.getDeployment(ctx, tx, key)
 		if errors.Is(err, ErrNotFound) {
-			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				s.ack(ctx, p, job)
-				p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
-				if out.Duration > 0 {
-					s.countBuild(ctx, p, s.k.usage(tid, s.now()), out.Duration, out.Error != "")
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("deployment %s: %w", name, ErrNotFound)
+			return s.finishBuildOfGone(ctx, tx, job, out, &after)
 		}
 		if err != nil {
+			return err
+		}
+		if after.parked, err = s.parkedUnderWatch(ctx, tx, tid, name); err != nil {
 			return err
 		}
 		rec, found, err := s.loadVersion(ctx, tx, tid, name, v)
@@ -252,9 +255,12 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 			return err
 		}
 		if found && rec.Status != string(faaspot.StatusBuilding) {
-			// The build of a settled version ended again (its job was run twice): nothing changes.
+			// The build of a settled version ended again (its job was run twice): nothing changes
+			// (over a Cluster, runs its first end left parked are released: finishBuildAfter).
 			res = d
-			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { s.ack(ctx, p, job); return nil })
+			after.release = d.ReadyVersion > 0 || d.Status == faaspot.StatusFailed
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { s.ackIn(ctx, p, job); return nil })
+			after.done = err == nil
 			return err
 		}
 		// A built version keeps its source and context while its record is kept: a pinned run or
@@ -284,21 +290,84 @@ func (s *Store) FinishBuild(ctx context.Context, job Job, out BuildOutcome) (faa
 			if len(drop) > 0 {
 				p.Del(ctx, drop...)
 			}
-			s.ack(ctx, p, job)
+			s.ackIn(ctx, p, job)
 			if out.Duration > 0 {
 				s.countBuild(ctx, p, s.k.usage(tid, s.now()), out.Duration, out.Error != "")
 			}
 			if d.ReadyVersion > 0 || d.Status == faaspot.StatusFailed {
-				s.releaseParked(ctx, p, tid, name) // they run now, or fail with the build
+				s.releaseIn(ctx, p, tid, name, &after) // they run now, or fail with the build
 			}
 			p.RPush(ctx, s.k.built(tid, name, v), 1)
 			p.Expire(ctx, s.k.built(tid, name, v), notifyTTL)
 			return nil
 		})
+		after.done = err == nil
 		res = d
 		return err
-	}, key)
+	}, s.finishBuildWatched(tid, name)...)
+	if s.cluster && after.done {
+		if aerr := s.finishBuildAfter(ctx, job, after); aerr != nil {
+			return res, aerr
+		}
+	}
 	return res, err
+}
+
+// finishBuildOfGone is FinishBuild's transaction for a deployment deleted meanwhile: the job is
+// acknowledged, the version's source and context dropped and the build counted, and the answer
+// is ErrNotFound.
+func (s *Store) finishBuildOfGone(ctx context.Context, tx *redis.Tx, job Job, out BuildOutcome, after *buildAfter) error {
+	tid, name, v := job.Tenant, job.Name, job.Version
+	_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.ackIn(ctx, p, job)
+		p.Del(ctx, s.k.src(tid, name, v), s.k.ctx(tid, name, v))
+		if out.Duration > 0 {
+			s.countBuild(ctx, p, s.k.usage(tid, s.now()), out.Duration, out.Error != "")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	after.done = true
+	return fmt.Errorf("deployment %s: %w", name, ErrNotFound)
+}
+
+// finishBuildWatched are the keys FinishBuild's transaction watches: the deployment's record,
+// and over a Cluster its parked list, read under the watch (see finishBuildAfter).
+func (s *Store) finishBuildWatched(tid, name string) []string {
+	if s.cluster {
+		return []string{s.k.dep(tid, name), s.k.parked(tid, name)}
+	}
+	return []string{s.k.dep(tid, name)}
+}
+
+// parkedUnderWatch reads, over a Cluster, the runs parked on the deployment under tx's watch
+// (finishBuildWatched): those finishBuildAfter releases. On one Redis the transaction releases
+// them (releaseScript) and nothing is read.
+func (s *Store) parkedUnderWatch(ctx context.Context, tx *redis.Tx, tid, name string) ([]string, error) {
+	if !s.cluster {
+		return nil, nil
+	}
+	return tx.LRange(ctx, s.k.parked(tid, name), 0, -1).Result()
+}
+
+// ackIn adds the job's acknowledgement to p (a transaction); over a Cluster the job lives in
+// another slot, and the caller acknowledges it after the transaction (finishBuildAfter).
+func (s *Store) ackIn(ctx context.Context, p redis.Pipeliner, job Job) {
+	if !s.cluster {
+		s.ack(ctx, p, job)
+	}
+}
+
+// releaseIn adds the release of the runs parked on the deployment to p (a transaction); over a
+// Cluster it marks them to release after the transaction (finishBuildAfter).
+func (s *Store) releaseIn(ctx context.Context, p redis.Pipeliner, tid, name string, after *buildAfter) {
+	if s.cluster {
+		after.release = true
+		return
+	}
+	s.releaseParked(ctx, p, tid, name)
 }
 
 // WaitBuilt blocks until the build of the version has ended or the timeout passes; it reports

@@ -157,7 +157,7 @@ func TestFinishBuild(t *testing.T) {
 	if n, _ := s.QueueDepth(ctx, store.Builds); n != 0 {
 		t.Errorf("build queue depth = %d, want 0", n)
 	}
-	pending, err := s.rdb.XPending(ctx, "fs:q:builds:"+tn.ID, "workers").Result()
+	pending, err := s.rdb.XPending(ctx, s.QueueKey("builds:")+tn.ID, "workers").Result()
 	if err != nil || pending.Count != 0 {
 		t.Errorf("pending builds = %+v, %v; want all acknowledged", pending, err)
 	}
@@ -207,7 +207,7 @@ func TestFinishBuildOfDeletedDeployment(t *testing.T) {
 	if _, err := s.FinishBuild(ctx, job, store.BuildOutcome{Image: "img"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("FinishBuild of a deleted deployment = %v, want ErrNotFound", err)
 	}
-	if p, err := s.rdb.XPending(ctx, "fs:q:builds:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
+	if p, err := s.rdb.XPending(ctx, s.QueueKey("builds:")+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending builds = %+v, %v; the job must be acknowledged anyway", p, err)
 	}
 	if _, err := s.GetDeployment(ctx, tn.ID, "fn"); !errors.Is(err, store.ErrNotFound) {
@@ -287,7 +287,7 @@ func TestContextNotInRecords(t *testing.T) {
 	if strings.Contains(string(b), secret) {
 		t.Errorf("the deployment record carries the context: %s", b)
 	}
-	rec, _ := s.mr.Get("fs:t:" + tn.ID + ":dep:fn")
+	rec, _ := s.mr.Get(s.TenantKey(tn.ID, "dep:fn"))
 	if strings.Contains(rec, secret) {
 		t.Errorf("the stored deployment record carries the context: %s", rec)
 	}
@@ -332,7 +332,7 @@ func TestTenantScoping(t *testing.T) {
 		t.Errorf("tenant A's fn after B's put = %+v, %v", da, err)
 	}
 	for _, k := range s.mr.Keys() {
-		if strings.HasPrefix(k, "fs:t:") && !strings.HasPrefix(k, "fs:t:"+a.ID+":") && !strings.HasPrefix(k, "fs:t:"+b.ID+":") {
+		if strings.HasPrefix(k, s.prefix+"t:") && !strings.HasPrefix(k, s.TenantKey(a.ID, "")) && !strings.HasPrefix(k, s.TenantKey(b.ID, "")) {
 			t.Errorf("tenant key %s carries no tenant id", k)
 		}
 	}
@@ -379,11 +379,12 @@ func TestPutDeploymentQuota(t *testing.T) {
 		t.Fatalf("%d creates accepted, %d deployments listed (%v); want %d", accepted, len(list), err, max)
 	}
 	// Each accepted create wrote a record, a version record, a source, a context and a build job; nothing more
-	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups).
-	if keys := s.mr.Keys(); len(keys) != 5+4*max {
+	// (beside the names, the tenant's build stream, the build rotation, its set and wake-ups, and
+	// the key layout's version).
+	if keys := s.mr.Keys(); len(keys) != 6+4*max {
 		t.Errorf("keys after %d accepted creates: %v", max, keys)
 	}
-	if jobs, _ := s.mr.Stream("fs:q:builds:t1"); len(jobs) != max {
+	if jobs, _ := s.mr.Stream(s.QueueKey("builds:t1")); len(jobs) != max {
 		t.Errorf("%d builds queued, want %d", len(jobs), max)
 	}
 	if _, _, err := s.PutDeployment(ctx, "t1", spec(list[0].Name, "new code", nil), max); err != nil {

@@ -52,7 +52,8 @@ end
 return redis.call('ZREVRANGEBYSCORE', key, bound, '-inf', 'WITHSCORES', 'LIMIT', skip, n + 1)`)
 
 // pruneScript unindexes the executions ARGV[2..] of the tenant whose key prefix is ARGV[1] when
-// neither their summary nor their record exists any more (they expired).
+// neither their summary nor their record exists any more (they expired). KEYS[1] is the tenant's
+// index (its slot).
 var pruneScript = redis.NewScript(`
 local tp = ARGV[1]
 for i = 2, #ARGV do
@@ -131,7 +132,8 @@ func (s *Store) page(ctx context.Context, tid string, q faaspot.ExecutionQuery, 
 	}
 	if len(gone) > 0 {
 		args := append([]any{s.k.t(tid)}, toAny(gone)...)
-		if err := pruneScript.Run(ctx, s.rdb, nil, args...).Err(); err != nil {
+		// KEYS[1], the tenant's index, only routes the script to the tenant's slot over a Cluster.
+		if err := pruneScript.Run(ctx, s.rdb, []string{s.k.execs(tid)}, args...).Err(); err != nil {
 			return "", unavailable("prune executions", err)
 		}
 	}

@@ -142,15 +142,15 @@ func TestListExecutionsExpired(t *testing.T) {
 		es = append(es, mustEnqueue(t, s, tn.ID, queued("fn", now.Add(time.Duration(i)*time.Second))))
 	}
 	for _, e := range es[2:5] { // as if their TTL had passed
-		s.mr.Del("fs:t:" + tn.ID + ":exec:" + e.ID)
-		s.mr.Del("fs:t:" + tn.ID + ":sum:" + e.ID)
+		s.mr.Del(s.TenantKey(tn.ID, "exec:") + e.ID)
+		s.mr.Del(s.TenantKey(tn.ID, "sum:") + e.ID)
 	}
 	list, next, err := s.ListExecutions(ctx, tn.ID, faaspot.ExecutionQuery{Limit: 2})
 	if ids := idsOf(list); err != nil || !slices.Equal(ids, []string{es[5].ID, es[1].ID}) || next == "" {
 		t.Errorf("page = %v, %q, %v; want the newest and the next one still kept", ids, next, err)
 	}
 	for _, key := range []string{"execs", "execsof:fn"} {
-		if n, _ := s.rdb.ZCard(ctx, "fs:t:"+tn.ID+":"+key).Result(); n != 3 {
+		if n, _ := s.rdb.ZCard(ctx, s.TenantKey(tn.ID, "")+key).Result(); n != 3 {
 			t.Errorf("%s holds %d ids, want the 3 not expired", key, n)
 		}
 	}
@@ -163,7 +163,7 @@ func TestListExecutionsEarlierRecords(t *testing.T) {
 	s := mustOpenStore(t, store.Options{})
 	tn, _ := mustCreateTenant(t, s, "acme")
 	e := mustEnqueue(t, s, tn.ID, queued("fn", time.Now()))
-	s.mr.Del("fs:t:" + tn.ID + ":sum:" + e.ID)
+	s.mr.Del(s.TenantKey(tn.ID, "sum:") + e.ID)
 	list, _, err := s.ListExecutions(ctx, tn.ID, faaspot.ExecutionQuery{Limit: 5})
 	if err != nil || len(list) != 1 || list[0].ID != e.ID || list[0].Status != faaspot.ExecQueued || list[0].Deployment != "fn" {
 		t.Errorf("list = %+v, %v", list, err)

@@ -111,32 +111,13 @@ const (
 // wake-up list, notification list, dead letters, callbacks, the day's usage. ARGV: record,
 // summary, TTL (ms), mode, entry id, notify, notification TTL (s), wake-up list cap, now (ms),
 // dead letters kept, callback, then usageArgs.
-var writeRunScript = redis.NewScript(terminalLua + usageLua + `
+var writeRunScript = redis.NewScript(writeRecordLua + `
 local exec, sum, stream, wake, done, dead, cbs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local rec, summary, ttl, mode, entry, notify, nttl, kept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local terminal = mode == 'end' or mode == 'dead'
-local write = not ended(sum)
-if write and mode == 'once' then
-  local ok, v = pcall(cjson.decode, redis.call('GET', sum) or '')
-  write = ok and type(v) == 'table' and v['status'] == 'queued'
-end
-if write then
-  redis.call('SET', exec, rec, 'PX', ttl)
-  redis.call('SET', sum, summary, 'PX', ttl)
-  if terminal and notify == '1' then
-    redis.call('RPUSH', done, rec)
-    redis.call('EXPIRE', done, nttl)
-  end
-  if terminal and ARGV[11] == '1' then
-    redis.call('ZADD', cbs, ARGV[9], string.match(stream, '[^:]+$') .. '\0' .. string.match(exec, '[^:]+$'))
-  end
-  if terminal then
-    count(KEYS[8], 12)
-  end
-  if mode == 'dead' then
-    redis.call('ZADD', dead, ARGV[9], string.match(exec, '[^:]+$'))
-    redis.call('ZREMRANGEBYRANK', dead, 0, -tonumber(ARGV[10]) - 1)
-  end
+local entry, kept = ARGV[5], tonumber(ARGV[8])
+local terminal = ARGV[4] == 'end' or ARGV[4] == 'dead'
+local write = writerecord(exec, sum, done, dead, KEYS[8])
+if write and terminal and ARGV[11] == '1' then
+  redis.call('ZADD', cbs, ARGV[9], string.match(stream, '[^:]+$') .. '\0' .. string.match(exec, '[^:]+$'))
 end
 if terminal then
   redis.call('XACK', stream, 'workers', entry)
@@ -146,6 +127,37 @@ if terminal then
 end
 if write then return 1 end
 return 0`)
+
+// writeRecordLua defines writerecord(exec, sum, done, dead, usage), the part of writeRunScript
+// in the tenant's slot (its ARGV): it writes the record, notifies, counts the usage and lists the
+// dead letter as writeRunScript says, and returns whether it wrote.
+const writeRecordLua = terminalLua + usageLua + `
+local function writerecord(exec, sum, done, dead, usage)
+  local rec, summary, ttl, mode, notify, nttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7]
+  local terminal = mode == 'end' or mode == 'dead'
+  local write = not ended(sum)
+  if write and mode == 'once' then
+    local ok, v = pcall(cjson.decode, redis.call('GET', sum) or '')
+    write = ok and type(v) == 'table' and v['status'] == 'queued'
+  end
+  if write then
+    redis.call('SET', exec, rec, 'PX', ttl)
+    redis.call('SET', sum, summary, 'PX', ttl)
+    if terminal and notify == '1' then
+      redis.call('RPUSH', done, rec)
+      redis.call('EXPIRE', done, nttl)
+    end
+    if terminal then
+      count(usage, 12)
+    end
+    if mode == 'dead' then
+      redis.call('ZADD', dead, ARGV[9], string.match(exec, '[^:]+$'))
+      redis.call('ZREMRANGEBYRANK', dead, 0, -tonumber(ARGV[10]) - 1)
+    end
+  end
+  return write
+end
+`
 
 // MarkRunning records that the execution started: its record and its summary, unless it ended
 // already (see FinishRun).
@@ -161,8 +173,9 @@ func (s *Store) StartOnce(ctx context.Context, tid string, e faaspot.Execution) 
 }
 
 // FinishRun writes the terminal record (and its summary), acknowledges the run job and, for a
-// synchronous run, hands the record to its waiter, in one atomic step: the job is never
-// acknowledged before its terminal record is stored. When the execution ended already (another
+// synchronous run, hands the record to its waiter, in one atomic step (over a Redis Cluster, two
+// single-slot steps in this order: see writeRunSplit): the job is never acknowledged before its
+// terminal record is stored. When the execution ended already (another
 // worker recorded it: this one was thought dead, or finished a run reclaimed from it), the
 // first record stays and the job is acknowledged: one execution has one outcome.
 func (s *Store) FinishRun(ctx context.Context, job Job, e faaspot.Execution) error {
@@ -187,6 +200,9 @@ func (s *Store) writeRun(ctx context.Context, job Job, e faaspot.Execution, mode
 	args := append([]any{rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), mode, job.EntryID, flag(job.Notify),
 		int64(notifyTTL / time.Second), wakeKept, now.UnixMilli(), deadKept,
 		flag(e.Callback != nil && e.Callback.State == faaspot.CallbackPending)}, usageArgs(e)...)
+	if s.cluster {
+		return s.writeRunSplit(ctx, job, e, mode, now, args)
+	}
 	var n int
 	err = s.acked(ctx, s.rdb, func(c redis.Cmdable) error {
 		var err error

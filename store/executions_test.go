@@ -28,6 +28,7 @@ func mustEnqueue(tb testing.TB, s *testStore, tid string, e faaspot.Execution) f
 // TestRunLifecycle runs in a synctest bubble: the waiter is known to be blocked in Redis before
 // the run finishes, and its timeout passes on the bubble's clock, not the wall clock.
 func TestRunLifecycle(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, testRunLifecycle)
 }
 
@@ -96,13 +97,13 @@ func testRunLifecycle(t *testing.T) {
 		final.Stdout != "printed\n" || final.ExitCode == nil || *final.ExitCode != 0 {
 		t.Errorf("terminal record = %+v, %v", final, err)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":exec:" + e.ID); ttl != time.Hour {
+	if ttl := s.mr.TTL(s.TenantKey(tn.ID, "exec:") + e.ID); ttl != time.Hour {
 		t.Errorf("terminal record TTL = %v, want the result TTL (1h)", ttl)
 	}
-	if s.mr.Exists("fs:t:" + tn.ID + ":done:" + e.ID) {
+	if s.mr.Exists(s.TenantKey(tn.ID, "done:") + e.ID) {
 		t.Error("the notification outlives its waiter")
 	}
-	if p, err := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
+	if p, err := s.rdb.XPending(ctx, s.QueueKey("runs:")+tn.ID, "workers").Result(); err != nil || p.Count != 0 {
 		t.Errorf("pending runs = %+v, %v; want acknowledged", p, err)
 	}
 	if n, _ := s.QueueDepth(ctx, store.Runs); n != 0 {
@@ -129,6 +130,7 @@ func TestWaitExecution(t *testing.T) {
 		return s, mustNextJob(t, s, store.Runs, "w1"), e
 	}
 	t.Run("times out while running", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, e := running(t)
 			start := time.Now()
@@ -142,6 +144,7 @@ func TestWaitExecution(t *testing.T) {
 		})
 	})
 	t.Run("waiter arriving after the end", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, e := running(t)
 			e.Status = faaspot.ExecFailed
@@ -150,7 +153,7 @@ func TestWaitExecution(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Unconsumed, the notification expires; the waiter below consumes it.
-			note := "fs:t:" + job.Tenant + ":done:" + e.ID
+			note := s.TenantKey(job.Tenant, "done:") + e.ID
 			if ttl := s.mr.TTL(note); ttl != 10*time.Minute {
 				t.Errorf("notification TTL = %v, want 10m", ttl)
 			}
@@ -168,6 +171,7 @@ func TestWaitExecution(t *testing.T) {
 		})
 	})
 	t.Run("cancelled", func(t *testing.T) {
+		skipOnCluster(t, bubbleReason)
 		synctest.Test(t, func(t *testing.T) {
 			s, job, _ := running(t)
 			cctx, cancel := context.WithCancel(t.Context())

@@ -13,3 +13,16 @@ func (s *Store) NewCacheWatched(ttl time.Duration) (*Cache, <-chan struct{}) {
 	<-dropped
 	return c, dropped
 }
+
+// TenantKey is the key named rest ("exec:ID") of the tenant's data, as keys.go lays it out.
+func (s *Store) TenantKey(tid, rest string) string { return s.k.t(tid) + rest }
+
+// QueueKey is the scheduling key named rest ("runs:TID"), as keys.go lays it out.
+func (s *Store) QueueKey(rest string) string { return s.k.q() + rest }
+
+// TokenKey is the key of a token's hash.
+func (s *Store) TokenKey(hash string) string { return s.k.token(hash) }
+
+// SplitSteps makes the store take the single-slot steps it takes over a Redis Cluster (split*.go)
+// on one Redis too, so that the tests run them on miniredis.
+func (s *Store) SplitSteps() { s.cluster = true }

@@ -132,7 +132,7 @@ func TestFirstOutcomeWins(t *testing.T) {
 	if err != nil || got.Status != faaspot.ExecCompleted || string(got.Result) != `"first"` {
 		t.Errorf("record = %+v, %v; want the first outcome", got, err)
 	}
-	if p, _ := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); p.Count != 0 {
+	if p, _ := s.rdb.XPending(ctx, s.QueueKey("runs:")+tn.ID, "workers").Result(); p.Count != 0 {
 		t.Errorf("%d jobs pending, want both acknowledged", p.Count)
 	}
 	if w, ok, err := s.WaitExecution(ctx, tn.ID, e.ID, time.Second, false); err != nil || !ok || string(w.Result) != `"first"` {

@@ -36,7 +36,7 @@ func (e *emitted) list() []string {
 	return append([]string(nil), e.pieces...)
 }
 
-func logKey(tid, id string) string { return "fs:t:" + tid + ":log:" + id }
+func logKey(s *testStore, tid, id string) string { return s.TenantKey(tid, "log:") + id }
 
 // finished is e as a worker ends it.
 func finished(e faaspot.Execution, stdout, stderr string) faaspot.Execution {
@@ -66,7 +66,7 @@ func TestFollowLogTerminal(t *testing.T) {
 			t.Errorf("follow %v: emitted %q", follow, g)
 		}
 	}
-	if s.mr.Exists(logKey(tn.ID, e.ID)) {
+	if s.mr.Exists(logKey(s, tn.ID, e.ID)) {
 		t.Error("following a terminal execution wrote its log")
 	}
 }
@@ -74,6 +74,7 @@ func TestFollowLogTerminal(t *testing.T) {
 // TestFollowLogLive runs in a synctest bubble: the follower is known to be blocked in Redis
 // between pieces, and is woken by each append and by the end marker, never by a timer.
 func TestFollowLogLive(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, testFollowLogLive)
 }
 
@@ -95,7 +96,7 @@ func testFollowLogLive(t *testing.T) {
 		done <- answer{final, err}
 	}()
 	synctest.Wait()
-	key := logKey(tn.ID, e.ID)
+	key := logKey(s, tn.ID, e.ID)
 	if !s.mr.Exists(key) || s.mr.TTL(key) != time.Hour {
 		t.Fatalf("the follower's watch: log exists %v, TTL %v; want the result TTL", s.mr.Exists(key), s.mr.TTL(key))
 	}
@@ -145,6 +146,7 @@ func testFollowLogLive(t *testing.T) {
 // TestFollowLogWithoutEndMarker: a run that ended without an end marker (a short one: the worker
 // writes none) is found ended by the follower's next look at the record, one slice later.
 func TestFollowLogWithoutEndMarker(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		s := mustOpenStore(t, store.Options{})
@@ -177,6 +179,7 @@ func TestFollowLogWithoutEndMarker(t *testing.T) {
 // TestFollowLogSoFar: without follow, a running execution's pieces so far come at once, with its
 // record as it is; a follow whose ctx ends returns the same with ctx's error.
 func TestFollowLogSoFar(t *testing.T) {
+	skipOnCluster(t, bubbleReason)
 	synctest.Test(t, func(t *testing.T) {
 		s := mustOpenStore(t, store.Options{})
 		tn, _ := mustCreateTenant(t, s, "acme")
@@ -220,7 +223,7 @@ func TestEndLogWithoutLog(t *testing.T) {
 	if err := s.AppendLog(ctx, "t1", "e1", []store.LogPiece{{Stream: "stderr", Data: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if ttl := s.mr.TTL(logKey("t1", "e1")); ttl != time.Hour {
+	if ttl := s.mr.TTL(logKey(s, "t1", "e1")); ttl != time.Hour {
 		t.Errorf("log TTL = %v, want the result TTL", ttl)
 	}
 }

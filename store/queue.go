@@ -59,10 +59,18 @@ func (s *Store) streamOf(j Job) string {
 	return s.k.runs(j.Tenant)
 }
 
-// EnsureGroups prepares the queues at a node's start: it moves the build jobs an earlier release
-// queued on its one shared build stream to their tenants' build streams (the streams and their
-// consumer groups are created with a tenant's first job). Calling it again is harmless.
+// EnsureGroups prepares the store at a node's start: it moves the keys of an earlier key layout
+// to the current one (migrate.go), moves the build jobs an earlier release queued on its one
+// shared build stream to their tenants' build streams (the streams and their consumer groups are
+// created with a tenant's first job), and copies the tenants' run caps for the claim. Calling it
+// again, or on several nodes at once, is harmless.
 func (s *Store) EnsureGroups(ctx context.Context) error {
+	if err := s.ensureLayout(ctx); err != nil {
+		return err
+	}
+	if err := s.copyCaps(ctx); err != nil {
+		return unavailable("copy run caps", err)
+	}
 	err := migrateBuildsScript.Run(ctx, s.rdb, []string{s.k.legacyBuilds(), s.k.buildTenants(), s.k.brr(), s.k.bwake()},
 		s.k.builds(""), wakeKept).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -105,6 +113,9 @@ func (s *Store) Touch(ctx context.Context, j Job, consumer string) error {
 
 // Ack acknowledges and deletes a job without writing any record (e.g. a job whose target vanished).
 func (s *Store) Ack(ctx context.Context, j Job) error {
+	if s.cluster && j.Queue == Runs {
+		return s.ackSplit(ctx, j)
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		s.ack(ctx, p, j)
 		return nil

@@ -91,7 +91,7 @@ func TestReclaim(t *testing.T) {
 			if err := s.FinishRun(ctx, jobs[0], e); err != nil {
 				t.Fatal(err)
 			}
-			if p, _ := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); p.Count != 0 {
+			if p, _ := s.rdb.XPending(ctx, s.QueueKey("runs:")+tn.ID, "workers").Result(); p.Count != 0 {
 				t.Errorf("pending after the reclaimed job finished = %d", p.Count)
 			}
 		})
@@ -170,10 +170,10 @@ func TestAck(t *testing.T) {
 	if err := s.Ack(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := s.rdb.XLen(ctx, "fs:q:runs:"+tn.ID).Result(); n != 0 {
+	if n, _ := s.rdb.XLen(ctx, s.QueueKey("runs:")+tn.ID).Result(); n != 0 {
 		t.Errorf("stream length after Ack = %d, want the entry deleted", n)
 	}
-	if p, _ := s.rdb.XPending(ctx, "fs:q:runs:"+tn.ID, "workers").Result(); p.Count != 0 {
+	if p, _ := s.rdb.XPending(ctx, s.QueueKey("runs:")+tn.ID, "workers").Result(); p.Count != 0 {
 		t.Errorf("pending after Ack = %d", p.Count)
 	}
 }
@@ -182,6 +182,7 @@ func TestAck(t *testing.T) {
 func TestNextJobTimesOut(t *testing.T) {
 	for _, q := range []store.Queue{store.Builds, store.Runs} {
 		t.Run(q.String(), func(t *testing.T) {
+			skipOnCluster(t, bubbleReason)
 			synctest.Test(t, func(t *testing.T) {
 				s := mustOpenStore(t, store.Options{})
 				start := time.Now()

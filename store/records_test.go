@@ -105,7 +105,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(rec, &fields); err != nil || fields["image"] != d.Image {
 		t.Errorf("stored deployment %s, %v; want the image under \"image\"", rec, err)
 	}
-	if err := mr.Set("fs:t:t1:dep:fn", string(rec)); err != nil {
+	if err := mr.Set(keys{p: "fs:"}.dep("t1", "fn"), string(rec)); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.GetDeployment(ctx, "t1", "fn"); err != nil || !reflect.DeepEqual(got, d) {
@@ -122,7 +122,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	// the deployment record as it is. (The fixture's status is terminal: forget its summary so
 	// that MarkRunning writes again.)
 	e.Pinned = false
-	mr.Del("fs:t:t1:sum:" + e.ID)
+	mr.Del(keys{p: "fs:"}.sum("t1", e.ID))
 	if err := s.MarkRunning(ctx, "t1", e); err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +146,9 @@ func TestRecordsOfThePreviousRelease(t *testing.T) {
 	s, mr := newTestStore(t)
 	const tid = "a1b2c3d4e5f60718"
 	for key, rec := range map[string]string{
-		"fs:t:" + tid + ":dep:fn":                                previousDeployment,
-		"fs:t:" + tid + ":exec:0123456789abcdef0123456789abcdef": previousExecution,
-		"fs:t:" + tid + ":exec:fedcba98765432100123456789abcdef": previousQueued,
+		keys{p: "fs:"}.t(tid) + "dep:fn":                                previousDeployment,
+		keys{p: "fs:"}.t(tid) + "exec:0123456789abcdef0123456789abcdef": previousExecution,
+		keys{p: "fs:"}.t(tid) + "exec:fedcba98765432100123456789abcdef": previousQueued,
 	} {
 		if err := mr.Set(key, rec); err != nil {
 			t.Fatal(err)

@@ -38,7 +38,8 @@ redis.call('ZADD', delayed, ARGV[5], ARGV[6])
 return 1`)
 
 // RetryLater records e (queued again, its attempts and last error kept) and runs it again at
-// due: the job is acknowledged and the run scheduled in one atomic step.
+// due: the job is acknowledged and the run scheduled in one atomic step (over a Redis Cluster,
+// the record first: see retryLaterSplit).
 func (s *Store) RetryLater(ctx context.Context, job Job, e faaspot.Execution, due time.Time) error {
 	rec, err := encodeExecution(e)
 	if err != nil {
@@ -46,6 +47,10 @@ func (s *Store) RetryLater(ctx context.Context, job Job, e faaspot.Execution, du
 	}
 	tid := job.Tenant
 	member := strings.Join([]string{tid, e.ID, e.Deployment, syncField(job.Sync, job.Notify)}, "\x00")
+	if s.cluster {
+		job.ID = e.ID
+		return s.retryLaterSplit(ctx, job, rec, encodeSummary(e), due, member)
+	}
 	err = retryLaterScript.Run(ctx, s.rdb, []string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.runs(tid), s.k.delayed()},
 		rec, encodeSummary(e), s.opts.ResultTTL.Milliseconds(), job.EntryID, due.UnixMilli(), member).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {

@@ -119,7 +119,7 @@ func TestRollbackRefused(t *testing.T) {
 		t.Errorf("RunnableVersion(1) = %+v, %v", v, err)
 	}
 	// A version whose source is gone (by hand, or an earlier release's) cannot come back.
-	s.mr.Del("fs:t:" + tn.ID + ":src:fn:1")
+	s.mr.Del(s.TenantKey(tn.ID, "src:fn:1"))
 	if _, err := s.Rollback(ctx, tn.ID, "fn", 1); !errors.Is(err, faaspot.ErrVersionNotReady) {
 		t.Errorf("Rollback to a version without its source = %v, want ErrVersionNotReady", err)
 	}

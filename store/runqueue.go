@@ -24,11 +24,11 @@ import (
 const wakeKept = 64
 
 // lane holds the keys of one fairly scheduled queue and the default cap of a tenant's concurrent
-// jobs in it; capField names the tenant record's field overriding that cap ("": none).
+// jobs in it; caps tells whether the caps hash overrides it per tenant.
 type lane struct {
 	q                               Queue
 	streamPrefix, tenants, rr, wake string
-	capField                        string
+	caps                            bool
 	defCap                          int
 }
 
@@ -39,7 +39,7 @@ func (s *Store) lane(q Queue) lane {
 			wake: s.k.bwake(), defCap: s.opts.BuildCap}
 	}
 	return lane{q: Runs, streamPrefix: s.k.runs(""), tenants: s.k.runTenants(), rr: s.k.rr(),
-		wake: s.k.wake(), capField: "max_concurrent_runs", defCap: s.opts.RunCap}
+		wake: s.k.wake(), caps: true, defCap: s.opts.RunCap}
 }
 
 // laneLua defines what every script that queues a job on a tenant's stream does:
@@ -174,15 +174,19 @@ end
 
 // claimScript delivers the next job of a lane to a consumer, fairly across tenants (see above).
 // A tenant's running jobs are those pending for live consumers (see Liveness: the claiming one,
-// and those whose alive key exists): a dead node's jobs do not hold the tenant back.
-// A run job comes with what it runs: its execution record and its deployment record, read in
-// the same step ({tid, entry id, fields, record, deployment}; false for one missing), saving the
-// worker a round trip. KEYS: the lane's rotation and tenant set. ARGV: stream key prefix, tenant
-// record key prefix, cap field, consumer, default maximum of concurrent jobs per tenant, alive key
-// prefix, tenants' key prefix ("" for a lane of builds).
+// and those whose alive key exists): a dead node's jobs do not hold the tenant back. A tenant's
+// cap of runs is its field of the caps hash (a copy of its quota, all in the scheduling slot),
+// else the default.
+// On one Redis, a run job comes with what it runs: its execution record and its deployment
+// record, read in the same step ({tid, entry id, fields, record, deployment}; false for one
+// missing), saving the worker a round trip. On a Cluster those live in the tenant's slot, not
+// the scheduler's: the worker reads them in a step of its own (JobInputs). KEYS: the lane's
+// rotation and tenant set, the caps hash. ARGV: stream key prefix, consumer, default maximum of
+// concurrent jobs per tenant, alive key prefix, tenants' key prefix ("" for a lane of builds,
+// or on a Cluster), "1" when the caps hash holds the lane's caps.
 var claimScript = redis.NewScript(runningLua + `
-local rr, tenants = KEYS[1], KEYS[2]
-local sprefix, tprefix, capfield, consumer, defcap, aprefix, tp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local rr, tenants, caps = KEYS[1], KEYS[2], KEYS[3]
+local sprefix, consumer, defcap, aprefix, tp, usecaps = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 for i = 1, redis.call('LLEN', rr) do
   local tid = redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
   local stream = sprefix .. tid
@@ -192,9 +196,7 @@ for i = 1, redis.call('LLEN', rr) do
     redis.call('SREM', tenants, tid)
   else
     local cap = 0
-    if capfield ~= '' then
-      cap = tonumber(redis.call('HGET', tprefix .. tid, capfield) or '0') or 0
-    end
+    if usecaps == '1' then cap = tonumber(redis.call('HGET', caps, tid) or '0') or 0 end
     if cap <= 0 then cap = defcap end
     local ok, pending = pcall(redis.call, 'XPENDING', stream, 'workers')
     if ok and (tonumber(pending[1]) < cap or running(pending, consumer, aprefix) < cap) then
@@ -206,7 +208,7 @@ for i = 1, redis.call('LLEN', rr) do
         for j = 1, #e[2], 2 do
           if e[2][j] == 'id' then id = e[2][j + 1] elseif e[2][j] == 'dep' then dep = e[2][j + 1] end
         end
-        local base = tp .. tid .. ':'
+        local base = tp .. tid .. '}:'
         return {tid, e[1], e[2], redis.call('GET', base .. 'exec:' .. id), redis.call('GET', base .. 'dep:' .. dep)}
       end
     end
@@ -214,8 +216,9 @@ for i = 1, redis.call('LLEN', rr) do
 end
 return false`)
 
-// EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step: when
-// it returns nil the run is durably queued. When e carries an idempotency key that the tenant's
+// EnqueueRun stores the queued execution, indexes it and queues the run in one atomic step (over
+// a Redis Cluster, two single-slot steps: see enqueueSplit): when it returns nil the run is
+// durably queued. When e carries an idempotency key that the tenant's
 // deployment was given within Options.IdempotencyTTL, nothing is written and the error is a
 // *faaspot.ExistingRunError naming the execution that key gives. maxQueued > 0 bounds the tenant's runs waiting to
 // start; over it, nothing is written and the error is a *QuotaError. With sync, the worker pushes
@@ -266,6 +269,9 @@ func (s *Store) enqueueAnswer(ctx context.Context, tid string, e faaspot.Executi
 		// request may wait for it (see WaitExecution).
 		idemTTL = s.opts.IdempotencyTTL.Milliseconds()
 	}
+	if s.cluster {
+		return s.enqueueSplit(ctx, tid, e, rec, idemTTL, maxQueued, sync, park, consumer)
+	}
 	var res any
 	err = s.acked(ctx, s.rdb, func(c redis.Cmdable) error {
 		var err error
@@ -315,11 +321,11 @@ func flag(b bool) string {
 func (s *Store) nextJob(ctx context.Context, l lane, consumer string, block time.Duration) (*Job, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		tp := ""
-		if l.q == Runs {
-			tp = s.k.p + "t:"
+		if l.q == Runs && !s.cluster {
+			tp = s.k.p + "t:{"
 		}
-		res, err := claimScript.Run(ctx, s.rdb, []string{l.rr, l.tenants},
-			l.streamPrefix, s.k.tenant(""), l.capField, consumer, l.defCap, s.k.alive(""), tp).Slice()
+		res, err := claimScript.Run(ctx, s.rdb, []string{l.rr, l.tenants, s.k.caps()},
+			l.streamPrefix, consumer, l.defCap, s.k.alive(""), tp, flag(l.caps)).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable("claim "+l.q.String(), err)
 		}
@@ -361,13 +367,32 @@ func (s *Store) SetQuotas(ctx context.Context, tid string, q faaspot.Quotas) err
 	if _, err := s.tenant(ctx, tid); err != nil {
 		return err
 	}
-	err := s.rdb.HSet(ctx, s.k.tenant(tid),
-		"max_concurrent_runs", q.MaxConcurrentRuns, "max_queued_runs", q.MaxQueuedRuns,
-		"max_deployments", q.MaxDeployments, "requests_per_second", q.RequestsPerSecond).Err()
+	// The tenant record, and the claim's copy of the cap ({q}:caps, keys.go): in one transaction
+	// on one Redis; over a Cluster (two slots) the record first: a node dying between the two
+	// writes leaves the copy at the old cap until the quotas are set again or a node starts
+	// (EnsureGroups copies every tenant's cap again).
+	var err error
+	if s.cluster {
+		if err = s.rdb.HSet(ctx, s.k.tenant(tid), quotaFields(q)...).Err(); err == nil {
+			err = s.rdb.HSet(ctx, s.k.caps(), tid, q.MaxConcurrentRuns).Err()
+		}
+	} else {
+		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, s.k.tenant(tid), quotaFields(q)...)
+			p.HSet(ctx, s.k.caps(), tid, q.MaxConcurrentRuns)
+			return nil
+		})
+	}
 	if err != nil {
 		return unavailable("set quotas", err)
 	}
 	return nil
+}
+
+// quotaFields are the tenant record's fields and values of q.
+func quotaFields(q faaspot.Quotas) []any {
+	return []any{"max_concurrent_runs", q.MaxConcurrentRuns, "max_queued_runs", q.MaxQueuedRuns,
+		"max_deployments", q.MaxDeployments, "requests_per_second", q.RequestsPerSecond}
 }
 
 func quotasOf(m map[string]string) faaspot.Quotas {

@@ -41,7 +41,7 @@ func TestFairClaims(t *testing.T) {
 	// The flood tenant gets up to its cap (3) and no more.
 	for claim(t, s) == a.ID {
 	}
-	pending, _ := s.rdb.XPending(context.Background(), "fs:q:runs:"+a.ID, "workers").Result()
+	pending, _ := s.rdb.XPending(context.Background(), s.QueueKey("runs:")+a.ID, "workers").Result()
 	if pending.Count != 3 {
 		t.Errorf("flood tenant runs %d at once, want its cap 3", pending.Count)
 	}

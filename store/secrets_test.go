@@ -19,8 +19,8 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	mustPut(t, s, tn.ID, spec("fn", "code", map[string]any{"password": secret}))
 	mustPut(t, s, tn.ID, spec("fn", "code", map[string]any{"password": secret}))
 
-	v1, _ := s.mr.Get("fs:t:" + tn.ID + ":ctx:fn:1")
-	v2, _ := s.mr.Get("fs:t:" + tn.ID + ":ctx:fn:2")
+	v1, _ := s.mr.Get(s.TenantKey(tn.ID, "ctx:fn:1"))
+	v2, _ := s.mr.Get(s.TenantKey(tn.ID, "ctx:fn:2"))
 	for _, k := range s.mr.Keys() {
 		if v, err := s.mr.Get(k); err == nil && strings.Contains(v, secret) {
 			t.Errorf("key %s holds the secret in clear", k)
@@ -35,7 +35,7 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	}
 
 	// Moved to another record, it does not open (associated data binds tenant, name, version).
-	if err := s.mr.Set("fs:t:"+tn.ID+":ctx:fn:2", v1); err != nil {
+	if err := s.mr.Set(s.TenantKey(tn.ID, "ctx:fn:2"), v1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.LoadContext(ctx, tn.ID, "fn", 2); !errors.Is(err, store.ErrSecretKey) {
@@ -43,7 +43,7 @@ func TestContextEncryptedAtRest(t *testing.T) {
 	}
 
 	// Under another key, it does not open.
-	other, err := store.New(s.rdb, withTestDefaults(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
+	other, err := store.New(s.rdb, s.options(store.Options{SecretKey: []byte(strings.Repeat("x", store.KeySize))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,15 @@ var (
 
 // Store is the Redis-backed store. It is safe for concurrent use.
 type Store struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	// waits serves the blocking pops of synchronous callers: its own pool, so that many waiters
 	// never starve the other calls of connections.
-	waits   *redis.Client
-	k       keys
-	opts    Options
+	waits redis.UniversalClient
+	k     keys
+	opts  Options
+	// cluster is set over a Redis Cluster: steps that read keys of several slots are split
+	// (keys.go).
+	cluster bool
 	secrets sealer
 	// local are this process's caches: a change made here drops their entries before the
 	// call that made it returns (changes.go); other nodes' learn of it by announcement.
@@ -65,8 +68,9 @@ type Options struct {
 	// VersionsKept bounds the version records kept per deployment (0: 10); the oldest go first,
 	// never the ready version's.
 	VersionsKept int
-	// Waits, when set, is the client blocking waits use (default: the store's client).
-	Waits *redis.Client
+	// Waits, when set, is the client blocking waits use (default: the store's client). A
+	// *redis.Client or a *redis.ClusterClient, as the store's own client.
+	Waits redis.UniversalClient
 	// SecretKey (KeySize bytes) encrypts contexts at rest. Every node sharing a Redis needs the
 	// same key.
 	SecretKey []byte
@@ -87,9 +91,11 @@ const (
 	defaultIdempotencyTTL  = 24 * time.Hour
 )
 
-// New returns a Store over an existing client. The caller owns the client. It fails on a secret
-// key of the wrong size, an empty prefix, a non-positive result TTL or run cap.
-func New(rdb *redis.Client, opts Options) (*Store, error) {
+// New returns a Store over an existing client: a *redis.Client of one Redis, or a
+// *redis.ClusterClient of a Redis Cluster (keys.go says how the keys spread over its slots). The
+// caller owns the client. It fails on a secret key of the wrong size, an empty prefix, a
+// non-positive result TTL or run cap.
+func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	sec, err := newSealer(opts.SecretKey)
 	if err != nil {
 		return nil, err
@@ -125,13 +131,28 @@ func New(rdb *redis.Client, opts Options) (*Store, error) {
 	if opts.IdempotencyTTL <= 0 {
 		opts.IdempotencyTTL = defaultIdempotencyTTL
 	}
-	if opts.Waits == nil {
+	if isNil(opts.Waits) {
 		opts.Waits = rdb
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8)}, nil
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8),
+		cluster: cluster}, nil
+}
+
+// isNil reports whether c is no client: nil, or a nil pointer of a client type.
+func isNil(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	}
+	return false
 }
 
 // now is the store's clock.

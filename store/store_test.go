@@ -15,11 +15,22 @@ import (
 	"github.com/faaspot/faaspot/store"
 )
 
-// testStore is a Store over an in-process miniredis, with the raw pieces for inspection.
+// testStore is a Store over an in-process miniredis, or over the Redis Cluster (cluster_test.go),
+// with the raw pieces for inspection.
 type testStore struct {
 	*store.Store
-	mr  *miniredis.Miniredis
-	rdb *redis.Client
+	mr     *testRedis
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// options are opts with the test defaults and this store's prefix: those of another node of
+// the same store.
+func (s *testStore) options(opts store.Options) store.Options {
+	if opts.Prefix == "" {
+		opts.Prefix = s.prefix
+	}
+	return withTestDefaults(opts)
 }
 
 // testKey is the secret key of test stores.
@@ -48,16 +59,28 @@ func withTestDefaults(opts store.Options) store.Options {
 // synctest.Wait returns once every client is blocked in Redis.
 func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	tb.Helper()
-	mr := miniredis.NewMiniRedis()
-	tb.Cleanup(mr.Close)
-	rdb := redis.NewClient(&redis.Options{
-		Dialer: func(context.Context, string, string) (net.Conn, error) { return mr.Dial() },
-		// Off: it would look the address up in the DNS to classify the endpoint; a bubble allows
-		// no DNS.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	tb.Cleanup(func() { _ = rdb.Close() })
-	s, err := store.New(rdb, withTestDefaults(opts))
+	var ts *testStore
+	if onCluster() {
+		rdb, prefix := clusterClient(tb)
+		if opts.Prefix == "" {
+			opts.Prefix = prefix
+		}
+		ts = &testStore{mr: &testRedis{tb: tb, rdb: rdb, prefix: opts.Prefix}, rdb: rdb}
+	} else {
+		mr := miniredis.NewMiniRedis()
+		tb.Cleanup(mr.Close)
+		rdb := redis.NewClient(&redis.Options{
+			Dialer: func(context.Context, string, string) (net.Conn, error) { return mr.Dial() },
+			// Off: it would look the address up in the DNS to classify the endpoint; a bubble
+			// allows no DNS.
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		tb.Cleanup(func() { _ = rdb.Close() })
+		ts = &testStore{mr: &testRedis{tb: tb, mini: mr, rdb: rdb}, rdb: rdb}
+	}
+	opts = withTestDefaults(opts)
+	ts.prefix = opts.Prefix
+	s, err := store.New(ts.rdb, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,7 +91,11 @@ func mustOpenStore(tb testing.TB, opts store.Options) *testStore {
 	if err := s.EnsureGroups(context.Background()); err != nil {
 		tb.Fatalf("EnsureGroups again: %v", err)
 	}
-	return &testStore{Store: s, mr: mr, rdb: rdb}
+	if splitSteps() {
+		s.SplitSteps()
+	}
+	ts.Store = s
+	return ts
 }
 
 // testClock is a settable clock for Options.Now.
@@ -133,7 +160,7 @@ func mustNoJob(tb testing.TB, s *testStore, q store.Queue) {
 }
 
 // allText returns every key and value in the Redis, for leak checks.
-func allText(tb testing.TB, mr *miniredis.Miniredis) []string {
+func allText(tb testing.TB, mr *testRedis) []string {
 	tb.Helper()
 	var out []string
 	for _, k := range mr.Keys() {
@@ -178,14 +205,14 @@ func TestInstallationID(t *testing.T) {
 	if err != nil || len(first) != 16 {
 		t.Fatalf("InstallationID = %q, %v", first, err)
 	}
-	peer, err := store.New(s.rdb, withTestDefaults(store.Options{}))
+	peer, err := store.New(s.rdb, s.options(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again, err := peer.InstallationID(ctx); err != nil || again != first {
 		t.Errorf("another node of the store reads %q, %v; want %q", again, err, first)
 	}
-	other, err := store.New(s.rdb, withTestDefaults(store.Options{Prefix: "other:"}))
+	other, err := store.New(s.rdb, s.options(store.Options{Prefix: s.prefix + "other:"}))
 	if err != nil {
 		t.Fatal(err)
 	}

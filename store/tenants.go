@@ -19,9 +19,17 @@ import (
 
 // CreateTenant creates a tenant with a unique name and returns it with its first token. The token is
 // returned only here; the store keeps its SHA-256 hash. ErrExists when the name is taken. The name,
-// the record and the token are written in one transaction: all of them or none.
+// the record and the token are written in one transaction: all of them or none (over a Redis
+// Cluster, ordered single-slot steps: see createTenantSplit).
 func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, string, error) {
 	t := faaspot.Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
+	if s.cluster {
+		token := "fs_" + randomHex(32)
+		if err := s.createTenantSplit(ctx, t, HashToken(token)); err != nil {
+			return faaspot.Tenant{}, "", err
+		}
+		return t, token, nil
+	}
 	var token string
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		taken, err := tx.HExists(ctx, s.k.tenantNames(), name).Result()
@@ -48,42 +56,55 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (faaspot.Tenant, 
 	return t, token, nil
 }
 
-// authScript resolves a token hash to {tenant id, tenant fields, wait, granted} in one round
-// trip, and takes up to ARGV[4] tokens (at least one) from the tenant's request-rate bucket,
-// shared by every API node: granted is how many it took (as many as the bucket holds, up to
-// ARGV[4]; "0" with no rate), wait is "0", or, when it holds none, the seconds until it holds
-// one again. The rate is the tenant's requests_per_second when set, else ARGV[2]; the bucket
-// holds two seconds' worth.
-var authScript = redis.NewScript(`
+// authLua defines auth(tid, tkey, rkey, defrate, want): the tenant's {tenant id, tenant fields,
+// wait, granted}, taking up to want tokens (at least one) from the tenant's request-rate bucket
+// (rkey), shared by every API node: granted is how many it took (as many as the bucket holds, up
+// to want; "0" with no rate), wait is "0", or, when it holds none, the seconds until it holds
+// one again. The rate is the tenant's requests_per_second (in its record, tkey) when set, else
+// defrate; the bucket holds two seconds' worth. authScript resolves a token hash and runs it in
+// one round trip on one Redis; over a Cluster, authenticateSplit reads the token's tenant first.
+const authLua = `
+local function auth(tid, tkey, rkey, defrate, want)
+  local fields = redis.call('HGETALL', tkey)
+  local rate = tonumber(defrate) or 0
+  for i = 1, #fields, 2 do
+    if fields[i] == 'requests_per_second' then
+      local r = tonumber(fields[i + 1])
+      if r and r > 0 then rate = r end
+    end
+  end
+  local wait, granted = 0, 0
+  if rate > 0 and #fields > 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    local burst = math.max(1, 2 * rate)
+    local b = redis.call('HMGET', rkey, 'tokens', 'at')
+    local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+    tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+    if tokens >= 1 then
+      granted = math.min(math.floor(tokens), math.max(1, tonumber(want) or 1))
+      tokens = tokens - granted
+    else
+      wait = (1 - tokens) / rate
+    end
+    redis.call('HSET', rkey, 'tokens', tostring(tokens), 'at', tostring(now))
+    redis.call('PEXPIRE', rkey, math.ceil(burst / rate * 1000) + 1000)
+  end
+  return {tid, fields, tostring(wait), tostring(granted)}
+end
+`
+
+// authScript: KEYS: the token's key. ARGV: tenant record key prefix, default rate, tenant data
+// key prefix, want; it builds the tenant's keys from its id (one Redis only).
+var authScript = redis.NewScript(authLua + `
 local tid = redis.call('GET', KEYS[1])
 if not tid then return false end
-local fields = redis.call('HGETALL', ARGV[1] .. tid)
-local rate = tonumber(ARGV[2]) or 0
-for i = 1, #fields, 2 do
-  if fields[i] == 'requests_per_second' then
-    local r = tonumber(fields[i + 1])
-    if r and r > 0 then rate = r end
-  end
-end
-local wait, granted = 0, 0
-if rate > 0 and #fields > 0 then
-  local key = ARGV[3] .. tid .. ':rate'
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-  local burst = math.max(1, 2 * rate)
-  local b = redis.call('HMGET', key, 'tokens', 'at')
-  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
-  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-  if tokens >= 1 then
-    granted = math.min(math.floor(tokens), math.max(1, tonumber(ARGV[4]) or 1))
-    tokens = tokens - granted
-  else
-    wait = (1 - tokens) / rate
-  end
-  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
-end
-return {tid, fields, tostring(wait), tostring(granted)}`)
+return auth(tid, ARGV[1] .. tid .. '}', ARGV[3] .. tid .. '}:rate', ARGV[2], ARGV[4])`)
+
+// authTenantScript is authScript's second step over a Cluster (authenticateSplit), in the
+// tenant's slot. KEYS: tenant record, rate bucket. ARGV: tenant id, default rate, want.
+var authTenantScript = redis.NewScript(authLua + `
+return auth(ARGV[1], KEYS[1], KEYS[2], ARGV[2], ARGV[3])`)
 
 // Authenticate resolves a token to its tenant and takes one request from the tenant's rate
 // quota (its requests_per_second, else defaultRate; 0: no limit), counted in Redis so that every
@@ -99,8 +120,14 @@ func (s *Store) Authenticate(ctx context.Context, token string, defaultRate floa
 // authenticate is Authenticate of a token's hash taking up to want requests from the rate quota
 // at once (a Cache's batch); granted says how many it took (0 without a rate, or over it).
 func (s *Store) authenticate(ctx context.Context, hash string, defaultRate float64, want int) (faaspot.Tenant, int, time.Duration, error) {
-	res, err := authScript.Run(ctx, s.rdb, []string{s.k.token(hash)},
-		s.k.p+"tenant:", defaultRate, s.k.p+"t:", want).Slice()
+	var res []any
+	var err error
+	if s.cluster {
+		res, err = s.authenticateSplit(ctx, hash, defaultRate, want)
+	} else {
+		res, err = authScript.Run(ctx, s.rdb, []string{s.k.token(hash)},
+			s.k.p+"tenant:{", defaultRate, s.k.p+"t:{", want).Slice()
+	}
 	if errors.Is(err, redis.Nil) {
 		return faaspot.Tenant{}, 0, 0, ErrNotFound
 	}
@@ -189,6 +216,9 @@ func (s *Store) addToken(ctx context.Context, p redis.Pipeliner, tid string) (st
 
 // IssueToken gives the tenant a new token and returns its id and value.
 func (s *Store) IssueToken(ctx context.Context, tid string) (string, string, error) {
+	if s.cluster {
+		return s.issueTokenSplit(ctx, tid)
+	}
 	var id, token string
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		id, token = s.addToken(ctx, p, tid)
@@ -229,6 +259,9 @@ func (s *Store) RevokeToken(ctx context.Context, tid, id string) error {
 	}
 	var rec tokenRecord
 	_ = json.Unmarshal([]byte(v), &rec)
+	if s.cluster {
+		return s.revokeTokenSplit(ctx, tid, id, rec.Hash)
+	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.k.token(rec.Hash))
 		p.HDel(ctx, s.k.tokens(tid), id)
@@ -273,6 +306,16 @@ func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deploym
 	if err != nil {
 		return nil, err
 	}
+	if s.cluster {
+		var hashes []string
+		for _, v := range toks {
+			var rec tokenRecord
+			if json.Unmarshal([]byte(v), &rec) == nil {
+				hashes = append(hashes, rec.Hash)
+			}
+		}
+		return deps, s.deleteTenantSplit(ctx, tid, t.Name, hashes)
+	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, v := range toks {
 			var rec tokenRecord
@@ -284,6 +327,7 @@ func (s *Store) DeleteTenant(ctx context.Context, tid string) ([]faaspot.Deploym
 		p.HDel(ctx, s.k.tenantNames(), t.Name)
 		p.SRem(ctx, s.k.runTenants(), tid)
 		p.LRem(ctx, s.k.rr(), 0, tid)
+		p.HDel(ctx, s.k.caps(), tid)
 		p.SRem(ctx, s.k.buildTenants(), tid)
 		p.LRem(ctx, s.k.brr(), 0, tid)
 		return nil

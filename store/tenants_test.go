@@ -86,7 +86,7 @@ func TestTenants(t *testing.T) {
 					t.Errorf("the clear token is stored: %q", text)
 				}
 			}
-			if !s.mr.Exists("fs:token:" + store.HashToken(tok)) {
+			if !s.mr.Exists(s.TokenKey("") + store.HashToken(tok)) {
 				t.Errorf("no key for the token's hash")
 			}
 		}
@@ -174,9 +174,9 @@ func TestCreateTenantRace(t *testing.T) {
 	var records, tokens int
 	for _, k := range s.mr.Keys() {
 		switch {
-		case strings.HasPrefix(k, "fs:tenant:"):
+		case strings.HasPrefix(k, s.prefix+"tenant:"):
 			records++
-		case strings.HasPrefix(k, "fs:token:"):
+		case strings.HasPrefix(k, s.prefix+"token:"):
 			tokens++
 		}
 	}
@@ -198,7 +198,7 @@ func tenantByToken(ctx context.Context, s *testStore, token string) (faaspot.Ten
 func TestAuthenticateRate(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
-	peer, err := store.New(s.rdb, withTestDefaults(store.Options{}))
+	peer, err := store.New(s.rdb, s.options(store.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestAuthenticateRate(t *testing.T) {
 	if allowed != 10 {
 		t.Errorf("%d of 20 requests at once allowed across two nodes, want the burst of 10", allowed)
 	}
-	if ttl := s.mr.TTL("fs:t:" + acme.ID + ":rate"); ttl != 3*time.Second {
+	if ttl := s.mr.TTL(s.TenantKey(acme.ID, "rate")); ttl != 3*time.Second {
 		t.Errorf("bucket TTL = %v, want the time to refill it plus 1 s (3s)", ttl)
 	}
 	if _, wait, _ := s.Authenticate(ctx, other, rate); wait != 0 {
@@ -250,7 +250,7 @@ func TestAuthenticateRate(t *testing.T) {
 
 	// An idle tenant's bucket expires: it starts full again.
 	s.mr.FastForward(3 * time.Second)
-	if s.mr.Exists("fs:t:" + acme.ID + ":rate") {
+	if s.mr.Exists(s.TenantKey(acme.ID, "rate")) {
 		t.Error("the bucket outlives its TTL")
 	}
 }

@@ -22,13 +22,20 @@ const minGivenTokenLen = 32
 // survives a restart on a fresh embedded store). The store keeps only its hash, as for any token.
 // ErrExists when the name is taken or the token already resolves to a tenant; a plain error,
 // with nothing written, for a token shorter than 32 characters or holding white space. The
-// name, the record and the token are written in one transaction: all of them or none.
+// name, the record and the token are written in one transaction: all of them or none (over a
+// Redis Cluster, ordered single-slot steps: see createTenantSplit).
 func (s *Store) CreateTenantWithToken(ctx context.Context, name, token string) (faaspot.Tenant, error) {
 	if len(token) < minGivenTokenLen || strings.ContainsAny(token, " \t\r\n\v\f") {
 		return faaspot.Tenant{}, errors.New("tenant token: want at least 32 characters and no white space")
 	}
 	t := faaspot.Tenant{ID: randomHex(8), Name: name, CreatedAt: s.now().UTC()}
 	hash := HashToken(token)
+	if s.cluster {
+		if err := s.createTenantSplit(ctx, t, hash); err != nil {
+			return faaspot.Tenant{}, err
+		}
+		return t, nil
+	}
 	err := s.watch(ctx, func(tx *redis.Tx) error {
 		taken, err := tx.HExists(ctx, s.k.tenantNames(), name).Result()
 		if err != nil {

@@ -61,7 +61,7 @@ func TestTrimDeletesRecords(t *testing.T) {
 			t.Errorf("kept execution %s: %v", e.ID, err)
 		}
 	}
-	if n, _ := s.rdb.ZCard(ctx, "fs:t:"+tn.ID+":execs").Result(); n != 2 {
+	if n, _ := s.rdb.ZCard(ctx, s.TenantKey(tn.ID, "execs")).Result(); n != 2 {
 		t.Errorf("index holds %d ids, want 2", n)
 	}
 }
@@ -102,7 +102,7 @@ func TestTrimKeepsRunsInFlight(t *testing.T) {
 	if left := keysOf(s, e1.ID); len(left) != 0 {
 		t.Errorf("keys of trimmed execution remain: %v", left)
 	}
-	if n, _ := s.rdb.ZCard(ctx, "fs:t:"+tn.ID+":execs").Result(); n != 4 {
+	if n, _ := s.rdb.ZCard(ctx, s.TenantKey(tn.ID, "execs")).Result(); n != 4 {
 		t.Errorf("index holds %d ids, want the 4 queued", n)
 	}
 }

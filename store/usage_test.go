@@ -52,7 +52,7 @@ func TestUsageCountsARunOnce(t *testing.T) {
 	if got, _ := s.GetExecution(ctx, tn.ID, e.ID); got.Status != faaspot.ExecCompleted || got.Usage == nil || got.Usage.WallMS != 1500 {
 		t.Errorf("record = %+v, want the first outcome with its usage", got)
 	}
-	if ttl := s.mr.TTL("fs:t:" + tn.ID + ":usage:2025-03-01"); ttl != 400*24*time.Hour {
+	if ttl := s.mr.TTL(s.TenantKey(tn.ID, "usage:2025-03-01")); ttl != 400*24*time.Hour {
 		t.Errorf("TTL of the day's usage = %v, want 400 days", ttl)
 	}
 	if d := mustUsage(t, s, other.ID, t0, t0); d[0].Runs != (faaspot.UsageRuns{}) {
@@ -168,7 +168,7 @@ func TestBytesStored(t *testing.T) {
 	mustPut(t, s, tn.ID, spec("fn", "v1", nil))
 	e := mustEnqueue(t, s, tn.ID, queued("fn", t0))
 	mustEnqueue(t, s, other.ID, queued("fn", t0))
-	p := "fs:t:" + tn.ID + ":"
+	p := s.TenantKey(tn.ID, "")
 	var want int64
 	for _, k := range []string{p + "exec:" + e.ID, p + "sum:" + e.ID, p + "dep:fn"} {
 		v, err := s.rdb.StrLen(ctx, k).Result()

@@ -137,7 +137,7 @@ func TestListVersions(t *testing.T) {
 	if _, err := s.DeleteDeployment(ctx, tn.ID, "fn"); err != nil {
 		t.Fatal(err)
 	}
-	if s.mr.Exists("fs:t:" + tn.ID + ":vers:fn") {
+	if s.mr.Exists(s.TenantKey(tn.ID, "vers:fn")) {
 		t.Error("version records left after the deployment was deleted")
 	}
 }
