@@ -41,6 +41,7 @@ func startSentinelSet(t *testing.T) *sentinelSet {
 		s.sentinels = append(s.sentinels, redistest.StartSentinel(t, redistest.SentinelConfig{Master: s.name,
 			MasterAddr: s.master.Addr, Quorum: 2, DownAfter: time.Second, FailoverTime: 5 * time.Second}))
 	}
+	s.master.WaitReplicas(t, 2)
 	ctx := context.Background()
 	for _, sn := range s.sentinels {
 		c := sn.Client()

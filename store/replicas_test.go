@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,14 +22,7 @@ func TestMinReplicas(t *testing.T) {
 	mc, rc := master.Client(), replica.Client()
 	defer mc.Close()
 	defer rc.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if info, _ := mc.Info(ctx, "replication").Result(); strings.Contains(info, "state=online") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the replica did not sync within 10 s")
-		}
-	}
+	master.WaitReplicas(t, 1)
 	s, err := store.New(mc, withTestDefaults(store.Options{MinReplicas: 1, ReplicaTimeout: 500 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)

@@ -96,22 +96,12 @@ local function trim(execs, kept, tp)
 end
 `
 
-// enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything. With
-// an idempotency key (ARGV[14] > 0: its TTL in ms) already seen, it returns the execution id the
-// key gives and writes nothing; else the key gives this execution from now on. With
-// park = "1" (a deployment seen without a ready version), it reads the deployment record first:
-// still building, the run is parked on the deployment's list instead of the stream (2), to be
-// queued by the build's end (releaseLua); ready meanwhile, it is queued as usual (1); failed
-// (-2) or gone (-3), nothing is written. With a consumer (ARGV[15]: direct dispatch), when
-// nothing of the tenant waits in its stream and it runs fewer jobs than its cap (its own, else
-// ARGV[16]; counted as claimScript does, ARGV[17] the alive key prefix), the run is queued and
-// claimed by that consumer in the same step, without waking a worker: it answers {3, entry id}.
-var enqueueScript = redis.NewScript(laneLua + trimLua + runningLua + `
-local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
-local idem, idemttl = KEYS[13], tonumber(ARGV[14])
-local consumer, defcap, aprefix = ARGV[15], tonumber(ARGV[16]), ARGV[17]
-if redis.call('EXISTS', tenant) == 0 then return -1 end
+// admitRecordLua is the start of both ways of queueing a run (enqueueScript on one Redis, its
+// first step enqueueRecordScript on a Cluster), over the same local names: it refuses a deleted
+// tenant (-1), answers the execution an idempotency key gives, defines record() (the record, its
+// summary, the indexes and the idempotency key, then the index trimmed), and parks the run of a
+// deployment without a ready version (2; -2 failed, -3 gone, 0 a full parked list).
+const admitRecordLua = `if redis.call('EXISTS', tenant) == 0 then return -1 end
 if idemttl > 0 then
   local prev = redis.call('GET', idem)
   if prev then return prev end
@@ -138,7 +128,24 @@ if park == '1' then
     return 2
   end
 end
-if not admit(stream, maxq) then return 0 end
+`
+
+// enqueueScript refuses a deleted tenant (-1) or a full queue (0) before writing anything. With
+// an idempotency key (ARGV[14] > 0: its TTL in ms) already seen, it returns the execution id the
+// key gives and writes nothing; else the key gives this execution from now on. With
+// park = "1" (a deployment seen without a ready version), it reads the deployment record first:
+// still building, the run is parked on the deployment's list instead of the stream (2), to be
+// queued by the build's end (releaseLua); ready meanwhile, it is queued as usual (1); failed
+// (-2) or gone (-3), nothing is written. With a consumer (ARGV[15]: direct dispatch), when
+// nothing of the tenant waits in its stream and it runs fewer jobs than its cap (its own, else
+// ARGV[16]; counted as claimScript does, ARGV[17] the alive key prefix), the run is queued and
+// claimed by that consumer in the same step, without waking a worker: it answers {3, entry id}.
+var enqueueScript = redis.NewScript(laneLua + trimLua + runningLua + `
+local exec, execs, stream, tenants, rr, wake, tenant, sum, execsof, execdep, depkey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local rec, ttl, score, id, kept, tid, maxq, dep, sync, wakekept, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13]
+local idem, idemttl = KEYS[13], tonumber(ARGV[14])
+local consumer, defcap, aprefix = ARGV[15], tonumber(ARGV[16]), ARGV[17]
+` + admitRecordLua + `if not admit(stream, maxq) then return 0 end
 local direct = false
 if consumer ~= '' then
   local pending = redis.call('XPENDING', stream, 'workers')

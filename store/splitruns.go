@@ -27,34 +27,7 @@ var enqueueRecordScript = redis.NewScript(trimLua + `
 local exec, execs, tenant, sum, execsof, execdep, depkey, parked, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local rec, ttl, score, id, kept, maxq, dep, sync, summary, tp, park = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local idemttl = tonumber(ARGV[12])
-if redis.call('EXISTS', tenant) == 0 then return -1 end
-if idemttl > 0 then
-  local prev = redis.call('GET', idem)
-  if prev then return prev end
-end
-local function record()
-  if idemttl > 0 then redis.call('SET', idem, id, 'PX', idemttl) end
-  redis.call('SET', exec, rec, 'PX', ttl)
-  redis.call('SET', sum, summary, 'PX', ttl)
-  redis.call('ZADD', execs, score, id)
-  redis.call('ZADD', execsof, score, id)
-  redis.call('HSET', execdep, id, dep)
-  trim(execs, kept, tp)
-end
-if park == '1' then
-  local raw = redis.call('GET', depkey)
-  if not raw then return -3 end
-  local ok, d = pcall(cjson.decode, raw)
-  if not ok or type(d) ~= 'table' then return -3 end
-  if (tonumber(d['ready_version']) or 0) == 0 then
-    if d['status'] ~= 'building' then return -2 end
-    if maxq > 0 and redis.call('LLEN', parked) >= maxq then return 0 end
-    record()
-    redis.call('RPUSH', parked, sync .. ':' .. id)
-    return 2
-  end
-end
-record()
+` + admitRecordLua + `record()
 return {1, tonumber(redis.call('HGET', tenant, 'max_concurrent_runs') or '0') or 0}`)
 
 // enqueueJobScript is enqueueScript's second step, in the scheduling slot: it refuses a full

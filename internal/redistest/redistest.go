@@ -152,3 +152,27 @@ func (s *Server) Running() bool {
 		return true
 	}
 }
+
+// WaitReplicas waits up to 10 s until n replicas hold a write made on this master: a freshly
+// synced replica streams only after its first acknowledgement, up to a second after it shows
+// online.
+func (s *Server) WaitReplicas(tb testing.TB, n int) {
+	tb.Helper()
+	c := s.Client()
+	defer c.Close()
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var wait *redis.Cmd
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error { // one connection: WAIT covers the SET
+			p.Set(ctx, "redistest:probe", "1", time.Minute)
+			wait = p.Do(ctx, "WAIT", n, 100)
+			return nil
+		})
+		if got, _ := wait.Int(); got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d replicas of %s did not hold a write within 10 s", n, s.Addr)
+		}
+	}
+}
