@@ -156,7 +156,7 @@ func (c *Config) validateWorkers(bad func(string, ...any)) {
 	if c.RedisMinReplicas > 0 && kindOf(c.RedisURL) == redisCluster {
 		bad("FAASPOT_REDIS_MIN_REPLICAS is not supported on a Redis Cluster (a WAIT would have to follow every write to its shard): use Sentinel")
 	}
-	if c.RedisMinReplicas > 0 && c.RedisReplicaTimeout <= 0 {
-		bad("FAASPOT_REDIS_REPLICA_TIMEOUT must be positive")
+	if c.RedisMinReplicas > 0 && c.RedisReplicaTimeout < time.Millisecond {
+		bad("FAASPOT_REDIS_REPLICA_TIMEOUT must be at least 1ms")
 	}
 }

@@ -56,6 +56,12 @@ func TestMinReplicas(t *testing.T) {
 		t.Errorf("the execution is not on the replica when EnqueueRun returns: %v", err)
 	}
 
+	// No direct dispatch with MinReplicas: the sync run is queued for any worker, not claimed.
+	e.ID = "d1"
+	if j, err := s.EnqueueDirect(ctx, tenant.ID, e, 0, "node-a"); err != nil || j != nil {
+		t.Errorf("EnqueueDirect with MinReplicas = %+v, %v; want the run queued, no job", j, err)
+	}
+
 	replica.Kill()
 	start := time.Now()
 	e.ID = "e2"

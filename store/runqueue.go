@@ -243,9 +243,12 @@ func (s *Store) EnqueueRun(ctx context.Context, tid string, e faaspot.Execution,
 // concurrency cap, the run is queued and claimed by consumer in the same atomic step, and the
 // returned job is consumer's to run and finish like any claimed job (its terminal record is not
 // pushed to waiters: the caller runs it). Otherwise it is queued for any worker, as EnqueueRun
-// does, and the job is nil. A keyed run (e.IdempotencyKey) is never claimed here.
+// does, and the job is nil. A keyed run (e.IdempotencyKey), and any run of a store with
+// Options.MinReplicas, is never claimed here.
 func (s *Store) EnqueueDirect(ctx context.Context, tid string, e faaspot.Execution, maxQueued int, consumer string) (*Job, error) {
-	if e.IdempotencyKey != "" {
+	if e.IdempotencyKey != "" || s.opts.MinReplicas > 0 {
+		// With MinReplicas, a claim made in the step whose WAIT then failed would leave a job
+		// pending for this node that nobody runs until it is reclaimed: queue it for any worker.
 		consumer = ""
 	}
 	_, entry, err := s.enqueueAnswer(ctx, tid, e, maxQueued, true, false, consumer)

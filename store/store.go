@@ -137,6 +137,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if _, ok := rdb.(*redis.ClusterClient); ok && opts.MinReplicas > 0 {
+		return nil, errors.New("store: MinReplicas is not supported over a Redis Cluster")
+	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{rdb: rdb, waits: opts.Waits, k: keys{p: opts.Prefix}, opts: opts, secrets: sec, origin: randomHex(8),
 		cluster: cluster}, nil
