@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/faaspot/faaspot"
 	"github.com/faaspot/faaspot/imagebuilder"
@@ -54,13 +56,14 @@ func (c *Config) registryCredentials(getenv func(string) string, log *slog.Logge
 // localImage makes the image of dep's version (dep.Image) present on this node's engine. With
 // a registry that names it, it pulls it; only when the registry answers that it has no such
 // image, or the pull fails otherwise (logged), does it build it here as rebuild does. Runs that
-// need the same image meanwhile wait for the one pull (and build). It returns the image to run:
-// dep.Image when pulled, else the rebuilt one's tag.
+// need the same image meanwhile wait for the one pull (and build), which goes on while any of
+// them waits (see flight), even when the run that started it is gone. It returns the image to
+// run: dep.Image when pulled, else the rebuilt one's tag.
 func (w *workers) localImage(ctx context.Context, tid string, dep faaspot.Deployment) (string, error) {
 	if _, ok := w.set.registry.Local(dep.Image); !ok {
 		return w.rebuild(ctx, tid, dep)
 	}
-	return w.pulls.do(ctx, dep.Image, func() (string, error) {
+	return w.pulls.do(ctx, dep.Image, func(ctx context.Context) (string, error) {
 		if w.pull(ctx, tid, dep) {
 			return dep.Image, nil
 		}
@@ -90,45 +93,88 @@ func (w *workers) pull(ctx context.Context, tid string, dep faaspot.Deployment) 
 	return false
 }
 
+// sharedImageTimeout bounds the work a flight shares (localImage's pull, then build): a pull,
+// which has no bound of its own, and a build, which the builder stops after
+// imagebuilder.DefaultTimeout.
+const sharedImageTimeout = 2 * imagebuilder.DefaultTimeout
+
 // flight runs one call per key at a time: the callers of a key that arrive while its call runs
-// wait for its result (or their own ctx) instead of calling again. The zero value is ready.
+// wait for its result (or their own ctx) instead of calling again. The call runs on its own
+// goroutine, under a context of its own: the first caller's values without its cancellation,
+// bounded by timeout (sharedImageTimeout when zero). So a caller that leaves (its ctx ended: its
+// job reclaimed, the node stopping) fails no other; the call is cancelled only when its last
+// caller has left, and a caller arriving after that starts a new one. The zero value is ready.
 type flight struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall
+	mu      sync.Mutex
+	calls   map[string]*flightCall
+	timeout time.Duration
+	// joined, when set (by tests), is called with a key and its call's number of callers each
+	// time one joins it, outside the lock.
+	joined func(key string, callers int)
 }
 
 type flightCall struct {
 	done    chan struct{}
 	val     string
 	err     error
-	waiters int // callers waiting for it (for the tests)
+	callers int                // callers waiting for it
+	cancel  context.CancelFunc // of its context
 }
 
-// do returns fn's result, calling it unless a call of key is in progress: then that call's.
-func (f *flight) do(ctx context.Context, key string, fn func() (string, error)) (string, error) {
+// do returns fn's result, calling it (on a goroutine, see flight) unless a call of key is in
+// progress: then that call's. It returns ctx's error when ctx ends first.
+func (f *flight) do(ctx context.Context, key string, fn func(context.Context) (string, error)) (string, error) {
 	f.mu.Lock()
-	if c, ok := f.calls[key]; ok {
-		c.waiters++
-		f.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.val, c.err
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
+	c, ok := f.calls[key]
+	if !ok {
+		c = f.start(ctx, key, fn)
 	}
+	c.callers++
+	n := c.callers
+	f.mu.Unlock()
+	if f.joined != nil {
+		f.joined(key, n)
+	}
+	select {
+	case <-c.done:
+		return c.val, c.err
+	case <-ctx.Done():
+		f.leave(key, c)
+		return "", ctx.Err()
+	}
+}
+
+// start starts the call of key, with f.mu held.
+func (f *flight) start(ctx context.Context, key string, fn func(context.Context) (string, error)) *flightCall {
 	if f.calls == nil {
 		f.calls = map[string]*flightCall{}
 	}
-	c := &flightCall{done: make(chan struct{})}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(f.timeout, sharedImageTimeout))
+	c := &flightCall{done: make(chan struct{}), cancel: cancel}
 	f.calls[key] = c
-	f.mu.Unlock()
-	defer func() {
+	go func() {
+		defer cancel()
+		val, err := fn(cctx)
 		f.mu.Lock()
-		delete(f.calls, key)
+		if f.calls[key] == c {
+			delete(f.calls, key)
+		}
+		c.val, c.err = val, err
 		f.mu.Unlock()
 		close(c.done)
 	}()
-	c.val, c.err = fn()
-	return c.val, c.err
+	return c
+}
+
+// leave counts a caller of c out; the last one cancels c, and a later caller of key starts anew.
+func (f *flight) leave(key string, c *flightCall) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c.callers--; c.callers > 0 {
+		return
+	}
+	if f.calls[key] == c {
+		delete(f.calls, key)
+	}
+	c.cancel()
 }

@@ -102,14 +102,30 @@ func TestRunPullsMissingImage(t *testing.T) {
 	}
 }
 
-// TestConcurrentRunsWaitForOnePull: runs missing the same image at once wait for one pull.
-func TestConcurrentRunsWaitForOnePull(t *testing.T) {
-	tw := newTestWorkers(t)
-	withRun(tw)
-	withRegistry(tw)
-	started, gate := make(chan struct{}), make(chan struct{})
+// joins makes f report each caller that joins a call: the channel gets its call's number of
+// callers then.
+func joins(f *flight, capacity int) <-chan int {
+	ch := make(chan int, capacity)
+	f.joined = func(_ string, n int) { ch <- n }
+	return ch
+}
+
+// waitCallers waits until a call has want callers, as joined reports them.
+func waitCallers(t *testing.T, joined <-chan int, want int) {
+	t.Helper()
+	for n := range joined {
+		if n == want {
+			return
+		}
+	}
+}
+
+// gatedPull makes the builder's pull signal started, then wait for gate (nil) or its ctx (ctx's
+// error).
+func gatedPull(tw *testWorkers) (started <-chan struct{}, gate chan struct{}) {
+	start, gate := make(chan struct{}), make(chan struct{})
 	tw.builder.pull = func(ctx context.Context, _ string) error {
-		close(started)
+		close(start)
 		select {
 		case <-gate:
 			return nil
@@ -117,8 +133,18 @@ func TestConcurrentRunsWaitForOnePull(t *testing.T) {
 			return ctx.Err()
 		}
 	}
+	return start, gate
+}
+
+// TestConcurrentRunsWaitForOnePull: runs missing the same image at once wait for one pull.
+func TestConcurrentRunsWaitForOnePull(t *testing.T) {
+	tw := newTestWorkers(t)
+	withRun(tw)
+	withRegistry(tw)
+	started, gate := gatedPull(tw)
 	dep := tw.store.deps["fn"]
 	const runs = 4
+	joined := joins(&tw.pulls, runs)
 	var wg sync.WaitGroup
 	got := make([]string, runs)
 	errs := make([]error, runs)
@@ -129,7 +155,7 @@ func TestConcurrentRunsWaitForOnePull(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); got[i], errs[i] = tw.localImage(t.Context(), testTenant, dep) }()
 	}
-	waitWaiters(t, &tw.pulls, testRegistryImage, runs-1)
+	waitCallers(t, joined, runs)
 	close(gate)
 	wg.Wait()
 	for i := range runs {
@@ -145,24 +171,92 @@ func TestConcurrentRunsWaitForOnePull(t *testing.T) {
 	}
 }
 
-// waitWaiters waits until the call of key in f has want waiters.
-func waitWaiters(t *testing.T, f *flight, key string, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second) // a bound on a hang, not a timing assumption
-	for {
-		f.mu.Lock()
-		n := -1
-		if c := f.calls[key]; c != nil {
-			n = c.waiters
-		}
-		f.mu.Unlock()
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callers wait for the pull of %s, want %d", n, key, want)
-		}
-		time.Sleep(time.Millisecond)
+// TestSharedPullOutlivesFirstCaller: when the run that started a pull is cancelled (its job
+// reclaimed, say), the runs waiting for that pull still get its image: the pull goes on.
+func TestSharedPullOutlivesFirstCaller(t *testing.T) {
+	tw := newTestWorkers(t)
+	withRun(tw)
+	withRegistry(tw)
+	started, gate := gatedPull(tw)
+	dep := tw.store.deps["fn"]
+	joined := joins(&tw.pulls, 2)
+	first, cancelFirst := context.WithCancel(t.Context())
+	firstErr := make(chan error, 1)
+	go func() { _, err := tw.localImage(first, testTenant, dep); firstErr <- err }()
+	<-started
+	type answer struct {
+		image string
+		err   error
+	}
+	second := make(chan answer, 1)
+	go func() { img, err := tw.localImage(t.Context(), testTenant, dep); second <- answer{img, err} }()
+	waitCallers(t, joined, 2)
+	cancelFirst()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled run's localImage = %v, want context.Canceled", err)
+	}
+	close(gate)
+	if a := <-second; a.err != nil || a.image != testRegistryImage {
+		t.Errorf("the waiting run's localImage = %q, %v; want %s", a.image, a.err, testRegistryImage)
+	}
+	if len(tw.builder.pulls) != 1 || len(tw.builder.specs) != 0 {
+		t.Errorf("pulled %d times, built %d; want one pull, no build", len(tw.builder.pulls), len(tw.builder.specs))
+	}
+}
+
+// TestFlightCancelledWhenAllLeave: a call goes on while any caller waits for it, is cancelled
+// once the last has left, and a caller arriving after that starts a new one.
+func TestFlightCancelledWhenAllLeave(t *testing.T) {
+	var f flight
+	joined := joins(&f, 3)
+	calls := make(chan context.Context, 2)
+	fn := func(ctx context.Context) (string, error) {
+		calls <- ctx
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	var ctxs [2]context.Context
+	var cancels [2]context.CancelFunc
+	errs := make(chan error, 2)
+	for i := range ctxs {
+		ctxs[i], cancels[i] = context.WithCancel(t.Context())
+		go func() { _, err := f.do(ctxs[i], "k", fn); errs <- err }()
+		waitCallers(t, joined, i+1)
+	}
+	call := <-calls
+	cancels[0]()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Errorf("the first caller's do = %v, want context.Canceled", err)
+	}
+	if err := call.Err(); err != nil {
+		t.Fatalf("the call's context ended (%v) while a caller waits for it", err)
+	}
+	cancels[1]()
+	<-errs
+	<-call.Done() // the last caller left: the call is cancelled
+	third, cancelThird := context.WithCancel(t.Context())
+	go func() { _, err := f.do(third, "k", fn); errs <- err }()
+	if next := <-calls; next == call || next.Err() != nil {
+		t.Errorf("a caller after the call was cancelled joined it (context %v), want a new call", next.Err())
+	}
+	cancelThird()
+	<-errs
+}
+
+type ctxKey struct{}
+
+// TestFlightBound: a call runs with the first caller's values, bounded by the flight's timeout
+// of its own.
+func TestFlightBound(t *testing.T) {
+	f := flight{timeout: time.Nanosecond}
+	ctx := context.WithValue(t.Context(), ctxKey{}, "v")
+	got, err := f.do(ctx, "k", func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		v, _ := ctx.Value(ctxKey{}).(string)
+		return v, ctx.Err()
+	})
+	if got != "v" || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("do = %q, %v; want the caller's value and context.DeadlineExceeded", got, err)
 	}
 }
 

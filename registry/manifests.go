@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -22,11 +24,15 @@ var ErrDeleteDisabled = errors.New("the registry does not allow deletes (storage
 // OCI's.
 const manifestTypes = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 
+// digestPattern is the only manifest digest DeleteManifest puts in a URL.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 // Client speaks the Registry HTTP API v2 to the registry at an Address, with its Credentials
 // (HTTP basic auth, or the bearer token a token server gives for them when the registry asks for
-// one). A loopback registry is spoken to over HTTP, as the engine does; another over HTTPS,
-// falling back to HTTP when the registry answers in plain HTTP (an insecure registry). It is
-// safe for concurrent use.
+// one). A loopback registry (127.0.0.0/8, ::1, localhost) is spoken to over plain HTTP, as the
+// engine does by default; any other only over HTTPS, never falling back to plain HTTP (its
+// credentials would go in clear). The credentials go only to the registry's host (see
+// checkTarget): a token realm or a redirect elsewhere is refused. It is safe for concurrent use.
 type Client struct {
 	addr  Address
 	creds Credentials
@@ -38,12 +44,47 @@ type Client struct {
 const requestTimeout = 30 * time.Second
 
 // NewClient returns a Client of the registry at a; hc nil is an HTTP client whose requests time
-// out after requestTimeout.
+// out after requestTimeout. The Client uses a copy of hc that refuses redirects checkTarget
+// refuses (then hc's own CheckRedirect, if any, decides).
 func NewClient(a Address, c Credentials, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: requestTimeout}
 	}
-	return &Client{addr: a, creds: c, http: hc}
+	own := *hc
+	cl := &Client{addr: a, creds: c, http: &own}
+	next := hc.CheckRedirect
+	own.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := cl.checkTarget(req.URL); err != nil {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return cl
+}
+
+// checkTarget reports (an error) when u is no place for the registry's credentials: it must be
+// on the registry's host name (any port), over HTTPS, or over plain HTTP when the registry is a
+// loopback one. So a token realm or a redirect named by an answer of the registry (or of
+// whoever answers in its place on a plain-HTTP path) cannot send the credentials to another
+// host, or in clear off this machine.
+func (c *Client) checkTarget(u *url.URL) error {
+	host, _, err := net.SplitHostPort(c.addr.Host)
+	if err != nil {
+		host = c.addr.Host
+	}
+	switch {
+	case !strings.EqualFold(u.Hostname(), host):
+		return fmt.Errorf("%s is not on the registry's host %s", u.Redacted(), host)
+	case u.Scheme == "https", u.Scheme == "http" && c.addr.loopback():
+		return nil
+	}
+	return fmt.Errorf("%s is not HTTPS (plain HTTP only for a loopback registry)", u.Redacted())
 }
 
 // DeleteManifest deletes the manifest that tag names in repo (a repository name without the
@@ -68,8 +109,8 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tag string) error {
 		return fmt.Errorf("manifest of %s:%s: the registry answered %s", name, tag, resp.Status)
 	}
 	digest := resp.Header.Get("Docker-Content-Digest")
-	if !strings.HasPrefix(digest, "sha256:") {
-		return fmt.Errorf("manifest of %s:%s: the registry gave no digest", name, tag)
+	if !digestPattern.MatchString(digest) {
+		return fmt.Errorf("manifest of %s:%s: the registry gave no sha256 digest (%.80q)", name, tag, digest)
 	}
 	resp, err = c.do(ctx, http.MethodDelete, "/v2/"+name+"/manifests/"+digest)
 	if err != nil {
@@ -107,16 +148,20 @@ func (c *Client) do(ctx context.Context, method, path string) (*http.Response, e
 	return c.send(ctx, method, path, "Bearer "+token)
 }
 
+// errPlainHTTP is send's error when a registry that is not on loopback answers HTTPS in plain
+// HTTP: its credentials are not sent in clear.
+var errPlainHTTP = errors.New("the registry answers in plain HTTP; faaspot speaks plain HTTP only to a loopback registry " +
+	"(127.0.0.0/8, ::1, localhost), so as not to send credentials in clear: serve it over HTTPS")
+
 // send sends one request, with basic auth unless authorization is given, over HTTP for a loopback
-// registry, else HTTPS (HTTP again when the registry answers HTTPS in plain HTTP).
+// registry, else HTTPS only (errPlainHTTP when the registry answers that in plain HTTP).
 func (c *Client) send(ctx context.Context, method, path, authorization string) (*http.Response, error) {
-	scheme := "https"
 	if c.addr.loopback() {
-		scheme = "http"
-	}
-	resp, err := c.sendTo(ctx, scheme, method, path, authorization)
-	if err != nil && scheme == "https" && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return c.sendTo(ctx, "http", method, path, authorization)
+	}
+	resp, err := c.sendTo(ctx, "https", method, path, authorization)
+	if err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return nil, fmt.Errorf("%s: %w", c.addr.Host, errPlainHTTP)
 	}
 	return resp, err
 }
@@ -137,12 +182,16 @@ func (c *Client) sendTo(ctx context.Context, scheme, method, path, authorization
 }
 
 // token gets a bearer token from the token server a challenge names (realm, service, scope),
-// logged in with the credentials.
+// logged in with the credentials. A realm checkTarget refuses (another host, or plain HTTP off
+// loopback) is an error, asked nothing.
 func (c *Client) token(ctx context.Context, challenge string) (string, error) {
 	params := parseChallenge(challenge[len("bearer "):])
 	realm, err := url.Parse(params["realm"])
 	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") {
-		return "", fmt.Errorf("the registry's token realm %q is not a URL", params["realm"])
+		return "", fmt.Errorf("the registry's token realm %.200q is not a URL", params["realm"])
+	}
+	if err := c.checkTarget(realm); err != nil {
+		return "", fmt.Errorf("the registry's token realm refused: %w", err)
 	}
 	q := realm.Query()
 	for _, k := range []string{"service", "scope"} {

@@ -10,6 +10,12 @@ import (
 	"testing"
 )
 
+// Digests of the fake registry's manifests.
+var (
+	digestA = "sha256:" + strings.Repeat("a", 64)
+	digestB = "sha256:" + strings.Repeat("b", 64)
+)
+
 // fakeRegistry is a Registry HTTP API v2 of manifests only: tags to digests, basic auth when user
 // is set, and deletes refused (405) unless allowed.
 type fakeRegistry struct {
@@ -80,12 +86,12 @@ func serve(t *testing.T, f *fakeRegistry, prefix string) *Client {
 
 func TestDeleteManifest(t *testing.T) {
 	f := &fakeRegistry{allowDelete: true, user: "u", pw: "p", tags: map[string]string{
-		"team/faaspot/t-1/d-2:h1": "sha256:aa", "team/faaspot/t-1/d-2:h2": "sha256:bb"}}
+		"team/faaspot/t-1/d-2:h1": digestA, "team/faaspot/t-1/d-2:h2": digestB}}
 	c := serve(t, f, "/team")
 	if err := c.DeleteManifest(t.Context(), "faaspot/t-1/d-2", "h1"); err != nil {
 		t.Fatalf("DeleteManifest = %v", err)
 	}
-	want := []string{"HEAD /v2/team/faaspot/t-1/d-2/manifests/h1", "DELETE /v2/team/faaspot/t-1/d-2/manifests/sha256:aa"}
+	want := []string{"HEAD /v2/team/faaspot/t-1/d-2/manifests/h1", "DELETE /v2/team/faaspot/t-1/d-2/manifests/" + digestA}
 	if fmt.Sprint(f.calls) != fmt.Sprint(want) {
 		t.Errorf("calls %q, want %q", f.calls, want)
 	}
@@ -109,7 +115,7 @@ func TestDeleteManifest(t *testing.T) {
 // TestDeleteManifestBearer: a registry that asks for a bearer token gets one from its token
 // server, logged in with the credentials.
 func TestDeleteManifestBearer(t *testing.T) {
-	f := &fakeRegistry{allowDelete: true, tags: map[string]string{"faaspot/t-1/d-2:h1": "sha256:aa"}}
+	f := &fakeRegistry{allowDelete: true, tags: map[string]string{"faaspot/t-1/d-2:h1": digestA}}
 	var tokenURL string
 	mux := http.NewServeMux()
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
