@@ -149,13 +149,19 @@ func enqueueOutcome(tid string, e faaspot.Execution, maxQueued, n int, err error
 // request looks for its job (requeueOrphan): older than any enqueue in progress.
 const orphanAge = 10 * time.Second
 
-// requeueScript queues the job of a run unless the tenant's run stream holds it already (a scan
-// of the stream: its jobs waiting and running, bounded by the tenant's queue and cap); it returns
-// 1 when it queued it. KEYS: run stream, run tenants, rotation, wake-up list. ARGV: tenant id,
-// execution id, deployment, sync field, wake-up list cap.
+// requeueScript queues the job of a run unless the scheduling slot holds it already: in the
+// tenant's run stream (a scan of the stream: its jobs waiting and running, bounded by the
+// tenant's queue and cap) or on the delayed set (a retry RetryLater scheduled: its member is
+// "tid\0id\0dep\0sync", sync one of 0, 1, n); it returns 1 when it queued it. The stream and
+// the delayed set change together (retryJobScript, releaseDueScript), so this one step sees the
+// job in one of them unless it is nowhere. KEYS: run stream, run tenants, rotation, wake-up list,
+// delayed set. ARGV: tenant id, execution id, deployment, sync field, wake-up list cap.
 var requeueScript = redis.NewScript(laneLua + `
-local stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, tenants, rr, wake, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local tid, id, dep, sync, wakekept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+for _, f in ipairs({'0', '1', 'n'}) do
+  if redis.call('ZSCORE', delayed, tid .. '\0' .. id .. '\0' .. dep .. '\0' .. f) then return 0 end
+end
 if redis.call('EXISTS', stream) == 1 then
   for _, e in ipairs(redis.call('XRANGE', stream, '-', '+')) do
     for j = 1, #e[2], 2 do
@@ -169,10 +175,24 @@ redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', syn
 wakeup(wake, wakekept)
 return 1`)
 
+// parkedScript returns 1 when the execution ARGV[1] is parked on the list KEYS[1] (an entry
+// "sync:id", sync one of 0, 1, n), else 0.
+var parkedScript = redis.NewScript(`
+for _, f in ipairs({'0', '1', 'n'}) do
+  if redis.call('LPOS', KEYS[1], f .. ':' .. ARGV[1]) then return 1 end
+end
+return 0`)
+
 // requeueOrphan repairs, over a Cluster, a run that an idempotency key gives but whose job a node
 // dying between enqueueSplit's two steps never queued: when its record still says queued after
-// orphanAge, the job is queued unless the stream holds it. A job queued twice this way (its
-// first ran and ended between the two looks) finds its record ended and is dropped by the worker.
+// orphanAge, the job is queued unless the run waits elsewhere. A queued record older than
+// orphanAge is also that of a run parked on its deployment (its first build still going) or of
+// one waiting for a retry on the delayed set (RetryLater wrote it queued again): neither is
+// queued. The parked list is read first, in the tenant's slot: a release (releaseAck, then
+// LTRIM) queues a run before taking it off the list, so a run not on the list any more is in the
+// scheduling slot already, which requeueScript reads in one step. A job queued twice this way
+// (its first ran and ended between the two looks) finds its record ended and is dropped by the
+// worker.
 func (s *Store) requeueOrphan(ctx context.Context, tid, id, dep, sync string) error {
 	e, err := s.GetExecution(ctx, tid, id)
 	if errors.Is(err, ErrNotFound) {
@@ -184,7 +204,14 @@ func (s *Store) requeueOrphan(ctx context.Context, tid, id, dep, sync string) er
 	if e.Status != faaspot.ExecQueued || s.now().Sub(e.CreatedAt) < orphanAge {
 		return nil
 	}
-	err = requeueScript.Run(ctx, s.rdb, []string{s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake()},
+	parked, err := parkedScript.Run(ctx, s.rdb, []string{s.k.parked(tid, e.Deployment)}, id).Int()
+	if err != nil {
+		return unavailable("look for a parked run", err)
+	}
+	if parked == 1 {
+		return nil
+	}
+	err = requeueScript.Run(ctx, s.rdb, []string{s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(), s.k.delayed()},
 		tid, id, e.Deployment, sync, wakeKept).Err()
 	if err != nil {
 		return unavailable("queue an orphaned run", err)

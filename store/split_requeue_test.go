@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/faaspot/faaspot"
+	"github.com/faaspot/faaspot/store"
+)
+
+// mustRepeat sends a repeated request of idempotency key "order-1" (EnqueueOrPark) and wants the
+// run id back.
+func mustRepeat(t *testing.T, s *testStore, tid, id string, now time.Time) {
+	t.Helper()
+	r := queued("fn", now)
+	r.IdempotencyKey = "order-1"
+	var ex *faaspot.ExistingRunError
+	if _, err := s.EnqueueOrPark(context.Background(), tid, r, 0, false); !errors.As(err, &ex) || ex.ID != id {
+		t.Fatalf("a repeated request = %v, want the run %s", err, id)
+	}
+}
+
+// TestSplitRepeatKeepsParkedRun: a run parked on its deployment (its first build still going)
+// for longer than orphanAge is not queued by a repeated request: only the build's end releases
+// it, once.
+func TestSplitRepeatKeepsParkedRun(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
+	s.SplitSteps()
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustPut(t, s, tn.ID, spec("fn", "v1", nil))
+	e := queued("fn", t0)
+	e.IdempotencyKey = "order-1"
+	if parked, err := s.EnqueueOrPark(ctx, tn.ID, e, 0, true); err != nil || !parked {
+		t.Fatalf("EnqueueOrPark = %v, %v; want parked", parked, err)
+	}
+	clock.Advance(11 * time.Second)
+	mustRepeat(t, s, tn.ID, e.ID, clock.Now())
+	mustNoJob(t, s, store.Runs)
+	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "b"), store.BuildOutcome{Image: "img:1"})
+	if j := mustNextJob(t, s, store.Runs, "w"); j.ID != e.ID {
+		t.Fatalf("released job = %+v, want the parked run's", j)
+	}
+	mustNoJob(t, s, store.Runs)
+}
+
+// TestSplitRepeatKeepsDelayedRun: a run waiting for a retry (its record queued again, its run on
+// the delayed set) is not queued by a repeated request: only ReleaseDue queues it, once.
+func TestSplitRepeatKeepsDelayedRun(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock(t0)
+	s := mustOpenStore(t, store.Options{Now: clock.Now})
+	s.SplitSteps()
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustPut(t, s, tn.ID, spec("fn", "v1", nil))
+	mustFinishBuild(t, s, mustNextJob(t, s, store.Builds, "b"), store.BuildOutcome{Image: "img:1"})
+	e := queued("fn", t0)
+	e.IdempotencyKey = "order-1"
+	if parked, err := s.EnqueueOrPark(ctx, tn.ID, e, 0, false); err != nil || parked {
+		t.Fatalf("EnqueueOrPark = %v, %v; want queued", parked, err)
+	}
+	job := mustNextJob(t, s, store.Runs, "w1")
+	e.Attempts = 1
+	if err := s.RetryLater(ctx, job, e, clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(11 * time.Second)
+	mustRepeat(t, s, tn.ID, e.ID, clock.Now())
+	mustNoJob(t, s, store.Runs)
+	if n, err := s.ReleaseDue(ctx, clock.Now().Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("ReleaseDue = %d, %v; want 1", n, err)
+	}
+	if j := mustNextJob(t, s, store.Runs, "w2"); j.ID != e.ID {
+		t.Fatalf("job = %+v, want the retried run's", j)
+	}
+	mustNoJob(t, s, store.Runs)
+}
