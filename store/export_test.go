@@ -26,3 +26,13 @@ func (s *Store) TokenKey(hash string) string { return s.k.token(hash) }
 // SplitSteps makes the store take the single-slot steps it takes over a Redis Cluster (split*.go)
 // on one Redis too, so that the tests run them on miniredis.
 func (s *Store) SplitSteps() { s.cluster = true }
+
+// FailStep makes the split step named step fail with err, as a node dying before it would.
+func (s *Store) FailStep(step string, err error) {
+	s.stepFault = func(at string) error {
+		if at == step {
+			return err
+		}
+		return nil
+	}
+}
