@@ -171,7 +171,8 @@ var delNameScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 1`)
 
-// fault is nil but in tests, where it fails the named step as a node dying before it would.
+// fault is nil but in tests, where it runs their hook before the named step: failing it as a
+// node dying there would, or acting as another node in between.
 func (s *Store) fault(step string) error {
 	if s.stepFault == nil {
 		return nil

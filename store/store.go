@@ -44,7 +44,7 @@ type Store struct {
 	local   []*Cache
 	// origin names this Store in its announcements.
 	origin string
-	// stepFault, set by tests only, fails the split step it names (fault).
+	// stepFault, set by tests only, is called before the steps it names (fault).
 	stepFault func(step string) error
 }
 
