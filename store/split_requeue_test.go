@@ -78,3 +78,38 @@ func TestSplitRepeatKeepsDelayedRun(t *testing.T) {
 	}
 	mustNoJob(t, s, store.Runs)
 }
+
+// TestSplitFullQueueRepeatInBetween: a request repeating the idempotency key of a run refused by
+// a full queue, arriving between its record and the step taking it back, is given the run's id;
+// that id then leads to a definite outcome (failed, QueueFull), not to nothing.
+func TestSplitFullQueueRepeatInBetween(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, store.Options{})
+	s.SplitSteps()
+	tn, _ := mustCreateTenant(t, s, "acme")
+	mustEnqueue(t, s, tn.ID, queued("fn", t0))
+	e := queued("fn", t0.Add(time.Millisecond))
+	e.IdempotencyKey = "order-1"
+	var given string
+	s.OnStep("enqueue: undo", func() {
+		r := queued("fn", t0.Add(2*time.Millisecond))
+		r.IdempotencyKey = "order-1"
+		var ex *faaspot.ExistingRunError
+		if err := s.EnqueueRun(ctx, tn.ID, r, 1, false); !errors.As(err, &ex) {
+			t.Errorf("the repeat in between = %v, want the refused run's id", err)
+			return
+		}
+		given = ex.ID
+	})
+	var qe *faaspot.QuotaError
+	if err := s.EnqueueRun(ctx, tn.ID, e, 1, false); !errors.As(err, &qe) {
+		t.Fatalf("EnqueueRun on a full queue = %v, want a QuotaError", err)
+	}
+	if given != e.ID {
+		t.Fatalf("the repeat was given %q, want %s", given, e.ID)
+	}
+	got, err := s.GetExecution(ctx, tn.ID, given)
+	if err != nil || !got.Terminal() || got.Error == nil || got.Error.Type != "QueueFull" {
+		t.Errorf("the run the repeat was given: %+v, %v; want it ended, QueueFull", got, err)
+	}
+}

@@ -57,16 +57,23 @@ wakeup(wake, wakekept)
 return 1`)
 
 // enqueueUndoScript takes back what enqueueRecordScript wrote for a run whose queue was full:
-// its record, summary and index entries, and the idempotency key while it gives this run. KEYS:
-// record, summary, index, deployment index, execution->deployment hash, idempotency key. ARGV:
-// execution id.
+// its summary and index entries, and the idempotency key while it gives this run; its record is
+// not deleted but ended, failed with the error type QueueFull (ARGV[2], kept ARGV[3] ms), for a
+// request that was given its id meanwhile (enqueueSplit). KEYS: record, summary, index,
+// deployment index, execution->deployment hash, idempotency key. ARGV: execution id, failed
+// record, TTL (ms).
 var enqueueUndoScript = redis.NewScript(`
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
 if redis.call('GET', KEYS[6]) == ARGV[1] then redis.call('DEL', KEYS[6]) end
 return 1`)
+
+// queueFullType is the error type of the record a run refused by a full queue leaves over a
+// Cluster (enqueueUndoScript).
+const queueFullType = "QueueFull"
 
 // enqueueSplit is enqueueAnswer over a Cluster: the record first (enqueueRecordScript, which
 // parks the run or answers an idempotency key's execution on its own), then the job
@@ -74,11 +81,16 @@ return 1`)
 // trip more than on one Redis for a queued run; none more for a parked one or a repeated key.
 //
 // A full queue is found by the second step, after the record was written: a third step takes it
-// back (enqueueUndoScript) before the caller gets its *QuotaError, so nothing of the refused run
-// stays; until then it was listed among the tenant's executions, as queued, and a request
-// repeating its idempotency key in that instant was given it (and then finds it gone). A node
-// dying between the record and the undo leaves it as a node dying between the two steps does.
-// A node dying between
+// back (enqueueUndoScript) before the caller gets its *QuotaError. Until then the run was listed
+// among the tenant's executions, as queued, and a request repeating its idempotency key in that
+// instant was given its id: for that request the record is not deleted but ended, failed with
+// the error type QueueFull, unlisted and expiring as any record, so that the id it was given
+// leads to a definite outcome rather than to nothing. The key itself is freed, as on one Redis
+// (which writes nothing for a full queue): a client retrying the refused request with it gets a
+// new run. (A look at the queue's length before the first step would add a round trip to every
+// run and still leave the queue free to fill before the second: the third step stays needed.)
+// A node dying between the record and the undo leaves it as a node dying between the two steps
+// does. A node dying between
 // the record and the job leaves a queued record that no job runs (the client had no answer: the
 // run was not accepted) until it expires with Options.ResultTTL; with an idempotency key, a
 // repeated request finds it there and queues its job again (requeueOrphan).
@@ -117,15 +129,35 @@ func (s *Store) enqueueSplit(ctx context.Context, tid string, e faaspot.Executio
 		return 3, entry, nil
 	}
 	if n, _ := res.(int64); n == 0 {
-		err := enqueueUndoScript.Run(context.WithoutCancel(ctx), s.rdb,
-			[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.execs(tid), s.k.execsOf(tid, e.Deployment),
-				s.k.execDep(tid), s.k.idem(tid, e.Deployment, e.IdempotencyKey)}, e.ID).Err()
-		if err != nil {
-			return 0, "", unavailable("enqueue run", err)
+		if err := s.enqueueUndo(context.WithoutCancel(ctx), tid, e, maxQueued); err != nil {
+			return 0, "", err
 		}
 		return enqueueOutcome(tid, e, maxQueued, 0, nil)
 	}
 	return 1, "", nil
+}
+
+// enqueueUndo runs enqueueUndoScript for the run e that a full queue (maxQueued) refused.
+func (s *Store) enqueueUndo(ctx context.Context, tid string, e faaspot.Execution, maxQueued int) error {
+	if err := s.fault("enqueue: undo"); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	e.Status, e.FinishedAt = faaspot.ExecFailed, &now
+	e.Error = &faaspot.ExecError{Type: queueFullType,
+		Message: fmt.Sprintf("refused: the tenant's queue of runs was full (%d waiting)", maxQueued)}
+	failed, err := encodeExecution(e)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	err = enqueueUndoScript.Run(ctx, s.rdb,
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.execs(tid), s.k.execsOf(tid, e.Deployment),
+			s.k.execDep(tid), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
+		e.ID, failed, s.opts.ResultTTL.Milliseconds()).Err()
+	if err != nil {
+		return unavailable("enqueue run", err)
+	}
+	return nil
 }
 
 // enqueueOutcome maps an answer of the enqueue scripts to enqueueAnswer's.
