@@ -58,12 +58,16 @@ return 1`)
 
 // enqueueUndoScript takes back what enqueueRecordScript wrote for a run whose queue was full:
 // its summary and index entries, and the idempotency key while it gives this run; its record is
-// not deleted but ended, failed with the error type QueueFull (ARGV[2], kept ARGV[3] ms), for a
-// request that was given its id meanwhile (enqueueSplit). KEYS: record, summary, index,
-// deployment index, execution->deployment hash, idempotency key. ARGV: execution id, failed
-// record, TTL (ms).
+// deleted, or with ARGV[2] ended, failed with the error type QueueFull (ARGV[2], kept ARGV[3]
+// ms), for a request that was given its id meanwhile (enqueueSplit). KEYS: record, summary,
+// index, deployment index, execution->deployment hash, idempotency key. ARGV: execution id,
+// failed record ("" for none), TTL (ms).
 var enqueueUndoScript = redis.NewScript(`
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -83,17 +87,18 @@ const queueFullType = "QueueFull"
 // A full queue is found by the second step, after the record was written: a third step takes it
 // back (enqueueUndoScript) before the caller gets its *QuotaError. Until then the run was listed
 // among the tenant's executions, as queued, and a request repeating its idempotency key in that
-// instant was given its id: for that request the record is not deleted but ended, failed with
-// the error type QueueFull, unlisted and expiring as any record, so that the id it was given
-// leads to a definite outcome rather than to nothing. The key itself is freed, as on one Redis
-// (which writes nothing for a full queue): a client retrying the refused request with it gets a
-// new run. (A look at the queue's length before the first step would add a round trip to every
-// run and still leave the queue free to fill before the second: the third step stays needed.)
-// A node dying between the record and the undo leaves it as a node dying between the two steps
-// does. A node dying between
-// the record and the job leaves a queued record that no job runs (the client had no answer: the
-// run was not accepted) until it expires with Options.ResultTTL; with an idempotency key, a
-// repeated request finds it there and queues its job again (requeueOrphan).
+// instant was given its id: so the record of a run with an idempotency key is not deleted but
+// ended, failed with the error type QueueFull, unlisted and expiring as any record, and the id
+// that request was given leads to a definite outcome rather than to nothing. A run without a key
+// leaves nothing, as on one Redis (no request can be given its id). The key is freed, as on one
+// Redis (which writes nothing for a full queue): a client retrying the refused request with it
+// gets a new run. No look at the queue's length before the first step: it would add a round trip
+// to every run and still leave the queue free to fill before the second, so the third step would
+// stay needed. A node dying between the record and the undo leaves it as a node dying between the
+// two steps does. A node dying between the record and the job leaves a queued record that no job
+// runs (the client had no answer: the run was not accepted) until it expires with
+// Options.ResultTTL; with an idempotency key, a repeated request finds it there and queues its job
+// again (requeueOrphan).
 func (s *Store) enqueueSplit(ctx context.Context, tid string, e faaspot.Execution, rec []byte, idemTTL int64, maxQueued int, sync, park bool, consumer string) (int, string, error) {
 	res, err := enqueueRecordScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment),
@@ -142,15 +147,18 @@ func (s *Store) enqueueUndo(ctx context.Context, tid string, e faaspot.Execution
 	if err := s.fault("enqueue: undo"); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	e.Status, e.FinishedAt = faaspot.ExecFailed, &now
-	e.Error = &faaspot.ExecError{Type: queueFullType,
-		Message: fmt.Sprintf("refused: the tenant's queue of runs was full (%d waiting)", maxQueued)}
-	failed, err := encodeExecution(e)
-	if err != nil {
-		return fmt.Errorf("encode execution: %w", err)
+	var failed []byte
+	if e.IdempotencyKey != "" {
+		now := s.now().UTC()
+		e.Status, e.FinishedAt = faaspot.ExecFailed, &now
+		e.Error = &faaspot.ExecError{Type: queueFullType,
+			Message: fmt.Sprintf("refused: the tenant's queue of runs was full (%d waiting)", maxQueued)}
+		var err error
+		if failed, err = encodeExecution(e); err != nil {
+			return fmt.Errorf("encode execution: %w", err)
+		}
 	}
-	err = enqueueUndoScript.Run(ctx, s.rdb,
+	err := enqueueUndoScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.execs(tid), s.k.execsOf(tid, e.Deployment),
 			s.k.execDep(tid), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
 		e.ID, failed, s.opts.ResultTTL.Milliseconds()).Err()
