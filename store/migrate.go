@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -21,13 +22,15 @@ import (
 const layoutVersion = "2"
 
 // migrateLockTTL bounds how long a node migrating the layout keeps the others waiting, should it
-// die meanwhile.
+// die meanwhile; the node renews its lock every third of it while it migrates (holdLock).
 const migrateLockTTL = 5 * time.Minute
 
 // ensureLayout migrates the keys to the current layout unless they are there already. A node
-// finding another one migrating waits for it (or for its lock to expire) before going on.
+// finding another one migrating waits for it (or for its lock to expire) before going on. The
+// lock holds a value of this call's own: it is renewed and released only while it holds that
+// value (a node whose lock expired, however slow, never renews or deletes another node's).
 func (s *Store) ensureLayout(ctx context.Context) error {
-	lock := s.k.p + "{g}:migrating"
+	lock, owner := s.k.p+"{g}:migrating", s.origin+":"+randomHex(8)
 	for {
 		v, err := s.rdb.Get(ctx, s.k.layout()).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -36,16 +39,17 @@ func (s *Store) ensureLayout(ctx context.Context) error {
 		if v == layoutVersion {
 			return nil
 		}
-		took, err := s.rdb.SetNX(ctx, lock, s.origin, migrateLockTTL).Result()
+		took, err := s.rdb.SetNX(ctx, lock, owner, migrateLockTTL).Result()
 		if err != nil {
 			return unavailable("lock the key layout migration", err)
 		}
 		if took {
+			release := s.holdLock(ctx, lock, owner, migrateLockTTL)
 			err := s.migrateKeys(ctx)
 			if err == nil {
 				err = s.rdb.Set(ctx, s.k.layout(), layoutVersion, 0).Err()
 			}
-			_ = s.rdb.Del(context.WithoutCancel(ctx), lock).Err()
+			release()
 			if err != nil {
 				return unavailable("migrate the key layout", err)
 			}
@@ -56,6 +60,56 @@ func (s *Store) ensureLayout(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// renewLockScript sets the TTL of the lock KEYS[1] to ARGV[2] ms while it holds ARGV[1]; 1 when
+// it did, 0 when the lock is another's or gone.
+var renewLockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
+
+// releaseLockScript deletes the lock KEYS[1] while it holds ARGV[1]; 1 when it did.
+var releaseLockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`)
+
+// renewLock sets the lock key's TTL to ttl while it holds owner; false when it does not.
+func (s *Store) renewLock(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	n, err := renewLockScript.Run(ctx, s.rdb, []string{key}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("renew lock %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// holdLock renews the lock key, taken with the value owner and the TTL ttl, every third of ttl
+// until the returned release is called, which stops renewing and deletes the lock while it
+// still holds owner. A renewal failing (the lock expired and was taken by another node, or
+// Redis did not answer) is not retried before the next tick: migrating twice at once is
+// harmless (migrate.go), the lock only spares the work.
+func (s *Store) holdLock(ctx context.Context, key, owner string, ttl time.Duration) (release func()) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_, _ = s.renewLock(ctx, key, owner, ttl)
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		_ = releaseLockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, owner).Err()
 	}
 }
 
@@ -84,19 +138,24 @@ func (s *Store) moveKey(ctx context.Context, old, to string) error {
 	if !strings.HasPrefix(err.Error(), "CROSSSLOT") {
 		return err
 	}
+	// The TTL before the value: a key expiring between the two is then found gone by DUMP,
+	// never restored without its TTL (an execution record kept for good).
+	ttl, err := s.rdb.PTTL(ctx, old).Result()
+	if err != nil {
+		return err
+	}
+	switch {
+	case ttl == -2 || ttl == 0:
+		return nil // gone, or expiring within the millisecond: RESTORE would keep it for good
+	case ttl < 0:
+		ttl = 0 // no expiry
+	}
 	dump, err := s.rdb.Dump(ctx, old).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
 	if err != nil {
 		return err
-	}
-	ttl, err := s.rdb.PTTL(ctx, old).Result()
-	if err != nil {
-		return err
-	}
-	if ttl < 0 {
-		ttl = 0 // no expiry
 	}
 	err = s.rdb.Restore(ctx, to, ttl, dump).Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYKEY") {
@@ -178,38 +237,4 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// copyCaps writes every tenant's max_concurrent_runs into the claim's copy ({q}:caps): the copy
-// of a store migrated from the earlier layout, or one that a node dying inside SetQuotas left
-// behind.
-func (s *Store) copyCaps(ctx context.Context) error {
-	names, err := s.rdb.HGetAll(ctx, s.k.tenantNames()).Result()
-	if err != nil || len(names) == 0 {
-		return err
-	}
-	tids := make([]string, 0, len(names))
-	for _, tid := range names {
-		tids = append(tids, tid)
-	}
-	cmds := make([]*redis.StringCmd, len(tids))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, tid := range tids {
-			cmds[i] = p.HGet(ctx, s.k.tenant(tid), "max_concurrent_runs")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	caps := make([]any, 0, 2*len(tids))
-	for i, tid := range tids {
-		if v, err := cmds[i].Result(); err == nil {
-			caps = append(caps, tid, v)
-		}
-	}
-	if len(caps) == 0 {
-		return nil
-	}
-	return s.rdb.HSet(ctx, s.k.caps(), caps...).Err()
 }

@@ -15,7 +15,8 @@ import (
 // too: each test makes its store take them.
 
 // TestSplitFullQueueTakesBack: a run refused by a full queue, found full by the second step,
-// leaves nothing: no record, not listed, its idempotency key free for the next request.
+// leaves only its record, ended (failed, QueueFull): not listed, its idempotency key free for
+// the next request.
 func TestSplitFullQueueTakesBack(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t, store.Options{})
@@ -28,8 +29,9 @@ func TestSplitFullQueueTakesBack(t *testing.T) {
 	if err := s.EnqueueRun(ctx, tn.ID, e, 1, false); !errors.As(err, &qe) {
 		t.Fatalf("EnqueueRun on a full queue = %v, want a QuotaError", err)
 	}
-	if _, err := s.GetExecution(ctx, tn.ID, e.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("the refused run's record: %v, want none", err)
+	if got, err := s.GetExecution(ctx, tn.ID, e.ID); err != nil || got.Status != faaspot.ExecFailed ||
+		got.Error == nil || got.Error.Type != "QueueFull" {
+		t.Errorf("the refused run's record: %+v, %v; want it failed, QueueFull", got, err)
 	}
 	list, _, err := s.ListExecutions(ctx, tn.ID, faaspot.ExecutionQuery{Limit: 10})
 	if err != nil || len(list) != 1 || list[0].ID != first.ID {

@@ -57,16 +57,27 @@ wakeup(wake, wakekept)
 return 1`)
 
 // enqueueUndoScript takes back what enqueueRecordScript wrote for a run whose queue was full:
-// its record, summary and index entries, and the idempotency key while it gives this run. KEYS:
-// record, summary, index, deployment index, execution->deployment hash, idempotency key. ARGV:
-// execution id.
+// its summary and index entries, and the idempotency key while it gives this run; its record is
+// deleted, or with ARGV[2] ended, failed with the error type QueueFull (ARGV[2], kept ARGV[3]
+// ms), for a request that was given its id meanwhile (enqueueSplit). KEYS: record, summary,
+// index, deployment index, execution->deployment hash, idempotency key. ARGV: execution id,
+// failed record ("" for none), TTL (ms).
 var enqueueUndoScript = redis.NewScript(`
-redis.call('DEL', KEYS[1], KEYS[2])
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
 if redis.call('GET', KEYS[6]) == ARGV[1] then redis.call('DEL', KEYS[6]) end
 return 1`)
+
+// queueFullType is the error type of the record a run refused by a full queue leaves over a
+// Cluster (enqueueUndoScript).
+const queueFullType = "QueueFull"
 
 // enqueueSplit is enqueueAnswer over a Cluster: the record first (enqueueRecordScript, which
 // parks the run or answers an idempotency key's execution on its own), then the job
@@ -74,14 +85,20 @@ return 1`)
 // trip more than on one Redis for a queued run; none more for a parked one or a repeated key.
 //
 // A full queue is found by the second step, after the record was written: a third step takes it
-// back (enqueueUndoScript) before the caller gets its *QuotaError, so nothing of the refused run
-// stays; until then it was listed among the tenant's executions, as queued, and a request
-// repeating its idempotency key in that instant was given it (and then finds it gone). A node
-// dying between the record and the undo leaves it as a node dying between the two steps does.
-// A node dying between
-// the record and the job leaves a queued record that no job runs (the client had no answer: the
-// run was not accepted) until it expires with Options.ResultTTL; with an idempotency key, a
-// repeated request finds it there and queues its job again (requeueOrphan).
+// back (enqueueUndoScript) before the caller gets its *QuotaError. Until then the run was listed
+// among the tenant's executions, as queued, and a request repeating its idempotency key in that
+// instant was given its id: so the record of a run with an idempotency key is not deleted but
+// ended, failed with the error type QueueFull, unlisted and expiring as any record, and the id
+// that request was given leads to a definite outcome rather than to nothing. A run without a key
+// leaves nothing, as on one Redis (no request can be given its id). The key is freed, as on one
+// Redis (which writes nothing for a full queue): a client retrying the refused request with it
+// gets a new run. No look at the queue's length before the first step: it would add a round trip
+// to every run and still leave the queue free to fill before the second, so the third step would
+// stay needed. A node dying between the record and the undo leaves it as a node dying between the
+// two steps does. A node dying between the record and the job leaves a queued record that no job
+// runs (the client had no answer: the run was not accepted) until it expires with
+// Options.ResultTTL; with an idempotency key, a repeated request finds it there and queues its job
+// again (requeueOrphan).
 func (s *Store) enqueueSplit(ctx context.Context, tid string, e faaspot.Execution, rec []byte, idemTTL int64, maxQueued int, sync, park bool, consumer string) (int, string, error) {
 	res, err := enqueueRecordScript.Run(ctx, s.rdb,
 		[]string{s.k.exec(tid, e.ID), s.k.execs(tid), s.k.tenant(tid), s.k.sum(tid, e.ID), s.k.execsOf(tid, e.Deployment),
@@ -117,15 +134,38 @@ func (s *Store) enqueueSplit(ctx context.Context, tid string, e faaspot.Executio
 		return 3, entry, nil
 	}
 	if n, _ := res.(int64); n == 0 {
-		err := enqueueUndoScript.Run(context.WithoutCancel(ctx), s.rdb,
-			[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.execs(tid), s.k.execsOf(tid, e.Deployment),
-				s.k.execDep(tid), s.k.idem(tid, e.Deployment, e.IdempotencyKey)}, e.ID).Err()
-		if err != nil {
-			return 0, "", unavailable("enqueue run", err)
+		if err := s.enqueueUndo(context.WithoutCancel(ctx), tid, e, maxQueued); err != nil {
+			return 0, "", err
 		}
 		return enqueueOutcome(tid, e, maxQueued, 0, nil)
 	}
 	return 1, "", nil
+}
+
+// enqueueUndo runs enqueueUndoScript for the run e that a full queue (maxQueued) refused.
+func (s *Store) enqueueUndo(ctx context.Context, tid string, e faaspot.Execution, maxQueued int) error {
+	if err := s.fault("enqueue: undo"); err != nil {
+		return err
+	}
+	var failed []byte
+	if e.IdempotencyKey != "" {
+		now := s.now().UTC()
+		e.Status, e.FinishedAt = faaspot.ExecFailed, &now
+		e.Error = &faaspot.ExecError{Type: queueFullType,
+			Message: fmt.Sprintf("refused: the tenant's queue of runs was full (%d waiting)", maxQueued)}
+		var err error
+		if failed, err = encodeExecution(e); err != nil {
+			return fmt.Errorf("encode execution: %w", err)
+		}
+	}
+	err := enqueueUndoScript.Run(ctx, s.rdb,
+		[]string{s.k.exec(tid, e.ID), s.k.sum(tid, e.ID), s.k.execs(tid), s.k.execsOf(tid, e.Deployment),
+			s.k.execDep(tid), s.k.idem(tid, e.Deployment, e.IdempotencyKey)},
+		e.ID, failed, s.opts.ResultTTL.Milliseconds()).Err()
+	if err != nil {
+		return unavailable("enqueue run", err)
+	}
+	return nil
 }
 
 // enqueueOutcome maps an answer of the enqueue scripts to enqueueAnswer's.
@@ -149,13 +189,19 @@ func enqueueOutcome(tid string, e faaspot.Execution, maxQueued, n int, err error
 // request looks for its job (requeueOrphan): older than any enqueue in progress.
 const orphanAge = 10 * time.Second
 
-// requeueScript queues the job of a run unless the tenant's run stream holds it already (a scan
-// of the stream: its jobs waiting and running, bounded by the tenant's queue and cap); it returns
-// 1 when it queued it. KEYS: run stream, run tenants, rotation, wake-up list. ARGV: tenant id,
-// execution id, deployment, sync field, wake-up list cap.
+// requeueScript queues the job of a run unless the scheduling slot holds it already: in the
+// tenant's run stream (a scan of the stream: its jobs waiting and running, bounded by the
+// tenant's queue and cap) or on the delayed set (a retry RetryLater scheduled: its member is
+// "tid\0id\0dep\0sync", sync one of 0, 1, n); it returns 1 when it queued it. The stream and
+// the delayed set change together (retryJobScript, releaseDueScript), so this one step sees the
+// job in one of them unless it is nowhere. KEYS: run stream, run tenants, rotation, wake-up list,
+// delayed set. ARGV: tenant id, execution id, deployment, sync field, wake-up list cap.
 var requeueScript = redis.NewScript(laneLua + `
-local stream, tenants, rr, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, tenants, rr, wake, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local tid, id, dep, sync, wakekept = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+for _, f in ipairs({'0', '1', 'n'}) do
+  if redis.call('ZSCORE', delayed, tid .. '\0' .. id .. '\0' .. dep .. '\0' .. f) then return 0 end
+end
 if redis.call('EXISTS', stream) == 1 then
   for _, e in ipairs(redis.call('XRANGE', stream, '-', '+')) do
     for j = 1, #e[2], 2 do
@@ -169,10 +215,24 @@ redis.call('XADD', stream, '*', 'tenant', tid, 'id', id, 'dep', dep, 'sync', syn
 wakeup(wake, wakekept)
 return 1`)
 
+// parkedScript returns 1 when the execution ARGV[1] is parked on the list KEYS[1] (an entry
+// "sync:id", sync one of 0, 1, n), else 0.
+var parkedScript = redis.NewScript(`
+for _, f in ipairs({'0', '1', 'n'}) do
+  if redis.call('LPOS', KEYS[1], f .. ':' .. ARGV[1]) then return 1 end
+end
+return 0`)
+
 // requeueOrphan repairs, over a Cluster, a run that an idempotency key gives but whose job a node
 // dying between enqueueSplit's two steps never queued: when its record still says queued after
-// orphanAge, the job is queued unless the stream holds it. A job queued twice this way (its
-// first ran and ended between the two looks) finds its record ended and is dropped by the worker.
+// orphanAge, the job is queued unless the run waits elsewhere. A queued record older than
+// orphanAge is also that of a run parked on its deployment (its first build still going) or of
+// one waiting for a retry on the delayed set (RetryLater wrote it queued again): neither is
+// queued. The parked list is read first, in the tenant's slot: a release (releaseAck, then
+// LTRIM) queues a run before taking it off the list, so a run not on the list any more is in the
+// scheduling slot already, which requeueScript reads in one step. A job queued twice this way
+// (its first ran and ended between the two looks) finds its record ended and is dropped by the
+// worker.
 func (s *Store) requeueOrphan(ctx context.Context, tid, id, dep, sync string) error {
 	e, err := s.GetExecution(ctx, tid, id)
 	if errors.Is(err, ErrNotFound) {
@@ -184,7 +244,14 @@ func (s *Store) requeueOrphan(ctx context.Context, tid, id, dep, sync string) er
 	if e.Status != faaspot.ExecQueued || s.now().Sub(e.CreatedAt) < orphanAge {
 		return nil
 	}
-	err = requeueScript.Run(ctx, s.rdb, []string{s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake()},
+	parked, err := parkedScript.Run(ctx, s.rdb, []string{s.k.parked(tid, e.Deployment)}, id).Int()
+	if err != nil {
+		return unavailable("look for a parked run", err)
+	}
+	if parked == 1 {
+		return nil
+	}
+	err = requeueScript.Run(ctx, s.rdb, []string{s.k.runs(tid), s.k.runTenants(), s.k.rr(), s.k.wake(), s.k.delayed()},
 		tid, id, e.Deployment, sync, wakeKept).Err()
 	if err != nil {
 		return unavailable("queue an orphaned run", err)

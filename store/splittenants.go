@@ -106,8 +106,14 @@ func (s *Store) authenticateSplit(ctx context.Context, hash string, defaultRate 
 
 // deleteTenantSplit is DeleteTenant's removal over a Cluster, in single-slot steps whose order
 // leaves a tenant that a second DeleteTenant finishes removing, should a node die midway: its
-// tokens first (nothing can act for it any more), its queues ({q}), its name ({g}), its data
-// ({tid}, scanned on the node holding its slot), and its record last.
+// tokens first (nothing can act for it any more), its queues ({q}), its data ({tid}, scanned on
+// the node holding its slot) and token list, its name ({g}), and its record last. As long as
+// the name stands the record stands too, so the admin API, which finds a tenant by its name,
+// reaches a half-deleted one and deleting it again finishes. The name goes before the record,
+// not after: a name left without its record would be found by nothing (TenantByName answers
+// ErrNotFound) and would keep the name taken for good; a record left without its name (a node
+// dying between the last two steps) holds no token, data or queue: a few fields that nothing
+// reaches.
 func (s *Store) deleteTenantSplit(ctx context.Context, tid, name string, hashes []string) error {
 	if len(hashes) > 0 {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -120,6 +126,9 @@ func (s *Store) deleteTenantSplit(ctx context.Context, tid, name string, hashes 
 			return unavailable("delete tenant", err)
 		}
 	}
+	if err := s.fault("delete tenant: queues"); err != nil {
+		return err
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.k.runs(tid), s.k.builds(tid))
 		p.SRem(ctx, s.k.runTenants(), tid)
@@ -129,19 +138,46 @@ func (s *Store) deleteTenantSplit(ctx context.Context, tid, name string, hashes 
 		p.HDel(ctx, s.k.caps(), tid)
 		return nil
 	})
-	if err == nil {
-		err = s.rdb.HDel(ctx, s.k.tenantNames(), name).Err()
-	}
 	if err != nil {
 		return unavailable("delete tenant", err)
+	}
+	if err := s.fault("delete tenant: data"); err != nil {
+		return err
 	}
 	if err := s.deleteTenantData(ctx, tid); err != nil {
 		return err
 	}
-	if err := s.rdb.Del(ctx, s.k.tokens(tid), s.k.tenant(tid)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, s.k.tokens(tid)).Err(); err != nil {
+		return unavailable("delete tenant", err)
+	}
+	if err := s.fault("delete tenant: name"); err != nil {
+		return err
+	}
+	if err := delNameScript.Run(ctx, s.rdb, []string{s.k.tenantNames()}, name, tid).Err(); err != nil {
+		return unavailable("delete tenant", err)
+	}
+	if err := s.fault("delete tenant: record"); err != nil {
+		return err
+	}
+	if err := s.rdb.Del(ctx, s.k.tenant(tid)).Err(); err != nil {
 		return unavailable("delete tenant", err)
 	}
 	return nil
+}
+
+// delNameScript deletes the tenant name ARGV[1] while it names the tenant ARGV[2]. KEYS: tenant
+// names.
+var delNameScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1`)
+
+// fault is nil but in tests, where it runs their hook before the named step: failing it as a
+// node dying there would, or acting as another node in between.
+func (s *Store) fault(step string) error {
+	if s.stepFault == nil {
+		return nil
+	}
+	return s.stepFault(step)
 }
 
 // deleteTenantData deletes every {p}t:{tid}: key, scanning the node that holds the tenant's slot

@@ -44,6 +44,8 @@ type Store struct {
 	local   []*Cache
 	// origin names this Store in its announcements.
 	origin string
+	// stepFault, set by tests only, is called before the steps it names (fault).
+	stepFault func(step string) error
 }
 
 // Options configure a Store. The daemon fills them from its configuration (daemon.DefaultConfig
