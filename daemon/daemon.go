@@ -82,8 +82,9 @@ func New(cfg Config, log *slog.Logger) *Daemon {
 	return &Daemon{cfg: cfg, log: log, Registry: reg, metrics: m}
 }
 
-// Open connects to Redis and (on a node with workers) Docker, removes orphaned sandbox containers, starts the workers and
-// starts serving HTTP on cfg.Listen (opened synchronously: Addr is valid when Open returns).
+// Open connects to Redis and, on a node with workers, to Docker (an API node opens no engine),
+// removes orphaned sandbox containers, starts the workers and starts serving HTTP on cfg.Listen
+// (opened synchronously: Addr is valid when Open returns).
 func (d *Daemon) Open(ctx context.Context) error {
 	if err := d.cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
