@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
@@ -138,6 +139,24 @@ func removeSuiteImages(ctx context.Context) {
 		b := imagebuilder.New(env.docker, imagebuilder.Config{Labels: map[string]string{sandbox.LabelNode: id}}, discard)
 		if err := b.RemoveOwned(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "integration: images of node %s: %v\n", id, err)
+		}
+		removeLabelled(ctx, id)
+	}
+}
+
+// removeLabelled removes every image left carrying node id's label and ours, whatever its name:
+// images named in a test registry (127.0.0.1:PORT/…), which the builder without that registry
+// does not recognise as deployment images.
+func removeLabelled(ctx context.Context, id string) {
+	imgs, err := env.docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", "io.faaspot.managed=true"), filters.Arg("label", sandbox.LabelNode+"="+id))})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration: list images of node %s: %v\n", id, err)
+		return
+	}
+	for _, img := range imgs {
+		if _, err := env.docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: remove image %s of node %s: %v\n", img.ID, id, err)
 		}
 	}
 }
