@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/faaspot/faaspot"
 	fsclient "github.com/faaspot/faaspot/client"
+	"github.com/faaspot/faaspot/internal/redistest"
 )
 
 // Fault injection needs what a test cannot do to an in-process daemon: kill it with SIGKILL,
@@ -33,15 +33,7 @@ type procNode struct {
 }
 
 // freePort returns a loopback TCP port free at the time of the call.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return redistest.FreePort(t) }
 
 // procEnv is the environment of a faaspotd of the suite on redisURL under prefix, as node id,
 // with vars (KEY=VALUE) added last.

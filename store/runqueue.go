@@ -302,20 +302,7 @@ func (s *Store) enqueueAnswer(ctx context.Context, tid string, e faaspot.Executi
 		return 3, entry, nil
 	}
 	n64, _ := res.(int64)
-	n := int(n64)
-	switch {
-	case err != nil:
-		return 0, "", unavailable("enqueue run", err)
-	case n == -1:
-		return n, "", fmt.Errorf("tenant %s: %w", tid, ErrNotFound)
-	case n == -2:
-		return n, "", fmt.Errorf("deployment %s: %w", e.Deployment, ErrBuildFailed)
-	case n == -3:
-		return n, "", fmt.Errorf("deployment %s: %w", e.Deployment, ErrNotFound)
-	case n == 0:
-		return n, "", &faaspot.QuotaError{What: "queued runs", Limit: float64(maxQueued)}
-	}
-	return n, "", nil
+	return enqueueOutcome(tid, e, maxQueued, int(n64), err)
 }
 
 // flag is a boolean as the scripts take it.
